@@ -1,0 +1,86 @@
+/**
+ * Layering rules from docs/architecture.md: imports point downward only.
+ * core <- ports <- adapters (store, drivers, discovery) / services (agent, control, api) <- entry points (daemon, cli).
+ * sim may use core, ports and services but never a production adapter.
+ */
+const layer = (name) => `^src/(${name})/`;
+const ADAPTERS = "store|drivers|discovery|platform";
+const SERVICES = "agent|control|api";
+
+// Tests are wiring points too: a test may combine any layers, so the layer rules apply to production files.
+const PRODUCTION = { pathNot: "\\.test\\.ts$" };
+
+module.exports = {
+  forbidden: [
+    {
+      name: "core-is-pure",
+      comment: "core/ holds pure domain logic: no Node built-ins, no other layer",
+      severity: "error",
+      from: { path: layer("core") , pathNot: PRODUCTION.pathNot },
+      to: { pathNot: [layer("core"), "^node_modules/zod/"] },
+    },
+    {
+      name: "core-no-builtins",
+      severity: "error",
+      from: { path: layer("core") , pathNot: PRODUCTION.pathNot },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "ports-depend-on-core-only",
+      severity: "error",
+      from: { path: layer("ports") , pathNot: PRODUCTION.pathNot },
+      to: { path: `^src/(?!core/|ports/)` },
+    },
+    {
+      name: "adapters-below-services",
+      comment: "adapters implement ports; they never reach up into services or entry points",
+      severity: "error",
+      from: { path: layer(ADAPTERS) , pathNot: PRODUCTION.pathNot },
+      to: { path: layer(`${SERVICES}|daemon|cli|sim|bench`) },
+    },
+    {
+      name: "services-use-ports-not-adapters",
+      comment: "services are written against ports; only daemon/ and sim/ wire adapters in",
+      severity: "error",
+      from: { path: layer(SERVICES) , pathNot: PRODUCTION.pathNot },
+      to: { path: layer(`${ADAPTERS}|daemon|cli|sim|bench`) },
+    },
+    {
+      name: "sim-uses-no-production-adapters",
+      severity: "error",
+      from: { path: layer("sim") , pathNot: PRODUCTION.pathNot },
+      to: { path: layer(`${ADAPTERS}|daemon|cli|bench`) },
+    },
+    {
+      name: "daemon-not-cli",
+      severity: "error",
+      from: { path: layer("daemon") , pathNot: PRODUCTION.pathNot },
+      to: { path: layer("cli") },
+    },
+    {
+      name: "testing-is-for-tests",
+      comment: "test doubles in testing/ are used by tests and the simulator, never by production code",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["\\.test\\.ts$", "\\.contract\\.ts$", "^src/testing/", "^src/sim/"] },
+      to: { path: layer("testing") },
+    },
+    {
+      name: "no-circular",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "not-to-unresolvable",
+      severity: "error",
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
+  },
+};
