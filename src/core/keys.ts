@@ -1,0 +1,18 @@
+/** The store's key layout. Every key Blixard writes is built here, so the layout is visible in one place. */
+const ROOT = "/blixard/v1";
+
+export const keys = {
+  vmsPrefix: `${ROOT}/vms/`,
+  vm: (name: string) => `${ROOT}/vms/${name}`,
+  statusPrefix: `${ROOT}/status/`,
+  status: (name: string) => `${ROOT}/status/${name}`,
+  nodesPrefix: `${ROOT}/nodes/`,
+  node: (id: string) => `${ROOT}/nodes/${id}`,
+  eventsPrefix: `${ROOT}/events/`,
+  /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
+  event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,
+} as const;
+
+export function nameFromKey(prefix: string, key: string): string {
+  return key.slice(prefix.length);
+}

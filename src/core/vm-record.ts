@@ -1,0 +1,86 @@
+/**
+ * What the store holds about a VM: the desired record (written by the API) and the observed status
+ * (written by the agent that runs it). Both are JSON values under keys from keys.ts.
+ */
+import type { VmSpec } from "./vm-spec.js";
+
+export const PHASES = ["Pending", "Starting", "Running", "Stopping", "Stopped", "Failed"] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** `none` when the spec has no health check. */
+export const HEALTH_STATES = ["none", "starting", "healthy", "unhealthy"] as const;
+export type Health = (typeof HEALTH_STATES)[number];
+
+export type DesiredState = "running" | "stopped";
+
+export interface VmRecord {
+  name: string;
+  spec: VmSpec;
+  desiredState: DesiredState;
+  /** Node the VM is assigned to. */
+  node: string;
+  /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
+  restartNonce: number;
+  /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */
+  deleting: boolean;
+  createdAt: string;
+}
+
+export interface ExitInfo {
+  /** Exit code when known; null when the process died by a signal or its status could not be read. */
+  code: number | null;
+  signal: string | null;
+  /** False for a re-adopted VM: it is not our child, so its exit status is unknown. */
+  known: boolean;
+  at: string;
+}
+
+export interface VmStatus {
+  phase: Phase;
+  node: string;
+  pid: number | null;
+  /** Automatic restarts after a crash or failed health check; manual restarts do not count. */
+  restarts: number;
+  /** Failures since the VM last ran long enough to be considered stable; drives the backoff. */
+  consecutiveFailures: number;
+  health: Health;
+  message: string;
+  startedAt: string | null;
+  readyAt: string | null;
+  lastExit: ExitInfo | null;
+  /** When a crashed VM will be started again (backoff), as epoch ms. */
+  nextRestartAt: number | null;
+  appliedRestartNonce: number;
+  /** Size of the console log when the VM last started; console health checks read from here. */
+  consoleOffset: number;
+  updatedAt: string;
+}
+
+export function initialStatus(node: string, now: string, appliedRestartNonce = 0): VmStatus {
+  return {
+    phase: "Pending",
+    node,
+    pid: null,
+    restarts: 0,
+    consecutiveFailures: 0,
+    health: "none",
+    message: "",
+    startedAt: null,
+    readyAt: null,
+    lastExit: null,
+    nextRestartAt: null,
+    appliedRestartNonce,
+    consoleOffset: 0,
+    updatedAt: now,
+  };
+}
+
+/** A VM as the API returns it: desired record plus the latest observed status. */
+export interface VmView {
+  name: string;
+  spec: VmSpec;
+  desiredState: DesiredState;
+  deleting: boolean;
+  createdAt: string;
+  status: VmStatus;
+}

@@ -1,0 +1,162 @@
+/**
+ * The VM spec: what a user asks for. Parsed once at the edge (API or CLI) with zod into a typed,
+ * defaulted value; nothing deeper re-validates. Host-filesystem checks (does the kernel exist?) are
+ * impure and live in the API's admission step, not here.
+ */
+import { z } from "zod";
+import { BlixardError, type FieldViolation } from "./errors.js";
+import { nameProblem } from "./names.js";
+
+export const DRIVERS = ["qemu"] as const;
+export const RESTART_POLICIES = ["always", "on-failure", "never"] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+const vmName = z.string().superRefine((value, ctx) => {
+  const problem = nameProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Host paths must be absolute and normalised so that they say exactly what they mean. */
+const hostPath = z
+  .string()
+  .min(1, "must not be empty")
+  .max(4096)
+  .refine((p) => p.startsWith("/"), "must be an absolute path (the CLI resolves relative paths for you)")
+  .refine((p) => !p.includes("\0"), "must not contain NUL bytes")
+  .refine(
+    (p) => !p.split("/").some((seg) => seg === ".." || seg === "."),
+    "must not contain '.' or '..' segments",
+  );
+
+const port = z.int().min(1).max(65535);
+
+export const portForwardSchema = z.strictObject({
+  host: port,
+  guest: port,
+  protocol: z.enum(["tcp", "udp"]).default("tcp"),
+});
+export type PortForward = z.infer<typeof portForwardSchema>;
+
+const healthTiming = {
+  intervalSeconds: z.number().min(0.1).max(3600).default(2),
+  timeoutSeconds: z.number().min(0.1).max(600).default(1),
+  /** Consecutive failures before the VM is reported unhealthy. */
+  failureThreshold: z.int().min(1).max(100).default(3),
+  /** Failures during this period after a start do not count; the guest is still booting. */
+  startPeriodSeconds: z.number().min(0).max(3600).default(120),
+};
+
+export const healthCheckSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("tcp"), port, ...healthTiming }),
+  z.strictObject({
+    type: z.literal("http"),
+    port,
+    path: z.string().startsWith("/", "must start with '/'").default("/"),
+    ...healthTiming,
+  }),
+  z.strictObject({
+    type: z.literal("console"),
+    pattern: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine((p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be a valid regular expression"),
+    ...healthTiming,
+  }),
+]);
+export type HealthCheck = z.infer<typeof healthCheckSchema>;
+
+export const restartBackoffSchema = z
+  .strictObject({
+    initialSeconds: z.number().min(0.1).max(3600).default(1),
+    maxSeconds: z.number().min(0.1).max(86400).default(60),
+  })
+  .refine((b) => b.maxSeconds >= b.initialSeconds, {
+    message: "maxSeconds must be at least initialSeconds",
+    path: ["maxSeconds"],
+  });
+
+export const vmSpecSchema = z
+  .strictObject({
+    name: vmName,
+    vcpus: z.int().min(1).max(64).default(1),
+    /** Guest memory in MiB. */
+    memory: z
+      .int()
+      .min(32)
+      .max(1024 * 1024)
+      .default(256),
+    driver: z.enum(DRIVERS).default("qemu"),
+    kernel: hostPath,
+    initrd: hostPath.optional(),
+    /** A base disk image; the VM writes to a copy-on-write overlay in its state dir, never to this file. */
+    disk: hostPath.optional(),
+    cmdline: z
+      .string()
+      .max(2048)
+      .refine((s) => !/[\n\r\0]/.test(s), "must be a single line")
+      .default(""),
+    forwards: z.array(portForwardSchema).max(64).default([]),
+    healthCheck: healthCheckSchema.optional(),
+    restartPolicy: z.enum(RESTART_POLICIES).default("always"),
+    restartBackoff: restartBackoffSchema.default({ initialSeconds: 1, maxSeconds: 60 }),
+  })
+  .superRefine((spec, ctx) => {
+    const seen = new Set<string>();
+    spec.forwards.forEach((f, i) => {
+      const key = `${f.protocol}/${f.host}`;
+      if (seen.has(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["forwards", i, "host"],
+          message: `host port ${key} is forwarded twice`,
+        });
+      }
+      seen.add(key);
+    });
+    const check = spec.healthCheck;
+    if (check && check.type !== "console") {
+      const forwarded = spec.forwards.some((f) => f.protocol === "tcp" && f.guest === check.port);
+      if (!forwarded) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["healthCheck", "port"],
+          message: `guest port ${check.port} is not forwarded; add a forward such as --forward 8080:${check.port}`,
+        });
+      }
+    }
+  });
+
+export type VmSpec = z.infer<typeof vmSpecSchema>;
+export type VmSpecInput = z.input<typeof vmSpecSchema>;
+
+/** Converts zod issues into field violations with dotted paths, prefixed by where the value came from. */
+export function toViolations(error: z.ZodError, prefix = ""): FieldViolation[] {
+  return error.issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter((s) => s !== "").join(".") || "(root)",
+    message: issue.message,
+  }));
+}
+
+/** Parses a spec, throwing INVALID_ARGUMENT that names every offending field. */
+export function parseVmSpec(input: unknown, prefix = "spec"): VmSpec {
+  const result = vmSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  const violations = toViolations(result.error, prefix);
+  const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+  throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
+}
+
+/** The host port a health check connects to, given that the spec was validated. */
+export function healthCheckHostPort(spec: VmSpec): number | undefined {
+  const check = spec.healthCheck;
+  if (!check || check.type === "console") return undefined;
+  return spec.forwards.find((f) => f.protocol === "tcp" && f.guest === check.port)?.host;
+}

@@ -1,0 +1,63 @@
+/**
+ * The VmDriver port: how an agent runs VMs on its node. A driver owns the VM's state directory
+ * (`<data-dir>/vms/<name>/`), so that a restarted agent can find and re-adopt what is still running.
+ */
+import type { VmRuntime } from "../core/runtime.js";
+import type { VmSpec } from "../core/vm-spec.js";
+
+export interface DriverCapabilities {
+  migrate: boolean;
+  snapshot: boolean;
+  balloon: boolean;
+}
+
+export interface Progress {
+  step: string;
+  /** 0..1 when known. */
+  fraction?: number;
+}
+
+export type ProgressFn = (progress: Progress) => void;
+
+export interface StartedVm {
+  pid: number;
+  startedAt: number;
+}
+
+export type { VmExit, VmRuntime } from "../core/runtime.js";
+
+export type StopMethod = "graceful" | "quit" | "kill" | "not-running";
+
+export interface StopOptions {
+  /** How long to wait for the guest to power off after Ctrl-Alt-Del. */
+  gracefulTimeoutMs: number;
+  /** How long to wait after QMP quit before SIGKILL. */
+  quitTimeoutMs: number;
+  /** How long to wait for the process to vanish after SIGKILL. */
+  killTimeoutMs: number;
+}
+
+export interface VmDriver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** Builds or checks artefacts before a start (e.g. a disk overlay), reporting progress. */
+  prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void>;
+  /** Launches the VM detached from the agent, so that it survives an agent exit. */
+  start(name: string, spec: VmSpec): Promise<StartedVm>;
+  /** Stops the VM, escalating graceful → quit → kill, each step with its own timeout. */
+  stop(name: string, options: StopOptions): Promise<StopMethod>;
+  /** The VM's current state. Cheap; called on every reconcile. */
+  inspect(name: string): Promise<VmRuntime>;
+  /** Re-attaches to a VM that a previous agent started; never starts or kills anything. */
+  adopt(name: string): Promise<VmRuntime>;
+  /** The last `tail` lines of the serial console (all when undefined). */
+  logs(name: string, tail?: number): Promise<string>;
+  /** Console output appended after `offset` bytes, until aborted. */
+  followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
+  /** Size of the console log in bytes (the offset to follow from). */
+  logSize(name: string): Promise<number>;
+  /** Names of the VMs that have a state directory on this node. */
+  list(): Promise<string[]>;
+  /** Removes the VM's state directory. The VM must not be running. */
+  remove(name: string): Promise<void>;
+}
