@@ -1,0 +1,95 @@
+#!/bin/sh
+# /init of the Blixard default guest image (runs as PID 1 under busybox sh).
+#
+# Contract with the host (see docs/guest-image.md):
+#   - kernel cmdline `blixard.name=NAME` sets the hostname (default blixard-guest)
+#   - kernel cmdline `blixard.ignore_ctrlaltdel=1` makes the guest ignore
+#     Ctrl-Alt-Del (used to test stop escalation)
+#   - exactly one line `BLIXARD-READY name=NAME` is printed on the console once
+#     the network and the HTTP server on port 80 are up
+#
+# This script must never exit: PID 1 exiting panics the kernel. Failures are
+# reported and we carry on, so the host sees a missing READY line / failing
+# health check rather than a kernel panic with the diagnostics scrolled away.
+
+export PATH=/bin
+# Globbing is never wanted here and would mangle cmdline words like `a=*`.
+set -f
+
+log() { echo "blixard-init: $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# The stdio we inherited is the initramfs' own /dev/console; reopen the devtmpfs
+# one so that everything below (and busybox init) uses the real console.
+exec </dev/console >/dev/console 2>&1
+
+NAME=blixard-guest
+IGNORE_CAD=0
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	blixard.name=*) NAME=${arg#blixard.name=} ;;
+	blixard.ignore_ctrlaltdel=1) IGNORE_CAD=1 ;;
+	esac
+done
+# The name ends up in the hostname, HTML and the READY line: keep it to a
+# hostname-safe charset so none of those can be broken or injected into.
+NAME=$(echo "$NAME" | tr -cd 'A-Za-z0-9._-' | cut -c1-63)
+[ -n "$NAME" ] || NAME=blixard-guest
+hostname "$NAME"
+
+# Order matters: insmod (unlike modprobe) does not resolve dependencies. The
+# list was computed at build time, built-in drivers already removed from it.
+for mod in $(cat /lib/modules/load-order); do
+	insmod "/lib/modules/$mod.ko" || log "insmod $mod failed"
+done
+
+ip link set lo up
+# virtio devices are probed synchronously by insmod, but give a slow (TCG)
+# boot a moment anyway rather than failing on a race.
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -e /sys/class/net/eth0 ]; then
+	# Fixed addressing matching QEMU user networking (slirp) defaults.
+	ip addr add 10.0.2.15/24 dev eth0
+	ip link set eth0 up
+	ip route add default via 10.0.2.2
+else
+	log "no eth0 (no virtio-net device?)"
+fi
+
+mkdir -p /www
+cat >/www/index.html <<EOF
+<!DOCTYPE html>
+<html><head><title>$NAME</title></head>
+<body><h1>$NAME</h1><p>Blixard guest is running.</p></body></html>
+EOF
+# busybox httpd binds port 80 before daemonizing, so it accepts connections
+# by the time this returns, i.e. before we announce readiness.
+httpd -p 80 -h /www || log "httpd failed to start"
+
+BLOCK=$(ls /sys/block 2>/dev/null | tr '\n' ' ')
+log "block devices: ${BLOCK:-none}"
+log "uptime $(cut -d' ' -f1 /proc/uptime)s"
+
+# The ctrlaltdel action is the only thing that differs. Busybox init disables
+# the kernel's immediate-reboot-on-CAD and gets SIGINT instead; with no
+# ctrlaltdel line that SIGINT is simply ignored.
+{
+	# Something must always be running or init has nothing to wait on; a
+	# shell would spin on EOF when the serial console has no input.
+	echo "::respawn:/bin/sleep 2147483647"
+	if [ "$IGNORE_CAD" != 1 ]; then
+		echo "::ctrlaltdel:/bin/poweroff -f"
+	fi
+} >/etc/inittab
+
+# Leading newline: kernel messages can leave the console mid-line, and the
+# host matches the READY line from its start.
+printf '\nBLIXARD-READY name=%s\n' "$NAME"
+
+exec /bin/init

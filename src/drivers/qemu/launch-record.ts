@@ -1,0 +1,45 @@
+/**
+ * `vm.json`: what the driver launched, written right after the spawn. It lets a restarted agent find
+ * the pid even after qemu deleted its own pidfile, and shows a human exactly which command ran.
+ */
+import { readFile, rename, writeFile } from "node:fs/promises";
+import type { VmSpec } from "../../core/vm-spec.js";
+import type { Accel } from "./accel.js";
+
+export interface LaunchRecord {
+  name: string;
+  pid: number;
+  startedAt: number;
+  accel: Accel;
+  qemuBinary: string;
+  argv: string[];
+  spec: VmSpec;
+}
+
+export async function writeLaunchRecord(file: string, record: LaunchRecord): Promise<void> {
+  // Write-then-rename: a crash mid-write must not leave a record that fails to parse.
+  const partial = `${file}.partial`;
+  await writeFile(partial, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await rename(partial, file);
+}
+
+/** The record, or undefined when the VM was never started (or the file is unreadable). */
+export async function readLaunchRecord(file: string): Promise<LaunchRecord | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LaunchRecord>;
+    if (typeof parsed.pid !== "number" || typeof parsed.startedAt !== "number") return undefined;
+    return parsed as LaunchRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid qemu wrote to its pidfile, or undefined when there is none. */
+export async function readPidfile(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(file, "utf8")).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import { parseVmSpec, type VmSpecInput } from "../../core/vm-spec.js";
+import { buildQemuArgs, kernelCmdline, qemuOptValue } from "./qemu-args.js";
+import { vmPaths } from "./vm-paths.js";
+
+function spec(overrides: Partial<VmSpecInput> = {}) {
+  return parseVmSpec({ name: "web-1", kernel: "/images/vmlinuz", ...overrides });
+}
+
+const paths = vmPaths("/var/lib/blixard/vms", "web-1");
+
+describe("buildQemuArgs", () => {
+  it("builds a TCG microvm with console, QMP, pidfile, networking and a keyboard", () => {
+    const args = buildQemuArgs(
+      "web-1",
+      spec({ initrd: "/images/initrd.img", vcpus: 2, memory: 512, forwards: [{ host: 8080, guest: 80 }] }),
+      paths,
+      "tcg",
+    );
+    expect(args).toMatchInlineSnapshot(`
+      [
+        "-M",
+        "microvm",
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-smp",
+        "2",
+        "-m",
+        "512M",
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-name",
+        "web-1,process=blixard-web-1",
+        "-kernel",
+        "/images/vmlinuz",
+        "-initrd",
+        "/images/initrd.img",
+        "-append",
+        "console=ttyS0 blixard.name=web-1",
+        "-chardev",
+        "file,id=ser0,path=/var/lib/blixard/vms/web-1/console.log,append=on",
+        "-serial",
+        "chardev:ser0",
+        "-chardev",
+        "socket,id=qmp0,path=/var/lib/blixard/vms/web-1/qmp.sock,server=on,wait=off",
+        "-mon",
+        "chardev=qmp0,mode=control",
+        "-pidfile",
+        "/var/lib/blixard/vms/web-1/qemu.pid",
+        "-global",
+        "virtio-mmio.force-legacy=false",
+        "-netdev",
+        "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80",
+        "-device",
+        "virtio-net-device,netdev=net0",
+        "-device",
+        "virtio-keyboard-device",
+      ]
+    `);
+  });
+
+  it("uses -cpu host only under KVM", () => {
+    const kvm = buildQemuArgs("web-1", spec(), paths, "kvm");
+    const tcg = buildQemuArgs("web-1", spec(), paths, "tcg");
+    expect(kvm[kvm.indexOf("-cpu") + 1]).toBe("host");
+    expect(kvm[kvm.indexOf("-accel") + 1]).toBe("kvm");
+    expect(tcg[tcg.indexOf("-cpu") + 1]).toBe("max");
+  });
+
+  it("never turns off the PIC or PIT, which hangs TCG boots", () => {
+    for (const accel of ["kvm", "tcg"] as const) {
+      const args = buildQemuArgs("web-1", spec(), paths, accel);
+      expect(args[args.indexOf("-M") + 1]).toBe("microvm");
+      expect(args.join(" ")).not.toMatch(/pic=off|pit=off/);
+    }
+  });
+
+  it("boots from a qcow2 overlay in the state dir when a disk is given, never from the base image", () => {
+    const args = buildQemuArgs("web-1", spec({ disk: "/images/base.raw" }), paths, "tcg");
+    expect(args.slice(args.indexOf("-drive"))).toMatchInlineSnapshot(`
+      [
+        "-drive",
+        "id=disk0,file=/var/lib/blixard/vms/web-1/disk.qcow2,if=none,format=qcow2",
+        "-device",
+        "virtio-blk-device,drive=disk0",
+      ]
+    `);
+    expect(args.join(" ")).not.toContain("/images/base.raw");
+  });
+
+  it("omits -initrd and -drive when the spec has neither", () => {
+    const args = buildQemuArgs("web-1", spec(), paths, "tcg");
+    expect(args).not.toContain("-initrd");
+    expect(args).not.toContain("-drive");
+  });
+
+  it("forwards every port on loopback only, tcp and udp", () => {
+    const args = buildQemuArgs(
+      "web-1",
+      spec({
+        forwards: [
+          { host: 8080, guest: 80 },
+          { host: 5353, guest: 53, protocol: "udp" },
+        ],
+      }),
+      paths,
+      "tcg",
+    );
+    expect(args[args.indexOf("-netdev") + 1]).toBe(
+      "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
+    );
+  });
+
+  it("keeps the user's kernel cmdline in one argv element, so it cannot add qemu options", () => {
+    const args = buildQemuArgs("web-1", spec({ cmdline: "quiet -device foo,bar" }), paths, "tcg");
+    expect(args[args.indexOf("-append") + 1]).toBe("console=ttyS0 blixard.name=web-1 quiet -device foo,bar");
+    expect(args.filter((a) => a === "-device")).toHaveLength(2);
+  });
+
+  it("escapes commas in paths inside qemu option strings", () => {
+    const odd = vmPaths("/data,evil=1/vms", "web-1");
+    const args = buildQemuArgs("web-1", spec({ disk: "/images/base.raw" }), odd, "tcg");
+    expect(args).toContain("file,id=ser0,path=/data,,evil=1/vms/web-1/console.log,append=on");
+    expect(args).toContain("id=disk0,file=/data,,evil=1/vms/web-1/disk.qcow2,if=none,format=qcow2");
+    // -pidfile takes a plain path, not an option string.
+    expect(args[args.indexOf("-pidfile") + 1]).toBe("/data,evil=1/vms/web-1/qemu.pid");
+  });
+
+  it("tells TCG guests the TSC frequency, and never KVM guests (they have kvmclock)", () => {
+    const tcg = buildQemuArgs("web-1", spec({ cmdline: "quiet" }), paths, "tcg", { tscKhz: 2_596_120 });
+    expect(tcg[tcg.indexOf("-append") + 1]).toBe(
+      "console=ttyS0 tsc_early_khz=2596120 blixard.name=web-1 quiet",
+    );
+    const kvm = buildQemuArgs("web-1", spec(), paths, "kvm", { tscKhz: 2_596_120 });
+    expect(kvm[kvm.indexOf("-append") + 1]).toBe("console=ttyS0 blixard.name=web-1");
+  });
+});
+
+describe("kernelCmdline", () => {
+  it("puts the console and the VM name before the user's arguments", () => {
+    expect(kernelCmdline("a", spec({ cmdline: "  blixard.ignore_ctrlaltdel=1 " }))).toBe(
+      "console=ttyS0 blixard.name=a blixard.ignore_ctrlaltdel=1",
+    );
+    expect(kernelCmdline("a", spec())).toBe("console=ttyS0 blixard.name=a");
+  });
+});
+
+describe("qemuOptValue", () => {
+  it("doubles commas", () => {
+    expect(qemuOptValue("a,b,,c")).toBe("a,,b,,,,c");
+  });
+});

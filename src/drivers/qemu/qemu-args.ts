@@ -1,0 +1,94 @@
+/**
+ * The qemu command line, built as an argv array (never a shell string) from a validated spec. Pure,
+ * so that the exact command is snapshot-tested and recorded in vm.json for debugging.
+ */
+import type { VmSpec } from "../../core/vm-spec.js";
+import type { Accel } from "./accel.js";
+import type { VmPaths } from "./vm-paths.js";
+
+/**
+ * Escapes a value inside qemu's `key=value,key=value` option syntax, where a literal comma is
+ * written twice. Without this, a data dir containing a comma would inject extra options.
+ */
+export function qemuOptValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+export interface QemuArgsOptions {
+  /**
+   * TCG only: the TSC frequency to tell the guest kernel, so that it need not calibrate against the
+   * PIT, which fails on a busy host and then hangs the boot (see host-tsc.ts).
+   */
+  tscKhz?: number;
+}
+
+/**
+ * The kernel command line: serial console, then what the driver adds, then the user's arguments
+ * last so that they win where Linux takes the last of a repeated parameter.
+ */
+export function kernelCmdline(name: string, spec: VmSpec, tscKhz?: number): string {
+  return [
+    "console=ttyS0",
+    tscKhz === undefined ? "" : `tsc_early_khz=${tscKhz}`,
+    `blixard.name=${name}`,
+    spec.cmdline.trim(),
+  ]
+    .filter((s) => s !== "")
+    .join(" ");
+}
+
+export function hostForwards(spec: VmSpec): string[] {
+  // Bound to loopback: user networking has no firewall, so a forward must not open the port to the network.
+  return spec.forwards.map((f) => `hostfwd=${f.protocol}:127.0.0.1:${f.host}-:${f.guest}`);
+}
+
+export function buildQemuArgs(
+  name: string,
+  spec: VmSpec,
+  paths: VmPaths,
+  accel: Accel,
+  options: QemuArgsOptions = {},
+): string[] {
+  const args: string[] = [
+    // microvm keeps its default pic/pit/rtc on purpose: `pic=off,pit=off` (as microvm.nix passes for
+    // KVM) makes the Debian kernel hang at boot under TCG.
+    ...["-M", "microvm"],
+    ...["-accel", accel],
+    // `host` only exists with KVM; `max` gives TCG guests every feature it can emulate.
+    ...["-cpu", accel === "kvm" ? "host" : "max"],
+    ...["-smp", String(spec.vcpus)],
+    ...["-m", `${spec.memory}M`],
+    ...["-nodefaults", "-no-user-config", "-nographic", "-display", "none"],
+    // A guest reboot becomes a qemu exit: the agent, not the guest, decides whether to start again,
+    // and Ctrl-Alt-Del (graceful stop) must end the process rather than reboot it.
+    "-no-reboot",
+    ...["-name", `${name},process=blixard-${name}`],
+    ...["-kernel", spec.kernel],
+  ];
+  if (spec.initrd) args.push("-initrd", spec.initrd);
+  const tscKhz = accel === "tcg" && options.tscKhz !== undefined ? Math.round(options.tscKhz) : undefined;
+  args.push("-append", kernelCmdline(name, spec, tscKhz));
+  args.push(
+    // The console log is appended to, not truncated, so the output of earlier runs survives a restart.
+    ...["-chardev", `file,id=ser0,path=${qemuOptValue(paths.consoleLog)},append=on`],
+    ...["-serial", "chardev:ser0"],
+    ...["-chardev", `socket,id=qmp0,path=${qemuOptValue(paths.qmpSocket)},server=on,wait=off`],
+    ...["-mon", "chardev=qmp0,mode=control"],
+    ...["-pidfile", paths.pidfile],
+    // virtio-mmio defaults to the legacy (0.9) interface in qemu 7.2, and Linux's virtio_input refuses
+    // legacy devices: without this the keyboard never appears and Ctrl-Alt-Del cannot be delivered.
+    ...["-global", "virtio-mmio.force-legacy=false"],
+    ...["-netdev", ["user", "id=net0", ...hostForwards(spec)].join(",")],
+    ...["-device", "virtio-net-device,netdev=net0"],
+    // The keyboard exists for one reason: the graceful stop sends Ctrl-Alt-Del through it.
+    ...["-device", "virtio-keyboard-device"],
+  );
+  if (spec.disk) {
+    // The base image is never written: the guest writes to a copy-on-write overlay in its state dir.
+    args.push(
+      ...["-drive", `id=disk0,file=${qemuOptValue(paths.diskOverlay)},if=none,format=qcow2`],
+      ...["-device", "virtio-blk-device,drive=disk0"],
+    );
+  }
+  return args;
+}

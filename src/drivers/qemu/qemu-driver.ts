@@ -1,0 +1,276 @@
+/**
+ * The qemu VmDriver: each VM is a qemu process detached into its own session, with its pidfile, QMP
+ * socket, serial log and launch record in `<vmsDir>/<name>/`. The process outlives the agent, and a
+ * restarted agent re-adopts it from those files. Exit codes are known only for VMs this process
+ * spawned; a re-adopted VM that exits is reported with `known: false`.
+ */
+import { access, mkdir, readdir, rm } from "node:fs/promises";
+import { BlixardError } from "../../core/errors.js";
+import { nameProblem } from "../../core/names.js";
+import type { VmSpec } from "../../core/vm-spec.js";
+import type { Clock } from "../../ports/clock.js";
+import type { Logger } from "../../ports/logger.js";
+import type {
+  DriverCapabilities,
+  ProgressFn,
+  StartedVm,
+  StopMethod,
+  StopOptions,
+  VmDriver,
+  VmRuntime,
+} from "../../ports/vm-driver.js";
+import type { Accel } from "./accel.js";
+import { fileSize, followFile, readSince, readTail } from "./console-log.js";
+import { ensureOverlay } from "./disk-overlay.js";
+import { hostTscKhz } from "./host-tsc.js";
+import { checkSpecFiles } from "./input-files.js";
+import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-record.js";
+import { withTimeout } from "./poll.js";
+import { isVmProcess } from "./process-probe.js";
+import { buildQemuArgs } from "./qemu-args.js";
+import { killQuietly, type OwnChild, spawnQemu } from "./spawn-qemu.js";
+import { stopVm } from "./stop-vm.js";
+import { type VmPaths, vmPaths } from "./vm-paths.js";
+import { waitUntilReady } from "./wait-ready.js";
+
+export interface QemuDriverOptions {
+  vmsDir: string;
+  accel: Accel;
+  qemuBinary?: string;
+  qemuImgBinary?: string;
+  logger: Logger;
+  clock: Clock;
+  /** How long a start may take until qemu has written its pidfile and answers QMP. */
+  startTimeoutMs?: number;
+  /** TSC frequency given to TCG guests; defaults to the host's (see host-tsc.ts), null to give none. */
+  tcgTscKhz?: number | null;
+}
+
+/** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
+const MAX_SOCKET_PATH = 107;
+/** How long inspect waits for Node to reap a child that has just died, so its status is known. */
+const REAP_GRACE_MS = 1_000;
+
+export class QemuDriver implements VmDriver {
+  readonly name = "qemu";
+  readonly capabilities: DriverCapabilities = { migrate: false, snapshot: false, balloon: false };
+
+  private readonly qemuBinary: string;
+  private readonly qemuImgBinary: string;
+  private readonly tscKhz: number | undefined;
+  private readonly log: Logger;
+  private readonly children = new Map<string, OwnChild>();
+  /** Per-VM queue: two starts (or a start and a stop) of one VM never interleave. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.qemuBinary = opts.qemuBinary ?? "qemu-system-x86_64";
+    this.qemuImgBinary = opts.qemuImgBinary ?? "qemu-img";
+    this.log = opts.logger.child({ component: "qemu-driver" });
+    const tsc = opts.tcgTscKhz === undefined ? hostTscKhz() : opts.tcgTscKhz;
+    this.tscKhz = opts.accel === "tcg" ? (tsc ?? undefined) : undefined;
+    this.log.info({ accel: opts.accel, tscKhz: this.tscKhz, vmsDir: opts.vmsDir }, "qemu driver ready");
+  }
+
+  async prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void> {
+    const paths = this.paths(name);
+    await this.serialize(name, async () => {
+      progress?.({ step: "checking kernel, initrd and disk", fraction: 0 });
+      await checkSpecFiles(spec);
+      progress?.({ step: "creating state directory", fraction: 0.3 });
+      await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      if (spec.disk) {
+        progress?.({ step: "creating copy-on-write disk overlay", fraction: 0.5 });
+        const exists = await fileExists(paths.diskOverlay);
+        const outcome = await ensureOverlay(this.qemuImgBinary, spec.disk, paths.diskOverlay, exists);
+        this.log.info(
+          { vm: name, base: spec.disk, overlay: paths.diskOverlay, outcome },
+          "disk overlay ready",
+        );
+      }
+      progress?.({ step: "prepared", fraction: 1 });
+    });
+  }
+
+  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+    const paths = this.paths(name);
+    return this.serialize(name, async () => {
+      if (Buffer.byteLength(paths.qmpSocket) > MAX_SOCKET_PATH) {
+        throw new BlixardError(
+          "FAILED_PRECONDITION",
+          `QMP socket path ${paths.qmpSocket} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data dir`,
+        );
+      }
+      const current = await this.inspect(name);
+      if (current.state === "running") {
+        throw new BlixardError("FAILED_PRECONDITION", `VM ${name} is already running as pid ${current.pid}`);
+      }
+      await checkSpecFiles(spec);
+      await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      if (spec.disk && !(await fileExists(paths.diskOverlay))) {
+        throw new BlixardError("FAILED_PRECONDITION", `VM ${name} has no disk overlay yet; prepare it first`);
+      }
+      // Leftovers of a killed qemu; qemu would replace them, but a stale pidfile must never be read as ours.
+      await rm(paths.pidfile, { force: true });
+      await rm(paths.qmpSocket, { force: true });
+
+      const argv = buildQemuArgs(name, spec, paths, this.opts.accel, { tscKhz: this.tscKhz });
+      const stderrOffset = await fileSize(paths.stderrLog);
+      const own = await spawnQemu(this.qemuBinary, argv, paths.stateDir, paths.stderrLog, (exit, pid) =>
+        this.log.info({ vm: name, pid, ...exit }, "qemu exited"),
+      );
+      this.children.set(name, own);
+      const { pid } = own;
+      const startedAt = this.opts.clock.now();
+      // Recorded before waiting, so that an agent crashing mid-start still finds the process.
+      await writeLaunchRecord(paths.launchRecord, {
+        name,
+        pid,
+        startedAt,
+        accel: this.opts.accel,
+        qemuBinary: this.qemuBinary,
+        argv,
+        spec,
+      });
+
+      const problem = await waitUntilReady({
+        pid,
+        paths,
+        clock: this.opts.clock,
+        timeoutMs: this.opts.startTimeoutMs ?? 10_000,
+        exited: () => own.exit,
+      });
+      if (problem) {
+        if (!own.exit) killQuietly(pid);
+        const exit = await withTimeout(this.opts.clock, own.exited, 2_000);
+        const stderr = (await readSince(paths.stderrLog, stderrOffset, 2_000)).trim();
+        this.log.error({ vm: name, pid, exit, problem }, "qemu failed to start");
+        throw new BlixardError(
+          "DRIVER_FAILED",
+          `qemu for VM ${name} failed to start: ${problem}${stderr ? `; qemu said: ${stderr}` : ""}`,
+        );
+      }
+      this.log.info(
+        { vm: name, pid, accel: this.opts.accel, readyMs: this.opts.clock.now() - startedAt },
+        "VM started",
+      );
+      return { pid, startedAt };
+    });
+  }
+
+  async stop(name: string, options: StopOptions): Promise<StopMethod> {
+    const paths = this.paths(name);
+    return this.serialize(name, async () => {
+      const runtime = await this.inspect(name);
+      let method: StopMethod = "not-running";
+      if (runtime.state === "running") {
+        const began = this.opts.clock.now();
+        method = await stopVm({ pid: runtime.pid, paths, options, clock: this.opts.clock, logger: this.log });
+        // Let Node reap our own child so that inspect reports its exit status.
+        const own = this.children.get(name);
+        if (own?.pid === runtime.pid) await withTimeout(this.opts.clock, own.exited, REAP_GRACE_MS);
+        this.log.info(
+          { vm: name, pid: runtime.pid, method, ms: this.opts.clock.now() - began },
+          "VM stopped",
+        );
+      }
+      await rm(paths.pidfile, { force: true });
+      await rm(paths.qmpSocket, { force: true });
+      return method;
+    });
+  }
+
+  async inspect(name: string): Promise<VmRuntime> {
+    const paths = this.paths(name);
+    if (!(await fileExists(paths.stateDir))) return { state: "absent" };
+    const record = await readLaunchRecord(paths.launchRecord);
+    const pid = record?.pid ?? (await readPidfile(paths.pidfile));
+    if (pid === undefined) return { state: "absent" };
+    if (await isVmProcess(pid, paths.stateDir)) {
+      return { state: "running", pid, startedAt: record?.startedAt ?? this.opts.clock.now() };
+    }
+    const own = this.children.get(name);
+    if (own?.pid === pid) {
+      const exit = own.exit ?? (await withTimeout(this.opts.clock, own.exited, REAP_GRACE_MS));
+      if (exit) return { state: "exited", exit };
+    }
+    return { state: "exited", exit: { code: null, signal: null, known: false } };
+  }
+
+  async adopt(name: string): Promise<VmRuntime> {
+    const runtime = await this.inspect(name);
+    if (runtime.state === "running" && !this.children.has(name)) {
+      this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
+    }
+    return runtime;
+  }
+
+  async logs(name: string, tail?: number): Promise<string> {
+    const paths = this.paths(name);
+    if (!(await fileExists(paths.stateDir))) {
+      throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
+    }
+    return readTail(paths.consoleLog, tail);
+  }
+
+  followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {
+    return followFile(this.paths(name).consoleLog, offset, signal, this.opts.clock);
+  }
+
+  async logSize(name: string): Promise<number> {
+    return fileSize(this.paths(name).consoleLog);
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.opts.vmsDir, { withFileTypes: true });
+      return entries
+        .filter((e) => e.isDirectory() && nameProblem(e.name) === undefined)
+        .map((e) => e.name)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    const paths = this.paths(name);
+    await this.serialize(name, async () => {
+      const runtime = await this.inspect(name);
+      if (runtime.state === "running") {
+        throw new BlixardError(
+          "FAILED_PRECONDITION",
+          `VM ${name} is running as pid ${runtime.pid}; stop it before removing it`,
+        );
+      }
+      await rm(paths.stateDir, { recursive: true, force: true });
+      this.children.delete(name);
+    });
+  }
+
+  private paths(name: string): VmPaths {
+    return vmPaths(this.opts.vmsDir, name);
+  }
+
+  private serialize<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(name, settled);
+    void settled.then(() => {
+      if (this.locks.get(name) === settled) this.locks.delete(name);
+    });
+    return run;
+  }
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
