@@ -1,0 +1,199 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { VmRepository } from "../api/vm-repository.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
+import type { HealthProber } from "../ports/health-prober.js";
+import { silentLogger } from "../ports/logger.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { FakeDriver } from "../testing/fake-driver.js";
+import { Agent } from "./agent.js";
+
+const NODE = "node-a";
+const stopOptions = { gracefulTimeoutMs: 1000, quitTimeoutMs: 1000, killTimeoutMs: 1000 };
+
+describe("Agent", () => {
+  let clock: ManualClock;
+  let store: SqliteStore;
+  let driver: FakeDriver;
+  let repo: VmRepository;
+  let agent: Agent;
+  let probeOk: boolean;
+  const prober: HealthProber = { tcp: async () => probeOk, http: async () => probeOk };
+
+  const newAgent = () =>
+    new Agent({
+      nodeId: NODE,
+      store,
+      driver,
+      clock,
+      logger: silentLogger,
+      prober,
+      stopOptions,
+      resyncIntervalMs: 1000,
+    });
+
+  function record(
+    name: string,
+    overrides: Partial<VmRecord> = {},
+    spec: Record<string, unknown> = {},
+  ): VmRecord {
+    return {
+      name,
+      spec: parseVmSpec({ name, kernel: "/k", ...spec }),
+      desiredState: "running",
+      node: NODE,
+      restartNonce: 0,
+      deleting: false,
+      createdAt: new Date(clock.now()).toISOString(),
+      ...overrides,
+    };
+  }
+
+  /** Lets watch deliveries and queued reconciles run to completion. */
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setImmediate(r));
+      await agent.idle();
+    }
+  }
+
+  async function advance(ms: number): Promise<void> {
+    clock.advance(ms);
+    await settle();
+  }
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+    driver = new FakeDriver(clock);
+    repo = new VmRepository(store, clock);
+    probeOk = true;
+    agent = newAgent();
+    await agent.start();
+  });
+
+  afterEach(async () => {
+    await agent.shutdown({ stopVms: false });
+    await store.close();
+  });
+
+  it("starts a VM created to run and reports it Running with its pid", async () => {
+    await repo.create(record("web"));
+    await settle();
+    const vm = await repo.get("web");
+    expect(vm.status).toMatchObject({ phase: "Running", restarts: 0, health: "none", pid: 1000 });
+    expect(await driver.inspect("web")).toMatchObject({ state: "running", pid: 1000 });
+  });
+
+  it("leaves a VM created without --start stopped", async () => {
+    await repo.create(record("web", { desiredState: "stopped" }));
+    await settle();
+    expect((await repo.get("web")).status.phase).toBe("Stopped");
+    expect(driver.starts("web")).toBe(0);
+  });
+
+  it("restarts a crashed VM after the backoff and counts one restart", async () => {
+    await repo.create(record("web"));
+    await settle();
+    driver.crash("web");
+    await advance(1000);
+    const failed = await repo.get("web");
+    expect(failed.status).toMatchObject({ phase: "Failed", restarts: 0 });
+    expect(failed.status.lastExit).toMatchObject({ signal: "SIGKILL" });
+    await advance(1000);
+    const back = await repo.get("web");
+    expect(back.status).toMatchObject({ phase: "Running", restarts: 1 });
+    expect(driver.starts("web")).toBe(2);
+  });
+
+  it("re-adopts a running VM after an agent restart without starting it again", async () => {
+    await repo.create(record("web"));
+    await settle();
+    const pid = (await repo.get("web")).status.pid;
+    await agent.shutdown({ stopVms: false });
+    agent = newAgent();
+    await agent.start();
+    await settle();
+    expect(driver.calls.filter((c) => c.op === "adopt" && c.name === "web")).toHaveLength(1);
+    expect(driver.starts("web")).toBe(1);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", pid });
+  });
+
+  it("stops a VM whose desired state becomes stopped", async () => {
+    await repo.create(record("web"));
+    await settle();
+    await repo.update("web", (r) => ({ ...r, desiredState: "stopped" }));
+    await settle();
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Stopped", pid: null });
+    expect(driver.calls.find((c) => c.op === "stop")?.detail).toBe("graceful");
+  });
+
+  it("restarts on request without counting it as a failure", async () => {
+    await repo.create(record("web"));
+    await settle();
+    await repo.update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
+    await settle();
+    expect(driver.starts("web")).toBe(2);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 0, pid: 1001 });
+  });
+
+  it("deletes a VM: stops it, removes its state, then its keys", async () => {
+    await repo.create(record("web"));
+    await settle();
+    await repo.update("web", (r) => ({ ...r, deleting: true }));
+    await settle();
+    await expect(repo.get("web")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(driver.vms.has("web")).toBe(false);
+    expect(driver.calls.map((c) => c.op)).toEqual(["prepare", "start", "stop", "remove"]);
+  });
+
+  it("retries a failed start with backoff", async () => {
+    driver.failStarts = 1;
+    await repo.create(record("web"));
+    await settle();
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Failed", consecutiveFailures: 1 });
+    expect((await repo.get("web")).status.message).toContain("injected start failure");
+    await advance(1000);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 1 });
+  });
+
+  it("fences off a local VM that has no desired state", async () => {
+    await driver.prepare("stray", parseVmSpec({ name: "stray", kernel: "/k" }));
+    await driver.start("stray", parseVmSpec({ name: "stray", kernel: "/k" }));
+    await advance(1000);
+    expect(driver.vms.has("stray")).toBe(false);
+    expect(driver.calls.filter((c) => c.op === "stop").map((c) => c.name)).toEqual(["stray"]);
+  });
+
+  it("reports health from its check and restarts a VM that turns unhealthy", async () => {
+    const spec = {
+      forwards: [{ host: 18080, guest: 80 }],
+      healthCheck: { type: "tcp", port: 80, intervalSeconds: 1, failureThreshold: 2, startPeriodSeconds: 0 },
+    };
+    await repo.create(record("web", {}, spec));
+    await settle();
+    expect((await repo.get("web")).status.health).toBe("starting");
+    await advance(0);
+    const healthy = await repo.get("web");
+    expect(healthy.status).toMatchObject({ health: "healthy" });
+    expect(healthy.status.readyAt).not.toBeNull();
+    probeOk = false;
+    await advance(1000);
+    await advance(1000);
+    const restarting = await repo.get("web");
+    expect(restarting.status).toMatchObject({ phase: "Failed", consecutiveFailures: 1 });
+    expect(restarting.status.message).toContain("health check failed");
+    probeOk = true;
+    await advance(1000);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 1 });
+  });
+
+  it("does not rewrite an unchanged status on every resync", async () => {
+    await repo.create(record("web"));
+    await settle();
+    const before = await store.revision();
+    await advance(5000);
+    expect(await store.revision()).toBe(before);
+  });
+});

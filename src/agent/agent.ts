@@ -1,0 +1,337 @@
+/**
+ * The node agent: converges this node's VMs to their desired state through the driver and writes the
+ * observed status back to the store. It re-adopts running VMs when it starts, so that restarting or
+ * killing the agent never restarts a VM. Decisions come from core/reconcile; this file only executes.
+ */
+import { errorMessage, isBlixardError } from "../core/errors.js";
+import type { HealthTracker } from "../core/health.js";
+import { keys, nameFromKey } from "../core/keys.js";
+import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
+import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import type { Clock, TimerHandle } from "../ports/clock.js";
+import type { HealthProber } from "../ports/health-prober.js";
+import type { Logger } from "../ports/logger.js";
+import type { Store, Watch } from "../ports/store.js";
+import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
+import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
+import { HealthMonitor } from "./health-monitor.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import { statusChanged } from "./status-diff.js";
+
+export interface AgentOptions {
+  nodeId: string;
+  store: Store;
+  driver: VmDriver;
+  clock: Clock;
+  logger: Logger;
+  prober: HealthProber;
+  metrics?: AgentMetrics;
+  stopOptions: StopOptions;
+  /** How often every VM is re-checked even without a store change (crash detection). */
+  resyncIntervalMs?: number;
+}
+
+export class Agent {
+  private readonly records = new Map<string, VmRecord>();
+  private readonly statuses = new Map<string, VmStatus>();
+  private readonly monitors = new Map<string, HealthMonitor>();
+  private readonly wakeups = new Map<string, TimerHandle>();
+  private readonly queue: KeyedQueue;
+  private readonly log: Logger;
+  private readonly metrics: AgentMetrics;
+  private watch: Watch | undefined;
+  private resyncTimer: TimerHandle | undefined;
+  private running = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.logger.child({ component: "agent" });
+    this.metrics = opts.metrics ?? noMetrics;
+    this.queue = new KeyedQueue((vm, err) =>
+      this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
+    );
+  }
+
+  /** Loads desired state, re-adopts surviving VMs, then follows the store. */
+  async start(): Promise<void> {
+    this.running = true;
+    const revision = await this.loadState();
+    for (const name of await this.localNames()) {
+      const runtime = await this.opts.driver.adopt(name);
+      if (runtime.state === "running") this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
+    }
+    this.follow(revision + 1);
+    await Promise.all([...(await this.localNames())].map((name) => this.enqueue(name)));
+    this.scheduleResync();
+  }
+
+  /** Stops following the store; VMs keep running unless `stopVms` is set. */
+  async shutdown(options: { stopVms: boolean }): Promise<void> {
+    this.running = false;
+    this.resyncTimer?.cancel();
+    this.watch?.close();
+    for (const timer of this.wakeups.values()) timer.cancel();
+    for (const monitor of this.monitors.values()) monitor.stop();
+    this.monitors.clear();
+    await this.queue.idle();
+    if (!options.stopVms) return;
+    for (const name of this.records.keys()) {
+      const method = await this.opts.driver.stop(name, this.opts.stopOptions);
+      this.log.info({ vm: name, method }, "stopped VM on shutdown");
+    }
+  }
+
+  /** Reconciles one VM now (queued behind any pass already running for it). */
+  enqueue(name: string): Promise<void> {
+    return this.queue.coalesce(name, () => this.reconcile(name));
+  }
+
+  /** Resolves once no reconcile is queued or running; for tests. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async loadState(): Promise<number> {
+    const [vms, statuses] = await Promise.all([
+      this.opts.store.range(keys.vmsPrefix),
+      this.opts.store.range(keys.statusPrefix),
+    ]);
+    this.records.clear();
+    for (const kv of vms.kvs) this.remember(JSON.parse(kv.value) as VmRecord);
+    for (const kv of statuses.kvs) {
+      this.statuses.set(nameFromKey(keys.statusPrefix, kv.key), JSON.parse(kv.value) as VmStatus);
+    }
+    return vms.revision;
+  }
+
+  private remember(record: VmRecord): void {
+    if (record.node === this.opts.nodeId) this.records.set(record.name, record);
+    else this.records.delete(record.name);
+  }
+
+  private async localNames(): Promise<Set<string>> {
+    return new Set([...this.records.keys(), ...(await this.opts.driver.list())]);
+  }
+
+  private follow(fromRevision: number): void {
+    const watch = this.opts.store.watch(keys.vmsPrefix, { fromRevision });
+    this.watch = watch;
+    void (async () => {
+      let next = fromRevision;
+      try {
+        for await (const batch of watch) {
+          next = batch.revision + 1;
+          for (const event of batch.events) {
+            const name = nameFromKey(keys.vmsPrefix, event.kv.key);
+            if (event.type === "put") this.remember(JSON.parse(event.kv.value) as VmRecord);
+            else this.records.delete(name);
+            void this.enqueue(name);
+          }
+        }
+      } catch (err) {
+        if (!this.running) return;
+        this.log.warn({ err: errorMessage(err) }, "store watch failed; reloading state");
+        const reload = isBlixardError(err, "COMPACTED");
+        this.opts.clock.setTimeout(() => void this.rewatch(reload ? undefined : next), 1000);
+      }
+    })();
+  }
+
+  private async rewatch(fromRevision: number | undefined): Promise<void> {
+    if (!this.running) return;
+    try {
+      const revision = fromRevision === undefined ? (await this.loadState()) + 1 : fromRevision;
+      this.follow(revision);
+      for (const name of await this.localNames()) void this.enqueue(name);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "store unavailable; retrying");
+      this.opts.clock.setTimeout(() => void this.rewatch(fromRevision), 1000);
+    }
+  }
+
+  private scheduleResync(): void {
+    if (!this.running) return;
+    this.resyncTimer = this.opts.clock.setTimeout(async () => {
+      for (const name of await this.localNames().catch(() => new Set<string>())) void this.enqueue(name);
+      this.scheduleResync();
+    }, this.opts.resyncIntervalMs ?? 1000);
+  }
+
+  private async reconcile(name: string): Promise<void> {
+    if (!this.running) return;
+    const t0 = this.opts.clock.now();
+    const record = this.records.get(name);
+    if (!record) {
+      await this.removeOrphan(name);
+    } else {
+      const runtime = await this.opts.driver.inspect(name);
+      const plan = planVm({ record, status: this.statuses.get(name), runtime, now: this.opts.clock.now() });
+      await this.writeStatus(name, plan.status);
+      await this.execute(record, plan);
+    }
+    this.metrics.reconcileSeconds((this.opts.clock.now() - t0) / 1000);
+  }
+
+  private async execute(record: VmRecord, plan: Plan): Promise<void> {
+    const { name } = record;
+    const action = plan.action;
+    switch (action.type) {
+      case "none":
+        this.ensureMonitor(record, plan.status);
+        return;
+      case "wait":
+        this.stopMonitor(name);
+        this.wakeAt(name, action.at);
+        return;
+      case "start":
+        if (action.automatic) this.metrics.restarted(name);
+        return this.startVm(record, plan.status);
+      case "stop": {
+        this.stopMonitor(name);
+        const method = await this.opts.driver.stop(name, this.opts.stopOptions);
+        this.log.info({ vm: name, method, reason: action.reason }, "stopped VM");
+        await this.writeStatus(name, {
+          ...plan.status,
+          phase: "Stopped",
+          pid: null,
+          health: "none",
+          message: `stopped (${method})`,
+        });
+        if (action.reason !== "stop") void this.enqueue(name);
+        return;
+      }
+      case "remove":
+        return this.removeVm(name);
+    }
+  }
+
+  private async startVm(record: VmRecord, starting: VmStatus): Promise<void> {
+    const { name, spec } = record;
+    const driver = this.opts.driver;
+    try {
+      await driver.prepare(name, spec, (p) => this.log.debug({ vm: name, step: p.step }, "preparing"));
+      const consoleOffset = await driver.logSize(name);
+      const started = await driver.start(name, spec);
+      const startedAt = new Date(started.startedAt).toISOString();
+      const noCheck = !spec.healthCheck;
+      const status: VmStatus = {
+        ...starting,
+        phase: "Running",
+        pid: started.pid,
+        startedAt,
+        readyAt: noCheck ? startedAt : null,
+        consoleOffset,
+        message: "",
+        updatedAt: new Date(this.opts.clock.now()).toISOString(),
+      };
+      await this.writeStatus(name, status);
+      if (noCheck) this.metrics.ready(name, 0);
+      this.log.info({ vm: name, pid: started.pid }, "started VM");
+      this.ensureMonitor(record, status);
+    } catch (err) {
+      this.log.warn({ vm: name, err: errorMessage(err) }, "VM failed to start");
+      const plan = scheduleRestart(
+        starting,
+        record,
+        this.opts.clock.now(),
+        `start failed: ${errorMessage(err)}`,
+      );
+      await this.writeStatus(name, plan.status);
+      if (plan.action.type === "wait") this.wakeAt(name, plan.action.at);
+    }
+  }
+
+  private ensureMonitor(record: VmRecord, status: VmStatus): void {
+    const check = record.spec.healthCheck;
+    if (!check || status.phase !== "Running" || status.pid === null || this.monitors.has(record.name)) return;
+    const startedAt = status.startedAt ? Date.parse(status.startedAt) : this.opts.clock.now();
+    const monitor = new HealthMonitor(
+      { clock: this.opts.clock, prober: this.opts.prober, driver: this.opts.driver, logger: this.log },
+      record.name,
+      record.spec,
+      check,
+      startedAt,
+      status.consoleOffset,
+      (state) => void this.queue.run(record.name, () => this.onHealth(record.name, startedAt, state)),
+      status.health === "healthy",
+    );
+    this.monitors.set(record.name, monitor);
+    monitor.start();
+  }
+
+  private stopMonitor(name: string): void {
+    this.monitors.get(name)?.stop();
+    this.monitors.delete(name);
+  }
+
+  private async onHealth(name: string, startedAt: number, state: HealthTracker): Promise<void> {
+    const status = this.statuses.get(name);
+    const record = this.records.get(name);
+    if (!status || !record || status.phase !== "Running") return;
+    const now = this.opts.clock.now();
+    const next: VmStatus = { ...status, health: state.health, updatedAt: new Date(now).toISOString() };
+    if (state.health === "healthy" && status.readyAt === null) {
+      next.readyAt = new Date(now).toISOString();
+      this.metrics.ready(name, (now - startedAt) / 1000);
+    }
+    this.log.info({ vm: name, health: state.health }, "health changed");
+    if (state.health !== "unhealthy" || record.spec.restartPolicy === "never") {
+      await this.writeStatus(name, next);
+      return;
+    }
+    // An unhealthy VM is restarted like a crashed one: stop it, then start again after the backoff.
+    this.stopMonitor(name);
+    await this.writeStatus(name, { ...next, phase: "Stopping", message: "health check failing; restarting" });
+    await this.opts.driver.stop(name, this.opts.stopOptions);
+    const plan = scheduleRestart(next, record, this.opts.clock.now(), "health check failed");
+    await this.writeStatus(name, plan.status);
+    if (plan.action.type === "wait") this.wakeAt(name, plan.action.at);
+  }
+
+  private wakeAt(name: string, at: number): void {
+    this.wakeups.get(name)?.cancel();
+    const delay = Math.max(0, at - this.opts.clock.now());
+    this.wakeups.set(
+      name,
+      this.opts.clock.setTimeout(() => {
+        this.wakeups.delete(name);
+        void this.enqueue(name);
+      }, delay),
+    );
+  }
+
+  private async writeStatus(name: string, status: VmStatus): Promise<void> {
+    if (!statusChanged(this.statuses.get(name), status)) return;
+    await this.opts.store.put(keys.status(name), JSON.stringify(status));
+    this.statuses.set(name, status);
+  }
+
+  private async removeVm(name: string): Promise<void> {
+    this.stopMonitor(name);
+    await this.opts.driver.remove(name);
+    await this.opts.store.txn({
+      compare: [],
+      success: [
+        { type: "delete", key: keys.status(name) },
+        { type: "delete", key: keys.vm(name) },
+      ],
+    });
+    this.statuses.delete(name);
+    this.records.delete(name);
+    this.log.info({ vm: name }, "deleted VM");
+  }
+
+  /** A VM on this node with no record (deleted behind our back, or assigned elsewhere) is fenced off. */
+  private async removeOrphan(name: string): Promise<void> {
+    const runtime = await this.opts.driver.inspect(name);
+    if (runtime.state === "running") {
+      const method = await this.opts.driver.stop(name, this.opts.stopOptions);
+      this.log.warn({ vm: name, method }, "stopped a VM that has no desired state on this node");
+    }
+    this.stopMonitor(name);
+    if ((await this.opts.driver.list()).includes(name)) await this.opts.driver.remove(name);
+    if (this.statuses.has(name)) {
+      await this.opts.store.delete(keys.status(name));
+      this.statuses.delete(name);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Conversions between the wire messages (src/gen) and the core types. Input conversion only reshapes:
+ * validation happens once, in core's zod schema, on the plain object produced here.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { VmStatus, VmView } from "../core/vm-record.js";
+import type { VmSpec } from "../core/vm-spec.js";
+import {
+  ExitInfoSchema,
+  type Vm as PbVm,
+  type VmSpec as PbVmSpec,
+  VmSchema,
+  VmSpecSchema,
+  VmStatusSchema,
+} from "../gen/blixard/v1/vm_pb.js";
+
+/** Drops undefined fields so that zod applies its defaults and its unknown-field check sees only real input. */
+function compact<T extends Record<string, unknown>>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A wire spec as a plain object for `parseVmSpec`. */
+export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, unknown> {
+  if (!spec) return {};
+  const check = spec.healthCheck;
+  return compact({
+    name: spec.name,
+    vcpus: spec.vcpus,
+    memory: spec.memory,
+    driver: spec.driver,
+    kernel: spec.kernel === "" ? undefined : spec.kernel,
+    initrd: spec.initrd,
+    disk: spec.disk,
+    cmdline: spec.cmdline,
+    forwards: spec.forwards.map((f) =>
+      compact({ host: f.host, guest: f.guest, protocol: f.protocol || undefined }),
+    ),
+    healthCheck: check
+      ? compact({
+          type: check.type,
+          port: check.type === "console" ? undefined : check.port,
+          path: check.type === "http" ? check.path || undefined : undefined,
+          pattern: check.type === "console" ? check.pattern : undefined,
+          intervalSeconds: check.intervalSeconds,
+          timeoutSeconds: check.timeoutSeconds,
+          failureThreshold: check.failureThreshold,
+          startPeriodSeconds: check.startPeriodSeconds,
+        })
+      : undefined,
+    restartPolicy: spec.restartPolicy,
+    restartBackoff: spec.restartBackoff ? compact({ ...spec.restartBackoff }) : undefined,
+  });
+}
+
+export function specToProto(spec: VmSpec): PbVmSpec {
+  const check = spec.healthCheck;
+  return create(VmSpecSchema, {
+    name: spec.name,
+    vcpus: spec.vcpus,
+    memory: spec.memory,
+    driver: spec.driver,
+    kernel: spec.kernel,
+    initrd: spec.initrd,
+    disk: spec.disk,
+    cmdline: spec.cmdline,
+    forwards: spec.forwards,
+    healthCheck: check
+      ? {
+          type: check.type,
+          port: check.type === "console" ? 0 : check.port,
+          path: check.type === "http" ? check.path : "",
+          pattern: check.type === "console" ? check.pattern : "",
+          intervalSeconds: check.intervalSeconds,
+          timeoutSeconds: check.timeoutSeconds,
+          failureThreshold: check.failureThreshold,
+          startPeriodSeconds: check.startPeriodSeconds,
+        }
+      : undefined,
+    restartPolicy: spec.restartPolicy,
+    restartBackoff: spec.restartBackoff,
+  });
+}
+
+function statusToProto(status: VmStatus) {
+  const exit = status.lastExit;
+  return create(VmStatusSchema, {
+    phase: status.phase,
+    node: status.node,
+    pid: status.pid ?? undefined,
+    restarts: status.restarts,
+    health: status.health,
+    message: status.message,
+    startedAt: status.startedAt ?? undefined,
+    readyAt: status.readyAt ?? undefined,
+    lastExit: exit
+      ? create(ExitInfoSchema, {
+          code: exit.code ?? undefined,
+          signal: exit.signal ?? undefined,
+          known: exit.known,
+          at: exit.at,
+        })
+      : undefined,
+    nextRestartAt: status.nextRestartAt === null ? undefined : new Date(status.nextRestartAt).toISOString(),
+    updatedAt: status.updatedAt,
+  });
+}
+
+export function vmToProto(view: VmView): PbVm {
+  return create(VmSchema, {
+    name: view.name,
+    spec: specToProto(view.spec),
+    status: statusToProto(view.status),
+    desiredState: view.desiredState,
+    deleting: view.deleting,
+    createdAt: view.createdAt,
+  });
+}

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { checkHostFiles } from "../daemon/admission.js";
+import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { withErrorMapping } from "./error-mapping.js";
+import { VmRepository } from "./vm-repository.js";
+import { type DefaultImage, vmServiceImpl } from "./vm-service.js";
+
+describe("VmService", () => {
+  let dir: string;
+  let store: SqliteStore;
+  let kernel: string;
+  let defaultImage: DefaultImage | undefined;
+  let initialRevision: number;
+  let client: ReturnType<typeof createClient<typeof VmService>>;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "blixard-api-"));
+    kernel = join(dir, "vmlinuz");
+    writeFileSync(kernel, "kernel");
+    defaultImage = undefined;
+    const clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+    initialRevision = await store.revision();
+    const impl = vmServiceImpl({
+      repo: new VmRepository(store, clock),
+      clock,
+      nodeId: "node-a",
+      admission: checkHostFiles,
+      defaultImage: async () => defaultImage,
+      logs: {
+        tail: async () => ({ text: "hello\n", offset: 6 }),
+        async *follow() {},
+      },
+    });
+    client = createClient(
+      VmService,
+      createRouterTransport((router) => router.service(VmService, withErrorMapping(impl))),
+    );
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
+    try {
+      await promise;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConnectError);
+      return err as ConnectError;
+    }
+    throw new Error("expected the request to be rejected");
+  }
+
+  async function expectNothingCreated(): Promise<void> {
+    expect((await client.listVms({})).vms).toEqual([]);
+    expect(await store.revision()).toBe(initialRevision);
+  }
+
+  it("creates a VM with defaults and returns it Pending on this node", async () => {
+    const { vm } = await client.createVm({ spec: { name: "web", kernel } });
+    expect(vm?.spec).toMatchObject({ vcpus: 1, memory: 256, restartPolicy: "always" });
+    expect(vm?.status).toMatchObject({ phase: "Pending", node: "node-a", restarts: 0 });
+    expect(vm?.desiredState).toBe("stopped");
+    expect((await client.getVm({ name: "web" })).vm?.name).toBe("web");
+  });
+
+  it("rejects an invalid name, naming the field, and creates nothing", async () => {
+    const err = await rejection(client.createVm({ spec: { name: "../../etc", kernel } }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toContain("spec.name");
+    await expectNothingCreated();
+  });
+
+  it("rejects a kernel path that does not exist", async () => {
+    const err = await rejection(client.createVm({ spec: { name: "web", kernel: join(dir, "nope") } }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/spec\.kernel: .*does not exist/);
+    await expectNothingCreated();
+  });
+
+  it("rejects a directory given as the kernel", async () => {
+    const err = await rejection(client.createVm({ spec: { name: "web", kernel: dir } }));
+    expect(err.rawMessage).toContain("is not a regular file");
+    await expectNothingCreated();
+  });
+
+  it("uses the node's default image when no kernel is given, and says how to get one when absent", async () => {
+    const err = await rejection(client.createVm({ spec: { name: "web" } }));
+    expect(err.rawMessage).toContain("scripts/guest-image/build.sh");
+    defaultImage = { kernel };
+    const { vm } = await client.createVm({ spec: { name: "web" } });
+    expect(vm?.spec?.kernel).toBe(kernel);
+  });
+
+  it("refuses a second VM of the same name", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    const err = await rejection(client.createVm({ spec: { name: "web", kernel, vcpus: 2 } }));
+    expect(err.code).toBe(Code.AlreadyExists);
+    expect((await client.getVm({ name: "web" })).vm?.spec?.vcpus).toBe(1);
+  });
+
+  it("refuses a host port already forwarded by another VM", async () => {
+    await client.createVm({ spec: { name: "a", kernel, forwards: [{ host: 8080, guest: 80 }] } });
+    const err = await rejection(
+      client.createVm({ spec: { name: "b", kernel, forwards: [{ host: 8080, guest: 80 }] } }),
+    );
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toContain(
+      'spec.forwards.0.host: host port 8080/tcp is already forwarded by VM "a"',
+    );
+    expect((await client.listVms({})).vms.map((v) => v.name)).toEqual(["a"]);
+  });
+
+  it("records start, stop and restart as desired state", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    expect((await client.startVm({ name: "web" })).vm?.desiredState).toBe("running");
+    expect((await client.stopVm({ name: "web" })).vm?.desiredState).toBe("stopped");
+    expect((await client.restartVm({ name: "web" })).vm?.desiredState).toBe("running");
+  });
+
+  it("marks a deleted VM as deleting and refuses to start it", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    expect((await client.deleteVm({ name: "web" })).vm?.deleting).toBe(true);
+    const err = await rejection(client.startVm({ name: "web" }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+  });
+
+  it("answers NOT_FOUND with a hint for an unknown VM", async () => {
+    const err = await rejection(client.getVm({ name: "ghost" }));
+    expect(err.code).toBe(Code.NotFound);
+    expect(err.rawMessage).toContain("blixard vm list");
+  });
+
+  it("validates the name of every by-name request", async () => {
+    const err = await rejection(client.stopVm({ name: "Bad Name" }));
+    expect(err.code).toBe(Code.InvalidArgument);
+  });
+
+  it("serves logs of an existing VM", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    expect((await client.getVmLogs({ name: "web", tail: 10 })).text).toBe("hello\n");
+  });
+});

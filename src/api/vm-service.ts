@@ -1,0 +1,182 @@
+/**
+ * The VmService handlers: validate each request once, then write desired state through the repository.
+ * Nothing here touches a VM directly; the agent converges VMs to what these handlers record.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { BlixardError, type FieldViolation } from "../core/errors.js";
+import { nameProblem } from "../core/names.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec, type VmSpec } from "../core/vm-spec.js";
+import type { VmService } from "../gen/blixard/v1/vm_pb.js";
+import type { Clock } from "../ports/clock.js";
+import { specInputFromProto, vmToProto } from "./convert.js";
+import type { VmRepository } from "./vm-repository.js";
+
+/** Console logs of VMs on this node. */
+export interface LogSource {
+  /** The last `lines` lines (all when 0) and the byte offset just past them. */
+  tail(name: string, lines: number): Promise<{ text: string; offset: number }>;
+  follow(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
+}
+
+/** Host-side checks of a parsed spec (do the files exist?), supplied by the daemon. */
+export type Admission = (spec: VmSpec) => Promise<FieldViolation[]>;
+
+export interface DefaultImage {
+  kernel: string;
+  initrd?: string;
+}
+
+export interface VmServiceDeps {
+  repo: VmRepository;
+  clock: Clock;
+  nodeId: string;
+  admission: Admission;
+  /** The node's default guest image, used when a spec names no kernel. */
+  defaultImage: () => Promise<DefaultImage | undefined>;
+  logs: LogSource;
+}
+
+const TERMINAL = new Set(["Stopped", "Failed"]);
+
+export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService> {
+  const { repo } = deps;
+  return {
+    async createVm(req) {
+      const spec = await admit(deps, specInputFromProto(req.spec));
+      const record: VmRecord = {
+        name: spec.name,
+        spec,
+        desiredState: req.start ? "running" : "stopped",
+        node: deps.nodeId,
+        restartNonce: 0,
+        deleting: false,
+        createdAt: new Date(deps.clock.now()).toISOString(),
+      };
+      await assertPortsFree(repo, spec);
+      return { vm: vmToProto(await repo.create(record)) };
+    },
+
+    async getVm(req) {
+      return { vm: vmToProto(await repo.get(validName(req.name))) };
+    },
+
+    async listVms() {
+      const views = await repo.list();
+      return { vms: views.sort((a, b) => a.name.localeCompare(b.name)).map(vmToProto) };
+    },
+
+    async startVm(req) {
+      const name = validName(req.name);
+      const current = await repo.get(name);
+      // Starting a VM that is desired running but has failed or stopped for good asks for a fresh start.
+      const retry = current.desiredState === "running" && TERMINAL.has(current.status.phase);
+      const view = await repo.update(name, (r) => ({
+        ...notDeleting(r),
+        desiredState: "running",
+        restartNonce: r.restartNonce + (retry ? 1 : 0),
+      }));
+      return { vm: vmToProto(view) };
+    },
+
+    async stopVm(req) {
+      const view = await repo.update(validName(req.name), (r) => ({
+        ...notDeleting(r),
+        desiredState: "stopped",
+      }));
+      return { vm: vmToProto(view) };
+    },
+
+    async restartVm(req) {
+      const view = await repo.update(validName(req.name), (r) => ({
+        ...notDeleting(r),
+        desiredState: "running",
+        restartNonce: r.restartNonce + 1,
+      }));
+      return { vm: vmToProto(view) };
+    },
+
+    async deleteVm(req) {
+      const view = await repo.update(validName(req.name), (r) => ({ ...r, deleting: true }));
+      return { vm: vmToProto(view) };
+    },
+
+    async getVmLogs(req) {
+      const name = validName(req.name);
+      await repo.get(name);
+      const { text } = await deps.logs.tail(name, req.tail);
+      return { text };
+    },
+
+    async *followVmLogs(req, ctx) {
+      const name = validName(req.name);
+      await repo.get(name);
+      const { text, offset } = await deps.logs.tail(name, req.tail);
+      if (text) yield { text };
+      for await (const chunk of deps.logs.follow(name, offset, ctx.signal)) yield { text: chunk };
+    },
+  };
+}
+
+async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promise<VmSpec> {
+  if (input["kernel"] === undefined) {
+    const image = await deps.defaultImage();
+    if (!image) {
+      throw new BlixardError(
+        "INVALID_ARGUMENT",
+        "spec.kernel: no kernel given and this node has no default guest image; pass --kernel PATH or build the image with: bash scripts/guest-image/build.sh <data-dir>/images/default",
+        { violations: [{ field: "spec.kernel", message: "required: this node has no default guest image" }] },
+      );
+    }
+    input["kernel"] = image.kernel;
+    if (input["initrd"] === undefined && image.initrd) input["initrd"] = image.initrd;
+  }
+  const spec = parseVmSpec(input);
+  const violations = await deps.admission(spec);
+  if (violations.length > 0) {
+    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
+  }
+  return spec;
+}
+
+async function assertPortsFree(repo: VmRepository, spec: VmSpec): Promise<void> {
+  const taken = new Map<string, string>();
+  for (const vm of await repo.list()) {
+    for (const f of vm.spec.forwards) taken.set(`${f.protocol}/${f.host}`, vm.name);
+  }
+  const violations: FieldViolation[] = [];
+  spec.forwards.forEach((f, i) => {
+    const owner = taken.get(`${f.protocol}/${f.host}`);
+    if (owner) {
+      violations.push({
+        field: `spec.forwards.${i}.host`,
+        message: `host port ${f.host}/${f.protocol} is already forwarded by VM "${owner}"; pick another port`,
+      });
+    }
+  });
+  if (violations.length > 0) {
+    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    throw new BlixardError("FAILED_PRECONDITION", summary, { violations });
+  }
+}
+
+function validName(name: string): string {
+  const problem = nameProblem(name);
+  if (problem) {
+    throw new BlixardError("INVALID_ARGUMENT", `name: ${problem}`, {
+      violations: [{ field: "name", message: problem }],
+    });
+  }
+  return name;
+}
+
+function notDeleting(record: VmRecord): VmRecord {
+  if (record.deleting) {
+    throw new BlixardError(
+      "FAILED_PRECONDITION",
+      `VM "${record.name}" is being deleted; wait for it to disappear`,
+    );
+  }
+  return record;
+}
