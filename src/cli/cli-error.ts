@@ -1,0 +1,18 @@
+/** Turns any failure into the one line the CLI prints, with a hint when the node cannot be reached. */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export class UsageError extends Error {}
+
+export function describeError(err: unknown, server: string): string {
+  if (err instanceof ConnectError) {
+    if (err.code === Code.Unavailable || /ECONNREFUSED|fetch failed|ENOTFOUND/.test(err.rawMessage)) {
+      return `cannot reach the blixard node at ${server}: is \`blixard node\` running? (set --server or BLIXARD_SERVER)`;
+    }
+    if (err.code === Code.Unauthenticated) {
+      return `the node at ${server} rejected our token: set BLIXARD_TOKEN to the contents of <data-dir>/token`;
+    }
+    return err.rawMessage;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

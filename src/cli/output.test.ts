@@ -1,0 +1,42 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { VmSchema } from "../gen/blixard/v1/vm_pb.js";
+import { renderTable, vmJson, vmTable } from "./output.js";
+
+const vm = create(VmSchema, {
+  name: "web",
+  desiredState: "running",
+  spec: {
+    name: "web",
+    vcpus: 1,
+    memory: 256,
+    kernel: "/k",
+    forwards: [{ host: 8080, guest: 80, protocol: "tcp" }],
+  },
+  status: { phase: "Running", node: "node-a", pid: 4242, restarts: 1, health: "healthy" },
+});
+
+describe("output", () => {
+  it("prints the documented JSON shape", () => {
+    expect(vmJson(vm)).toMatchObject({
+      name: "web",
+      spec: { name: "web", vcpus: 1, memory: 256, kernel: "/k" },
+      status: { phase: "Running", node: "node-a", pid: 4242, restarts: 1, health: "healthy" },
+    });
+  });
+
+  it("prints a null pid for a VM that is not running", () => {
+    const stopped = create(VmSchema, { name: "x", status: { phase: "Stopped" } });
+    expect((vmJson(stopped)["status"] as Record<string, unknown>)["pid"]).toBeNull();
+  });
+
+  it("aligns table columns", () => {
+    expect(renderTable(["A", "BB"], [["long", "x"]])).toBe("A      BB\nlong   x\n");
+  });
+
+  it("lists VMs with phase, pid and forwards", () => {
+    const lines = vmTable([vm]).split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+HEALTH\s+PID\s+RESTARTS/);
+    expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+8080->80\s+node-a$/);
+  });
+});

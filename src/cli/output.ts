@@ -1,0 +1,108 @@
+/** Rendering for read commands: `-o table` (default), `json` or `yaml`. The CLI's only stdout writer. */
+import { toJson } from "@bufbuild/protobuf";
+import { stringify as toYaml } from "yaml";
+import { type Vm, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
+import { UsageError } from "./cli-error.js";
+
+export type OutputFormat = "table" | "json" | "yaml";
+
+export function outputFormat(value: string | undefined): OutputFormat {
+  const format = value ?? "table";
+  if (format === "table" || format === "json" || format === "yaml") return format;
+  throw new UsageError(`-o must be table, json or yaml (got "${format}")`);
+}
+
+/** The documented JSON shape of a VM: `{ name, spec, status: { phase, node, pid, restarts, health, ... } }`. */
+export function vmJson(vm: Vm): Record<string, unknown> {
+  const status = vm.status;
+  const exit = status?.lastExit;
+  return {
+    name: vm.name,
+    spec: vm.spec ? toJson(VmSpecSchema, vm.spec) : {},
+    desiredState: vm.desiredState,
+    deleting: vm.deleting,
+    createdAt: vm.createdAt,
+    status: {
+      phase: status?.phase ?? "Pending",
+      node: status?.node ?? "",
+      pid: status?.pid ?? null,
+      restarts: status?.restarts ?? 0,
+      health: status?.health ?? "none",
+      message: status?.message ?? "",
+      startedAt: status?.startedAt ?? null,
+      readyAt: status?.readyAt ?? null,
+      lastExit: exit
+        ? { code: exit.code ?? null, signal: exit.signal ?? null, known: exit.known, at: exit.at }
+        : null,
+      nextRestartAt: status?.nextRestartAt ?? null,
+    },
+  };
+}
+
+export function printData(format: OutputFormat, data: unknown, table: () => string): void {
+  if (format === "json") process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  else if (format === "yaml") process.stdout.write(toYaml(data));
+  else process.stdout.write(table());
+}
+
+export function vmTable(vms: Vm[]): string {
+  const rows = vms.map((vm) => [
+    vm.name,
+    vm.status?.phase ?? "Pending",
+    vm.status?.health ?? "none",
+    vm.status?.pid ? String(vm.status.pid) : "-",
+    String(vm.status?.restarts ?? 0),
+    String(vm.spec?.vcpus ?? ""),
+    `${vm.spec?.memory ?? ""}Mi`,
+    (vm.spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}`).join(",") || "-",
+    vm.status?.node ?? "",
+  ]);
+  return renderTable(
+    ["NAME", "PHASE", "HEALTH", "PID", "RESTARTS", "VCPUS", "MEMORY", "FORWARDS", "NODE"],
+    rows,
+  );
+}
+
+export function vmDetail(vm: Vm): string {
+  const j = vmJson(vm);
+  const s = j["status"] as Record<string, unknown>;
+  const spec = vm.spec;
+  const lines: [string, string][] = [
+    ["Name", vm.name],
+    ["Phase", String(s["phase"])],
+    ["Health", String(s["health"])],
+    ["Desired", vm.deleting ? "deleting" : vm.desiredState],
+    ["Node", String(s["node"])],
+    ["PID", s["pid"] === null ? "-" : String(s["pid"])],
+    ["Restarts", String(s["restarts"])],
+    ["Message", String(s["message"] || "-")],
+    ["Started", String(s["startedAt"] ?? "-")],
+    ["Ready", String(s["readyAt"] ?? "-")],
+    ["VCPUs", String(spec?.vcpus ?? "")],
+    ["Memory", `${spec?.memory ?? ""} MiB`],
+    ["Kernel", spec?.kernel ?? ""],
+    ["Initrd", spec?.initrd ?? "-"],
+    ["Disk", spec?.disk ?? "-"],
+    ["Forwards", (spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}/${f.protocol}`).join(", ") || "-"],
+    ["Restart", spec?.restartPolicy ?? ""],
+    ["Health check", spec?.healthCheck ? describeCheck(spec.healthCheck) : "-"],
+  ];
+  const width = Math.max(...lines.map(([k]) => k.length)) + 1;
+  return `${lines.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n")}\n`;
+}
+
+function describeCheck(check: NonNullable<NonNullable<Vm["spec"]>["healthCheck"]>): string {
+  if (check.type === "console") return `console /${check.pattern}/`;
+  if (check.type === "http") return `http :${check.port}${check.path}`;
+  return `tcp :${check.port}`;
+}
+
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("   ")
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}

@@ -1,0 +1,133 @@
+/** `blixard vm ...`: thin calls to the VmService, with waits and output formatting. */
+import type { Command } from "commander";
+import { type GlobalOptions, vmClient } from "./client.js";
+import { outputFormat, printData, vmDetail, vmJson, vmTable } from "./output.js";
+import { buildSpec, type CreateFlags } from "./spec-input.js";
+import { gone, ready, stopped, waitFor } from "./wait.js";
+
+interface WaitFlags {
+  wait: boolean;
+  timeout: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerVmCommands(program: Command, globals: () => GlobalOptions): void {
+  const vm = program.command("vm").description("manage microVMs");
+  const client = () => vmClient(globals());
+  const withWait = (cmd: Command) =>
+    cmd
+      .option("--no-wait", "return as soon as the request is recorded")
+      .option("--timeout <seconds>", "how long to wait", "300");
+
+  withWait(
+    vm
+      .command("create <name>")
+      .description("create a VM (and start it with --start)")
+      .option("-f, --file <path>", "spec file (.toml, .yaml, .yml or .json)")
+      .option("--vcpus <n>", "virtual CPUs")
+      .option("--memory <mib>", "memory in MiB")
+      .option("--kernel <path>", "kernel image (default: the node's default guest image)")
+      .option("--initrd <path>", "initrd image")
+      .option("--disk <path>", "base disk image (the VM writes to an overlay)")
+      .option("--cmdline <string>", "extra kernel command line")
+      .option("--forward <host:guest>", "forward a host port to a guest port (repeatable)", collect)
+      .option("--restart <policy>", "restart policy: always, on-failure or never")
+      .option("--start", "start the VM after creating it"),
+  ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean }) => {
+    const spec = buildSpec(name, flags);
+    const res = await client().createVm({ spec, start: flags.start ?? false });
+    process.stdout.write(`vm/${name} created\n`);
+    if (flags.start && flags.wait) {
+      await waitFor(client(), name, "ready", ready(), Number(flags.timeout));
+      process.stdout.write(`vm/${name} running\n`);
+    } else if (!res.vm) {
+      throw new Error("the node returned no VM");
+    }
+  });
+
+  withWait(vm.command("start <name>").description("start a VM")).action(
+    async (name: string, flags: WaitFlags) => {
+      await client().startVm({ name });
+      if (flags.wait) await waitFor(client(), name, "ready", ready(), Number(flags.timeout));
+      process.stdout.write(`vm/${name} ${flags.wait ? "running" : "starting"}\n`);
+    },
+  );
+
+  withWait(vm.command("stop <name>").description("stop a VM (graceful, then forced)")).action(
+    async (name: string, flags: WaitFlags) => {
+      await client().stopVm({ name });
+      if (flags.wait) await waitFor(client(), name, "stopped", stopped, Number(flags.timeout));
+      process.stdout.write(`vm/${name} ${flags.wait ? "stopped" : "stopping"}\n`);
+    },
+  );
+
+  withWait(vm.command("restart <name>").description("restart a VM")).action(
+    async (name: string, flags: WaitFlags) => {
+      const res = await client().restartVm({ name });
+      if (flags.wait) {
+        await waitFor(
+          client(),
+          name,
+          "restarted",
+          ready(res.vm?.status?.startedAt ?? ""),
+          Number(flags.timeout),
+        );
+      }
+      process.stdout.write(`vm/${name} ${flags.wait ? "restarted" : "restarting"}\n`);
+    },
+  );
+
+  withWait(vm.command("delete <name>").description("stop a VM and delete it with its state")).action(
+    async (name: string, flags: WaitFlags) => {
+      await client().deleteVm({ name });
+      if (flags.wait) await waitFor(client(), name, "deleted", gone, Number(flags.timeout));
+      process.stdout.write(`vm/${name} ${flags.wait ? "deleted" : "deleting"}\n`);
+    },
+  );
+
+  vm.command("list")
+    .alias("ls")
+    .description("list VMs")
+    .option("-o, --output <format>", "table, json or yaml")
+    .action(async (flags: { output?: string }) => {
+      const format = outputFormat(flags.output);
+      const { vms } = await client().listVms({});
+      printData(format, vms.map(vmJson), () => vmTable(vms));
+    });
+
+  vm.command("get <name>")
+    .alias("status")
+    .description("show one VM")
+    .option("-o, --output <format>", "table, json or yaml")
+    .action(async (name: string, flags: { output?: string }) => {
+      const format = outputFormat(flags.output);
+      const { vm: found } = await client().getVm({ name });
+      if (!found) throw new Error(`the node returned no VM for ${name}`);
+      printData(format, vmJson(found), () => vmDetail(found));
+    });
+
+  vm.command("logs <name>")
+    .description("print the VM's serial console")
+    .option("-f, --follow", "keep printing new output")
+    .option("--tail <n>", "only the last N lines")
+    .action(async (name: string, flags: { follow?: boolean; tail?: string }) => {
+      const tail = flags.tail === undefined ? 0 : Number(flags.tail);
+      if (!Number.isInteger(tail) || tail < 0)
+        throw new Error(`--tail must be a whole number (got "${flags.tail}")`);
+      if (!flags.follow) {
+        const { text } = await client().getVmLogs({ name, tail });
+        process.stdout.write(text);
+        return;
+      }
+      const abort = new AbortController();
+      process.once("SIGINT", () => abort.abort());
+      try {
+        for await (const chunk of client().followVmLogs({ name, tail }, { signal: abort.signal })) {
+          process.stdout.write(chunk.text);
+        }
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+      }
+    });
+}

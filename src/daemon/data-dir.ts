@@ -1,0 +1,70 @@
+/**
+ * The node's data directory: its store, identity, API token, VM state and default image.
+ * Everything secret is created with mode 0600 and directories with 0700.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export interface DataDirLayout {
+  root: string;
+  storeFile: string;
+  nodeFile: string;
+  tokenFile: string;
+  lockFile: string;
+  vmsDir: string;
+  defaultImageDir: string;
+}
+
+/** BLIXARD_DATA_DIR, else /var/lib/blixard for root, else $XDG_DATA_HOME/blixard. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env["BLIXARD_DATA_DIR"]) return env["BLIXARD_DATA_DIR"];
+  if (process.getuid?.() === 0) return "/var/lib/blixard";
+  return join(env["XDG_DATA_HOME"] ?? join(homedir(), ".local", "share"), "blixard");
+}
+
+export function layout(root: string): DataDirLayout {
+  return {
+    root,
+    storeFile: join(root, "store.db"),
+    nodeFile: join(root, "node.json"),
+    tokenFile: join(root, "token"),
+    lockFile: join(root, "node.pid"),
+    vmsDir: join(root, "vms"),
+    defaultImageDir: join(root, "images", "default"),
+  };
+}
+
+export function ensureDataDir(dirs: DataDirLayout): void {
+  mkdirSync(dirs.root, { recursive: true, mode: 0o700 });
+  chmodSync(dirs.root, 0o700);
+  mkdirSync(dirs.vmsDir, { recursive: true, mode: 0o700 });
+}
+
+/** The node's persistent identity: created once, then read on every start. */
+export function loadOrCreateNodeId(dirs: DataDirLayout, newId: () => string): string {
+  try {
+    const parsed = JSON.parse(readFileSync(dirs.nodeFile, "utf8")) as { id?: unknown };
+    if (typeof parsed.id === "string" && parsed.id !== "") return parsed.id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const id = newId();
+  writeFileSync(dirs.nodeFile, `${JSON.stringify({ id }, null, 2)}\n`, { mode: 0o600 });
+  return id;
+}
+
+/** The API bearer token, generated at first start with mode 0600. */
+export function loadOrCreateToken(dirs: DataDirLayout): string {
+  try {
+    const token = readFileSync(dirs.tokenFile, "utf8").trim();
+    if (token !== "") return token;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const token = randomBytes(32).toString("hex");
+  writeFileSync(dirs.tokenFile, `${token}\n`, { mode: 0o600, flag: "w" });
+  chmodSync(dirs.tokenFile, 0o600);
+  return token;
+}

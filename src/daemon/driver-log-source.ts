@@ -1,0 +1,14 @@
+/** Serves VM console logs to the API from the local driver. */
+import type { LogSource } from "../api/vm-service.js";
+import type { VmDriver } from "../ports/vm-driver.js";
+
+export function driverLogSource(driver: VmDriver): LogSource {
+  return {
+    async tail(name, lines) {
+      const offset = await driver.logSize(name);
+      const text = await driver.logs(name, lines === 0 ? undefined : lines);
+      return { text, offset };
+    },
+    follow: (name, offset, signal) => driver.followLogs(name, offset, signal),
+  };
+}

@@ -1,0 +1,53 @@
+/** Prometheus metrics for /metrics: VMs by phase, restarts, reconcile durations and time to ready. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { AgentMetrics } from "../agent/agent-metrics.js";
+import { PHASES, type VmView } from "../core/vm-record.js";
+
+export interface NodeMetrics {
+  registry: Registry;
+  agent: AgentMetrics;
+}
+
+export function createMetrics(listVms: () => Promise<VmView[]>): NodeMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "blixard_" });
+
+  new Gauge({
+    name: "blixard_vms",
+    help: "VMs known to this node, by observed phase",
+    labelNames: ["phase"],
+    registers: [registry],
+    async collect() {
+      const counts = new Map<string, number>(PHASES.map((p) => [p, 0]));
+      for (const vm of await listVms()) counts.set(vm.status.phase, (counts.get(vm.status.phase) ?? 0) + 1);
+      for (const [phase, n] of counts) this.set({ phase }, n);
+    },
+  });
+  const restarts = new Counter({
+    name: "blixard_vm_restarts_total",
+    help: "Automatic VM restarts after a crash or failed health check",
+    labelNames: ["vm"],
+    registers: [registry],
+  });
+  const reconcile = new Histogram({
+    name: "blixard_reconcile_duration_seconds",
+    help: "Time of one reconcile pass for one VM",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30],
+    registers: [registry],
+  });
+  const ready = new Histogram({
+    name: "blixard_vm_time_to_ready_seconds",
+    help: "Time from VM process start to ready (first passing health check, or start when it has none)",
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    agent: {
+      reconcileSeconds: (s) => reconcile.observe(s),
+      restarted: (vm) => restarts.inc({ vm }),
+      ready: (_vm, s) => ready.observe(s),
+    },
+  };
+}

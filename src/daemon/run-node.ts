@@ -1,0 +1,123 @@
+/**
+ * `blixard node`: wires the production adapters (SQLite store, qemu driver, system clock, pino) to the
+ * agent and the API, and serves them. This and sim/ are the only places that construct adapters.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Agent } from "../agent/agent.js";
+import { withErrorMapping } from "../api/error-mapping.js";
+import { VmRepository } from "../api/vm-repository.js";
+import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
+import { detectAccel } from "../drivers/qemu/accel.js";
+import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
+import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { cryptoRandom } from "../platform/crypto-random.js";
+import { netProber } from "../platform/net-prober.js";
+import { createPinoLogger } from "../platform/pino-logger.js";
+import { systemClock } from "../platform/system-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { checkHostFiles } from "./admission.js";
+import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
+import { driverLogSource } from "./driver-log-source.js";
+import { listen } from "./http-server.js";
+import { createMetrics } from "./metrics.js";
+import { acquireNodeLock } from "./node-lock.js";
+import { isLoopback, type NodeOptions } from "./node-options.js";
+import { createRequestHandler } from "./request-handler.js";
+
+export interface RunningNode {
+  nodeId: string;
+  url: string;
+  /** Stops serving and following the store; VMs keep running unless the node was told to stop them. */
+  shutdown(): Promise<void>;
+}
+
+export async function runNode(options: NodeOptions): Promise<RunningNode> {
+  const log = createPinoLogger({ level: options.logLevel });
+  const dirs = layout(options.dataDir);
+  ensureDataDir(dirs);
+  const releaseLock = acquireNodeLock(dirs.lockFile);
+  const cleanups: (() => Promise<void> | void)[] = [releaseLock];
+  try {
+    const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
+    const token = loadOrCreateToken(dirs);
+    const accel = detectAccel(options.accel);
+    log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
+
+    const store = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
+    cleanups.unshift(() => store.close());
+    const driver = new QemuDriver({
+      vmsDir: dirs.vmsDir,
+      accel: accel.accel,
+      logger: log,
+      clock: systemClock,
+    });
+    const repo = new VmRepository(store, systemClock);
+    const metrics = createMetrics(() => repo.list());
+
+    const agent = new Agent({
+      nodeId,
+      store,
+      driver,
+      clock: systemClock,
+      logger: log,
+      prober: netProber,
+      metrics: metrics.agent,
+      stopOptions: {
+        gracefulTimeoutMs: options.gracefulStopSeconds * 1000,
+        quitTimeoutMs: 5000,
+        killTimeoutMs: 5000,
+      },
+    });
+    await agent.start();
+    cleanups.unshift(() => agent.shutdown({ stopVms: options.stopVmsOnExit }));
+
+    const service = vmServiceImpl({
+      repo,
+      clock: systemClock,
+      nodeId,
+      admission: checkHostFiles,
+      defaultImage: async () => defaultImage(dirs.defaultImageDir),
+      logs: driverLogSource(driver),
+    });
+    const connect = connectNodeAdapter({
+      routes: (router) => router.service(VmService, withErrorMapping(service)),
+    });
+    const requireToken = !isLoopback(options.bind.host);
+    const handler = createRequestHandler({
+      connect,
+      registry: metrics.registry,
+      token: requireToken ? token : undefined,
+    });
+    const server = await listen(handler, options.bind.host, options.bind.port);
+    cleanups.unshift(() => server.close());
+
+    const host = server.host.includes(":") ? `[${server.host}]` : server.host;
+    const url = `http://${host}:${server.port}`;
+    log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
+    let closing: Promise<void> | undefined;
+    return {
+      nodeId,
+      url,
+      shutdown: () => {
+        closing ??= runCleanups(cleanups);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await runCleanups(cleanups);
+    throw err;
+  }
+}
+
+async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
+  for (const cleanup of cleanups) await cleanup();
+}
+
+function defaultImage(dir: string): DefaultImage | undefined {
+  const kernel = join(dir, "vmlinuz");
+  const initrd = join(dir, "initrd.img");
+  if (!existsSync(kernel)) return undefined;
+  return existsSync(initrd) ? { kernel, initrd } : { kernel };
+}
