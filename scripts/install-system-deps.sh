@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Blixard needs on a node and for its tests: qemu (TCG works everywhere;
+# KVM is used only when the host can really run guests), qemu-img for disk overlays, and what the guest
+# image builder uses (busybox-static, cpio, kernel module decompressors).
+set -euo pipefail
+
+packages=(qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd curl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "error: installing ${missing[*]} needs root; re-run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "system packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "system packages: installed"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Everything from a fresh machine to every test passed: system packages, npm dependencies, the build,
+# type-check, lint, the layering check, unit and contract tests, and e2e tests that boot real qemu VMs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-system-deps.sh
+npm ci --no-audit --no-fund
+npm test

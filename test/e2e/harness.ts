@@ -1,0 +1,205 @@
+/**
+ * Drives real blixard processes for e2e tests: a node daemon on a free loopback port with its own data
+ * dir, and the CLI as a user runs it. Everything started is killed by pid, never by pattern.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { imageDir, REPO } from "./global-setup.js";
+
+export const CLI = join(REPO, "dist/cli/main.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export function image(): { kernel: string; initrd: string } {
+  const dir = imageDir();
+  return { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export class TestNode {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly url: string;
+  private proc: ChildProcess | undefined;
+  private readonly extraArgs: string[];
+
+  private constructor(dataDir: string, port: number, extraArgs: string[]) {
+    this.dataDir = dataDir;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.extraArgs = extraArgs;
+  }
+
+  static async start(extraArgs: string[] = []): Promise<TestNode> {
+    const dataDir = mkdtempSync(join(tmpdir(), "blixard-e2e-"));
+    const node = new TestNode(dataDir, await freePort(), extraArgs);
+    await node.launch();
+    return node;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Starts (or restarts) the daemon on the same data dir and port, with the node's flags plus `flags`. */
+  async launch(flags: string[] = []): Promise<void> {
+    const log = openSync(join(this.dataDir, "node.log"), "a");
+    const args = [
+      CLI,
+      "node",
+      "--data-dir",
+      this.dataDir,
+      "--bind",
+      `127.0.0.1:${this.port}`,
+      ...this.extraArgs,
+      ...flags,
+    ];
+    this.proc = spawn(process.execPath, args, { stdio: ["ignore", log, log] });
+    closeSync(log);
+    await until(
+      "the node to answer /healthz",
+      async () => {
+        if (this.proc?.exitCode !== null) throw new Error(`node exited early:\n${this.log()}`);
+        return fetch(`${this.url}/healthz`).then(
+          (r) => r.ok || undefined,
+          () => undefined,
+        );
+      },
+      30_000,
+    );
+  }
+
+  /** Sends a signal to the daemon and waits for it to exit. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill(signal);
+    await exited;
+  }
+
+  cli(...args: string[]): CliResult {
+    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir },
+      timeout: 300_000,
+    });
+    return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+  }
+
+  /** Runs the CLI and fails the test with its stderr unless it succeeds. */
+  ok(...args: string[]): string {
+    const res = this.cli(...args);
+    if (res.code !== 0)
+      throw new Error(
+        `blixard ${args.join(" ")} failed (${res.code}): ${res.stderr}\n--- node log ---\n${this.log().slice(-4000)}`,
+      );
+    return res.stdout;
+  }
+
+  vm(name: string): VmJson {
+    return JSON.parse(this.ok("vm", "get", name, "-o", "json")) as VmJson;
+  }
+
+  vmDir(name: string): string {
+    return join(this.dataDir, "vms", name);
+  }
+
+  /** Pids of live qemu processes running out of this node's data dir. */
+  qemuPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+        if (cmdline.startsWith("qemu-system") || cmdline.includes("/qemu-system")) {
+          if (cmdline.includes(`${this.dataDir}/vms/`) && isAlive(Number(entry))) pids.push(Number(entry));
+        }
+      } catch {
+        // The process exited while we looked.
+      }
+    }
+    return pids;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(join(this.dataDir, "node.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  /** Kills the daemon and every VM it started (by the pids in its state dirs), then removes the data dir. */
+  async destroy(): Promise<void> {
+    await this.kill("SIGKILL");
+    const vms = join(this.dataDir, "vms");
+    if (existsSync(vms)) {
+      for (const name of readdirSync(vms)) {
+        const pidfile = join(vms, name, "qemu.pid");
+        if (!existsSync(pidfile)) continue;
+        const pid = Number.parseInt(readFileSync(pidfile, "utf8"), 10);
+        if (pid > 0 && this.qemuPids().includes(pid)) process.kill(pid, "SIGKILL");
+      }
+    }
+    for (const pid of this.qemuPids()) process.kill(pid, "SIGKILL");
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface VmJson {
+  name: string;
+  spec: Record<string, unknown>;
+  desiredState: string;
+  status: {
+    phase: string;
+    node: string;
+    pid: number | null;
+    restarts: number;
+    health: string;
+    message: string;
+    startedAt: string | null;
+    lastExit: { code: number | null; signal: string | null; known: boolean } | null;
+  };
+}
