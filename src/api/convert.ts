@@ -48,7 +48,12 @@ export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, u
         })
       : undefined,
     restartPolicy: spec.restartPolicy,
-    restartBackoff: spec.restartBackoff ? compact({ ...spec.restartBackoff }) : undefined,
+    restartBackoff: spec.restartBackoff
+      ? compact({
+          initialSeconds: spec.restartBackoff.initialSeconds,
+          maxSeconds: spec.restartBackoff.maxSeconds,
+        })
+      : undefined,
   });
 }
 

@@ -72,6 +72,26 @@ describe("VmService", () => {
     expect((await client.getVm({ name: "web" })).vm?.name).toBe("web");
   });
 
+  it("round-trips every optional spec field through the wire format", async () => {
+    const spec = {
+      name: "full",
+      kernel,
+      initrd: kernel,
+      vcpus: 2,
+      memory: 512,
+      cmdline: "quiet",
+      forwards: [{ host: 18080, guest: 80, protocol: "tcp" }],
+      healthCheck: { type: "http", port: 80, path: "/ready", intervalSeconds: 0.5, failureThreshold: 5 },
+      restartPolicy: "on-failure",
+      restartBackoff: { initialSeconds: 2, maxSeconds: 8 },
+    };
+    const { vm } = await client.createVm({ spec });
+    expect(vm?.spec).toMatchObject({
+      ...spec,
+      healthCheck: { ...spec.healthCheck, timeoutSeconds: 1, startPeriodSeconds: 120 },
+    });
+  });
+
   it("rejects an invalid name, naming the field, and creates nothing", async () => {
     const err = await rejection(client.createVm({ spec: { name: "../../etc", kernel } }));
     expect(err.code).toBe(Code.InvalidArgument);

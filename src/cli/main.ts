@@ -17,7 +17,8 @@ const program = new Command("blixard")
   .option("--server <url>", "node API URL", process.env["BLIXARD_SERVER"] ?? "http://127.0.0.1:7001")
   .option("--data-dir <dir>", "node data dir, to read the API token from (default: $BLIXARD_DATA_DIR)")
   .option("-v, --verbose", "print error details")
-  .showHelpAfterError()
+  // Usage errors print as one line too: commander's "(Did you mean ...?)" hint joins the error line.
+  .configureOutput({ outputError: (text, write) => write(`${text.trimEnd().replace(/\n+/g, " ")}\n`) })
   .exitOverride();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();

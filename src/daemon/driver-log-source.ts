@@ -4,11 +4,7 @@ import type { VmDriver } from "../ports/vm-driver.js";
 
 export function driverLogSource(driver: VmDriver): LogSource {
   return {
-    async tail(name, lines) {
-      const offset = await driver.logSize(name);
-      const text = await driver.logs(name, lines === 0 ? undefined : lines);
-      return { text, offset };
-    },
+    tail: (name, lines) => driver.logs(name, lines === 0 ? undefined : lines),
     follow: (name, offset, signal) => driver.followLogs(name, offset, signal),
   };
 }

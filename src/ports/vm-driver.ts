@@ -26,6 +26,12 @@ export interface StartedVm {
 
 export type { VmExit, VmRuntime } from "../core/runtime.js";
 
+export interface LogTail {
+  text: string;
+  /** Byte offset just past `text`: `followLogs` from here neither repeats nor skips output. */
+  offset: number;
+}
+
 export type StopMethod = "graceful" | "quit" | "kill" | "not-running";
 
 export interface StopOptions {
@@ -50,8 +56,8 @@ export interface VmDriver {
   inspect(name: string): Promise<VmRuntime>;
   /** Re-attaches to a VM that a previous agent started; never starts or kills anything. */
   adopt(name: string): Promise<VmRuntime>;
-  /** The last `tail` lines of the serial console (all when undefined). */
-  logs(name: string, tail?: number): Promise<string>;
+  /** The last `tail` lines of the serial console (all when undefined), and the offset to follow from. */
+  logs(name: string, tail?: number): Promise<LogTail>;
   /** Console output appended after `offset` bytes, until aborted. */
   followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
   /** Size of the console log in bytes (the offset to follow from). */

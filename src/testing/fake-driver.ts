@@ -5,7 +5,14 @@
 import type { VmRuntime } from "../core/runtime.js";
 import type { VmSpec } from "../core/vm-spec.js";
 import type { Clock } from "../ports/clock.js";
-import type { DriverCapabilities, StartedVm, StopMethod, StopOptions, VmDriver } from "../ports/vm-driver.js";
+import type {
+  DriverCapabilities,
+  LogTail,
+  StartedVm,
+  StopMethod,
+  StopOptions,
+  VmDriver,
+} from "../ports/vm-driver.js";
 
 interface FakeVm {
   runtime: VmRuntime;
@@ -70,11 +77,12 @@ export class FakeDriver implements VmDriver {
     return this.inspect(name);
   }
 
-  async logs(name: string, tail?: number): Promise<string> {
+  async logs(name: string, tail?: number): Promise<LogTail> {
     const text = this.vms.get(name)?.log ?? "";
-    if (tail === undefined) return text;
+    const offset = Buffer.byteLength(text);
+    if (tail === undefined) return { text, offset };
     const lines = text.split("\n");
-    return lines.slice(Math.max(0, lines.length - 1 - tail)).join("\n");
+    return { text: lines.slice(Math.max(0, lines.length - 1 - tail)).join("\n"), offset };
   }
 
   async logSize(name: string): Promise<number> {

@@ -30,7 +30,11 @@ describe("input validation at the edge", () => {
     ["a".repeat(64), /spec\.name: must be at most 63 characters/],
     ["-x", /spec\.name/],
   ])("rejects the VM name %j", (name, pattern) => {
-    expectRejected(["vm", "create", name, "--kernel", kernel], pattern);
+    expectRejected(["vm", "create", "--kernel", kernel, "--", name], pattern);
+  });
+
+  it("rejects an unknown flag in one line", () => {
+    expectRejected(["vm", "create", "web", "--kernel", kernel, "--cpus", "2"], /unknown option '--cpus'/);
   });
 
   it("rejects a kernel that does not exist", () => {

@@ -18,23 +18,23 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe("readTail", () => {
   it("returns the last lines, with or without a final newline", async () => {
     writeFileSync(file, "one\ntwo\nthree\n");
-    expect(await readTail(file, 2)).toBe("two\nthree\n");
-    expect(await readTail(file, 5)).toBe("one\ntwo\nthree\n");
-    expect(await readTail(file)).toBe("one\ntwo\nthree\n");
+    expect((await readTail(file, 2)).text).toBe("two\nthree\n");
+    expect((await readTail(file, 5)).text).toBe("one\ntwo\nthree\n");
+    expect((await readTail(file)).text).toBe("one\ntwo\nthree\n");
     writeFileSync(file, "one\ntwo\nthree");
-    expect(await readTail(file, 1)).toBe("three");
-    expect(await readTail(file, 0)).toBe("");
+    expect((await readTail(file, 1)).text).toBe("three");
+    expect((await readTail(file, 0)).text).toBe("");
   });
 
   it("finds lines across chunk boundaries in a large log", async () => {
     const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${"é".repeat(i % 7)}`);
     writeFileSync(file, `${lines.join("\n")}\n`);
-    expect(await readTail(file, 3)).toBe(`${lines.slice(-3).join("\n")}\n`);
-    expect(await readTail(file, 15_000)).toBe(`${lines.slice(-15_000).join("\n")}\n`);
+    expect((await readTail(file, 3)).text).toBe(`${lines.slice(-3).join("\n")}\n`);
+    expect((await readTail(file, 15_000)).text).toBe(`${lines.slice(-15_000).join("\n")}\n`);
   });
 
   it("treats a missing log as empty", async () => {
-    expect(await readTail(file, 10)).toBe("");
+    expect((await readTail(file, 10)).text).toBe("");
     expect(await fileSize(file)).toBe(0);
   });
 });
@@ -44,8 +44,10 @@ describe("followFile", () => {
     writeFileSync(file, "old\n");
     const controller = new AbortController();
     const seen: string[] = [];
+    // Taken before anything is appended, so the follower's start does not race the writes below.
+    const offset = await fileSize(file);
     const done = (async () => {
-      for await (const text of followFile(file, await fileSize(file), controller.signal, systemClock, 10)) {
+      for await (const text of followFile(file, offset, controller.signal, systemClock, 10)) {
         seen.push(text);
         if (seen.join("").includes("READY")) controller.abort();
       }

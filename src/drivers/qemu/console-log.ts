@@ -31,14 +31,24 @@ async function openIfExists(file: string): Promise<FileHandle | undefined> {
   }
 }
 
+export interface Tail {
+  text: string;
+  /** Bytes of the file the text reaches to: following from here neither repeats nor skips output. */
+  offset: number;
+}
+
 /** The last `lines` lines of the file (all of it when undefined); "" when it does not exist. */
-export async function readTail(file: string, lines?: number): Promise<string> {
+export async function readTail(file: string, lines?: number): Promise<Tail> {
   const handle = await openIfExists(file);
-  if (!handle) return "";
+  if (!handle) return { text: "", offset: 0 };
   try {
     const size = (await handle.stat()).size;
-    if (lines === undefined) return (await handle.readFile()).toString("utf8");
-    if (lines <= 0 || size === 0) return "";
+    if (lines === undefined) {
+      const all = Buffer.alloc(size);
+      const { bytesRead } = await handle.read(all, 0, size, 0);
+      return { text: all.subarray(0, bytesRead).toString("utf8"), offset: bytesRead };
+    }
+    if (lines <= 0 || size === 0) return { text: "", offset: size };
     // Walk back from the end a chunk at a time until enough newlines are seen. A final newline ends
     // the last line rather than starting an empty one, so it is not counted.
     const chunks: Buffer[] = [];
@@ -65,7 +75,7 @@ export async function readTail(file: string, lines?: number): Promise<string> {
       }
     }
     // Cutting just after a newline byte never splits a UTF-8 character.
-    return Buffer.concat(chunks).subarray(start).toString("utf8");
+    return { text: Buffer.concat(chunks).subarray(start).toString("utf8"), offset: size };
   } finally {
     await handle.close();
   }

@@ -136,7 +136,7 @@ describe("QemuDriver with real TCG guests", () => {
       const response = await fetch(`http://127.0.0.1:${port}/`);
       expect(response.status).toBe(200);
       expect(await response.text()).toContain("<h1>it-web</h1>");
-      expect(await driver.logs("it-web")).toContain("BLIXARD-READY name=it-web");
+      expect((await driver.logs("it-web")).text).toContain("BLIXARD-READY name=it-web");
       await expect(driver.remove("it-web")).rejects.toSatisfy((e) =>
         isBlixardError(e, "FAILED_PRECONDITION"),
       );
@@ -168,7 +168,7 @@ describe("QemuDriver with real TCG guests", () => {
       });
       // The log is appended to across starts: the first boot's output is still there.
       expect(before).toBeGreaterThan(0);
-      expect((await driver.logs("it-web")).match(/BLIXARD-READY name=it-web/g)).toHaveLength(2);
+      expect((await driver.logs("it-web")).text.match(/BLIXARD-READY name=it-web/g)).toHaveLength(2);
       await driver.remove("it-web");
       expect(await driver.list()).toEqual([]);
       expect(await driver.inspect("it-web")).toEqual({ state: "absent" });
@@ -232,7 +232,7 @@ describe("QemuDriver with real TCG guests", () => {
       });
 
       const pid = await bootReady(driver, "it-disk", { disk: base });
-      expect(await driver.logs("it-disk")).toMatch(/block devices: vda/);
+      expect((await driver.logs("it-disk")).text).toMatch(/block devices: vda/);
       // With the socket gone, neither Ctrl-Alt-Del nor quit can be delivered.
       rmSync(paths.qmpSocket);
       expect(await timedStop(driver, "it-disk", STOP)).toBe("kill");

@@ -12,6 +12,7 @@ import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type {
   DriverCapabilities,
+  LogTail,
   ProgressFn,
   StartedVm,
   StopMethod,
@@ -205,7 +206,7 @@ export class QemuDriver implements VmDriver {
     return runtime;
   }
 
-  async logs(name: string, tail?: number): Promise<string> {
+  async logs(name: string, tail?: number): Promise<LogTail> {
     const paths = this.paths(name);
     if (!(await fileExists(paths.stateDir))) {
       throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
