@@ -59,9 +59,9 @@ module.exports = {
     },
     {
       name: "testing-is-for-tests",
-      comment: "test doubles in testing/ are used by tests and the simulator, never by production code",
+      comment: "test doubles in testing/ are used by tests, benchmarks and the simulator, never by production code",
       severity: "error",
-      from: { path: "^src/", pathNot: ["\\.test\\.ts$", "\\.contract\\.ts$", "^src/testing/", "^src/sim/"] },
+      from: { path: "^src/", pathNot: ["\\.test\\.ts$", "\\.contract\\.ts$", "^src/testing/", "^src/sim/", "^src/bench/"] },
       to: { path: layer("testing") },
     },
     {

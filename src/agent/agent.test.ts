@@ -138,14 +138,16 @@ describe("Agent", () => {
     expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 0, pid: 1001 });
   });
 
-  it("deletes a VM: stops it, removes its state, then its keys", async () => {
-    await repo.create(record("web"));
+  it("deletes a VM: stops it, removes its state, then its keys and port claims", async () => {
+    await repo.create(record("web", {}, { forwards: [{ host: 8080, guest: 80 }] }));
     await settle();
     await repo.update("web", (r) => ({ ...r, deleting: true }));
     await settle();
     await expect(repo.get("web")).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(driver.vms.has("web")).toBe(false);
     expect(driver.calls.map((c) => c.op)).toEqual(["prepare", "start", "stop", "remove"]);
+    // The port is free again: a new VM may forward it.
+    await repo.create(record("api", {}, { forwards: [{ host: 8080, guest: 80 }] }));
   });
 
   it("retries a failed start with backoff", async () => {

@@ -5,7 +5,7 @@
  */
 import { errorMessage, isBlixardError } from "../core/errors.js";
 import type { HealthTracker } from "../core/health.js";
-import { keys, nameFromKey } from "../core/keys.js";
+import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
@@ -200,7 +200,7 @@ export class Agent {
         return;
       }
       case "remove":
-        return this.removeVm(name);
+        return this.removeVm(record);
     }
   }
 
@@ -305,7 +305,8 @@ export class Agent {
     this.statuses.set(name, status);
   }
 
-  private async removeVm(name: string): Promise<void> {
+  private async removeVm(record: VmRecord): Promise<void> {
+    const { name } = record;
     this.stopMonitor(name);
     await this.opts.driver.remove(name);
     await this.opts.store.txn({
@@ -313,6 +314,7 @@ export class Agent {
       success: [
         { type: "delete", key: keys.status(name) },
         { type: "delete", key: keys.vm(name) },
+        ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
       ],
     });
     this.statuses.delete(name);

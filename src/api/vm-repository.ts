@@ -2,8 +2,8 @@
  * Desired-state reads and writes for VMs. Every update is a compare-and-swap on the record's
  * mod revision, retried on conflict, so concurrent requests never lose each other's changes.
  */
-import { BlixardError } from "../core/errors.js";
-import { keys, nameFromKey } from "../core/keys.js";
+import { BlixardError, type FieldViolation } from "../core/errors.js";
+import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
 import type { KeyValue, Store } from "../ports/store.js";
@@ -37,24 +37,54 @@ export class VmRepository {
     });
   }
 
-  /** Creates the record only if no VM of that name exists. */
+  /**
+   * Creates the record only if no VM of that name exists and no other VM forwards one of its host
+   * ports. The port claims are keys written in the same transaction, so the check is atomic and costs
+   * one key per port however many VMs exist.
+   */
   async create(record: VmRecord): Promise<VmView> {
     const now = new Date(this.clock.now()).toISOString();
     const status = initialStatus(record.node, now, record.restartNonce);
+    const claims = portClaimKeys(record.spec.forwards);
     const result = await this.store.txn({
-      compare: [{ key: keys.vm(record.name), target: "createRevision", op: "=", value: 0 }],
+      compare: [keys.vm(record.name), ...claims].map((key) => ({
+        key,
+        target: "createRevision",
+        op: "=",
+        value: 0,
+      })),
       success: [
         { type: "put", key: keys.vm(record.name), value: JSON.stringify(record) },
         { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
+        ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
       ],
     });
-    if (!result.succeeded) {
-      throw new BlixardError(
+    if (!result.succeeded) throw await this.createConflict(record);
+    return { ...viewOf(record), status };
+  }
+
+  /** Says which part of a failed create was taken: the name, or which forwarded ports. */
+  private async createConflict(record: VmRecord): Promise<BlixardError> {
+    if (await this.store.get(keys.vm(record.name))) {
+      return new BlixardError(
         "ALREADY_EXISTS",
         `VM "${record.name}" already exists; choose another name or delete it first with: blixard vm delete ${record.name}`,
       );
     }
-    return { ...viewOf(record), status };
+    const violations: FieldViolation[] = [];
+    for (const [i, f] of record.spec.forwards.entries()) {
+      const owner = await this.store.get(keys.portClaim(f.protocol, f.host));
+      if (owner) {
+        violations.push({
+          field: `spec.forwards.${i}.host`,
+          message: `host port ${f.host}/${f.protocol} is already forwarded by VM "${owner.value}"; pick another port`,
+        });
+      }
+    }
+    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    return new BlixardError("FAILED_PRECONDITION", summary || "the VM changed concurrently; retry", {
+      violations,
+    });
   }
 
   /** Applies `change` to the current record atomically; `change` may throw to refuse. */

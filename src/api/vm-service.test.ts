@@ -137,6 +137,10 @@ describe("VmService", () => {
       'spec.forwards.0.host: host port 8080/tcp is already forwarded by VM "a"',
     );
     expect((await client.listVms({})).vms.map((v) => v.name)).toEqual(["a"]);
+    // The same port over another protocol is a different port.
+    await client.createVm({
+      spec: { name: "c", kernel, forwards: [{ host: 8080, guest: 80, protocol: "udp" }] },
+    });
   });
 
   it("records start, stop and restart as desired state", async () => {

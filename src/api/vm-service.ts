@@ -53,7 +53,6 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
         deleting: false,
         createdAt: new Date(deps.clock.now()).toISOString(),
       };
-      await assertPortsFree(repo, spec);
       return { vm: vmToProto(await repo.create(record)) };
     },
 
@@ -138,27 +137,6 @@ async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promi
     throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
   }
   return spec;
-}
-
-async function assertPortsFree(repo: VmRepository, spec: VmSpec): Promise<void> {
-  const taken = new Map<string, string>();
-  for (const vm of await repo.list()) {
-    for (const f of vm.spec.forwards) taken.set(`${f.protocol}/${f.host}`, vm.name);
-  }
-  const violations: FieldViolation[] = [];
-  spec.forwards.forEach((f, i) => {
-    const owner = taken.get(`${f.protocol}/${f.host}`);
-    if (owner) {
-      violations.push({
-        field: `spec.forwards.${i}.host`,
-        message: `host port ${f.host}/${f.protocol} is already forwarded by VM "${owner}"; pick another port`,
-      });
-    }
-  });
-  if (violations.length > 0) {
-    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-    throw new BlixardError("FAILED_PRECONDITION", summary, { violations });
-  }
 }
 
 function validName(name: string): string {

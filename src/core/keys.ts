@@ -8,6 +8,8 @@ export const keys = {
   status: (name: string) => `${ROOT}/status/${name}`,
   nodesPrefix: `${ROOT}/nodes/`,
   node: (id: string) => `${ROOT}/nodes/${id}`,
+  /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */
+  portClaim: (protocol: string, port: number) => `${ROOT}/ports/${protocol}/${port}`,
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,
@@ -15,4 +17,9 @@ export const keys = {
 
 export function nameFromKey(prefix: string, key: string): string {
   return key.slice(prefix.length);
+}
+
+/** The keys a VM holds for its forwarded host ports; released when the VM is deleted. */
+export function portClaimKeys(forwards: readonly { protocol: string; host: number }[]): string[] {
+  return forwards.map((f) => keys.portClaim(f.protocol, f.host));
 }

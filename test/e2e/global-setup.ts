@@ -5,17 +5,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { imageDir } from "../../src/testing/test-image.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
-export function imageDir(): string {
-  return (
-    process.env["BLIXARD_TEST_IMAGE_DIR"] ??
-    join(process.env["BLIXARD_CACHE_DIR"] ?? join(homedir(), ".cache", "blixard"), "test-image")
-  );
-}
+export { imageDir };
 
 export default function setup(): void {
   if (!existsSync(join(REPO, "dist/cli/main.js"))) {

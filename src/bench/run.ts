@@ -1,0 +1,46 @@
+/**
+ * `npm run bench`: measures Blixard side by side with its baselines in one run and prints a Markdown
+ * report for docs/benchmarks.md. Needs the guest image that the e2e tests build (BLIXARD_TEST_IMAGE_DIR).
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { imageDir } from "../testing/test-image.js";
+import { measureAgentMemory } from "./agent-memory.js";
+import { measureApiThroughput } from "./api-throughput.js";
+import { measureCliLatency } from "./cli-latency.js";
+import { measureStartOverhead } from "./start-overhead.js";
+import { fmt, median, percentile } from "./stats.js";
+
+const dir = imageDir();
+const kernel = join(dir, "vmlinuz");
+const initrd = join(dir, "initrd.img");
+if (!existsSync(kernel) || !existsSync(initrd)) {
+  console.error(`no guest image in ${dir}: build it with bash scripts/guest-image/build.sh ${dir}`);
+  process.exit(1);
+}
+
+const rounds = Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 6);
+console.error(`benchmarks: start overhead (${rounds} rounds)`);
+const start = await measureStartOverhead(kernel, initrd, rounds);
+console.error("benchmarks: API throughput");
+const api = await measureApiThroughput(kernel, 2000, 16);
+console.error("benchmarks: CLI latency");
+const cli = await measureCliLatency(kernel, 20);
+console.error("benchmarks: agent memory");
+const mem = await measureAgentMemory(kernel, initrd, 4);
+
+const bare = median(start.bareMs);
+const blix = median(start.blixardMs);
+console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.version})
+
+| benchmark | Blixard | baseline | ratio |
+|---|---|---|---|
+| start → readiness line, median of ${rounds} (ms) | ${fmt(blix, 0)} | bare qemu, same argv: ${fmt(bare, 0)} | ${fmt(blix / bare, 3)} |
+| VM creates/s over the API (SQLite, ${api.count} VMs, concurrency ${api.concurrency}) | ${fmt(api.createsPerSec, 0)} | | |
+| VM gets/s over the API | ${fmt(api.getsPerSec, 0)} | | |
+| ListVms with ${api.count} VMs (ms) | ${fmt(api.listMs, 0)} | | |
+| cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
+| node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
+| node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
+
+Raw start times (ms): Blixard ${start.blixardMs.map((v) => fmt(v, 0)).join(", ")}; bare qemu ${start.bareMs.map((v) => fmt(v, 0)).join(", ")}.`);

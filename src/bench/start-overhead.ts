@@ -1,0 +1,83 @@
+/**
+ * Start overhead: from `blixard vm start` to the guest's readiness line, against bare qemu started with
+ * the very argv the driver builds, reaching the same line. Rounds alternate which goes first.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseVmSpec } from "../core/vm-spec.js";
+import { detectAccel } from "../drivers/qemu/accel.js";
+import { hostTscKhz } from "../drivers/qemu/host-tsc.js";
+import { buildQemuArgs } from "../drivers/qemu/qemu-args.js";
+import { vmPaths } from "../drivers/qemu/vm-paths.js";
+import { BenchNode, waitFor } from "./bench-node.js";
+
+const READY = /BLIXARD-READY/g;
+
+export interface StartOverhead {
+  bareMs: number[];
+  blixardMs: number[];
+}
+
+function readyCount(file: string): number {
+  return existsSync(file) ? (readFileSync(file, "utf8").match(READY) ?? []).length : 0;
+}
+
+async function bareQemu(kernel: string, initrd: string): Promise<number> {
+  const vmsDir = mkdtempSync(join(tmpdir(), "blixard-bare-"));
+  try {
+    const paths = vmPaths(vmsDir, "bare");
+    mkdirSync(paths.stateDir, { recursive: true });
+    const spec = parseVmSpec({ name: "bare", kernel, initrd });
+    const accel = detectAccel("auto").accel;
+    const argv = buildQemuArgs("bare", spec, paths, accel, accel === "tcg" ? { tscKhz: hostTscKhz() } : {});
+    const t0 = performance.now();
+    const qemu = spawn("qemu-system-x86_64", argv, { stdio: "ignore" });
+    const exited = new Promise((r) => qemu.once("exit", r));
+    await waitFor("bare qemu readiness", () => readyCount(paths.consoleLog) > 0, 120_000);
+    const ms = performance.now() - t0;
+    qemu.kill("SIGKILL");
+    await exited;
+    return ms;
+  } finally {
+    rmSync(vmsDir, { recursive: true, force: true });
+  }
+}
+
+async function blixardStart(node: BenchNode, name: string): Promise<number> {
+  const log = join(node.dataDir, "vms", name, "console.log");
+  const before = readyCount(log);
+  const t0 = performance.now();
+  node.cli("vm", "start", name, "--no-wait");
+  await waitFor("blixard VM readiness", () => readyCount(log) > before, 120_000);
+  const ms = performance.now() - t0;
+  node.cli("vm", "stop", name);
+  return ms;
+}
+
+export async function measureStartOverhead(
+  kernel: string,
+  initrd: string,
+  rounds: number,
+): Promise<StartOverhead> {
+  const node = new BenchNode();
+  await node.start();
+  const result: StartOverhead = { bareMs: [], blixardMs: [] };
+  try {
+    node.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) {
+        result.bareMs.push(await bareQemu(kernel, initrd));
+        result.blixardMs.push(await blixardStart(node, "bench"));
+      } else {
+        result.blixardMs.push(await blixardStart(node, "bench"));
+        result.bareMs.push(await bareQemu(kernel, initrd));
+      }
+      process.stderr.write(`  start round ${i + 1}/${rounds}\n`);
+    }
+  } finally {
+    await node.stop();
+  }
+  return result;
+}
