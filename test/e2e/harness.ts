@@ -85,16 +85,11 @@ export class TestNode {
   /** Starts (or restarts) the daemon on the same data dir and port, with the node's flags plus `flags`. */
   async launch(flags: string[] = []): Promise<void> {
     const log = openSync(join(this.dataDir, "node.log"), "a");
-    const args = [
-      CLI,
-      "node",
-      "--data-dir",
-      this.dataDir,
-      "--bind",
-      `127.0.0.1:${this.port}`,
-      ...this.extraArgs,
-      ...flags,
-    ];
+    // "--bind-all" is the harness's shorthand for the wildcard address on the node's port.
+    const wanted = [...this.extraArgs, ...flags];
+    const bind = `${wanted.includes("--bind-all") ? "0.0.0.0" : "127.0.0.1"}:${this.port}`;
+    const rest = wanted.filter((f) => f !== "--bind-all");
+    const args = [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, ...rest];
     this.proc = spawn(process.execPath, args, { stdio: ["ignore", log, log] });
     closeSync(log);
     await until(
@@ -120,9 +115,14 @@ export class TestNode {
   }
 
   cli(...args: string[]): CliResult {
+    return this.cliEnv({}, ...args);
+  }
+
+  /** Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's). */
+  cliEnv(env: Record<string, string>, ...args: string[]): CliResult {
     const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
       encoding: "utf8",
-      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir },
+      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir, ...env },
       timeout: 300_000,
     });
     return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };

@@ -56,6 +56,14 @@ describe("VM lifecycle with a real qemu VM", () => {
     expect(node.ok("vm", "get", "web", "-o", "yaml")).toMatch(/phase: Running/);
   });
 
+  it("exports VMs by phase and the time to ready as Prometheus metrics", async () => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    expect(text).toMatch(/^blixard_vms\{phase="Running"\} 1$/m);
+    expect(text).toMatch(/^blixard_vm_time_to_ready_seconds_count 1$/m);
+    expect(text).toMatch(/^blixard_reconcile_duration_seconds_count [1-9]\d*$/m);
+    expect(text).toContain("blixard_vm_restarts_total");
+  });
+
   it("stops the VM gracefully and reports it Stopped", () => {
     const pid = node.vm("web").status.pid!;
     expect(node.ok("vm", "stop", "web")).toContain("vm/web stopped");
