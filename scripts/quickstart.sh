@@ -11,7 +11,9 @@ export BLIXARD_DATA_DIR=$DATA_DIR BLIXARD_SERVER=$SERVER
 blixard() { node dist/cli/main.js "$@"; }
 
 bash scripts/install-system-deps.sh
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install`, not `npm ci`: the lock records no entries for other platforms' optional binaries
+# (biome, rollup, buf) when the registry mirror lacks them, and `npm ci` then refuses the lock.
+npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
 bash scripts/guest-image/build.sh "$DATA_DIR/images/default"
 
