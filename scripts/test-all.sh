@@ -9,3 +9,14 @@ bash scripts/install-system-deps.sh
 # (biome, rollup, buf) when the registry mirror lacks them, and `npm ci` then refuses the lock.
 npm install --no-audit --no-fund
 npm test
+
+# One closing line that counts every test run, unit and e2e together.
+node -e '
+const fs = require("node:fs");
+let passed = 0, failed = 0, skipped = 0;
+for (const f of ["unit", "e2e"]) {
+  const r = JSON.parse(fs.readFileSync(`.test-results/${f}.json`, "utf8"));
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+}
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+'
