@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Blixard needs on a node and for its tests: qemu (TCG works everywhere;
 # KVM is used only when the host can really run guests), qemu-img for disk overlays, and what the guest
-# image builder uses (busybox-static, cpio, kernel module decompressors).
+# image builder uses (busybox-static, cpio, kernel module decompressors), and etcd for cluster mode.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd curl ca-certificates)
+packages=(qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd curl ca-certificates etcd-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
