@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { defaultDataDir } from "../daemon/data-dir.js";
+import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 
 export interface GlobalOptions {
@@ -28,15 +29,18 @@ export function findToken(
 }
 
 export function vmClient(options: GlobalOptions): VmClient {
+  return createClient(VmService, transport(options));
+}
+
+export function nodeClient(options: GlobalOptions): Client<typeof NodeService> {
+  return createClient(NodeService, transport(options));
+}
+
+function transport(options: GlobalOptions) {
   const token = findToken(options.dataDir);
   const auth: Interceptor = (next) => (req) => {
     if (token) req.header.set("authorization", `Bearer ${token}`);
     return next(req);
   };
-  const transport = createConnectTransport({
-    baseUrl: options.server,
-    httpVersion: "1.1",
-    interceptors: [auth],
-  });
-  return createClient(VmService, transport);
+  return createConnectTransport({ baseUrl: options.server, httpVersion: "1.1", interceptors: [auth] });
 }

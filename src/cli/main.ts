@@ -22,7 +22,7 @@ const program = new Command("blixard")
   .exitOverride();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-registerNodeCommand(program);
+registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
 
 try {

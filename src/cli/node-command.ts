@@ -1,5 +1,11 @@
-/** `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM. */
+/**
+ * `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM; `node list` and
+ * `node get ID` show cluster membership.
+ */
 import type { Command } from "commander";
+import { parseLabels } from "../core/node-record.js";
+import { type GlobalOptions, nodeClient } from "./client.js";
+import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
 
 interface NodeFlags {
   dataDir?: string;
@@ -8,12 +14,17 @@ interface NodeFlags {
   stopVmsOnExit?: boolean;
   logLevel?: string;
   gracefulStopTimeout?: string;
+  label?: string[];
+  leaseTtl?: string;
 }
 
-export function registerNodeCommand(program: Command): void {
-  program
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const seconds = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+export function registerNodeCommand(program: Command, globals: () => GlobalOptions): void {
+  const node = program
     .command("node")
-    .description("run a blixard node (store, agent and API) in the foreground")
+    .description("run a blixard node (store, agent and API) in the foreground; `node list|get` show members")
     .option("--data-dir <dir>", "state directory (default: $BLIXARD_DATA_DIR, /var/lib/blixard as root)")
     .option(
       "--bind <host:port>",
@@ -24,6 +35,12 @@ export function registerNodeCommand(program: Command): void {
     .option("--stop-vms-on-exit", "stop this node's VMs when the node exits (by default they keep running)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--graceful-stop-timeout <seconds>", "how long a VM gets to power off before escalation", "10")
+    .option("--label <key=value>", "a label for placement constraints (repeatable)", collect)
+    .option(
+      "--lease-ttl <seconds>",
+      "TTL of the node's liveness lease: NotReady this long after it dies",
+      "5",
+    )
     .action(async (flags: NodeFlags) => {
       // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
       // program when both define it, so take it from there too.
@@ -37,17 +54,41 @@ export function registerNodeCommand(program: Command): void {
         accel: flags.accel,
         stopVmsOnExit: flags.stopVmsOnExit ?? false,
         logLevel: flags.logLevel,
-        gracefulStopSeconds:
-          flags.gracefulStopTimeout === undefined ? undefined : Number(flags.gracefulStopTimeout),
+        gracefulStopSeconds: seconds(flags.gracefulStopTimeout),
+        labels: parseLabels(flags.label ?? []),
+        leaseTtlSeconds: seconds(flags.leaseTtl),
       });
-      const node = await runNode(options);
-      process.stderr.write(`blixard node ${node.nodeId} serving ${node.url} (data dir ${options.dataDir})\n`);
+      const running = await runNode(options);
+      process.stderr.write(
+        `blixard node ${running.nodeId} serving ${running.url} (data dir ${options.dataDir})\n`,
+      );
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
       });
       process.stderr.write("shutting down (VMs keep running unless --stop-vms-on-exit)\n");
-      await node.shutdown();
+      await running.shutdown();
+    });
+
+  node
+    .command("list")
+    .alias("ls")
+    .description("list the cluster's nodes")
+    .option("-o, --output <format>", "table, json or yaml")
+    .action(async (flags: { output?: string }) => {
+      const format = outputFormat(flags.output);
+      const { nodes } = await nodeClient(globals()).listNodes({});
+      printData(format, nodes.map(nodeJson), () => nodeTable(nodes));
+    });
+
+  node
+    .command("get <id>")
+    .description("show one node")
+    .option("-o, --output <format>", "table, json or yaml")
+    .action(async (id: string, flags: { output?: string }) => {
+      const format = outputFormat(flags.output);
+      const { node: found } = await nodeClient(globals()).getNode({ id });
+      if (!found) throw new Error(`the node returned no member for ${id}`);
+      printData(format, nodeJson(found), () => nodeTable([found]));
     });
 }

@@ -1,6 +1,7 @@
 /** Rendering for read commands: `-o table` (default), `json` or `yaml`. The CLI's only stdout writer. */
 import { toJson } from "@bufbuild/protobuf";
 import { stringify as toYaml } from "yaml";
+import type { Node } from "../gen/blixard/v1/node_pb.js";
 import { type Vm, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
 import { UsageError } from "./cli-error.js";
 
@@ -105,4 +106,36 @@ export function renderTable(header: string[], rows: string[][]): string {
       .join("   ")
       .trimEnd();
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+export function nodeJson(node: Node): Record<string, unknown> {
+  return {
+    id: node.id,
+    state: node.state,
+    leader: node.leader,
+    apiUrl: node.apiUrl,
+    labels: { ...node.labels },
+    capacity: {
+      vcpus: node.capacity?.vcpus ?? 0,
+      memoryMiB: node.capacity?.memoryMib ?? 0,
+      drivers: [...(node.capacity?.drivers ?? [])],
+    },
+    startedAt: node.startedAt,
+  };
+}
+
+export function nodeTable(nodes: Node[]): string {
+  const rows = nodes.map((n) => [
+    n.id,
+    n.state,
+    n.leader ? "*" : "",
+    String(n.capacity?.vcpus ?? ""),
+    `${n.capacity?.memoryMib ?? ""}Mi`,
+    (n.capacity?.drivers ?? []).join(","),
+    Object.entries(n.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",") || "-",
+    n.apiUrl,
+  ]);
+  return renderTable(["ID", "STATE", "LEADER", "VCPUS", "MEMORY", "DRIVERS", "LABELS", "API"], rows);
 }

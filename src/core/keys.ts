@@ -7,7 +7,13 @@ export const keys = {
   statusPrefix: `${ROOT}/status/`,
   status: (name: string) => `${ROOT}/status/${name}`,
   nodesPrefix: `${ROOT}/nodes/`,
+  /** A node's registration: identity, address, labels and capacity. Outlives the node's lease. */
   node: (id: string) => `${ROOT}/nodes/${id}`,
+  alivePrefix: `${ROOT}/alive/`,
+  /** Bound to the node's lease: present while the node is Ready. */
+  alive: (id: string) => `${ROOT}/alive/${id}`,
+  /** Held by the elected leader, bound to its lease; its create revision is the fencing token. */
+  leader: `${ROOT}/election/leader`,
   /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */
   portClaim: (protocol: string, port: number) => `${ROOT}/ports/${protocol}/${port}`,
   eventsPrefix: `${ROOT}/events/`,

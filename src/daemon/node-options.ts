@@ -29,6 +29,9 @@ export const nodeOptionsSchema = z.strictObject({
   stopVmsOnExit: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   gracefulStopSeconds: z.number().min(0.1).max(3600).default(10),
+  labels: z.record(z.string(), z.string()).default({}),
+  /** TTL of the node's liveness lease and of the leader's lease. */
+  leaseTtlSeconds: z.int().min(2).max(300).default(5),
 });
 
 export type NodeOptions = z.infer<typeof nodeOptionsSchema>;

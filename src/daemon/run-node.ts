@@ -3,14 +3,19 @@
  * agent and the API, and serves them. This and sim/ are the only places that construct adapters.
  */
 import { existsSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Agent } from "../agent/agent.js";
+import { NodeRegistration } from "../agent/node-registration.js";
 import { withErrorMapping } from "../api/error-mapping.js";
+import { nodeServiceImpl } from "../api/node-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
+import { LeaderElection, readLeader } from "../control/leader-election.js";
 import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
+import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
@@ -81,8 +86,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
       logs: driverLogSource(driver),
     });
+    const nodes = nodeServiceImpl({ store, leader: async () => (await readLeader(store))?.leader });
     const connect = connectNodeAdapter({
-      routes: (router) => router.service(VmService, withErrorMapping(service)),
+      routes: (router) => {
+        router.service(VmService, withErrorMapping(service));
+        router.service(NodeService, withErrorMapping(nodes));
+      },
     });
     const requireToken = !isLoopback(options.bind.host);
     const handler = createRequestHandler({
@@ -95,6 +104,35 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
     const host = server.host.includes(":") ? `[${server.host}]` : server.host;
     const url = `http://${host}:${server.port}`;
+
+    const registration = new NodeRegistration({
+      store,
+      clock: systemClock,
+      logger: log,
+      ttlSeconds: options.leaseTtlSeconds,
+      record: {
+        id: nodeId,
+        apiUrl: url,
+        labels: options.labels,
+        capacity: {
+          vcpus: cpus().length,
+          memoryMiB: Math.floor(totalmem() / 2 ** 20),
+          drivers: [driver.name],
+        },
+        startedAt: new Date(systemClock.now()).toISOString(),
+      },
+    });
+    await registration.start();
+    cleanups.unshift(() => registration.stop());
+    const election = new LeaderElection({
+      store,
+      clock: systemClock,
+      logger: log,
+      nodeId,
+      ttlSeconds: options.leaseTtlSeconds,
+    });
+    election.start();
+    cleanups.unshift(() => election.resign());
     log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
     let closing: Promise<void> | undefined;
     return {

@@ -1,0 +1,96 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { listNodes } from "../api/node-service.js";
+import type { NodeRecord } from "../core/node-record.js";
+import { silentLogger } from "../ports/logger.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { NodeRegistration } from "./node-registration.js";
+
+const TTL = 5;
+
+describe("NodeRegistration", () => {
+  let clock: ManualClock;
+  let store: SqliteStore;
+  const record = (id: string): NodeRecord => ({
+    id,
+    apiUrl: `http://127.0.0.1:700${id.length}`,
+    labels: { zone: "a" },
+    capacity: { vcpus: 2, memoryMiB: 4096, drivers: ["qemu"] },
+    startedAt: new Date(clock.now()).toISOString(),
+  });
+  const settle = async () => {
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  };
+  const advance = async (ms: number) => {
+    for (let t = 0; t < ms; t += 250) {
+      clock.advance(250);
+      await settle();
+    }
+  };
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+  });
+  afterEach(async () => store.close());
+
+  it("shows a registered node Ready with its labels and capacity, for as long as it renews", async () => {
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("n1"),
+      ttlSeconds: TTL,
+    });
+    await reg.start();
+    await advance(TTL * 3 * 1000);
+    expect(await listNodes(store)).toEqual([
+      { ...record("n1"), startedAt: expect.any(String), state: "Ready" },
+    ]);
+    await reg.stop();
+  });
+
+  it("shows a node NotReady once its lease expires, and keeps its record", async () => {
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("n1"),
+      ttlSeconds: TTL,
+    });
+    await reg.start();
+    reg.abandon();
+    await advance(TTL * 3 * 1000);
+    expect((await listNodes(store)).map((n) => [n.id, n.state])).toEqual([["n1", "NotReady"]]);
+  });
+
+  it("shows a node NotReady at once when it leaves cleanly", async () => {
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("n1"),
+      ttlSeconds: TTL,
+    });
+    await reg.start();
+    await reg.stop();
+    expect((await listNodes(store))[0]?.state).toBe("NotReady");
+  });
+
+  it("registers again after its lease was lost", async () => {
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("n1"),
+      ttlSeconds: TTL,
+    });
+    await reg.start();
+    const alive = await store.range("/blixard/v1/alive/");
+    await store.revokeLease(alive.kvs[0]!.lease);
+    expect((await listNodes(store))[0]?.state).toBe("NotReady");
+    await advance(TTL * 1000);
+    expect((await listNodes(store))[0]?.state).toBe("Ready");
+    await reg.stop();
+  });
+});

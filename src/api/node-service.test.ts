@@ -1,0 +1,48 @@
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { keys } from "../core/keys.js";
+import type { NodeRecord } from "../core/node-record.js";
+import { NodeService } from "../gen/blixard/v1/node_pb.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { withErrorMapping } from "./error-mapping.js";
+import { nodeServiceImpl } from "./node-service.js";
+
+describe("NodeService", () => {
+  let store: SqliteStore;
+  let client: ReturnType<typeof createClient<typeof NodeService>>;
+  const record = (id: string): NodeRecord => ({
+    id,
+    apiUrl: `http://10.0.0.${id.length}:7001`,
+    labels: { zone: id },
+    capacity: { vcpus: 8, memoryMiB: 32768, drivers: ["qemu"] },
+    startedAt: "2026-11-22T00:00:00.000Z",
+  });
+
+  beforeEach(async () => {
+    store = await SqliteStore.open({ path: ":memory:", clock: new ManualClock() });
+    const impl = nodeServiceImpl({ store, leader: async () => "b" });
+    client = createClient(
+      NodeService,
+      createRouterTransport((r) => r.service(NodeService, withErrorMapping(impl))),
+    );
+  });
+  afterEach(async () => store.close());
+
+  it("lists nodes with state, capacity and the leader marked", async () => {
+    for (const id of ["b", "a"]) await store.put(keys.node(id), JSON.stringify(record(id)));
+    const lease = await store.grantLease(10);
+    await store.put(keys.alive("b"), "x", { lease: lease.id });
+    const { nodes } = await client.listNodes({});
+    expect(nodes.map((n) => [n.id, n.state, n.leader])).toEqual([
+      ["a", "NotReady", false],
+      ["b", "Ready", true],
+    ]);
+    expect(nodes[1]?.capacity).toMatchObject({ vcpus: 8, memoryMib: 32768, drivers: ["qemu"] });
+    expect(nodes[1]?.labels).toEqual({ zone: "b" });
+  });
+
+  it("answers NOT_FOUND for an unknown node", async () => {
+    await expect(client.getNode({ id: "zz" })).rejects.toThrow(/node "zz" not found/);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * Lease-based leader election among Blixard nodes. The leader holds one key bound to its lease; the
+ * key's create revision is a fencing token that grows with every term, so a write conditioned on it
+ * (`fence()`) fails once a newer leader exists. A leader that cannot renew its lease in time steps down
+ * by itself before the store could let another node in.
+ */
+import { errorMessage } from "../core/errors.js";
+import { keys } from "../core/keys.js";
+import type { Clock } from "../ports/clock.js";
+import type { Logger } from "../ports/logger.js";
+import type { Compare, Lease, Store } from "../ports/store.js";
+
+export interface LeaderElectionOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  nodeId: string;
+  ttlSeconds: number;
+  onElected?: (term: Term) => void;
+  onDemoted?: (reason: string) => void;
+}
+
+export interface Term {
+  leader: string;
+  /** The leader key's create revision: unique and increasing per term. */
+  fencingRevision: number;
+}
+
+/** Retry pause after a store error, so an unreachable store is not hammered. */
+const RETRY_MS = 500;
+
+export class LeaderElection {
+  private running = false;
+  private lease: Lease | undefined;
+  private term: Term | undefined;
+  private lastRenewal = 0;
+  private readonly log: Logger;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly opts: LeaderElectionOptions) {
+    this.log = opts.logger.child({ component: "election" });
+  }
+
+  get isLeader(): boolean {
+    return this.term !== undefined;
+  }
+
+  get currentTerm(): Term | undefined {
+    return this.term;
+  }
+
+  /** A compare that holds only while this node's term is the current one. */
+  fence(): Compare {
+    if (!this.term) throw new Error("fence() called by a node that is not the leader");
+    return { key: keys.leader, target: "createRevision", op: "=", value: this.term.fencingRevision };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  /** Steps down (deleting the key, so another node takes over at once) and stops campaigning. */
+  async resign(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    const lease = this.lease;
+    this.demote("resigned");
+    if (lease) await this.opts.store.revokeLease(lease.id).catch(() => undefined);
+  }
+
+  /** Stops without telling the store, as a crash would: the lease runs out on its own. */
+  abandon(): void {
+    this.running = false;
+    this.wake?.();
+    this.term = undefined;
+    this.lease = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        if (await this.campaign()) await this.holdOffice();
+        else await this.awaitVacancy();
+      } catch (err) {
+        this.demote(`store error: ${errorMessage(err)}`);
+        if (this.running) await this.pause(RETRY_MS);
+      }
+    }
+  }
+
+  private async campaign(): Promise<boolean> {
+    const { store, nodeId, ttlSeconds } = this.opts;
+    const lease = await store.grantLease(ttlSeconds);
+    const renewedAt = this.opts.clock.now();
+    const result = await store.txn({
+      compare: [{ key: keys.leader, target: "createRevision", op: "=", value: 0 }],
+      success: [{ type: "put", key: keys.leader, value: nodeId, lease: lease.id }],
+    });
+    if (!result.succeeded) {
+      await store.revokeLease(lease.id).catch(() => undefined);
+      return false;
+    }
+    this.lease = lease;
+    this.lastRenewal = renewedAt;
+    this.term = { leader: nodeId, fencingRevision: result.revision };
+    this.log.info({ fencingRevision: result.revision }, "elected leader");
+    this.opts.onElected?.(this.term);
+    return true;
+  }
+
+  /** Renews the lease every third of its TTL; steps down when renewals stop succeeding in time. */
+  private async holdOffice(): Promise<void> {
+    const ttlMs = this.opts.ttlSeconds * 1000;
+    while (this.running && this.lease) {
+      await this.pause(ttlMs / 3);
+      const lease = this.lease;
+      if (!this.running || !lease) return;
+      try {
+        await this.opts.store.keepAlive(lease.id);
+        this.lastRenewal = this.opts.clock.now();
+      } catch (err) {
+        // Step down well before the store could expire the lease and elect someone else.
+        if (this.opts.clock.now() - this.lastRenewal >= (ttlMs * 2) / 3) {
+          this.demote(`lost the lease: ${errorMessage(err)}`);
+          await this.opts.store.revokeLease(lease.id).catch(() => undefined);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Waits until the leader key is deleted (resignation or lease expiry), or the TTL passes. */
+  private async awaitVacancy(): Promise<void> {
+    const { store } = this.opts;
+    const current = await store.get(keys.leader);
+    if (!current) return;
+    const watch = store.watch(keys.leader, { fromRevision: current.modRevision + 1 });
+    const timeout = this.opts.clock.setTimeout(() => watch.close(), this.opts.ttlSeconds * 1000);
+    const stop = () => watch.close();
+    this.wake = stop;
+    try {
+      for await (const batch of watch) {
+        if (batch.events.some((e) => e.type === "delete" && e.kv.key === keys.leader)) return;
+      }
+    } finally {
+      timeout.cancel();
+      this.wake = undefined;
+      watch.close();
+    }
+  }
+
+  private demote(reason: string): void {
+    if (!this.term) return;
+    this.term = undefined;
+    this.lease = undefined;
+    this.log.warn({ reason }, "no longer leader");
+    this.opts.onDemoted?.(reason);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.opts.clock.setTimeout(resolve, ms);
+      this.wake = () => {
+        timer.cancel();
+        resolve();
+      };
+    });
+  }
+}
+
+/** Who leads now, as any node sees it. */
+export async function readLeader(store: Store): Promise<Term | undefined> {
+  const kv = await store.get(keys.leader);
+  return kv ? { leader: kv.value, fencingRevision: kv.createRevision } : undefined;
+}

@@ -1,0 +1,47 @@
+/** Cluster membership as the store holds it: a persistent registration plus a leased liveness key. */
+export interface NodeCapacity {
+  vcpus: number;
+  memoryMiB: number;
+  drivers: string[];
+}
+
+export interface NodeRecord {
+  id: string;
+  apiUrl: string;
+  labels: Record<string, string>;
+  capacity: NodeCapacity;
+  /** When this node process last registered. */
+  startedAt: string;
+}
+
+export type NodeState = "Ready" | "NotReady";
+
+export interface NodeView extends NodeRecord {
+  state: NodeState;
+}
+
+/** A node is Ready exactly while its liveness key (bound to its lease) exists. */
+export function nodeViews(records: NodeRecord[], alive: ReadonlySet<string>): NodeView[] {
+  return records
+    .map((r) => ({ ...r, state: (alive.has(r.id) ? "Ready" : "NotReady") as NodeState }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** Parses `k=v` label flags; returns the labels or the first problem, naming the flag value. */
+export function parseLabels(flags: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    const key = eq < 0 ? flag : flag.slice(0, eq);
+    const value = eq < 0 ? "" : flag.slice(eq + 1);
+    if (eq < 0 || !LABEL_KEY.test(key) || key.length > 63 || value.length > 253 || /[\s,]/.test(value)) {
+      throw new Error(
+        `--label "${flag}" must be KEY=VALUE, e.g. zone=eu-1 (keys: letters, digits, '-', '_', '.')`,
+      );
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
