@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { derivePorts, etcdArgs } from "./etcd-args.js";
+
+describe("etcd member argv", () => {
+  it("derives client and peer ports from the API port unless given", () => {
+    expect(derivePorts(7001)).toEqual({ clientPort: 7002, peerPort: 7003 });
+    expect(derivePorts(7001, { client: 2379 })).toEqual({ clientPort: 2379, peerPort: 7003 });
+  });
+
+  it("builds the member's flags, with compaction and snapshots configured", () => {
+    const args = etcdArgs({
+      name: "node-a",
+      dataDir: "/var/lib/blixard/etcd",
+      host: "::1",
+      clientPort: 7002,
+      peerPort: 7003,
+      initialCluster: "node-a=http://[::1]:7003",
+      initialClusterState: "new",
+      clusterToken: "blixard-123",
+      compactionRetentionHours: 1,
+      snapshotCount: 10000,
+    });
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag("--listen-client-urls")).toBe("http://[::1]:7002");
+    expect(flag("--initial-advertise-peer-urls")).toBe("http://[::1]:7003");
+    expect(flag("--initial-cluster-state")).toBe("new");
+    expect(flag("--auto-compaction-mode")).toBe("periodic");
+    expect(flag("--auto-compaction-retention")).toBe("1h");
+    expect(flag("--snapshot-count")).toBe("10000");
+  });
+});
