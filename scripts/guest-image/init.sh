@@ -6,7 +6,8 @@
 #   - kernel cmdline `blixard.ignore_ctrlaltdel=1` makes the guest ignore
 #     Ctrl-Alt-Del (used to test stop escalation)
 #   - exactly one line `BLIXARD-READY name=NAME` is printed on the console once
-#     the network and the HTTP server on port 80 are up
+#     the network and the HTTP server on port 80 are up and Ctrl-Alt-Del is
+#     handled by busybox init
 #
 # This script must never exit: PID 1 exiting panics the kernel. Failures are
 # reported and we carry on, so the host sees a missing READY line / failing
@@ -38,6 +39,19 @@ done
 NAME=$(echo "$NAME" | tr -cd 'A-Za-z0-9._-' | cut -c1-63)
 [ -n "$NAME" ] || NAME=blixard-guest
 hostname "$NAME"
+
+# Ctrl-Alt-Del can arrive as soon as virtio_input is loaded, i.e. before busybox
+# init has taken over. The kernel default would be an immediate hard reset
+# (which would also defeat ignore_ctrlaltdel); instead have the kernel signal
+# PID 1 (this shell) and honour the requested policy here too.
+echo 0 >/proc/sys/kernel/ctrl-alt-del
+if [ "$IGNORE_CAD" = 1 ]; then
+	# A no-op handler, not `trap '' INT`: SIG_IGN would survive the exec and
+	# silently change busybox init's own signal handling.
+	trap ':' INT
+else
+	trap 'poweroff -f' INT
+fi
 
 # Order matters: insmod (unlike modprobe) does not resolve dependencies. The
 # list was computed at build time, built-in drivers already removed from it.
@@ -76,9 +90,8 @@ BLOCK=$(ls /sys/block 2>/dev/null | tr '\n' ' ')
 log "block devices: ${BLOCK:-none}"
 log "uptime $(cut -d' ' -f1 /proc/uptime)s"
 
-# The ctrlaltdel action is the only thing that differs. Busybox init disables
-# the kernel's immediate-reboot-on-CAD and gets SIGINT instead; with no
-# ctrlaltdel line that SIGINT is simply ignored.
+# The ctrlaltdel action is the only thing that differs. Busybox init gets
+# SIGINT on Ctrl-Alt-Del; with no ctrlaltdel line it simply ignores it.
 {
 	# Something must always be running or init has nothing to wait on; a
 	# shell would spin on EOF when the serial console has no input.
@@ -86,10 +99,13 @@ log "uptime $(cut -d' ' -f1 /proc/uptime)s"
 	if [ "$IGNORE_CAD" != 1 ]; then
 		echo "::ctrlaltdel:/bin/poweroff -f"
 	fi
+	# READY is printed by init itself, as its first action: busybox init
+	# blocks signals before anything else, so a Ctrl-Alt-Del sent the moment
+	# the host sees READY cannot fall into the gap between this shell's exec
+	# and init installing its handlers (a signal to a PID 1 without a handler
+	# is dropped). The leading newline is because kernel messages can leave
+	# the console mid-line and the host matches the line from its start.
+	echo "::sysinit:/bin/printf '\\nBLIXARD-READY name=%s\\n' $NAME"
 } >/etc/inittab
-
-# Leading newline: kernel messages can leave the console mid-line, and the
-# host matches the READY line from its start.
-printf '\nBLIXARD-READY name=%s\n' "$NAME"
 
 exec /bin/init
