@@ -12,7 +12,9 @@ import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 
 const dir = imageDir();
-const kernel = join(dir, "vmlinuz");
+// The kernel a node defaults to: the uncompressed vmlinux when the image has one.
+const kernel =
+  [join(dir, "vmlinux"), join(dir, "vmlinuz")].find((k) => existsSync(k)) ?? join(dir, "vmlinuz");
 const initrd = join(dir, "initrd.img");
 if (!existsSync(kernel) || !existsSync(initrd)) {
   console.error(`no guest image in ${dir}: build it with bash scripts/guest-image/build.sh ${dir}`);

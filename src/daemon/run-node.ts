@@ -153,9 +153,10 @@ async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<vo
   for (const cleanup of cleanups) await cleanup();
 }
 
+/** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */
 function defaultImage(dir: string): DefaultImage | undefined {
-  const kernel = join(dir, "vmlinuz");
+  const kernel = [join(dir, "vmlinux"), join(dir, "vmlinuz")].find((k) => existsSync(k));
   const initrd = join(dir, "initrd.img");
-  if (!existsSync(kernel)) return undefined;
+  if (!kernel) return undefined;
   return existsSync(initrd) ? { kernel, initrd } : { kernel };
 }

@@ -30,7 +30,8 @@ export async function freePort(): Promise<number> {
 
 export function image(): { kernel: string; initrd: string } {
   const dir = imageDir();
-  return { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
+  const vmlinux = join(dir, "vmlinux");
+  return { kernel: existsSync(vmlinux) ? vmlinux : join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
 }
 
 export function isAlive(pid: number): boolean {

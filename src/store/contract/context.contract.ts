@@ -8,7 +8,11 @@ import type { ErrorCode } from "../../core/errors.js";
 import type { Store, Watch, WatchBatch, WatchEvent } from "../../ports/store.js";
 
 export interface StoreHarness {
-  /** A store that nothing else writes to while the test runs: tests assert exact revisions. */
+  /**
+   * A store that starts empty and that nothing else writes to while the test runs: tests assert exact
+   * key sets and exact revisions. A shared server is fine if each test sees its own key namespace and
+   * nothing else writes to the server (revisions are server-wide) until the test's cleanup is done.
+   */
   store: Store;
   /** Make `ms` of lease time pass: fake clock advance for sqlite, real sleep for etcd. */
   passTime(ms: number): Promise<void>;
@@ -141,10 +145,7 @@ export function revisionsFrom(first: number, last: number): number[] {
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
-/**
- * A watch from the revision after the current one. Tests use this rather than the default start,
- * because a remote backend may establish a default watch only after a write that follows the call.
- */
+/** A watch that starts at the revision after the current one: it sees the writes that follow. */
 export async function watchFromNow(c: ContractContext, prefix: string): Promise<WatchReader> {
   const fromRevision = (await c.store.revision()) + 1;
   return new WatchReader(c.store.watch(prefix, { fromRevision }));

@@ -6,6 +6,7 @@ import {
   expectCode,
   revisionsFrom,
   WatchReader,
+  watchFromNow,
 } from "./context.contract.js";
 
 const NO_REOPEN = "the harness cannot reopen its store";
@@ -82,6 +83,16 @@ export function durabilityContract(c: ContractContext): void {
       reader.close();
     });
 
+    it("refuses to compact at or before the compaction point again with COMPACTED", async () => {
+      await c.store.put("/d/a", "1");
+      const compactedAt = await c.store.put("/d/a", "2");
+      await c.store.put("/d/a", "3");
+      await c.store.compact(compactedAt);
+      await expectCode(c.store.compact(compactedAt), "COMPACTED");
+      await expectCode(c.store.compact(compactedAt - 1), "COMPACTED");
+      await c.store.compact(compactedAt + 1);
+    });
+
     it("refuses to compact a revision the store has not reached with INVALID_ARGUMENT", async () => {
       const now = await c.store.revision();
       await expectCode(c.store.compact(now + 10), "INVALID_ARGUMENT");
@@ -97,7 +108,7 @@ export function durabilityContract(c: ContractContext): void {
     });
 
     it("ends open watches when closed", async () => {
-      const reader = new WatchReader(c.store.watch("/d/"));
+      const reader = await watchFromNow(c, "/d/");
       await c.store.close();
       expect(await reader.ended()).toBe(true);
     });

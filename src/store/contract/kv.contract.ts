@@ -88,16 +88,28 @@ export function kvContract(c: ContractContext): void {
       expect(result.kvs.map((kv) => kv.key)).toEqual(["/a/", "/a/x"]);
     });
 
-    it("returns the first keys in key order when given a limit", async () => {
+    it("returns the first keys in key order when given a limit, saying that more follow", async () => {
       for (const key of ["/l/4", "/l/2", "/l/5", "/l/1", "/l/3"]) await c.store.put(key, "v");
       const result = await c.store.range("/l/", { limit: 2 });
       expect(result.kvs.map((kv) => kv.key)).toEqual(["/l/1", "/l/2"]);
+      expect(result.more).toBe(true);
+      expect((await c.store.range("/l/", { limit: 4 })).more).toBe(true);
+    });
+
+    it("says no more follow when the limit did not cut the result", async () => {
+      for (const key of ["/l/1", "/l/2", "/l/3"]) await c.store.put(key, "v");
+      await c.store.put("/m", "v");
+      const exact = await c.store.range("/l/", { limit: 3 });
+      expect(exact.kvs).toHaveLength(3);
+      expect(exact.more).toBe(false);
+      expect((await c.store.range("/l/", { limit: 10 })).more).toBe(false);
+      expect((await c.store.range("/l/")).more).toBe(false);
     });
 
     it("returns an empty list, with the revision, when nothing matches", async () => {
       await c.store.put("/x", "v");
       const result = await c.store.range("/nothing/");
-      expect(result).toEqual({ kvs: [], revision: await c.store.revision() });
+      expect(result).toEqual({ kvs: [], revision: await c.store.revision(), more: false });
     });
 
     it("returns every key for the empty prefix", async () => {

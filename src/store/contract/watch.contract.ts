@@ -10,14 +10,23 @@ import {
 
 export function watchContract(c: ContractContext): void {
   describe("watches", () => {
-    it("starts after the current revision when no start revision is given", async () => {
+    it("starts at the given revision, leaving out the changes before it", async () => {
       await c.store.put("/w/before", "v");
-      const reader = new WatchReader(c.store.watch("/w/"));
+      const fromRevision = (await c.store.revision()) + 1;
+      const reader = new WatchReader(c.store.watch("/w/", { fromRevision }));
       const rev = await c.store.put("/w/after", "v");
       const batch = await reader.next();
       expect(batch.revision).toBe(rev);
       expect(batch.events.map((e) => [e.type, e.kv.key])).toEqual([["put", "/w/after"]]);
       reader.close();
+    });
+
+    it("rejects a start revision that is not a positive integer with INVALID_ARGUMENT", () => {
+      for (const fromRevision of [0, -1, 1.5, Number.NaN]) {
+        expect(() => c.store.watch("/w/", { fromRevision })).toThrow(
+          expect.objectContaining({ name: "BlixardError", code: "INVALID_ARGUMENT" }),
+        );
+      }
     });
 
     it("replays history from a past revision in order, then continues live", async () => {
@@ -178,13 +187,14 @@ export function watchContract(c: ContractContext): void {
     });
 
     it("ends the iteration when closed, also while the consumer is waiting", async () => {
-      const watch = c.store.watch("/w/");
+      const fromRevision = (await c.store.revision()) + 1;
+      const watch = c.store.watch("/w/", { fromRevision });
       const iterator = watch[Symbol.asyncIterator]();
       const pending = iterator.next();
       watch.close();
       expect((await pending).done).toBe(true);
 
-      const looped = c.store.watch("/w/");
+      const looped = c.store.watch("/w/", { fromRevision });
       const loop = (async () => {
         let batches = 0;
         for await (const _ of looped) batches++;

@@ -21,6 +21,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../ports/store.js";
+import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../input-checks.js";
 import {
   applyOps,
   checkLeasesExist,
@@ -30,7 +31,6 @@ import {
   recordRevision,
 } from "./apply-ops.js";
 import { readHistory } from "./history.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "./input-checks.js";
 import { LeaseTimer } from "./lease-timer.js";
 import { openDatabase } from "./open-database.js";
 import { fromSqliteError, leaseNotFound, storeClosed } from "./sqlite-errors.js";
@@ -102,7 +102,11 @@ export class SqliteStore implements Store {
       checkText(prefix, "the prefix");
       const limit = options.limit ?? 0;
       if (limit !== 0) checkPositiveInteger(limit, "the range limit");
-      return { kvs: rangeRows(this.s, prefix, limit).map(toKeyValue), revision: this.meta("revision") };
+      // One row past the limit tells whether the limit cut the result.
+      const rows = rangeRows(this.s, prefix, limit === 0 ? 0 : limit + 1);
+      const more = limit !== 0 && rows.length > limit;
+      const kvs = (more ? rows.slice(0, limit) : rows).map(toKeyValue);
+      return { kvs, revision: this.meta("revision"), more };
     });
   }
 
@@ -134,14 +138,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  watch(prefix: string, options: WatchOptions = {}): Watch {
+  watch(prefix: string, options: WatchOptions): Watch {
     this.ensureOpen();
     checkText(prefix, "the watch prefix");
-    const from = options.fromRevision ?? 0;
-    // 0 means "from now", as in etcd.
-    if (from !== 0) checkPositiveInteger(from, "the watch start revision");
+    checkPositiveInteger(options.fromRevision, "the watch start revision");
     const current = this.meta("revision");
-    const watch = new SqliteWatch(prefix, from || current + 1, current, this.history, (w) =>
+    const watch = new SqliteWatch(prefix, options.fromRevision, current, this.history, (w) =>
       this.watches.delete(w),
     );
     this.watches.add(watch);

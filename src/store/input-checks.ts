@@ -1,10 +1,11 @@
 /**
- * Checks of store requests that etcd also rejects (empty keys, a key written twice in one transaction,
- * bad TTLs), plus one SQLite needs: text must be well-formed UTF-16, because SQLite stores UTF-8 and
- * would silently replace a lone surrogate, so a key read back would differ from the key written.
+ * Checks of store requests, shared by both backends so that they reject the same inputs with the same
+ * messages before anything is written: what etcd rejects (empty keys, a key written twice in one
+ * transaction, bad TTLs), plus well-formed UTF-16 text, because both SQLite and etcd store UTF-8 and
+ * a lone surrogate would silently become U+FFFD, so a key read back would differ from the key written.
  */
-import { BlixardError } from "../../core/errors.js";
-import type { TxnOp, TxnRequest } from "../../ports/store.js";
+import { BlixardError } from "../core/errors.js";
+import type { TxnOp, TxnRequest } from "../ports/store.js";
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
