@@ -1,36 +1,9 @@
 #!/usr/bin/env node
-/** The `blixard` command: a thin kubectl-style client, plus `blixard node` to run a node. */
-import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
-import { describeError } from "./cli-error.js";
-import type { GlobalOptions } from "./client.js";
-import { registerNodeCommand } from "./node-command.js";
-import { registerVmCommands } from "./vm-commands.js";
+/**
+ * Entry point. Turns on Node's on-disk compile cache where the runtime has it (Node 22.1+), before the
+ * CLI's modules load, so that every later invocation starts faster; on Node 20 this is a no-op.
+ */
+import module from "node:module";
 
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
-
-const program = new Command("blixard")
-  .version(pkg.version)
-  .description("Run microVMs across a cluster of Linux hosts")
-  .option("--server <url>", "node API URL", process.env["BLIXARD_SERVER"] ?? "http://127.0.0.1:7001")
-  .option("--data-dir <dir>", "node data dir, to read the API token from (default: $BLIXARD_DATA_DIR)")
-  .option("-v, --verbose", "print error details")
-  // Usage errors print as one line too: commander's "(Did you mean ...?)" hint joins the error line.
-  .configureOutput({ outputError: (text, write) => write(`${text.trimEnd().replace(/\n+/g, " ")}\n`) })
-  .exitOverride();
-
-const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-registerNodeCommand(program, globals);
-registerVmCommands(program, globals);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  const options = globals();
-  process.stderr.write(`error: ${describeError(err, options.server)}\n`);
-  if (options.verbose && err instanceof Error) process.stderr.write(`${err.stack ?? ""}\n`);
-  process.exit(1);
-}
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+await import("./program.js");

@@ -78,7 +78,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .action(async (flags: { output?: string }) => {
       const format = outputFormat(flags.output);
       const { nodes } = await nodeClient(globals()).listNodes({});
-      printData(format, nodes.map(nodeJson), () => nodeTable(nodes));
+      await printData(format, nodes.map(nodeJson), () => nodeTable(nodes));
     });
 
   node
@@ -89,6 +89,6 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       const format = outputFormat(flags.output);
       const { node: found } = await nodeClient(globals()).getNode({ id });
       if (!found) throw new Error(`the node returned no member for ${id}`);
-      printData(format, nodeJson(found), () => nodeTable([found]));
+      await printData(format, nodeJson(found), () => nodeTable([found]));
     });
 }

@@ -1,6 +1,5 @@
 /** Rendering for read commands: `-o table` (default), `json` or `yaml`. The CLI's only stdout writer. */
 import { toJson } from "@bufbuild/protobuf";
-import { stringify as toYaml } from "yaml";
 import type { Node } from "../gen/blixard/v1/node_pb.js";
 import { type Vm, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
 import { UsageError } from "./cli-error.js";
@@ -40,9 +39,10 @@ export function vmJson(vm: Vm): Record<string, unknown> {
   };
 }
 
-export function printData(format: OutputFormat, data: unknown, table: () => string): void {
+export async function printData(format: OutputFormat, data: unknown, table: () => string): Promise<void> {
   if (format === "json") process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-  else if (format === "yaml") process.stdout.write(toYaml(data));
+  // Loaded only when asked for: the table path stays fast to start.
+  else if (format === "yaml") process.stdout.write((await import("yaml")).stringify(data));
   else process.stdout.write(table());
 }
 

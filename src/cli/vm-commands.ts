@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { type GlobalOptions, vmClient } from "./client.js";
 import { outputFormat, printData, vmDetail, vmJson, vmTable } from "./output.js";
-import { buildSpec, type CreateFlags } from "./spec-input.js";
+import type { CreateFlags } from "./spec-input.js";
 import { gone, ready, stopped, waitFor } from "./wait.js";
 
 interface WaitFlags {
@@ -35,6 +35,8 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       .option("--restart <policy>", "restart policy: always, on-failure or never")
       .option("--start", "start the VM after creating it"),
   ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean }) => {
+    // Spec parsing (TOML, YAML) is loaded only by `vm create`.
+    const { buildSpec } = await import("./spec-input.js");
     const spec = buildSpec(name, flags);
     const res = await client().createVm({ spec, start: flags.start ?? false });
     process.stdout.write(`vm/${name} created\n`);
@@ -93,7 +95,7 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
     .action(async (flags: { output?: string }) => {
       const format = outputFormat(flags.output);
       const { vms } = await client().listVms({});
-      printData(format, vms.map(vmJson), () => vmTable(vms));
+      await printData(format, vms.map(vmJson), () => vmTable(vms));
     });
 
   vm.command("get <name>")
@@ -104,7 +106,7 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       const format = outputFormat(flags.output);
       const { vm: found } = await client().getVm({ name });
       if (!found) throw new Error(`the node returned no VM for ${name}`);
-      printData(format, vmJson(found), () => vmDetail(found));
+      await printData(format, vmJson(found), () => vmDetail(found));
     });
 
   vm.command("logs <name>")
