@@ -191,6 +191,30 @@ describe("Agent", () => {
     expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 1 });
   });
 
+  it("leaves other nodes' VMs and their statuses alone", async () => {
+    await repo.create(record("web"));
+    await settle();
+    // A second node's agent starts after web is running, so it reads web's status at start-up.
+    const other = new Agent({
+      nodeId: "node-b",
+      store,
+      driver: new FakeDriver(clock),
+      clock,
+      logger: silentLogger,
+      prober,
+      stopOptions,
+    });
+    await other.start();
+    // A change to web that needs no action from its own node, but reaches every node's watch.
+    await repo.update("web", (r) => ({ ...r, createdAt: new Date(0).toISOString() }));
+    await settle();
+    await other.idle();
+    await advance(3000);
+    await other.idle();
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", node: NODE, pid: 1000 });
+    await other.shutdown({ stopVms: false });
+  });
+
   it("does not rewrite an unchanged status on every resync", async () => {
     await repo.create(record("web"));
     await settle();

@@ -60,7 +60,8 @@ export class Agent {
       if (runtime.state === "running") this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
     }
     this.follow(revision + 1);
-    await Promise.all([...(await this.localNames())].map((name) => this.enqueue(name)));
+    // Not awaited: starting VMs can take long (boots, backoffs), and the node must serve its API meanwhile.
+    for (const name of await this.localNames()) void this.enqueue(name);
     this.scheduleResync();
   }
 
@@ -97,8 +98,11 @@ export class Agent {
     ]);
     this.records.clear();
     for (const kv of vms.kvs) this.remember(JSON.parse(kv.value) as VmRecord);
+    // Only this node's statuses: another node's VMs are not ours to report on, or to clean up.
+    this.statuses.clear();
     for (const kv of statuses.kvs) {
-      this.statuses.set(nameFromKey(keys.statusPrefix, kv.key), JSON.parse(kv.value) as VmStatus);
+      const status = JSON.parse(kv.value) as VmStatus;
+      if (status.node === this.opts.nodeId) this.statuses.set(nameFromKey(keys.statusPrefix, kv.key), status);
     }
     return vms.revision;
   }
@@ -122,9 +126,11 @@ export class Agent {
           next = batch.revision + 1;
           for (const event of batch.events) {
             const name = nameFromKey(keys.vmsPrefix, event.kv.key);
+            // A change concerns this node if the VM is, or was until now, assigned here.
+            const wasOurs = this.records.has(name);
             if (event.type === "put") this.remember(JSON.parse(event.kv.value) as VmRecord);
             else this.records.delete(name);
-            void this.enqueue(name);
+            if (wasOurs || this.records.has(name)) void this.enqueue(name);
           }
         }
       } catch (err) {
