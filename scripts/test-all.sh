@@ -9,6 +9,8 @@ bash scripts/install-system-deps.sh
 # (biome, rollup, buf) when the registry mirror lacks them, and `npm ci` then refuses the lock.
 npm install --no-audit --no-fund
 npm test
+# The deterministic simulator over random seeds; a failure prints the command that reproduces it.
+npm run sim --silent -- --seeds 200
 
 # One closing line that counts every test run, unit and e2e together.
 node -e '

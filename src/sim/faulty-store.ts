@@ -24,6 +24,8 @@ export const NO_FAULTS: StoreFaults = { latencyMs: [0, 0], failBefore: 0, failAf
 export class FaultyStore implements Store {
   /** While true, every call fails as if the network to the store were cut. */
   partitioned = false;
+  /** The process holding this connection died: nothing it started may take effect any more. */
+  killed = false;
 
   constructor(
     private readonly inner: Store,
@@ -35,7 +37,8 @@ export class FaultyStore implements Store {
   private async call<T>(what: string, op: () => Promise<T>, write: boolean): Promise<T> {
     const [min, max] = this.faults.latencyMs;
     if (max > 0) await this.clock.sleep(min + this.random.next() * (max - min));
-    if (this.partitioned || this.random.chance(this.faults.failBefore)) throw unavailable(what);
+    if (this.killed || this.partitioned || this.random.chance(this.faults.failBefore))
+      throw unavailable(what);
     const result = await op();
     if (write && (this.partitioned || this.random.chance(this.faults.failAfter))) throw unavailable(what);
     return result;
@@ -76,12 +79,12 @@ export class FaultyStore implements Store {
   }
 
   watch(prefix: string, options: WatchOptions): Watch {
-    if (this.partitioned) throw unavailable("watch");
+    if (this.killed || this.partitioned) throw unavailable("watch");
     const inner = this.inner.watch(prefix, options);
     const self = this;
     async function* breaking(): AsyncGenerator<WatchBatch> {
       for await (const batch of inner) {
-        if (self.partitioned || self.random.chance(self.faults.watchBreak)) {
+        if (self.killed || self.partitioned || self.random.chance(self.faults.watchBreak)) {
           inner.close();
           throw unavailable("watch");
         }

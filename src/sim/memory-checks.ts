@@ -1,0 +1,77 @@
+/**
+ * The request checks of the production stores (store/input-checks.ts), copied because sim/ may not
+ * import a store adapter: the memory store must reject the same inputs with the same codes, or the
+ * simulator would accept requests that production refuses. Keep the two in step (or move both to
+ * ports/ so that one copy serves every backend).
+ *
+ * What etcd rejects (empty keys, a key written twice in one transaction, bad TTLs), plus well-formed
+ * UTF-16 text, because SQLite and etcd store UTF-8 and a lone surrogate would come back as U+FFFD.
+ */
+import { BlixardError } from "../core/errors.js";
+import type { TxnOp, TxnRequest } from "../ports/store.js";
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function invalid(message: string): BlixardError {
+  return new BlixardError("INVALID_ARGUMENT", message);
+}
+
+export function checkText(text: string, what: string): void {
+  if (LONE_SURROGATE.test(text)) {
+    throw invalid(`${what} contains a lone UTF-16 surrogate; store only well-formed Unicode text`);
+  }
+}
+
+export function checkKey(key: string): void {
+  if (key.length === 0) throw invalid("the key is empty; give a non-empty key");
+  checkText(key, `key ${JSON.stringify(key)}`);
+}
+
+export function checkPositiveInteger(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw invalid(`${what} must be a positive integer, got ${value}`);
+  }
+}
+
+/** Like etcd, a branch may not write a key twice, or both put and delete it: the result would depend on order. */
+function checkBranch(ops: readonly TxnOp[], branch: string): void {
+  const puts = new Set<string>();
+  for (const op of ops) {
+    if (op.type === "put") {
+      checkKey(op.key);
+      checkText(op.value, `the value of ${JSON.stringify(op.key)}`);
+      if (puts.has(op.key)) {
+        throw invalid(`the ${branch} branch puts ${JSON.stringify(op.key)} twice; put each key once`);
+      }
+      puts.add(op.key);
+    }
+  }
+  for (const op of ops) {
+    if (op.type === "delete") {
+      checkKey(op.key);
+      if (puts.has(op.key)) {
+        throw invalid(`the ${branch} branch both puts and deletes ${JSON.stringify(op.key)}; do only one`);
+      }
+    } else if (op.type === "deletePrefix") {
+      checkText(op.prefix, "the prefix");
+      const clash = [...puts].find((key) => key.startsWith(op.prefix));
+      if (clash !== undefined) {
+        throw invalid(
+          `the ${branch} branch puts ${JSON.stringify(clash)} and deletes its prefix ` +
+            `${JSON.stringify(op.prefix)}; do only one`,
+        );
+      }
+    }
+  }
+}
+
+export function checkTxn(request: TxnRequest): void {
+  for (const compare of request.compare) {
+    checkKey(compare.key);
+    if (!Number.isSafeInteger(compare.value)) {
+      throw invalid(`the compare on ${JSON.stringify(compare.key)} needs an integer value`);
+    }
+  }
+  checkBranch(request.success, "success");
+  checkBranch(request.failure ?? [], "failure");
+}

@@ -1,0 +1,212 @@
+/**
+ * The simulated world: nodes running the production agent against one store, a client issuing VM
+ * requests through the production repository, and a seeded schedule of requests and faults on virtual
+ * time. After every step the safety invariants are checked; at the end the faults heal and the
+ * liveness invariants are checked once the system is quiescent.
+ */
+import { VmRepository } from "../api/vm-repository.js";
+import { errorMessage } from "../core/errors.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import type { Store } from "../ports/store.js";
+import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
+import { checkConverged, checkSafety, type Violation } from "./invariants.js";
+import { SeededRandom } from "./seeded-random.js";
+import type { DriverFaults } from "./sim-driver.js";
+import { SimNode } from "./sim-node.js";
+
+export interface SimConfig {
+  seed: number;
+  nodes: number;
+  steps: number;
+  storeFaults: StoreFaults;
+  driverFaults: DriverFaults;
+  /** Probability per step of each fault. */
+  crashVm: number;
+  restartAgent: number;
+  crashHost: number;
+  partition: number;
+}
+
+export const DEFAULT_CONFIG: Omit<SimConfig, "seed"> = {
+  nodes: 3,
+  steps: 200,
+  storeFaults: { latencyMs: [0, 20], failBefore: 0.02, failAfter: 0.02, watchBreak: 0.02 },
+  driverFaults: { bootMs: [500, 3000], failStart: 0.05, ignoreGraceful: 0.2 },
+  crashVm: 0.05,
+  restartAgent: 0.03,
+  crashHost: 0.01,
+  partition: 0.02,
+};
+
+export interface SimResult {
+  seed: number;
+  steps: number;
+  violations: Violation[];
+  trace: string[];
+  virtualSeconds: number;
+}
+
+/** Drains the microtask queue and pending I/O-free callbacks so every runnable task has run. */
+export async function settle(rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+export async function runSimulation(
+  config: SimConfig,
+  makeStore: (clock: ManualClock) => Store,
+): Promise<SimResult> {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const random = new SeededRandom(config.seed);
+  const store = await makeStore(clock);
+  const client = new VmRepository(store, clock);
+  const trace: string[] = [];
+  const violations: Violation[] = [];
+  const rng = random.fork("schedule");
+  const nodes = Array.from(
+    { length: config.nodes },
+    (_, i) =>
+      new SimNode(
+        `n${i + 1}`,
+        { store, clock, random },
+        { ...config.storeFaults },
+        { ...config.driverFaults },
+        1000 * (i + 1),
+      ),
+  );
+  const partitionedUntil = new Map<SimNode, number>();
+  const downUntil = new Map<SimNode, number>();
+  let vmSeq = 0;
+
+  const log = (line: string) =>
+    trace.push(`t=${((clock.now() - Date.UTC(2026, 0, 1)) / 1000).toFixed(1)}s ${line}`);
+  const advance = async (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(Math.min(100, ms - t));
+      await settle(3);
+    }
+  };
+  // Never awaited by the schedule: an agent's start waits on (virtual) store latency, which only
+  // passes while the schedule advances the clock.
+  const tryStart = (node: SimNode) => {
+    const incarnation = node.incarnation + 1;
+    node.startAgent().catch((err: unknown) => {
+      if (node.incarnation !== incarnation) return;
+      node.crashAgent();
+      downUntil.set(node, clock.now() + 1000);
+      log(`${node.id} agent failed to start (${errorMessage(err)}); retrying`);
+    });
+  };
+
+  for (const node of nodes) tryStart(node);
+
+  for (let step = 0; step < config.steps; step++) {
+    const now = clock.now();
+    for (const [node, until] of partitionedUntil) {
+      if (now >= until) {
+        node.partitioned = false;
+        partitionedUntil.delete(node);
+        log(`${node.id} partition healed`);
+      }
+    }
+    for (const [node, until] of downUntil) {
+      if (now >= until) {
+        downUntil.delete(node);
+        log(`${node.id} agent starting`);
+        tryStart(node);
+      }
+    }
+    await act(step);
+    await advance(rng.int(2000));
+    violations.push(...checkSafety(nodes, step));
+    if (violations.length > 0) break;
+  }
+
+  if (violations.length === 0) {
+    log("healing all faults");
+    for (const node of nodes) {
+      node.partitioned = false;
+      node.faults = { ...NO_FAULTS };
+      node.driver.faults = { ...node.driver.faults, failStart: 0 };
+      if (!node.up) tryStart(node);
+    }
+    // Quiescence: long enough for every backoff (max 60 s) and escalated stop to finish.
+    await advance(180_000);
+    violations.push(...(await checkConverged(store, nodes)));
+  }
+  for (const node of nodes) node.crashAgent();
+  await store.close();
+  return {
+    seed: config.seed,
+    steps: config.steps,
+    violations,
+    trace,
+    virtualSeconds: (clock.now() - Date.UTC(2026, 0, 1)) / 1000,
+  };
+
+  async function act(step: number): Promise<void> {
+    const live = nodes.filter((n) => n.up);
+    const records = (await client.list().catch(() => [])).filter((v) => !v.deleting);
+    const roll = rng.next();
+    try {
+      if (records.length < 6 && roll < 0.25) {
+        const node = rng.pick(nodes);
+        const name = `vm-${++vmSeq}`;
+        const record: VmRecord = {
+          name,
+          spec: parseVmSpec({
+            name,
+            kernel: "/sim/vmlinux",
+            restartBackoff: { initialSeconds: 1, maxSeconds: 30 },
+          }),
+          desiredState: "running",
+          node: node.id,
+          restartNonce: 0,
+          deleting: false,
+          createdAt: new Date(clock.now()).toISOString(),
+        };
+        await client.create(record);
+        log(`create ${name} on ${node.id}`);
+      } else if (records.length > 0 && roll < 0.45) {
+        const vm = rng.pick(records);
+        const op = rng.pick(["stop", "start", "restart", "delete"] as const);
+        await client.update(vm.name, (r) =>
+          op === "stop"
+            ? { ...r, desiredState: "stopped" }
+            : op === "start"
+              ? { ...r, desiredState: "running" }
+              : op === "restart"
+                ? { ...r, desiredState: "running", restartNonce: r.restartNonce + 1 }
+                : { ...r, deleting: true },
+        );
+        log(`${op} ${vm.name}`);
+      } else if (rng.chance(config.crashVm) && live.length > 0) {
+        const node = rng.pick(live);
+        const running = node.driver.running();
+        if (running.length > 0) {
+          const name = rng.pick(running);
+          node.driver.crash(name);
+          log(`crash VM ${name} on ${node.id}`);
+        }
+      } else if (rng.chance(config.restartAgent) && live.length > 0) {
+        const node = rng.pick(live);
+        node.crashAgent();
+        downUntil.set(node, clock.now() + rng.int(3000));
+        log(`${node.id} agent killed`);
+      } else if (rng.chance(config.crashHost) && live.length > 0) {
+        const node = rng.pick(live);
+        node.crashHost();
+        downUntil.set(node, clock.now() + 2000 + rng.int(10_000));
+        log(`${node.id} host crashed`);
+      } else if (rng.chance(config.partition)) {
+        const node = rng.pick(nodes);
+        node.partitioned = true;
+        partitionedUntil.set(node, clock.now() + 1000 + rng.int(8000));
+        log(`${node.id} partitioned from the store`);
+      }
+    } catch (err) {
+      log(`step ${step}: request failed: ${errorMessage(err)}`);
+    }
+  }
+}
