@@ -25,7 +25,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "./memory-checks.js";
+import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../ports/store-checks.js";
 import { copyKv, MemoryKv } from "./memory-kv.js";
 import { MemoryLeases } from "./memory-leases.js";
 import { MemoryWatch, type WatchHistory } from "./memory-watch.js";

@@ -1,14 +1,11 @@
 /**
- * The request checks of the production stores (store/input-checks.ts), copied because sim/ may not
- * import a store adapter: the memory store must reject the same inputs with the same codes, or the
- * simulator would accept requests that production refuses. Keep the two in step (or move both to
- * ports/ so that one copy serves every backend).
- *
- * What etcd rejects (empty keys, a key written twice in one transaction, bad TTLs), plus well-formed
- * UTF-16 text, because SQLite and etcd store UTF-8 and a lone surrogate would come back as U+FFFD.
+ * Checks of store requests, shared by every backend (SQLite, etcd and the simulator's memory store) so that they reject the same inputs with the same
+ * messages before anything is written: what etcd rejects (empty keys, a key written twice in one
+ * transaction, bad TTLs), plus well-formed UTF-16 text, because both SQLite and etcd store UTF-8 and
+ * a lone surrogate would silently become U+FFFD, so a key read back would differ from the key written.
  */
 import { BlixardError } from "../core/errors.js";
-import type { TxnOp, TxnRequest } from "../ports/store.js";
+import type { TxnOp, TxnRequest } from "./store.js";
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
