@@ -215,6 +215,43 @@ describe("Agent", () => {
     await other.shutdown({ stopVms: false });
   });
 
+  it("rewrites a status whose write failed after it applied, once the VM changes back", async () => {
+    // A store that applies one put of a Stopping status and then loses the reply.
+    let loseNextStopping = true;
+    const lossy = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "put") return Reflect.get(target, prop, receiver);
+        return async (key: string, value: string, options?: { lease?: number }) => {
+          const revision = await target.put(key, value, options);
+          if (loseNextStopping && value.includes('"phase":"Stopping"')) {
+            loseNextStopping = false;
+            throw new Error("reply lost");
+          }
+          return revision;
+        };
+      },
+    });
+    await agent.shutdown({ stopVms: false });
+    agent = new Agent({
+      nodeId: NODE,
+      store: lossy,
+      driver,
+      clock,
+      logger: silentLogger,
+      prober,
+      stopOptions,
+    });
+    await agent.start();
+    await repo.create(record("web"));
+    await settle();
+    await repo.update("web", (r) => ({ ...r, desiredState: "stopped" }));
+    await settle();
+    // The stop never ran (the reconcile failed on the lost reply); the user changes their mind.
+    await repo.update("web", (r) => ({ ...r, desiredState: "running" }));
+    await advance(2000);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Running", pid: 1000 });
+  });
+
   it("does not rewrite an unchanged status on every resync", async () => {
     await repo.create(record("web"));
     await settle();

@@ -34,6 +34,8 @@ export interface AgentOptions {
 export class Agent {
   private readonly records = new Map<string, VmRecord>();
   private readonly statuses = new Map<string, VmStatus>();
+  /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
+  private readonly unsynced = new Set<string>();
   private readonly monitors = new Map<string, HealthMonitor>();
   private readonly wakeups = new Map<string, TimerHandle>();
   private readonly queue: KeyedQueue;
@@ -305,10 +307,18 @@ export class Agent {
     );
   }
 
+  /**
+   * Writes a status unless the store already holds it. The agent is the only writer of its VMs'
+   * statuses, so its own last status is what it plans from, even when a write failed; a failed write
+   * (which may or may not have applied) marks the VM unsynced, and the next write goes through even
+   * if nothing changed, so the store never keeps a status the agent has moved past.
+   */
   private async writeStatus(name: string, status: VmStatus): Promise<void> {
-    if (!statusChanged(this.statuses.get(name), status)) return;
-    await this.opts.store.put(keys.status(name), JSON.stringify(status));
+    if (!this.unsynced.has(name) && !statusChanged(this.statuses.get(name), status)) return;
     this.statuses.set(name, status);
+    this.unsynced.add(name);
+    await this.opts.store.put(keys.status(name), JSON.stringify(status));
+    if (this.statuses.get(name) === status) this.unsynced.delete(name);
   }
 
   private async removeVm(record: VmRecord): Promise<void> {
@@ -324,6 +334,7 @@ export class Agent {
       ],
     });
     this.statuses.delete(name);
+    this.unsynced.delete(name);
     this.records.delete(name);
     this.log.info({ vm: name }, "deleted VM");
   }
@@ -340,6 +351,7 @@ export class Agent {
     if (this.statuses.has(name)) {
       await this.opts.store.delete(keys.status(name));
       this.statuses.delete(name);
+      this.unsynced.delete(name);
     }
   }
 }

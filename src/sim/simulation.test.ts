@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStore } from "./memory-store.js";
+import { REGRESSION_SEEDS } from "./regressions.js";
 import { DEFAULT_CONFIG, runSimulation, type SimConfig } from "./world.js";
 
 const run = (config: SimConfig) => runSimulation(config, (clock) => new MemoryStore({ clock }));
@@ -25,6 +26,11 @@ describe("deterministic simulation of the agent", () => {
       }
     }
     expect(failures, "reproduce with: npm run sim -- --seed <seed>").toEqual([]);
+  });
+
+  it.each(REGRESSION_SEEDS)("stays fixed on regression seed $seed: $bug", async ({ seed, steps, nodes }) => {
+    const result = await run({ ...DEFAULT_CONFIG, seed, steps, nodes });
+    expect(result.violations).toEqual([]);
   });
 
   it("exercises the faults it claims to inject", async () => {
