@@ -16,6 +16,7 @@ interface NodeFlags {
   gracefulStopTimeout?: string;
   label?: string[];
   leaseTtl?: string;
+  store?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -37,6 +38,11 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--graceful-stop-timeout <seconds>", "how long a VM gets to power off before escalation", "10")
     .option("--label <key=value>", "a label for placement constraints (repeatable)", collect)
     .option(
+      "--store <url>",
+      "sqlite (embedded, default) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]",
+      "sqlite",
+    )
+    .option(
       "--lease-ttl <seconds>",
       "TTL of the node's liveness lease: NotReady this long after it dies",
       "5",
@@ -57,6 +63,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         gracefulStopSeconds: seconds(flags.gracefulStopTimeout),
         labels: parseLabels(flags.label ?? []),
         leaseTtlSeconds: seconds(flags.leaseTtl),
+        store: flags.store,
       });
       const running = await runNode(options);
       process.stderr.write(

@@ -17,6 +17,27 @@ describe("node options", () => {
     expect(() => parseNodeOptions({ dataDir: "/d", bind })).toThrow(/--bind: .*HOST:PORT/);
   });
 
+  it("uses the embedded SQLite store unless told otherwise", () => {
+    expect(parseNodeOptions({ dataDir: "/d" }).store).toEqual({ kind: "sqlite" });
+  });
+
+  it("parses an external etcd cluster with an optional key prefix", () => {
+    expect(
+      parseNodeOptions({ dataDir: "/d", store: "etcd://10.0.0.1:2379,10.0.0.2:2379/blixard" }).store,
+    ).toEqual({
+      kind: "etcd",
+      endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
+      namespace: "/blixard",
+    });
+  });
+
+  it.each(["etcd://", "etcd://host", "mysql://x:1", "etcd://a:1,b"])(
+    "rejects the store %j, naming the flag",
+    (store) => {
+      expect(() => parseNodeOptions({ dataDir: "/d", store })).toThrow(/--store: .*etcd:\/\/HOST:PORT/);
+    },
+  );
+
   it("rejects an unknown accel mode", () => {
     expect(() => parseNodeOptions({ dataDir: "/d", accel: "hvf" })).toThrow(/--accel/);
   });

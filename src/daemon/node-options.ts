@@ -19,7 +19,31 @@ const bindSchema = z.string().transform((value, ctx) => {
   return { host, port };
 });
 
+/** `sqlite` (the default, embedded) or `etcd://host:port[,host:port...][/prefix]` for an external cluster. */
+const storeSchema = z.string().transform((value, ctx) => {
+  if (value === "sqlite") return { kind: "sqlite" as const };
+  const match = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(value);
+  const endpoints = match?.[1]?.split(",").filter((e) => e !== "") ?? [];
+  if (
+    !match ||
+    endpoints.length === 0 ||
+    endpoints.some((e) => !/^[^:\s]+:\d{1,5}$|^\[[^\]]+\]:\d{1,5}$/.test(e))
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${value}" is neither sqlite nor etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (e.g. etcd://10.0.0.1:2379,10.0.0.2:2379)`,
+    });
+    return z.NEVER;
+  }
+  return {
+    kind: "etcd" as const,
+    endpoints: endpoints.map((e) => `http://${e}`),
+    namespace: match[2] && match[2] !== "/" ? match[2] : "",
+  };
+});
+
 export const nodeOptionsSchema = z.strictObject({
+  store: storeSchema.default({ kind: "sqlite" }),
   dataDir: z
     .string()
     .min(1)

@@ -21,6 +21,7 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
@@ -50,7 +51,15 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
 
-    const store = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
+    const store =
+      options.store.kind === "etcd"
+        ? await EtcdStore.connect({
+            endpoints: options.store.endpoints,
+            namespace: options.store.namespace,
+            logger: log,
+          })
+        : await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
+    log.info({ store: options.store.kind }, "store connected");
     cleanups.unshift(() => store.close());
     const driver = new QemuDriver({
       vmsDir: dirs.vmsDir,
