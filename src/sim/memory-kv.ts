@@ -4,6 +4,7 @@
  * revision log and snapshots can share them; callers of the store get copies (copyKv, copyEvent).
  */
 import type { Compare, KeyValue, TxnOp, WatchEvent } from "../ports/store.js";
+import { compareHolds as holds } from "../ports/store-compare.js";
 import { compareKeys, SortedKeys } from "./memory-keys.js";
 
 export function copyKv(kv: KeyValue): KeyValue {
@@ -44,17 +45,7 @@ export class MemoryKv {
 
   /** A missing key has 0 for every field, which makes "createRevision = 0" mean "does not exist". */
   compareHolds(compare: Compare): boolean {
-    const actual = this.entries.get(compare.key)?.[compare.target] ?? 0;
-    switch (compare.op) {
-      case "=":
-        return actual === compare.value;
-      case "!=":
-        return actual !== compare.value;
-      case "<":
-        return actual < compare.value;
-      case ">":
-        return actual > compare.value;
-    }
+    return holds(this.entries.get(compare.key)?.[compare.target] ?? 0, compare.op, compare.value);
   }
 
   /** Applies a branch at revision `rev`; the caller has checked that its leases exist. */

@@ -5,6 +5,7 @@
  */
 import { BlixardError } from "../../core/errors.js";
 import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
+import { compareHolds as holds } from "../../ports/store-compare.js";
 import { prefixEnd } from "./prefix-range.js";
 import { type KvRow, type Statements, toKeyValue, toLogRow } from "./statements.js";
 
@@ -28,16 +29,7 @@ export function compareHolds(s: Statements, compare: Compare): boolean {
         : compare.target === "createRevision"
           ? row.create_rev
           : row.version;
-  switch (compare.op) {
-    case "=":
-      return actual === compare.value;
-    case "!=":
-      return actual !== compare.value;
-    case "<":
-      return actual < compare.value;
-    case ">":
-      return actual > compare.value;
-  }
+  return holds(actual, compare.op, compare.value);
 }
 
 /** Fails the whole transaction before it writes anything if a put names a lease that does not exist. */
