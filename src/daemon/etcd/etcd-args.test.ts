@@ -20,7 +20,7 @@ describe("etcd member argv", () => {
       compactionRetentionHours: 1,
       snapshotCount: 10000,
     });
-    const flag = (name: string) => args[args.indexOf(name) + 1];
+    const flag = (name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
     expect(flag("--listen-client-urls")).toBe("http://[::1]:7002");
     expect(flag("--initial-advertise-peer-urls")).toBe("http://[::1]:7003");
     expect(flag("--initial-cluster-state")).toBe("new");

@@ -2,6 +2,8 @@
  * The command line of a managed etcd member, built as an argv array. Ports derive from the node's API
  * port (client = API + 1, peer = API + 2) unless given, so a node needs one flag to form a cluster.
  */
+import { etcdMemberArgs } from "../../store/etcd/etcd-member.js";
+
 export interface MemberConfig {
   name: string;
   dataDir: string;
@@ -34,39 +36,22 @@ export function peerUrl(config: Pick<MemberConfig, "host" | "peerPort">): string
   return `http://${urlHost(config.host)}:${config.peerPort}`;
 }
 
+/** The member's argv: the shared member flags (store/etcd/etcd-member.ts) plus compaction and snapshots. */
 export function etcdArgs(config: MemberConfig): string[] {
-  const client = clientUrl(config);
-  const peer = peerUrl(config);
-  return [
-    "--name",
-    config.name,
-    "--data-dir",
-    config.dataDir,
-    "--listen-client-urls",
-    client,
-    "--advertise-client-urls",
-    client,
-    "--listen-peer-urls",
-    peer,
-    "--initial-advertise-peer-urls",
-    peer,
-    "--initial-cluster",
-    config.initialCluster,
-    "--initial-cluster-state",
-    config.initialClusterState,
-    "--initial-cluster-token",
-    config.clusterToken,
-    "--auto-compaction-mode",
-    "periodic",
-    "--auto-compaction-retention",
-    `${config.compactionRetentionHours}h`,
-    "--snapshot-count",
-    String(config.snapshotCount),
-    // Refuse to start a member whose data dir belongs to another cluster rather than corrupt it.
-    "--strict-reconfig-check",
-    "--logger",
-    "zap",
-    "--log-outputs",
-    "stderr",
-  ];
+  return etcdMemberArgs({
+    name: config.name,
+    dataDir: config.dataDir,
+    clientUrl: clientUrl(config),
+    peerUrl: peerUrl(config),
+    initialCluster: config.initialCluster,
+    initialClusterState: config.initialClusterState,
+    initialClusterToken: config.clusterToken,
+    // Not part of the argv: the supervisor opens the log itself.
+    logFile: "",
+    extraArgs: [
+      "--auto-compaction-mode=periodic",
+      `--auto-compaction-retention=${config.compactionRetentionHours}h`,
+      `--snapshot-count=${config.snapshotCount}`,
+    ],
+  });
 }
