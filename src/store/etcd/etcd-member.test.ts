@@ -36,8 +36,10 @@ describe("etcd member", () => {
       await expect(
         EtcdMemberProcess.start({ ...config(dir), binary: join(dir, "no-such-etcd") }),
       ).rejects.toMatchObject({
-        code: "UNAVAILABLE",
-        message: expect.stringMatching(/apt-get install etcd-server/),
+        code: "FAILED_PRECONDITION",
+        message: expect.stringMatching(
+          /is not installed; install it \(Debian: apt-get install etcd-server\)/,
+        ),
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * One etcd member as a child process: the command line for it, starting it with its output in a log
- * file, and stopping it by pid. Test clusters use it (etcd-cluster.ts), and so will the daemon when it
- * runs a managed member next to itself (`blixard node --cluster-init` / `--join`).
+ * file, and stopping it by pid. Test clusters use it (etcd-cluster.ts), and the daemon's supervisor of
+ * its managed member (daemon/etcd/managed-etcd.ts) wraps it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
@@ -73,16 +73,19 @@ export class EtcdMemberProcess {
     });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
-      child.once("error", (err) =>
+      child.once("error", (err) => {
+        const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
         reject(
           new BlixardError(
-            "UNAVAILABLE",
-            `cannot start etcd member ${config.name} with ${binary}: ${errorMessage(err)}; install etcd ` +
-              "(Debian: apt-get install etcd-server) or give the path of its binary",
+            missing ? "FAILED_PRECONDITION" : "UNAVAILABLE",
+            missing
+              ? `cannot start etcd member ${config.name}: "${binary}" is not installed; install it ` +
+                  "(Debian: apt-get install etcd-server) or give the path of its binary"
+              : `cannot start etcd member ${config.name} with ${binary}: ${errorMessage(err)}`,
             { cause: err },
           ),
-        ),
-      );
+        );
+      });
     });
     return new EtcdMemberProcess(child, child.pid!, exited);
   }

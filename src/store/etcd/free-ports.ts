@@ -5,11 +5,11 @@
  */
 import { createServer, type Server } from "node:net";
 
-function listen(host: string): Promise<Server> {
+function listen(host: string, port = 0): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, host, () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }
 
@@ -25,4 +25,22 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   }
+}
+
+function isFree(port: number, host: string): Promise<boolean> {
+  return listen(host, port).then(
+    (server) => new Promise<boolean>((resolve) => server.close(() => resolve(true))),
+    () => false,
+  );
+}
+
+/** A port P such that P..P+span-1 are all free: a node with a managed etcd member uses API + 1 and + 2. */
+export async function freePortRun(span: number, host = "127.0.0.1"): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [port] = await freePorts(1, host);
+    if (port === undefined || port + span > 65536) continue;
+    const rest = await Promise.all(Array.from({ length: span - 1 }, (_, i) => isFree(port + i + 1, host)));
+    if (rest.every(Boolean)) return port;
+  }
+  throw new Error(`found no ${span} consecutive free ports on ${host}`);
 }
