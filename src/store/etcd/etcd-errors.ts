@@ -24,6 +24,8 @@ export interface CallContext {
   kind: CallKind;
   endpoints: readonly string[];
   timeoutMs: number;
+  /** The write was never proposed: its quorum check failed first. */
+  notAttempted?: boolean;
 }
 
 const has = (err: unknown, text: string) => errorMessage(err).includes(text);
@@ -86,8 +88,9 @@ function unreachable(err: unknown, context: CallContext, deadline: boolean): Bli
   const cause = deadline
     ? `${cluster} did not answer within ${context.timeoutMs} ms`
     : `${cluster} is unavailable (${errorMessage(err)})`;
-  const outcome =
-    context.kind === "read" || wasNotSent(err)
+  const outcome = context.notAttempted
+    ? " Nothing was written."
+    : context.kind === "read" || wasNotSent(err)
       ? ""
       : " The write may still be applied: read the key back before repeating it.";
   return new BlixardError(

@@ -174,6 +174,30 @@ export class EtcdStore implements Store {
     this.endpoints.close();
   }
 
+  /**
+   * Before proposing a write, a linearizable read confirms that a quorum answers. A write proposed to a
+   * leader that has just lost its quorum is not refused: it waits in the leader's log and may still
+   * commit when the members return, long after the caller was told it failed. The read costs one
+   * heartbeat round (no disk write) and turns a cluster without quorum into a clean failure before
+   * anything is proposed; only a quorum lost in the instant between the two can leave a write in doubt.
+   */
+  private async confirmQuorum(what: string): Promise<void> {
+    try {
+      await this.endpoints.run("read", this.options.callTimeoutMs, (client, call) =>
+        this.probe(client, call),
+      );
+    } catch (err) {
+      if (this.closed) throw storeClosed();
+      throw toStoreError(err, {
+        what,
+        kind: "read",
+        endpoints: this.options.endpoints,
+        timeoutMs: this.options.callTimeoutMs,
+        notAttempted: true,
+      });
+    }
+  }
+
   /** The cheapest linearizable read: one key, counted, not fetched. Its header carries the revision. */
   private probe(client: Etcd3, call: CallOptions) {
     return client.kv.range({ key: this.codec.prefix("").key, count_only: true }, call);
@@ -185,8 +209,10 @@ export class EtcdStore implements Store {
     attempt: (client: Etcd3, call: CallOptions) => Promise<T>,
   ): Promise<T> {
     if (this.closed) throw storeClosed();
+    const deadline = Date.now() + this.options.callTimeoutMs;
+    if (kind === "write") await this.confirmQuorum(what);
     try {
-      return await this.endpoints.run(kind, this.options.callTimeoutMs, attempt);
+      return await this.endpoints.run(kind, Math.max(1, deadline - Date.now()), attempt);
     } catch (err) {
       if (this.closed) throw storeClosed();
       throw toStoreError(err, {
