@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { derivePorts, etcdArgs } from "./etcd-args.js";
+import { etcdMemberArgs } from "../../store/etcd/etcd-member.js";
+import { derivePorts, memberProcessConfig } from "./etcd-args.js";
 
 describe("etcd member argv", () => {
   it("derives client and peer ports from the API port unless given", () => {
@@ -8,7 +9,7 @@ describe("etcd member argv", () => {
   });
 
   it("builds the member's flags, with compaction and snapshots configured", () => {
-    const args = etcdArgs({
+    const config = {
       name: "node-a",
       dataDir: "/var/lib/blixard/etcd",
       host: "::1",
@@ -19,7 +20,10 @@ describe("etcd member argv", () => {
       clusterToken: "blixard-123",
       compactionRetentionHours: 1,
       snapshotCount: 10000,
-    });
+    } as const;
+    const processConfig = memberProcessConfig(config, "/var/lib/blixard/run");
+    expect(processConfig.logFile).toBe("/var/lib/blixard/run/etcd.log");
+    const args = etcdMemberArgs(processConfig);
     const flag = (name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
     expect(flag("--listen-client-urls")).toBe("http://[::1]:7002");
     expect(flag("--initial-advertise-peer-urls")).toBe("http://[::1]:7003");

@@ -1,16 +1,18 @@
 /**
- * The command line of a managed etcd member, built as an argv array. Ports derive from the node's API
- * port (client = API + 1, peer = API + 2) unless given, so a node needs one flag to form a cluster.
+ * The configuration of a managed etcd member. Ports derive from the node's API port (client = API + 1,
+ * peer = API + 2) unless given, so a node needs one flag to form a cluster.
  */
-import { etcdMemberArgs } from "../../store/etcd/etcd-member.js";
+import { join } from "node:path";
+import type { EtcdMemberConfig } from "../../store/etcd/etcd-member.js";
 
 export interface MemberConfig {
   name: string;
   dataDir: string;
+  /** The address etcd listens on and advertises to clients and peers. */
   host: string;
   clientPort: number;
   peerPort: number;
-  /** `name=peerURL,...` of every member, this one included. */
+  /** `name=peerURL,...` of every member, this one included; read only when the data dir is new. */
   initialCluster: string;
   initialClusterState: "new" | "existing";
   clusterToken: string;
@@ -36,9 +38,9 @@ export function peerUrl(config: Pick<MemberConfig, "host" | "peerPort">): string
   return `http://${urlHost(config.host)}:${config.peerPort}`;
 }
 
-/** The member's argv: the shared member flags (store/etcd/etcd-member.ts) plus compaction and snapshots. */
-export function etcdArgs(config: MemberConfig): string[] {
-  return etcdMemberArgs({
+/** The shared member process config (store/etcd/etcd-member.ts) plus compaction and snapshots. */
+export function memberProcessConfig(config: MemberConfig, runDir: string, binary?: string): EtcdMemberConfig {
+  return {
     name: config.name,
     dataDir: config.dataDir,
     clientUrl: clientUrl(config),
@@ -46,12 +48,12 @@ export function etcdArgs(config: MemberConfig): string[] {
     initialCluster: config.initialCluster,
     initialClusterState: config.initialClusterState,
     initialClusterToken: config.clusterToken,
-    // Not part of the argv: the supervisor opens the log itself.
-    logFile: "",
+    logFile: join(runDir, "etcd.log"),
+    ...(binary === undefined ? {} : { binary }),
     extraArgs: [
       "--auto-compaction-mode=periodic",
       `--auto-compaction-retention=${config.compactionRetentionHours}h`,
       `--snapshot-count=${config.snapshotCount}`,
     ],
-  });
+  };
 }

@@ -2,15 +2,16 @@
  * A managed etcd member: started by the node as a supervised child process, as k3s embeds etcd, and
  * restarted when it dies. Its data lives under the node's data dir, so a restart keeps the member.
  * A member left running by a node that was SIGKILLed is found by its pidfile and replaced.
+ * The process itself (argv, log file, stop by pid) is store/etcd/etcd-member.ts.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { BlixardError } from "../../core/errors.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
-import { clientUrl, etcdArgs, type MemberConfig } from "./etcd-args.js";
+import { EtcdMemberProcess } from "../../store/etcd/etcd-member.js";
+import { clientUrl, type MemberConfig, memberProcessConfig } from "./etcd-args.js";
 
 export interface ManagedEtcdOptions {
   config: MemberConfig;
@@ -19,12 +20,15 @@ export interface ManagedEtcdOptions {
   binary?: string;
   logger: Logger;
   clock: Clock;
+  /** How long start() waits for the member to be healthy (it needs a quorum); 30 s by default. */
   healthTimeoutMs?: number;
+  /** Called every 10 s while start() waits, e.g. for the other members of a restarting cluster. */
+  onWaiting?: (waitedMs: number) => void;
   restartDelayMs?: number;
 }
 
 export class ManagedEtcd {
-  private proc: ChildProcess | undefined;
+  private proc: EtcdMemberProcess | undefined;
   private stopping = false;
   private restartCount = 0;
   private readonly log: Logger;
@@ -40,7 +44,12 @@ export class ManagedEtcd {
     await assertPortFree(config.host, config.clientPort, "etcd client", "--etcd-client-port");
     await assertPortFree(config.host, config.peerPort, "etcd peer", "--etcd-peer-port");
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    await member.launch();
+    try {
+      await member.launch(opts.healthTimeoutMs ?? 30_000);
+    } catch (err) {
+      await member.stop();
+      throw err;
+    }
     return member;
   }
 
@@ -49,23 +58,17 @@ export class ManagedEtcd {
   }
 
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.proc?.running ? this.proc.pid : undefined;
   }
 
   get restarts(): number {
     return this.restartCount;
   }
 
+  /** Stops the member (SIGTERM, then SIGKILL after 10 s) and no longer restarts it. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const proc = this.proc;
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.kill("SIGTERM");
-      const timer = this.opts.clock.setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await exited;
-      timer.cancel();
-    }
+    await this.proc?.stop("SIGTERM", 10_000);
     rmSync(this.pidFile, { force: true });
   }
 
@@ -77,59 +80,58 @@ export class ManagedEtcd {
     return join(this.opts.runDir, "etcd.log");
   }
 
-  private async launch(): Promise<void> {
-    const binary = this.opts.binary ?? "etcd";
-    const log = openSync(this.logFile, "a", 0o600);
-    const proc = spawn(binary, etcdArgs(this.opts.config), { stdio: ["ignore", log, log] });
-    closeSync(log);
-    const spawned = await new Promise<Error | undefined>((resolve) => {
-      proc.once("spawn", () => resolve(undefined));
-      proc.once("error", (err) => resolve(err));
-    });
-    if (spawned) {
-      const missing = (spawned as NodeJS.ErrnoException).code === "ENOENT";
-      throw new BlixardError(
-        "FAILED_PRECONDITION",
-        missing
-          ? `cannot start the managed etcd member: "${binary}" is not installed; install it (Debian: apt-get install etcd-server) or use --store etcd://... for an external cluster`
-          : `cannot start etcd: ${spawned.message}`,
-      );
-    }
+  private async launch(healthTimeoutMs: number): Promise<void> {
+    const proc = await EtcdMemberProcess.start(
+      memberProcessConfig(this.opts.config, this.opts.runDir, this.opts.binary),
+    );
     this.proc = proc;
     writeFileSync(this.pidFile, `${proc.pid}\n`, { mode: 0o600 });
-    proc.once("exit", (code, signal) => void this.onExit(proc, code, signal));
-    await this.awaitHealthy(proc);
+    void proc.exited.then(({ code, signal }) => this.onExit(proc, code, signal));
+    await this.awaitHealthy(proc, healthTimeoutMs);
     this.log.info({ pid: proc.pid, url: this.url }, "etcd member healthy");
   }
 
-  private async awaitHealthy(proc: ChildProcess): Promise<void> {
-    const deadline = this.opts.clock.now() + (this.opts.healthTimeoutMs ?? 30_000);
+  private async awaitHealthy(proc: EtcdMemberProcess, timeoutMs: number): Promise<void> {
+    const started = this.opts.clock.now();
+    let reported = started;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
+      if (!proc.running) {
         throw new BlixardError("FAILED_PRECONDITION", `etcd exited at start: ${this.logTail()}`);
       }
+      if (this.stopping) throw new BlixardError("UNAVAILABLE", "the node is stopping");
       if (await isHealthy(this.url)) return;
-      if (this.opts.clock.now() > deadline) {
+      const now = this.opts.clock.now();
+      if (now - started > timeoutMs) {
         throw new BlixardError(
           "UNAVAILABLE",
-          `etcd did not become healthy at ${this.url}: ${this.logTail()}`,
+          `etcd did not become healthy at ${this.url} within ${Math.round(timeoutMs / 1000)} s ` +
+            `(it needs a majority of the cluster's members): ${this.logTail()}`,
         );
+      }
+      if (now - reported >= 10_000) {
+        reported = now;
+        this.opts.onWaiting?.(now - started);
       }
       await this.opts.clock.sleep(200);
     }
   }
 
-  private async onExit(proc: ChildProcess, code: number | null, signal: string | null): Promise<void> {
+  private async onExit(proc: EtcdMemberProcess, code: number | null, signal: string | null): Promise<void> {
     if (this.stopping || proc !== this.proc) return;
     this.restartCount++;
     this.log.warn({ code, signal, restarts: this.restartCount }, "etcd member exited; restarting it");
-    await this.opts.clock.sleep(this.opts.restartDelayMs ?? 1000);
-    if (this.stopping) return;
-    try {
-      await this.launch();
-    } catch (err) {
-      this.log.error({ err: String(err) }, "etcd member failed to restart; will retry");
-      if (this.proc === proc) void this.onExit(proc, null, null);
+    for (;;) {
+      await this.opts.clock.sleep(this.opts.restartDelayMs ?? 1000);
+      if (this.stopping) return;
+      try {
+        // A restarted member of a healthy cluster catches up quickly; without a quorum it keeps waiting.
+        await this.launch(Number.POSITIVE_INFINITY);
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        this.log.error({ err: String(err) }, "etcd member failed to restart; will retry");
+        if (this.proc?.running) return; // it runs; a later exit restarts it again
+      }
     }
   }
 
@@ -165,7 +167,7 @@ async function isHealthy(url: string): Promise<boolean> {
   }
 }
 
-function assertPortFree(host: string, port: number, what: string, flag: string): Promise<void> {
+export function assertPortFree(host: string, port: number, what: string, flag: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", (err: NodeJS.ErrnoException) => {
