@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { defaultDataDir } from "../daemon/data-dir.js";
+import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 
@@ -34,6 +35,10 @@ export function vmClient(options: GlobalOptions): VmClient {
 
 export function nodeClient(options: GlobalOptions): Client<typeof NodeService> {
   return createClient(NodeService, transport(options));
+}
+
+export function clusterClient(options: GlobalOptions): Client<typeof ClusterService> {
+  return createClient(ClusterService, transport(options));
 }
 
 function transport(options: GlobalOptions) {

@@ -17,10 +17,19 @@ interface NodeFlags {
   label?: string[];
   leaseTtl?: string;
   store?: string;
+  clusterInit?: boolean;
+  join?: string;
+  discover?: string;
+  token?: string;
+  advertiseHost?: string;
+  etcdClientPort?: string;
+  etcdPeerPort?: string;
+  restore?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const seconds = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+const integer = seconds;
 
 export function registerNodeCommand(program: Command, globals: () => GlobalOptions): void {
   const node = program
@@ -47,6 +56,26 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "TTL of the node's liveness lease: NotReady this long after it dies",
       "5",
     )
+    .option(
+      "--cluster-init",
+      "form a new cluster: run a managed etcd member (client port = API + 1, peer = API + 2)",
+    )
+    .option("--join <host:port>", "join the cluster of the node whose API is at HOST:PORT (needs --token)")
+    .option(
+      "--discover <method>",
+      "find a node to join: tailscale (online peers tagged tag:blixard; needs --token)",
+    )
+    .option(
+      "--token <token>",
+      "the cluster token (the `token` file of a member node); also set as this node's API token",
+    )
+    .option("--advertise-host <host>", "the address other nodes reach this one at (default: the --bind host)")
+    .option("--etcd-client-port <port>", "the managed etcd member's client port (default: API port + 1)")
+    .option("--etcd-peer-port <port>", "the managed etcd member's peer port (default: API port + 2)")
+    .option(
+      "--restore <file>",
+      "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
+    )
     .action(async (flags: NodeFlags) => {
       // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
       // program when both define it, so take it from there too.
@@ -64,15 +93,27 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         labels: parseLabels(flags.label ?? []),
         leaseTtlSeconds: seconds(flags.leaseTtl),
         store: flags.store,
+        clusterInit: flags.clusterInit ?? false,
+        join: flags.join,
+        discover: flags.discover,
+        token: flags.token,
+        advertiseHost: flags.advertiseHost,
+        etcdClientPort: integer(flags.etcdClientPort),
+        etcdPeerPort: integer(flags.etcdPeerPort),
+        restore: flags.restore,
       });
       const running = await runNode(options);
       process.stderr.write(
         `blixard node ${running.nodeId} serving ${running.url} (data dir ${options.dataDir})\n`,
       );
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
+      const signalled = new Promise<"signal">((resolve) => {
+        process.once("SIGINT", () => resolve("signal"));
+        process.once("SIGTERM", () => resolve("signal"));
       });
+      if ((await Promise.race([signalled, running.stopped])) === "left") {
+        process.stderr.write(`node ${running.nodeId} left the cluster and stopped\n`);
+        return;
+      }
       process.stderr.write("shutting down (VMs keep running unless --stop-vms-on-exit)\n");
       await running.shutdown();
     });

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { describeError } from "./cli-error.js";
 import type { GlobalOptions } from "./client.js";
+import { registerClusterCommands } from "./cluster-commands.js";
 import { registerNodeCommand } from "./node-command.js";
 import { registerVmCommands } from "./vm-commands.js";
 
@@ -23,6 +24,7 @@ const program = new Command("blixard")
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
+registerClusterCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

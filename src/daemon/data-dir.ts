@@ -15,6 +15,11 @@ export interface DataDirLayout {
   lockFile: string;
   vmsDir: string;
   defaultImageDir: string;
+  /** Cluster membership of a node with a managed etcd member (absent on single nodes). */
+  clusterFile: string;
+  /** The managed etcd member: its pidfile and log here, its data in etcdDataDir. */
+  etcdDir: string;
+  etcdDataDir: string;
 }
 
 /** BLIXARD_DATA_DIR, else /var/lib/blixard for root, else $XDG_DATA_HOME/blixard. */
@@ -33,6 +38,9 @@ export function layout(root: string): DataDirLayout {
     lockFile: join(root, "node.pid"),
     vmsDir: join(root, "vms"),
     defaultImageDir: join(root, "images", "default"),
+    clusterFile: join(root, "cluster.json"),
+    etcdDir: join(root, "etcd"),
+    etcdDataDir: join(root, "etcd", "data"),
   };
 }
 
@@ -55,8 +63,13 @@ export function loadOrCreateNodeId(dirs: DataDirLayout, newId: () => string): st
   return id;
 }
 
-/** The API bearer token, generated at first start with mode 0600. */
-export function loadOrCreateToken(dirs: DataDirLayout): string {
+/** The API bearer token, generated at first start with mode 0600; `given` (--token) replaces it. */
+export function loadOrCreateToken(dirs: DataDirLayout, given?: string): string {
+  if (given !== undefined) {
+    writeFileSync(dirs.tokenFile, `${given}\n`, { mode: 0o600, flag: "w" });
+    chmodSync(dirs.tokenFile, 0o600);
+    return given;
+  }
   try {
     const token = readFileSync(dirs.tokenFile, "utf8").trim();
     if (token !== "") return token;

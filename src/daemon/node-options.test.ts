@@ -53,4 +53,41 @@ describe("node options", () => {
   ])("treats %s as loopback: %s", (host, expected) => {
     expect(isLoopback(host)).toBe(expected);
   });
+
+  describe("cluster flags", () => {
+    const token = "0123456789abcdef0123";
+
+    it("accepts a join address as HOST:PORT or URL", () => {
+      expect(parseNodeOptions({ dataDir: "/d", join: "10.0.0.1:7001", token }).join).toBe(
+        "http://10.0.0.1:7001",
+      );
+      expect(parseNodeOptions({ dataDir: "/d", join: "https://n1:7001", token }).join).toBe(
+        "https://n1:7001",
+      );
+    });
+
+    it.each([
+      [{ join: "10.0.0.1:7001" }, /--token: joining needs the cluster token/],
+      [{ clusterInit: true, join: "h:1", token }, /--cluster-init: cannot both start a new cluster and join/],
+      [{ join: "h:1", discover: "tailscale", token }, /--discover: give either --join/],
+      [{ clusterInit: true, store: "etcd://h:2379" }, /--store: .*external etcd cluster/],
+      [{ join: "nohost", token }, /--join: "nohost" is not the API address/],
+      [{ clusterInit: true, token: "short" }, /--token: 16 to 256 characters/],
+      [{ clusterInit: true, bind: "0.0.0.0:7001" }, /--advertise-host: the API binds to 0\.0\.0\.0/],
+      [{ join: "h:1", token, restore: "/b" }, /--restore: a joining node takes the cluster's state/],
+      [{ clusterInit: true, etcdPeerPort: 70000 }, /--etcd-peer-port/],
+    ])("rejects %j, naming the flag and the fix", (input, message) => {
+      expect(() => parseNodeOptions({ dataDir: "/d", ...input })).toThrow(message);
+    });
+
+    it("lets a wildcard bind form a cluster when the advertised host is given", () => {
+      const options = parseNodeOptions({
+        dataDir: "/d",
+        clusterInit: true,
+        bind: "0.0.0.0:7001",
+        advertiseHost: "10.0.0.5",
+      });
+      expect(options.advertiseHost).toBe("10.0.0.5");
+    });
+  });
 });

@@ -42,7 +42,23 @@ const storeSchema = z.string().transform((value, ctx) => {
   };
 });
 
-export const nodeOptionsSchema = z.strictObject({
+/** A node to join through: HOST:PORT of its API, or its http(s) URL. */
+const joinSchema = z.string().transform((value, ctx) => {
+  const url = /^https?:\/\//.test(value) ? value : `http://${value}`;
+  try {
+    const parsed = new URL(url);
+    if (parsed.port !== "" || /^https?:\/\//.test(value)) return parsed.origin;
+  } catch {}
+  ctx.addIssue({
+    code: "custom",
+    message: `"${value}" is not the API address of a node (HOST:PORT or http://HOST:PORT, e.g. 10.0.0.1:7001)`,
+  });
+  return z.NEVER;
+});
+
+const port = z.int().min(1).max(65535);
+
+const baseSchema = z.strictObject({
   store: storeSchema.default({ kind: "sqlite" }),
   dataDir: z
     .string()
@@ -56,9 +72,72 @@ export const nodeOptionsSchema = z.strictObject({
   labels: z.record(z.string(), z.string()).default({}),
   /** TTL of the node's liveness lease and of the leader's lease. */
   leaseTtlSeconds: z.int().min(2).max(300).default(5),
+  /** Start a new cluster: this node runs the first managed etcd member. */
+  clusterInit: z.boolean().default(false),
+  /** Join the cluster that this node's API belongs to. */
+  join: joinSchema.optional(),
+  /** Join the cluster of an online Tailscale peer tagged tag:blixard. */
+  discover: z.enum(["tailscale"]).optional(),
+  /** The cluster token: the API bearer token shared by every node, and what a join must present. */
+  token: z
+    .string()
+    .regex(/^[A-Za-z0-9._~+/=-]{16,256}$/, "16 to 256 characters of letters, digits and ._~+/=-")
+    .optional(),
+  /** The address other nodes reach this one at (API and etcd); the bind host unless it is a wildcard. */
+  advertiseHost: z.string().min(1).optional(),
+  etcdClientPort: port.optional(),
+  etcdPeerPort: port.optional(),
+  /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
+  restore: z.string().min(1).optional(),
+});
+
+const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
+
+export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  const joining = o.join !== undefined || o.discover !== undefined;
+  if (o.clusterInit && joining) {
+    problem(
+      "clusterInit",
+      "cannot both start a new cluster and join one; drop --cluster-init or --join/--discover",
+    );
+  }
+  if (o.join !== undefined && o.discover !== undefined) {
+    problem("discover", "give either --join ADDR or --discover tailscale, not both");
+  }
+  if (joining && o.token === undefined) {
+    problem("token", "joining needs the cluster token: pass --token T (the token file of any member node)");
+  }
+  if (o.store.kind === "etcd" && (o.clusterInit || joining)) {
+    problem(
+      "store",
+      "--store etcd://... uses an external etcd cluster; --cluster-init and --join run a managed one. Choose one",
+    );
+  }
+  if (o.restore !== undefined && joining) {
+    problem(
+      "restore",
+      "a joining node takes the cluster's state; restore into the first node (--cluster-init)",
+    );
+  }
+  if (o.restore !== undefined && o.store.kind === "etcd") {
+    problem("restore", "restore an external etcd cluster with its own tools (etcdutl snapshot restore)");
+  }
+  const managed = o.clusterInit || joining;
+  if (managed && o.advertiseHost === undefined && WILDCARDS.has(o.bind.host)) {
+    problem(
+      "advertiseHost",
+      `the API binds to ${o.bind.host}; give --advertise-host with the address other nodes reach this one at`,
+    );
+  }
 });
 
 export type NodeOptions = z.infer<typeof nodeOptionsSchema>;
+
+/** The address other nodes and etcd peers use for this node. */
+export function advertisedHost(options: NodeOptions): string {
+  return options.advertiseHost ?? options.bind.host;
+}
 
 export function parseNodeOptions(input: Record<string, unknown>): NodeOptions {
   const result = nodeOptionsSchema.safeParse(input);

@@ -1,6 +1,7 @@
 /**
- * `blixard node`: wires the production adapters (SQLite store, qemu driver, system clock, pino) to the
- * agent and the API, and serves them. This and sim/ are the only places that construct adapters.
+ * `blixard node`: wires the production adapters (SQLite or etcd store, managed etcd member, qemu
+ * driver, system clock, pino) to the agent and the API, and serves them. This and sim/ are the only
+ * places that construct adapters.
  */
 import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -8,35 +9,45 @@ import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Agent } from "../agent/agent.js";
 import { NodeRegistration } from "../agent/node-registration.js";
+import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
-import { nodeServiceImpl } from "../api/node-service.js";
+import { listNodes, nodeServiceImpl } from "../api/node-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
 import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
+import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import { EtcdAdmin } from "../store/etcd/etcd-admin.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
+import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
+import { clusterControl } from "./cluster/cluster-control.js";
+import { forgetMembership } from "./cluster/cluster-file.js";
+import { startManagedMember } from "./cluster/managed-member.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
-import { isLoopback, type NodeOptions } from "./node-options.js";
+import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
 import { createRequestHandler } from "./request-handler.js";
+import { routedLogSource } from "./routed-log-source.js";
 
 export interface RunningNode {
   nodeId: string;
   url: string;
   /** Stops serving and following the store; VMs keep running unless the node was told to stop them. */
   shutdown(): Promise<void>;
+  /** Settles when the node has stopped: "left" after `blixard cluster leave`, else "shutdown". */
+  stopped: Promise<"left" | "shutdown">;
 }
 
 export async function runNode(options: NodeOptions): Promise<RunningNode> {
@@ -47,19 +58,42 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const cleanups: (() => Promise<void> | void)[] = [releaseLock];
   try {
     const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
-    const token = loadOrCreateToken(dirs);
+    const token = loadOrCreateToken(dirs, options.token);
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
 
-    const store =
+    const managed = await startManagedMember({
+      options,
+      dirs,
+      nodeId,
+      token,
+      clock: systemClock,
+      random: cryptoRandom,
+      logger: log,
+    });
+    if (managed) {
+      cleanups.unshift(() => managed.member.stop());
+      cleanups.unshift(() => managed.admin.close());
+    }
+    const external =
       options.store.kind === "etcd"
-        ? await EtcdStore.connect({
-            endpoints: options.store.endpoints,
-            namespace: options.store.namespace,
-            logger: log,
-          })
-        : await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
-    log.info({ store: options.store.kind }, "store connected");
+        ? EtcdAdmin.connect({ endpoints: options.store.endpoints, logger: log })
+        : undefined;
+    if (external) cleanups.unshift(() => external.close());
+    let sqlite: SqliteStore | undefined;
+    if (!managed && !external) {
+      if (options.restore !== undefined) restoreSqliteBackup(options.restore, dirs.storeFile);
+      sqlite = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
+    }
+    const store =
+      sqlite ??
+      (await EtcdStore.connect({
+        endpoints: managed?.endpoints ?? (options.store.kind === "etcd" ? options.store.endpoints : []),
+        namespace: managed?.file.namespace ?? (options.store.kind === "etcd" ? options.store.namespace : ""),
+        logger: log,
+      }));
+    const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
+    log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
     const driver = new QemuDriver({
       vmsDir: dirs.vmsDir,
@@ -93,13 +127,54 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       nodeId,
       admission: checkHostFiles,
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
-      logs: driverLogSource(driver),
+      // A VM's console lives on the node that runs it; other nodes fetch it from there.
+      logs: routedLogSource({
+        nodeId,
+        local: driverLogSource(driver),
+        token,
+        ownerOf: async (name) => (await repo.get(name)).status.node,
+        apiUrlOf: async (id) => (await listNodes(store)).find((view) => view.id === id)?.apiUrl,
+      }),
     });
-    const nodes = nodeServiceImpl({ store, leader: async () => (await readLeader(store))?.leader });
+    const leader = async () => (await readLeader(store))?.leader;
+    const nodes = nodeServiceImpl({ store, leader });
+    let resolveStopped: (how: "left" | "shutdown") => void = () => {};
+    const stopped = new Promise<"left" | "shutdown">((resolve) => {
+      resolveStopped = resolve;
+    });
+    let closing: Promise<void> | undefined;
+    const shutdown = (how: "left" | "shutdown" = "shutdown") => {
+      closing ??= runCleanups(cleanups).then(() => {
+        if (how === "left") forgetMembership(dirs);
+        resolveStopped(how);
+      });
+      return closing;
+    };
+    const cluster = clusterServiceImpl({
+      nodeId,
+      leader,
+      ...clusterControl({
+        nodeId,
+        token,
+        dirs,
+        random: cryptoRandom,
+        logger: log,
+        ...(managed ? { managed } : {}),
+        ...(external ? { external } : {}),
+        ...(sqlite ? { sqlite } : {}),
+        ownedVms: async () =>
+          (await repo.list()).filter((vm) => vm.status.node === nodeId && !vm.deleting).map((vm) => vm.name),
+        onLeft: () => {
+          log.info({ nodeId }, "left the cluster; stopping the node");
+          void shutdown("left");
+        },
+      }),
+    });
     const connect = connectNodeAdapter({
       routes: (router) => {
         router.service(VmService, withErrorMapping(service));
         router.service(NodeService, withErrorMapping(nodes));
+        router.service(ClusterService, withErrorMapping(cluster));
       },
     });
     const requireToken = !isLoopback(options.bind.host);
@@ -111,7 +186,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const server = await listen(handler, options.bind.host, options.bind.port);
     cleanups.unshift(() => server.close());
 
-    const host = server.host.includes(":") ? `[${server.host}]` : server.host;
+    const advertised = advertisedHost(options);
+    const host = advertised.includes(":") ? `[${advertised}]` : advertised;
     const url = `http://${host}:${server.port}`;
 
     const registration = new NodeRegistration({
@@ -143,15 +219,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     election.start();
     cleanups.unshift(() => election.resign());
     log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
-    let closing: Promise<void> | undefined;
-    return {
-      nodeId,
-      url,
-      shutdown: () => {
-        closing ??= runCleanups(cleanups);
-        return closing;
-      },
-    };
+    return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
     await runCleanups(cleanups);
     throw err;

@@ -213,6 +213,15 @@ export class SqliteStore implements Store {
     return this.run(() => this.meta("revision"));
   }
 
+  /**
+   * Writes a consistent copy of the database to `file` with SQLite's online backup, while the store
+   * keeps serving. `blixard cluster backup` on a single node; restore copies it back before opening.
+   */
+  async backup(file: string): Promise<void> {
+    if (this.closed) throw storeClosed(this.path);
+    await this.db.backup(file);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,0 +1,118 @@
+/**
+ * Serves VM console logs from whichever node runs the VM: the local driver for this node's VMs, the
+ * owner's VmService (Connect over HTTP/1.1, with the cluster's shared bearer token) for the others.
+ *
+ * The remote API returns text but no byte offset, so for a remote VM the offset is opaque: `tail`
+ * returns the byte length of its text, which only tells `follow` whether the caller already has
+ * part of the log. `follow` from 0 streams the remote log from its start (FollowVmLogs tail=0 means
+ * "all", the same as following a local log from byte 0). From any other offset it asks for the last
+ * line (tail=1) and drops that first message, so VmService.followVmLogs, which prints `tail` and then
+ * `follow`, does not print the tail twice. Output written in the few milliseconds between the two
+ * remote calls is not shown; a remote offset would close that window.
+ */
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { LogSource } from "../api/vm-service.js";
+import { BlixardError, type ErrorCode } from "../core/errors.js";
+import { VmService } from "../gen/blixard/v1/vm_pb.js";
+
+export interface RoutedLogSourceOptions {
+  /** This node. */
+  nodeId: string;
+  /** The driver-backed source for this node's VMs. */
+  local: LogSource;
+  /** The node a VM is assigned to. */
+  ownerOf(name: string): Promise<string>;
+  /** A node's registered API URL; undefined when it has none. */
+  apiUrlOf(node: string): Promise<string | undefined>;
+  /** Bearer token sent to other nodes. */
+  token: string | undefined;
+}
+
+/** How long a remote tail may take before the owner counts as unreachable. */
+const TAIL_TIMEOUT_MS = 15_000;
+
+export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
+  async function remote(name: string): Promise<Remote | undefined> {
+    const node = await options.ownerOf(name);
+    if (node === options.nodeId) return undefined;
+    const url = await options.apiUrlOf(node);
+    if (!url) {
+      throw new BlixardError(
+        "UNAVAILABLE",
+        `VM "${name}" runs on node "${node}", which has no registered API URL; the node may be down ` +
+          "(`blixard node list` shows NotReady nodes)",
+      );
+    }
+    const bearer: Interceptor = (next) => (req) => {
+      if (options.token) req.header.set("authorization", `Bearer ${options.token}`);
+      return next(req);
+    };
+    const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", interceptors: [bearer] });
+    return { node, url, client: createClient(VmService, transport) };
+  }
+
+  return {
+    async tail(name, lines) {
+      const r = await remote(name);
+      if (!r) return options.local.tail(name, lines);
+      try {
+        const { text } = await r.client.getVmLogs({ name, tail: lines }, { timeoutMs: TAIL_TIMEOUT_MS });
+        return { text, offset: Buffer.byteLength(text) };
+      } catch (err) {
+        throw fromRemote(err, r);
+      }
+    },
+
+    async *follow(name, offset, signal) {
+      const r = await remote(name);
+      if (!r) {
+        yield* options.local.follow(name, offset, signal);
+        return;
+      }
+      let skip = offset > 0;
+      try {
+        for await (const { text } of r.client.followVmLogs({ name, tail: skip ? 1 : 0 }, { signal })) {
+          if (skip) skip = false;
+          else yield text;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        throw fromRemote(err, r);
+      }
+    },
+  };
+}
+
+interface Remote {
+  node: string;
+  url: string;
+  client: ReturnType<typeof createClient<typeof VmService>>;
+}
+
+/** The inverse of api/error-mapping.ts; codes it never produces become INTERNAL. */
+const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
+  [Code.InvalidArgument]: "INVALID_ARGUMENT",
+  [Code.NotFound]: "NOT_FOUND",
+  [Code.AlreadyExists]: "ALREADY_EXISTS",
+  [Code.FailedPrecondition]: "FAILED_PRECONDITION",
+  [Code.Aborted]: "CONFLICT",
+  [Code.Unauthenticated]: "UNAUTHENTICATED",
+  [Code.PermissionDenied]: "PERMISSION_DENIED",
+  [Code.Unavailable]: "UNAVAILABLE",
+  [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
+  [Code.OutOfRange]: "COMPACTED",
+};
+
+function fromRemote(err: unknown, r: Remote): BlixardError {
+  const e = ConnectError.from(err);
+  if (e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) {
+    return new BlixardError(
+      "UNAVAILABLE",
+      `cannot get logs from node "${r.node}" at ${r.url}: ${e.rawMessage}; the node may be down ` +
+        "(`blixard node list` shows NotReady nodes)",
+      { cause: err },
+    );
+  }
+  return new BlixardError(FROM_CONNECT[e.code] ?? "INTERNAL", e.rawMessage, { cause: err });
+}
