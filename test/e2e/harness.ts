@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
@@ -62,21 +63,55 @@ export class TestNode {
   readonly dataDir: string;
   readonly port: number;
   readonly url: string;
+  readonly host: string;
   private proc: ChildProcess | undefined;
   private readonly extraArgs: string[];
+  private readonly env: Record<string, string>;
 
-  private constructor(dataDir: string, port: number, extraArgs: string[]) {
+  private constructor(dataDir: string, port: number, extraArgs: string[], options: NodeOptions) {
     this.dataDir = dataDir;
     this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.host = options.host ?? "127.0.0.1";
+    this.url = `http://${this.host}:${port}`;
     this.extraArgs = extraArgs;
+    this.env = options.env ?? {};
   }
 
-  static async start(extraArgs: string[] = []): Promise<TestNode> {
-    const dataDir = mkdtempSync(join(tmpdir(), "blixard-e2e-"));
-    const node = new TestNode(dataDir, await freePort(), extraArgs);
-    await node.launch();
+  static async start(extraArgs: string[] = [], options: NodeOptions = {}): Promise<TestNode> {
+    const node = await TestNode.create(extraArgs, options);
+    try {
+      await node.launch();
+    } catch (err) {
+      await node.destroy();
+      throw err;
+    }
     return node;
+  }
+
+  /** A node that is not started yet: launch() it, e.g. to watch it refuse to start. */
+  static async create(extraArgs: string[] = [], options: NodeOptions = {}): Promise<TestNode> {
+    const dataDir = mkdtempSync(join(tmpdir(), "blixard-e2e-"));
+    const port = options.port ?? (await freePortRun(options.portSpan ?? 1));
+    return new TestNode(dataDir, port, extraArgs, options);
+  }
+
+  /** The pid of the node's managed etcd member, from its pidfile, while it runs. */
+  etcdPid(): number | undefined {
+    try {
+      const pid = Number.parseInt(readFileSync(join(this.dataDir, "etcd", "etcd.pid"), "utf8"), 10);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmdline.includes(this.dataDir) && isAlive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Resolves with the exit code once the daemon has exited on its own. */
+  exited(): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null)
+      return Promise.resolve(proc?.exitCode ?? null);
+    return new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
   }
 
   get pid(): number | undefined {
@@ -88,10 +123,13 @@ export class TestNode {
     const log = openSync(join(this.dataDir, "node.log"), "a");
     // "--bind-all" is the harness's shorthand for the wildcard address on the node's port.
     const wanted = [...this.extraArgs, ...flags];
-    const bind = `${wanted.includes("--bind-all") ? "0.0.0.0" : "127.0.0.1"}:${this.port}`;
+    const bind = `${wanted.includes("--bind-all") ? "0.0.0.0" : this.host}:${this.port}`;
     const rest = wanted.filter((f) => f !== "--bind-all");
     const args = [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, ...rest];
-    this.proc = spawn(process.execPath, args, { stdio: ["ignore", log, log] });
+    this.proc = spawn(process.execPath, args, {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, ...this.env },
+    });
     closeSync(log);
     await until(
       "the node to answer /healthz",
@@ -102,7 +140,8 @@ export class TestNode {
           () => undefined,
         );
       },
-      30_000,
+      // A joining node answers once its etcd member has caught up and been promoted.
+      60_000,
     );
   }
 
@@ -185,8 +224,21 @@ export class TestNode {
       }
     }
     for (const pid of this.qemuPids()) process.kill(pid, "SIGKILL");
+    const etcd = this.etcdPid();
+    if (etcd !== undefined) process.kill(etcd, "SIGKILL");
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+export interface NodeOptions {
+  /** 3 leaves the two ports after the API port free for a managed etcd member. */
+  portSpan?: number;
+  /** The API port; a free one by default. */
+  port?: number;
+  /** The loopback address to bind (any 127.x.y.z works on Linux); 127.0.0.1 by default. */
+  host?: string;
+  /** Extra environment for the node process. */
+  env?: Record<string, string>;
 }
 
 export interface VmJson {
