@@ -3,6 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { BenchNode } from "./bench-node.js";
+import { pool } from "./pool.js";
 
 export interface ApiThroughput {
   count: number;
@@ -12,21 +13,6 @@ export interface ApiThroughput {
   listMs: number;
   rssBeforeKiB: number;
   rssAfterKiB: number;
-}
-
-async function pool(
-  count: number,
-  concurrency: number,
-  task: (i: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-  return (performance.now() - t0) / 1000;
 }
 
 export async function measureApiThroughput(

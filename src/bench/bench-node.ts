@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePortRun } from "../store/etcd/free-ports.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO, "dist/cli/main.js");
@@ -36,27 +37,44 @@ export class BenchNode {
   url = "";
   private proc: ChildProcess | undefined;
 
-  async start(): Promise<void> {
-    const port = await freePort();
-    this.url = `http://127.0.0.1:${port}`;
+  port = 0;
+
+  /** Starts the node; `extraArgs` such as --cluster-init. The port stays the same across restarts. */
+  async start(extraArgs: string[] = []): Promise<void> {
+    this.port ||= await freePortRun(3);
+    this.url = `http://127.0.0.1:${this.port}`;
     const log = openSync(join(this.dataDir, "node.log"), "a");
+    const bind = `127.0.0.1:${this.port}`;
     this.proc = spawn(
       process.execPath,
-      [CLI, "node", "--data-dir", this.dataDir, "--bind", `127.0.0.1:${port}`, "--log-level", "warn"],
-      {
-        stdio: ["ignore", log, log],
-      },
+      [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, "--log-level", "warn", ...extraArgs],
+      { stdio: ["ignore", log, log] },
     );
     closeSync(log);
+    const proc = this.proc;
     await waitFor(
       "the node",
-      () =>
-        fetch(`${this.url}/healthz`).then(
+      () => {
+        if (proc.exitCode !== null)
+          throw new Error(
+            `node exited: ${readFileSync(join(this.dataDir, "node.log"), "utf8").slice(-2000)}`,
+          );
+        return fetch(`${this.url}/healthz`).then(
           (r) => r.ok,
           () => false,
-        ),
-      30_000,
+        );
+      },
+      120_000,
     );
+  }
+
+  /** SIGKILLs the node process only (its VMs and etcd member keep running), and waits for it to die. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await exited;
   }
 
   get pid(): number {
@@ -91,21 +109,23 @@ export class BenchNode {
   }
 
   async stop(): Promise<void> {
-    const proc = this.proc;
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.kill("SIGKILL");
-      await exited;
-    }
+    await this.kill();
+    killByPidfile(join(this.dataDir, "etcd", "etcd.pid"), this.dataDir);
     const vms = join(this.dataDir, "vms");
     for (const name of existsSync(vms) ? readdirSync(vms) : []) {
       const pidfile = join(vms, name, "qemu.pid");
       if (!existsSync(pidfile)) continue;
-      const pid = Number.parseInt(readFileSync(pidfile, "utf8"), 10);
-      const cmdline =
-        pid > 0 && existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
-      if (cmdline.includes(join(vms, name))) process.kill(pid, "SIGKILL");
+      killByPidfile(pidfile, join(vms, name));
     }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** SIGKILLs the process in `pidfile` if its command line names `owner` (so a reused pid is spared). */
+function killByPidfile(pidfile: string, owner: string): void {
+  if (!existsSync(pidfile)) return;
+  const pid = Number.parseInt(readFileSync(pidfile, "utf8"), 10);
+  const cmdline =
+    pid > 0 && existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
+  if (cmdline.includes(owner)) process.kill(pid, "SIGKILL");
 }

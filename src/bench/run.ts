@@ -8,6 +8,7 @@ import { imageDir } from "../testing/test-image.js";
 import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
+import { measureCluster } from "./cluster.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 
@@ -30,6 +31,8 @@ console.error("benchmarks: CLI latency");
 const cli = await measureCliLatency(kernel, 20);
 console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
+console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
+const cluster = await measureCluster(kernel, 1000, 16, 5, 3);
 
 const bare = median(start.bareMs);
 const blix = median(start.blixardMs);
@@ -44,5 +47,8 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
+| three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
+| VM creates/s over the API on the 3-node cluster (${cluster.count} VMs, concurrency ${cluster.concurrency}) | ${fmt(cluster.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(cluster.rawPutsPerSec, 0)} | ${fmt(cluster.createsPerSec / cluster.rawPutsPerSec, 2)} |
+| leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 
 Raw start times (ms): Blixard ${start.blixardMs.map((v) => fmt(v, 0)).join(", ")}; bare qemu ${start.bareMs.map((v) => fmt(v, 0)).join(", ")}.`);
