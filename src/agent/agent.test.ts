@@ -259,4 +259,28 @@ describe("Agent", () => {
     await advance(5000);
     expect(await store.revision()).toBe(before);
   });
+
+  it("re-checks running VMs every resync but settled stopped ones only on the full resync", async () => {
+    const inspected: string[] = [];
+    const inspect = driver.inspect.bind(driver);
+    driver.inspect = async (name) => {
+      inspected.push(name);
+      return inspect(name);
+    };
+    await repo.create(record("up"));
+    for (const name of ["idle-1", "idle-2"]) await repo.create(record(name, { desiredState: "stopped" }));
+    await settle();
+    expect((await repo.get("up")).status.phase).toBe("Running");
+    expect((await repo.get("idle-1")).status.phase).toBe("Stopped");
+
+    inspected.length = 0;
+    await advance(1000);
+    expect(inspected).toEqual(["up"]);
+
+    // The 30th resync re-checks everything, in case something changed that no event reported.
+    inspected.length = 0;
+    for (let i = 0; i < 29; i++) await advance(1000);
+    expect(inspected.filter((n) => n === "up")).toHaveLength(29);
+    expect(inspected.filter((n) => n.startsWith("idle-")).sort()).toEqual(["idle-1", "idle-2"]);
+  });
 });

@@ -27,8 +27,13 @@ export interface AgentOptions {
   prober: HealthProber;
   metrics?: AgentMetrics;
   stopOptions: StopOptions;
-  /** How often every VM is re-checked even without a store change (crash detection). */
+  /**
+   * How often VMs that can change without a store event are re-checked (a process may die, a write
+   * may have failed); 1 s by default. Settled VMs (stopped, or failed for good) are re-checked every
+   * `fullResyncEvery` intervals (30 by default), so a node with thousands of stopped VMs stays idle.
+   */
   resyncIntervalMs?: number;
+  fullResyncEvery?: number;
 }
 
 export class Agent {
@@ -36,6 +41,9 @@ export class Agent {
   private readonly statuses = new Map<string, VmStatus>();
   /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
   private readonly unsynced = new Set<string>();
+  /** VMs whose last reconcile failed: re-checked on every resync until one succeeds. */
+  private readonly dirty = new Set<string>();
+  private resyncs = 0;
   private readonly monitors = new Map<string, HealthMonitor>();
   private readonly wakeups = new Map<string, TimerHandle>();
   private readonly queue: KeyedQueue;
@@ -85,7 +93,15 @@ export class Agent {
 
   /** Reconciles one VM now (queued behind any pass already running for it). */
   enqueue(name: string): Promise<void> {
-    return this.queue.coalesce(name, () => this.reconcile(name));
+    return this.queue.coalesce(name, async () => {
+      try {
+        await this.reconcile(name);
+        this.dirty.delete(name);
+      } catch (err) {
+        this.dirty.add(name);
+        throw err;
+      }
+    });
   }
 
   /** Resolves once no reconcile is queued or running; for tests. */
@@ -159,9 +175,19 @@ export class Agent {
   private scheduleResync(): void {
     if (!this.running) return;
     this.resyncTimer = this.opts.clock.setTimeout(async () => {
-      for (const name of await this.localNames().catch(() => new Set<string>())) void this.enqueue(name);
+      const full = ++this.resyncs % (this.opts.fullResyncEvery ?? 30) === 0;
+      for (const name of await this.localNames().catch(() => new Set<string>())) {
+        if (full || !this.settled(name)) void this.enqueue(name);
+      }
       this.scheduleResync();
     }, this.opts.resyncIntervalMs ?? 1000);
+  }
+
+  /** Nothing but a store event can change this VM: it has no process to watch and nothing to retry. */
+  private settled(name: string): boolean {
+    const status = this.statuses.get(name);
+    if (!status || !this.records.has(name) || this.unsynced.has(name) || this.dirty.has(name)) return false;
+    return status.phase === "Stopped" || (status.phase === "Failed" && status.nextRestartAt === null);
   }
 
   private async reconcile(name: string): Promise<void> {
