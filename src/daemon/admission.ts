@@ -1,6 +1,9 @@
-/** Host checks on a parsed spec: the files it names must exist and be readable regular files. */
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+/**
+ * Host checks on a parsed spec: the files it names must exist and be readable regular files.
+ * The checks are synchronous on purpose: a stat and an access of a local file take microseconds,
+ * while their promise versions cost ~20 times as much in thread-pool round trips per VM create.
+ */
+import { accessSync, constants, statSync } from "node:fs";
 import type { FieldViolation } from "../core/errors.js";
 import type { VmSpec } from "../core/vm-spec.js";
 
@@ -13,17 +16,17 @@ export async function checkHostFiles(spec: VmSpec): Promise<FieldViolation[]> {
   const violations: FieldViolation[] = [];
   for (const [field, path] of files) {
     if (path === undefined) continue;
-    const problem = await fileProblem(path);
+    const problem = fileProblem(path);
     if (problem) violations.push({ field, message: `${path} ${problem}` });
   }
   return violations;
 }
 
-async function fileProblem(path: string): Promise<string | undefined> {
+function fileProblem(path: string): string | undefined {
   try {
-    const info = await stat(path);
+    const info = statSync(path);
     if (!info.isFile()) return "is not a regular file";
-    await access(path, constants.R_OK);
+    accessSync(path, constants.R_OK);
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -4,6 +4,7 @@
  * restarted agent re-adopts it from those files. Exit codes are known only for VMs this process
  * spawned; a re-adopted VM that exits is reported with `known: false`.
  */
+import { existsSync } from "node:fs";
 import { access, mkdir, readdir, rm } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { nameProblem } from "../../core/names.js";
@@ -183,7 +184,9 @@ export class QemuDriver implements VmDriver {
 
   async inspect(name: string): Promise<VmRuntime> {
     const paths = this.paths(name);
-    if (!(await fileExists(paths.stateDir))) return { state: "absent" };
+    // Synchronous: the agent inspects every VM it re-checks, and a missing directory is the common case,
+    // which the promise API reports by building an exception (~50 µs against ~1 µs).
+    if (!existsSync(paths.stateDir)) return { state: "absent" };
     const record = await readLaunchRecord(paths.launchRecord);
     const pid = record?.pid ?? (await readPidfile(paths.pidfile));
     if (pid === undefined) return { state: "absent" };
