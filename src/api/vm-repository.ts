@@ -47,6 +47,7 @@ export class VmRepository {
     const status = initialStatus(record.node, now, record.restartNonce);
     const claims = portClaimKeys(record.spec.forwards);
     const result = await this.store.txn({
+      confirmQuorum: true,
       compare: [keys.vm(record.name), ...claims].map((key) => ({
         key,
         target: "createRevision",
@@ -94,6 +95,7 @@ export class VmRepository {
       if (!kv) throw notFound(name);
       const next = change(JSON.parse(kv.value) as VmRecord);
       const result = await this.store.txn({
+        confirmQuorum: true,
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
         success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
       });

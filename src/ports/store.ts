@@ -52,6 +52,14 @@ export interface TxnRequest {
   compare: Compare[];
   success: TxnOp[];
   failure?: TxnOp[];
+  /**
+   * Confirm that a quorum answers before proposing the transaction. In a replicated store, a write
+   * proposed to a leader that has just lost its quorum waits in its log and may commit when the
+   * members return, long after the caller was told it failed. With this set, such a cluster fails the
+   * write cleanly (nothing written) at the cost of one read round. For writes a user is told about
+   * (the API's); a store in one process has no quorum to lose and ignores it.
+   */
+  confirmQuorum?: boolean;
 }
 
 export interface TxnResult {

@@ -16,8 +16,9 @@ import { blamesEndpoint, type CallKind, isRetryable } from "./etcd-errors.js";
  * The library's fault policies, reduced to running the call once. The library only calls execute(),
  * and expects a promise even when the function throws (it reports failures by throwing into it).
  */
+const NEVER_ABORTED = { signal: new AbortController().signal };
 const ONCE = {
-  execute: async <T>(fn: (context: unknown) => T) => fn({ signal: new AbortController().signal }),
+  execute: async <T>(fn: (context: unknown) => T) => fn(NEVER_ABORTED),
 };
 type FaultHandling = NonNullable<IOptions["faultHandling"]>;
 
@@ -39,6 +40,8 @@ const GRPC_OPTIONS = {
   "grpc.max_reconnect_backoff_ms": 1_000,
   // Large ranges: etcd itself sends up to 2 GiB per message.
   "grpc.max_receive_message_length": 2 ** 31 - 1,
+  // Channelz keeps per-call statistics for a debugging service nobody queries; skip the bookkeeping.
+  "grpc.enable_channelz": 0,
 };
 
 export interface CallOptions {

@@ -117,8 +117,11 @@ export class EtcdStore implements Store {
       success: request.success.map((op) => toRequestOp(this.codec, op)),
       failure: (request.failure ?? []).map((op) => toRequestOp(this.codec, op)),
     };
-    const response = await this.call("write", "apply the transaction", (client, call) =>
-      client.kv.txn(body, call),
+    const response = await this.call(
+      "write",
+      "apply the transaction",
+      (client, call) => client.kv.txn(body, call),
+      request.confirmQuorum === true,
     );
     return { succeeded: response.succeeded, revision: toNumber(response.header.revision, "the revision") };
   }
@@ -175,11 +178,12 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * Before proposing a write, a linearizable read confirms that a quorum answers. A write proposed to a
-   * leader that has just lost its quorum is not refused: it waits in the leader's log and may still
-   * commit when the members return, long after the caller was told it failed. The read costs one
-   * heartbeat round (no disk write) and turns a cluster without quorum into a clean failure before
-   * anything is proposed; only a quorum lost in the instant between the two can leave a write in doubt.
+   * For transactions that ask for it (TxnRequest.confirmQuorum): a linearizable read confirms that a
+   * quorum answers before the write is proposed. A write proposed to a leader that has just lost its
+   * quorum is not refused: it waits in the leader's log and may still commit when the members return.
+   * The read costs one heartbeat round (no disk write) and turns a cluster without quorum into a clean
+   * failure before anything is proposed; only a quorum lost in the instant between the two can leave
+   * the write in doubt.
    */
   private async confirmQuorum(what: string): Promise<void> {
     try {
@@ -207,10 +211,11 @@ export class EtcdStore implements Store {
     kind: CallKind,
     what: string,
     attempt: (client: Etcd3, call: CallOptions) => Promise<T>,
+    confirmQuorum = false,
   ): Promise<T> {
     if (this.closed) throw storeClosed();
     const deadline = Date.now() + this.options.callTimeoutMs;
-    if (kind === "write") await this.confirmQuorum(what);
+    if (confirmQuorum) await this.confirmQuorum(what);
     try {
       return await this.endpoints.run(kind, Math.max(1, deadline - Date.now()), attempt);
     } catch (err) {
