@@ -120,6 +120,45 @@ describe("EtcdStore with failing members", () => {
     expect(await store.revision()).toBe(revision);
   });
 
+  it("fails a quorum-confirmed txn cleanly when the leader has just lost its followers", async () => {
+    // Talk to the leader itself, and write before it notices it has lost its quorum: the window in
+    // which a plain write is accepted into its log and may commit later (see waitLeaderless).
+    const admin = new Etcd3({ hosts: cluster.endpoints });
+    const statuses = await Promise.all(
+      cluster.endpoints.map((host) => {
+        const one = new Etcd3({ hosts: [host] });
+        return one.maintenance.status({}).finally(() => one.close());
+      }),
+    );
+    admin.close();
+    const leader = statuses.findIndex((s) => s.leader === s.header.member_id);
+    expect(leader).toBeGreaterThanOrEqual(0);
+    const store = await EtcdStore.connect({
+      endpoints: [cluster.endpoint(leader)],
+      namespace: "/confirm",
+      callTimeoutMs: SHORT_TIMEOUT_MS,
+    });
+    stores.push(store);
+    await store.put("/before", "v");
+    const others = [0, 1, 2].filter((i) => i !== leader);
+    await Promise.all(others.map((i) => cluster.stopMember(i)));
+
+    const txn = await elapsed(
+      store.txn({
+        confirmQuorum: true,
+        compare: [{ key: "/vm", target: "createRevision", op: "=", value: 0 }],
+        success: [{ type: "put", key: "/vm", value: "v" }],
+      }),
+    );
+    expect((txn.error as Error).message).toMatch(/lost quorum.*Nothing was written/);
+
+    for (const i of others) await cluster.restartMember(i);
+    await cluster.waitHealthy();
+    // Give a proposal left in the old leader's log every chance to commit before checking.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await store.get("/vm")).toBeUndefined();
+  });
+
   it("accepts writes again once the members are back", async () => {
     const store = await connect("/recover", { callTimeoutMs: SHORT_TIMEOUT_MS });
     await cluster.stopMember(0);
