@@ -32,7 +32,7 @@ const cli = await measureCliLatency(kernel, 20);
 console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
-const cluster = await measureCluster(kernel, 1000, 16, 5, 3);
+const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 
 const bare = median(start.bareMs);
 const blix = median(start.blixardMs);
@@ -48,7 +48,7 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
 | three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
-| VM creates/s over the API on the 3-node cluster (${cluster.count} VMs, concurrency ${cluster.concurrency}) | ${fmt(cluster.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(cluster.rawPutsPerSec, 0)} | ${fmt(cluster.createsPerSec / cluster.rawPutsPerSec, 2)} |
+${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |`).join("\n")}
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 
 Raw start times (ms): Blixard ${start.blixardMs.map((v) => fmt(v, 0)).join(", ")}; bare qemu ${start.bareMs.map((v) => fmt(v, 0)).join(", ")}.`);
