@@ -9,6 +9,7 @@ import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
 import { measureCluster } from "./cluster.js";
+import { measurePlacement } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 
@@ -31,6 +32,10 @@ console.error("benchmarks: CLI latency");
 const cli = await measureCliLatency(kernel, 20);
 console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
+console.error("benchmarks: placement");
+const placement = [100, 1_000, 5_000, 10_000, 50_000].flatMap((size) =>
+  (["binpack", "spread"] as const).map((strategy) => measurePlacement(size, strategy, 20_000)),
+);
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 
@@ -50,5 +55,11 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
 ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |`).join("\n")}
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
+
+Placement, production code in process (20,000 placements each, every one accounted before the next):
+
+| nodes | strategy | placements/s | µs each |
+|---|---|---|---|
+${placement.map((p) => `| ${p.nodes} | ${p.strategy} | ${fmt(p.perSecond, 0)} | ${fmt(p.microsEach, 1)} |`).join("\n")}
 
 Raw start times (ms): Blixard ${start.blixardMs.map((v) => fmt(v, 0)).join(", ")}; bare qemu ${start.bareMs.map((v) => fmt(v, 0)).join(", ")}.`);
