@@ -42,6 +42,36 @@ describe("NodeService", () => {
     expect(nodes[1]?.labels).toEqual({ zone: "b" });
   });
 
+  it("accounts each node's allocatable, allocated and free resources from the VMs assigned to it", async () => {
+    await store.put(
+      keys.node("a"),
+      JSON.stringify({
+        ...record("a"),
+        allowance: { reserved: { vcpus: 1, memoryMiB: 1024 }, overcommit: { cpu: 2, memory: 1 } },
+      }),
+    );
+    await store.put(keys.node("b"), JSON.stringify(record("b")));
+    const vm = (name: string, node: string, vcpus: number, memory: number) =>
+      store.put(keys.vm(name), JSON.stringify({ name, node, spec: { vcpus, memory } }));
+    await vm("x", "a", 2, 2048);
+    await vm("y", "a", 4, 512);
+    await vm("z", "", 8, 8192); // not placed yet: counts nowhere
+    const { node: a } = await client.getNode({ id: "a" });
+    expect(a).toMatchObject({
+      allocatable: { vcpus: 14, memoryMib: 31744 },
+      allocated: { vcpus: 6, memoryMib: 2560 },
+      free: { vcpus: 8, memoryMib: 29184 },
+      vms: 2,
+    });
+    // A record without an allowance gets the defaults: 512 MiB reserved, 4 vcpus per CPU.
+    const { node: b } = await client.getNode({ id: "b" });
+    expect(b).toMatchObject({
+      allocatable: { vcpus: 32, memoryMib: 32256 },
+      allocated: { vcpus: 0 },
+      vms: 0,
+    });
+  });
+
   it("answers NOT_FOUND for an unknown node", async () => {
     await expect(client.getNode({ id: "zz" })).rejects.toThrow(/node "zz" not found/);
   });

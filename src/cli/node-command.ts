@@ -25,11 +25,15 @@ interface NodeFlags {
   etcdClientPort?: string;
   etcdPeerPort?: string;
   restore?: string;
+  reserveVcpus?: string;
+  reserveMemory?: string;
+  cpuOvercommit?: string;
+  memoryOvercommit?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-const seconds = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-const integer = seconds;
+/** A number flag; its range is checked with the other options, where the error names the flag. */
+const numberFlag = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 export function registerNodeCommand(program: Command, globals: () => GlobalOptions): void {
   const node = program
@@ -72,6 +76,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--advertise-host <host>", "the address other nodes reach this one at (default: the --bind host)")
     .option("--etcd-client-port <port>", "the managed etcd member's client port (default: API port + 1)")
     .option("--etcd-peer-port <port>", "the managed etcd member's peer port (default: API port + 2)")
+    .option("--reserve-vcpus <n>", "vcpus held back for the host, never given to VMs (default 0)")
+    .option("--reserve-memory <mib>", "memory held back for the host, in MiB (default 512)")
+    .option("--cpu-overcommit <ratio>", "vcpus of VMs per host CPU (default 4)")
+    .option("--memory-overcommit <ratio>", "VM memory per MiB of host memory (default 1)")
     .option(
       "--restore <file>",
       "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
@@ -89,18 +97,22 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         accel: flags.accel,
         stopVmsOnExit: flags.stopVmsOnExit ?? false,
         logLevel: flags.logLevel,
-        gracefulStopSeconds: seconds(flags.gracefulStopTimeout),
+        gracefulStopSeconds: numberFlag(flags.gracefulStopTimeout),
         labels: parseLabels(flags.label ?? []),
-        leaseTtlSeconds: seconds(flags.leaseTtl),
+        leaseTtlSeconds: numberFlag(flags.leaseTtl),
         store: flags.store,
         clusterInit: flags.clusterInit ?? false,
         join: flags.join,
         discover: flags.discover,
         token: flags.token,
         advertiseHost: flags.advertiseHost,
-        etcdClientPort: integer(flags.etcdClientPort),
-        etcdPeerPort: integer(flags.etcdPeerPort),
+        etcdClientPort: numberFlag(flags.etcdClientPort),
+        etcdPeerPort: numberFlag(flags.etcdPeerPort),
         restore: flags.restore,
+        reserveVcpus: numberFlag(flags.reserveVcpus),
+        reserveMemory: numberFlag(flags.reserveMemory),
+        cpuOvercommit: numberFlag(flags.cpuOvercommit),
+        memoryOvercommit: numberFlag(flags.memoryOvercommit),
       });
       const running = await runNode(options);
       process.stderr.write(

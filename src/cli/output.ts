@@ -120,22 +120,32 @@ export function nodeJson(node: Node): Record<string, unknown> {
       memoryMiB: node.capacity?.memoryMib ?? 0,
       drivers: [...(node.capacity?.drivers ?? [])],
     },
+    allocatable: resourcesJson(node.allocatable),
+    allocated: resourcesJson(node.allocated),
+    free: resourcesJson(node.free),
+    vms: node.vms,
     startedAt: node.startedAt,
   };
 }
 
+function resourcesJson(r: { vcpus: number; memoryMib: number } | undefined) {
+  return { vcpus: r?.vcpus ?? 0, memoryMiB: r?.memoryMib ?? 0 };
+}
+
 export function nodeTable(nodes: Node[]): string {
+  // VCPUS and MEMORY read "allocated/allocatable", what VMs hold of what they may use.
   const rows = nodes.map((n) => [
     n.id,
     n.state,
     n.leader ? "*" : "",
-    String(n.capacity?.vcpus ?? ""),
-    `${n.capacity?.memoryMib ?? ""}Mi`,
+    `${n.allocated?.vcpus ?? 0}/${n.allocatable?.vcpus ?? 0}`,
+    `${n.allocated?.memoryMib ?? 0}/${n.allocatable?.memoryMib ?? 0}Mi`,
+    String(n.vms),
     (n.capacity?.drivers ?? []).join(","),
     Object.entries(n.labels)
       .map(([k, v]) => `${k}=${v}`)
       .join(",") || "-",
     n.apiUrl,
   ]);
-  return renderTable(["ID", "STATE", "LEADER", "VCPUS", "MEMORY", "DRIVERS", "LABELS", "API"], rows);
+  return renderTable(["ID", "STATE", "LEADER", "VCPUS", "MEMORY", "VMS", "DRIVERS", "LABELS", "API"], rows);
 }

@@ -5,11 +5,24 @@ export interface NodeCapacity {
   drivers: string[];
 }
 
+/** What a node keeps back for its host and how far it overcommits the rest (`blixard node` flags). */
+export interface NodeAllowance {
+  reserved: { vcpus: number; memoryMiB: number };
+  overcommit: { cpu: number; memory: number };
+}
+
+export const DEFAULT_ALLOWANCE: NodeAllowance = {
+  reserved: { vcpus: 0, memoryMiB: 512 },
+  overcommit: { cpu: 4, memory: 1 },
+};
+
 export interface NodeRecord {
   id: string;
   apiUrl: string;
   labels: Record<string, string>;
   capacity: NodeCapacity;
+  /** Absent in records written before it existed: DEFAULT_ALLOWANCE then. */
+  allowance?: NodeAllowance;
   /** When this node process last registered. */
   startedAt: string;
 }

@@ -90,4 +90,16 @@ describe("node options", () => {
       expect(options.advertiseHost).toBe("10.0.0.5");
     });
   });
+
+  it("defaults the host reservation and overcommit, and checks their ranges", () => {
+    expect(parseNodeOptions({ dataDir: "/d" })).toMatchObject({
+      reserveVcpus: 0,
+      reserveMemory: 512,
+      cpuOvercommit: 4,
+      memoryOvercommit: 1,
+    });
+    expect(() => parseNodeOptions({ dataDir: "/d", cpuOvercommit: 0 })).toThrow(/--cpu-overcommit/);
+    expect(() => parseNodeOptions({ dataDir: "/d", reserveMemory: -1 })).toThrow(/--reserve-memory/);
+    expect(() => parseNodeOptions({ dataDir: "/d", reserveVcpus: Number.NaN })).toThrow(/--reserve-vcpus/);
+  });
 });

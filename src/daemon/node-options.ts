@@ -2,6 +2,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { BlixardError } from "../core/errors.js";
+import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
 import { toViolations } from "../core/vm-spec.js";
 import { defaultDataDir } from "./data-dir.js";
 
@@ -87,6 +88,16 @@ const baseSchema = z.strictObject({
   advertiseHost: z.string().min(1).optional(),
   etcdClientPort: port.optional(),
   etcdPeerPort: port.optional(),
+  /** Held back for the host; VMs are placed on the rest. */
+  reserveVcpus: z.int().min(0).max(4096).default(DEFAULT_ALLOWANCE.reserved.vcpus),
+  reserveMemory: z
+    .int()
+    .min(0)
+    .max(16 * 1024 * 1024)
+    .default(DEFAULT_ALLOWANCE.reserved.memoryMiB),
+  /** How many vcpus of VMs one host CPU may carry, and likewise for memory. */
+  cpuOvercommit: z.number().min(0.1).max(64).default(DEFAULT_ALLOWANCE.overcommit.cpu),
+  memoryOvercommit: z.number().min(0.1).max(4).default(DEFAULT_ALLOWANCE.overcommit.memory),
   /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
   restore: z.string().min(1).optional(),
 });

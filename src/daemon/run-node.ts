@@ -204,6 +204,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
           drivers: [driver.name],
         },
+        allowance: {
+          reserved: { vcpus: options.reserveVcpus, memoryMiB: options.reserveMemory },
+          overcommit: { cpu: options.cpuOvercommit, memory: options.memoryOvercommit },
+        },
         startedAt: new Date(systemClock.now()).toISOString(),
       },
     });

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/node.proto.
  */
 export const file_blixard_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiQgoMTm9kZUNhcGFjaXR5Eg0KBXZjcHVzGAEgASgNEhIKCm1lbW9yeV9taWIYAiABKA0SDwoHZHJpdmVycxgDIAMoCSLfAQoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiEgoQTGlzdE5vZGVzUmVxdWVzdCI0ChFMaXN0Tm9kZXNSZXNwb25zZRIfCgVub2RlcxgBIAMoCzIQLmJsaXhhcmQudjEuTm9kZSIcCg5HZXROb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIxCg9HZXROb2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmJsaXhhcmQudjEuTm9kZTKbAQoLTm9kZVNlcnZpY2USSAoJTGlzdE5vZGVzEhwuYmxpeGFyZC52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh0uYmxpeGFyZC52MS5MaXN0Tm9kZXNSZXNwb25zZRJCCgdHZXROb2RlEhouYmxpeGFyZC52MS5HZXROb2RlUmVxdWVzdBobLmJsaXhhcmQudjEuR2V0Tm9kZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiQgoMTm9kZUNhcGFjaXR5Eg0KBXZjcHVzGAEgASgNEhIKCm1lbW9yeV9taWIYAiABKA0SDwoHZHJpdmVycxgDIAMoCSLzAgoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIEi4KC2FsbG9jYXRhYmxlGAggASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEiwKCWFsbG9jYXRlZBgJIAEoCzIZLmJsaXhhcmQudjEuTm9kZVJlc291cmNlcxInCgRmcmVlGAogASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEgsKA3ZtcxgLIAEoDRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjIKDU5vZGVSZXNvdXJjZXMSDQoFdmNwdXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBSISChBMaXN0Tm9kZXNSZXF1ZXN0IjQKEUxpc3ROb2Rlc1Jlc3BvbnNlEh8KBW5vZGVzGAEgAygLMhAuYmxpeGFyZC52MS5Ob2RlIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjEKD0dldE5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlMpsBCgtOb2RlU2VydmljZRJICglMaXN0Tm9kZXMSHC5ibGl4YXJkLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHS5ibGl4YXJkLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkIKB0dldE5vZGUSGi5ibGl4YXJkLnYxLkdldE5vZGVSZXF1ZXN0GhsuYmxpeGFyZC52MS5HZXROb2RlUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message blixard.v1.NodeCapacity
@@ -81,6 +81,34 @@ export type Node = Message<"blixard.v1.Node"> & {
    * @generated from field: bool leader = 7;
    */
   leader: boolean;
+
+  /**
+   * What VMs may use: capacity less the host reservation, times the overcommit ratios.
+   *
+   * @generated from field: blixard.v1.NodeResources allocatable = 8;
+   */
+  allocatable?: NodeResources | undefined;
+
+  /**
+   * What the VMs assigned to the node ask for.
+   *
+   * @generated from field: blixard.v1.NodeResources allocated = 9;
+   */
+  allocated?: NodeResources | undefined;
+
+  /**
+   * allocatable - allocated (negative when the ratios were lowered below what is assigned).
+   *
+   * @generated from field: blixard.v1.NodeResources free = 10;
+   */
+  free?: NodeResources | undefined;
+
+  /**
+   * VMs assigned to the node.
+   *
+   * @generated from field: uint32 vms = 11;
+   */
+  vms: number;
 };
 
 /**
@@ -89,6 +117,28 @@ export type Node = Message<"blixard.v1.Node"> & {
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
   messageDesc(file_blixard_v1_node, 1);
+
+/**
+ * @generated from message blixard.v1.NodeResources
+ */
+export type NodeResources = Message<"blixard.v1.NodeResources"> & {
+  /**
+   * @generated from field: int32 vcpus = 1;
+   */
+  vcpus: number;
+
+  /**
+   * @generated from field: int32 memory_mib = 2;
+   */
+  memoryMib: number;
+};
+
+/**
+ * Describes the message blixard.v1.NodeResources.
+ * Use `create(NodeResourcesSchema)` to create a new message.
+ */
+export const NodeResourcesSchema: GenMessage<NodeResources> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 2);
 
 /**
  * @generated from message blixard.v1.ListNodesRequest
@@ -101,7 +151,7 @@ export type ListNodesRequest = Message<"blixard.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 2);
+  messageDesc(file_blixard_v1_node, 3);
 
 /**
  * @generated from message blixard.v1.ListNodesResponse
@@ -118,7 +168,7 @@ export type ListNodesResponse = Message<"blixard.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 3);
+  messageDesc(file_blixard_v1_node, 4);
 
 /**
  * @generated from message blixard.v1.GetNodeRequest
@@ -135,7 +185,7 @@ export type GetNodeRequest = Message<"blixard.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 4);
+  messageDesc(file_blixard_v1_node, 5);
 
 /**
  * @generated from message blixard.v1.GetNodeResponse
@@ -152,7 +202,7 @@ export type GetNodeResponse = Message<"blixard.v1.GetNodeResponse"> & {
  * Use `create(GetNodeResponseSchema)` to create a new message.
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 5);
+  messageDesc(file_blixard_v1_node, 6);
 
 /**
  * Cluster membership: every node registers itself with a lease; it is Ready while the lease lives.
