@@ -54,6 +54,13 @@ export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, u
           maxSeconds: spec.restartBackoff.maxSeconds,
         })
       : undefined,
+    placement: spec.placement
+      ? compact({
+          strategy: spec.placement.strategy,
+          constraints: spec.placement.constraints,
+          node: spec.placement.node,
+        })
+      : undefined,
   });
 }
 
@@ -83,6 +90,11 @@ export function specToProto(spec: VmSpec): PbVmSpec {
       : undefined,
     restartPolicy: spec.restartPolicy,
     restartBackoff: spec.restartBackoff,
+    placement: {
+      strategy: spec.placement.strategy,
+      constraints: spec.placement.constraints,
+      node: spec.placement.node,
+    },
   });
 }
 

@@ -61,7 +61,7 @@ export class VmRepository {
       ],
     });
     if (!result.succeeded) throw await this.createConflict(record);
-    return { ...viewOf(record), status };
+    return toView(record, status);
   }
 
   /** Says which part of a failed create was taken: the name, or which forwarded ports. */
@@ -115,11 +115,21 @@ function viewOf(record: VmRecord): Omit<VmView, "status"> {
   };
 }
 
-function toView(record: VmRecord, status: KeyValue | undefined): VmView {
-  const observed: VmStatus = status
-    ? (JSON.parse(status.value) as VmStatus)
-    : initialStatus(record.node, record.createdAt, record.restartNonce);
-  return { ...viewOf(record), status: observed };
+function toView(record: VmRecord, status: KeyValue | VmStatus | undefined): VmView {
+  const observed: VmStatus =
+    status === undefined
+      ? initialStatus(record.node, record.createdAt, record.restartNonce)
+      : "value" in status
+        ? (JSON.parse(status.value) as VmStatus)
+        : status;
+  if (observed.node === record.node && record.node !== "") return { ...viewOf(record), status: observed };
+  // Not placed yet, or placed on a node whose agent has not reported yet: its status is not news.
+  const pending = initialStatus(record.node, observed.updatedAt, record.restartNonce);
+  const message =
+    record.node === ""
+      ? (record.unschedulable ?? "waiting for the scheduler to place it")
+      : `placed on ${record.node}; waiting for its agent`;
+  return { ...viewOf(record), status: { ...pending, restarts: observed.restarts, message } };
 }
 
 function notFound(name: string): BlixardError {

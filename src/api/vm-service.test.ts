@@ -64,10 +64,15 @@ describe("VmService", () => {
     expect(await store.revision()).toBe(initialRevision);
   }
 
-  it("creates a VM with defaults and returns it Pending on this node", async () => {
+  it("creates a VM with defaults and returns it Pending, for the scheduler to place", async () => {
     const { vm } = await client.createVm({ spec: { name: "web", kernel } });
     expect(vm?.spec).toMatchObject({ vcpus: 1, memory: 256, restartPolicy: "always" });
-    expect(vm?.status).toMatchObject({ phase: "Pending", node: "node-a", restarts: 0 });
+    expect(vm?.status).toMatchObject({
+      phase: "Pending",
+      node: "",
+      restarts: 0,
+      message: "waiting for the scheduler to place it",
+    });
     expect(vm?.desiredState).toBe("stopped");
     expect((await client.getVm({ name: "web" })).vm?.name).toBe("web");
   });

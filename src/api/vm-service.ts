@@ -48,7 +48,8 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
         name: spec.name,
         spec,
         desiredState: req.start ? "running" : "stopped",
-        node: deps.nodeId,
+        // The leader's scheduler picks the node (honouring spec.placement).
+        node: "",
         restartNonce: 0,
         deleting: false,
         createdAt: new Date(deps.clock.now()).toISOString(),

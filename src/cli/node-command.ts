@@ -29,6 +29,8 @@ interface NodeFlags {
   reserveMemory?: string;
   cpuOvercommit?: string;
   memoryOvercommit?: string;
+  placementStrategy?: string;
+  failoverGrace?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -80,6 +82,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--reserve-memory <mib>", "memory held back for the host, in MiB (default 512)")
     .option("--cpu-overcommit <ratio>", "vcpus of VMs per host CPU (default 4)")
     .option("--memory-overcommit <ratio>", "VM memory per MiB of host memory (default 1)")
+    .option("--placement-strategy <name>", "for VMs that name none: spread (default), binpack or locality")
+    .option("--failover-grace <seconds>", "how long a node may be NotReady before its VMs move (default 5)")
     .option(
       "--restore <file>",
       "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
@@ -113,6 +117,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         reserveMemory: numberFlag(flags.reserveMemory),
         cpuOvercommit: numberFlag(flags.cpuOvercommit),
         memoryOvercommit: numberFlag(flags.memoryOvercommit),
+        placementStrategy: flags.placementStrategy,
+        failoverGraceSeconds: numberFlag(flags.failoverGrace),
       });
       const running = await runNode(options);
       process.stderr.write(

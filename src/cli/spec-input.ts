@@ -22,6 +22,9 @@ export interface CreateFlags {
   cmdline?: string;
   forward?: string[];
   restart?: string;
+  constraint?: string[];
+  strategy?: string;
+  node?: string;
 }
 
 const PATH_FIELDS = ["kernel", "initrd", "disk"] as const;
@@ -44,6 +47,18 @@ export function buildSpec(name: string, flags: CreateFlags, cwd = process.cwd())
   if (flags.restart !== undefined) merged["restartPolicy"] = flags.restart;
   if (flags.forward?.length) merged["forwards"] = [...asArray(merged["forwards"]), ...flags.forward];
   merged["forwards"] = asArray(merged["forwards"]).map(parseForward);
+  if (flags.constraint?.length || flags.strategy !== undefined || flags.node !== undefined) {
+    const placement = { ...(merged["placement"] as Record<string, unknown> | undefined) };
+    if (flags.constraint?.length) {
+      placement["constraints"] = [
+        ...((placement["constraints"] as unknown[] | undefined) ?? []),
+        ...flags.constraint,
+      ];
+    }
+    if (flags.strategy !== undefined) placement["strategy"] = flags.strategy;
+    if (flags.node !== undefined) placement["node"] = flags.node;
+    merged["placement"] = placement;
+  }
   try {
     return fromJson(VmSpecSchema, merged as JsonObject);
   } catch (err) {

@@ -33,6 +33,16 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       .option("--cmdline <string>", "extra kernel command line")
       .option("--forward <host:guest>", "forward a host port to a guest port (repeatable)", collect)
       .option("--restart <policy>", "restart policy: always, on-failure or never")
+      .option(
+        "--constraint <key=value>",
+        "run only on nodes whose label matches; KEY!=VALUE excludes (repeatable)",
+        collect,
+      )
+      .option(
+        "--strategy <name>",
+        "placement: binpack (fill nodes), spread (balance) or locality (image already there)",
+      )
+      .option("--node <id>", "run on this node only")
       .option("--start", "start the VM after creating it"),
   ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean }) => {
     // Spec parsing (TOML, YAML) is loaded only by `vm create`.

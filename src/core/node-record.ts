@@ -23,6 +23,8 @@ export interface NodeRecord {
   capacity: NodeCapacity;
   /** Absent in records written before it existed: DEFAULT_ALLOWANCE then. */
   allowance?: NodeAllowance;
+  /** Set by `blixard node cordon`: no new VMs are placed here. */
+  cordoned?: boolean;
   /** When this node process last registered. */
   startedAt: string;
 }

@@ -10,8 +10,8 @@
  * nodes fit. Only when nothing fits is every node visited, to say for each why it did not.
  */
 
-export type Strategy = "binpack" | "spread" | "locality";
-export const STRATEGIES: readonly Strategy[] = ["binpack", "spread", "locality"];
+export const STRATEGIES = ["binpack", "spread", "locality"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 export interface Resources {
   vcpus: number;

@@ -17,8 +17,12 @@ export interface VmRecord {
   name: string;
   spec: VmSpec;
   desiredState: DesiredState;
-  /** Node the VM is assigned to. */
+  /** Node the VM is assigned to; "" until the leader's scheduler places it. */
   node: string;
+  /** Bumped by the scheduler at every (re)assignment. */
+  epoch?: number;
+  /** Why the scheduler could not place the VM, for each node; cleared when it is placed. */
+  unschedulable?: string;
   /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
   restartNonce: number;
   /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { BlixardError, type FieldViolation } from "./errors.js";
 import { nameProblem } from "./names.js";
+import { parseConstraint, STRATEGIES } from "./placement.js";
 
 export const DRIVERS = ["qemu"] as const;
 export const RESTART_POLICIES = ["always", "on-failure", "never"] as const;
@@ -83,6 +84,28 @@ export const restartBackoffSchema = z
     path: ["maxSeconds"],
   });
 
+/** Where the VM may run: constraints on node labels, a strategy (else the cluster's), or one node. */
+export const placementSchema = z.strictObject({
+  strategy: z.enum(STRATEGIES).optional(),
+  constraints: z
+    .array(
+      z
+        .string()
+        .refine(
+          (c) => parseConstraint(c) !== undefined,
+          "must be KEY=VALUE or KEY!=VALUE on a node label, e.g. zone=eu-1",
+        ),
+    )
+    .max(32)
+    .default([]),
+  node: z
+    .string()
+    .refine((n) => nameProblem(n) === undefined, "must be a node id as `blixard node list` shows it")
+    .optional(),
+});
+
+export type PlacementSpec = z.infer<typeof placementSchema>;
+
 export const vmSpecSchema = z
   .strictObject({
     name: vmName,
@@ -107,6 +130,7 @@ export const vmSpecSchema = z
     healthCheck: healthCheckSchema.optional(),
     restartPolicy: z.enum(RESTART_POLICIES).default("always"),
     restartBackoff: restartBackoffSchema.default({ initialSeconds: 1, maxSeconds: 60 }),
+    placement: placementSchema.default({ constraints: [] }),
   })
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();

@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { BlixardError } from "../core/errors.js";
 import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
+import { STRATEGIES } from "../core/placement.js";
 import { toViolations } from "../core/vm-spec.js";
 import { defaultDataDir } from "./data-dir.js";
 
@@ -98,6 +99,10 @@ const baseSchema = z.strictObject({
   /** How many vcpus of VMs one host CPU may carry, and likewise for memory. */
   cpuOvercommit: z.number().min(0.1).max(64).default(DEFAULT_ALLOWANCE.overcommit.cpu),
   memoryOvercommit: z.number().min(0.1).max(4).default(DEFAULT_ALLOWANCE.overcommit.memory),
+  /** The placement strategy of VMs that name none; the leader's setting applies. */
+  placementStrategy: z.enum(STRATEGIES).default("spread"),
+  /** How long a node may be NotReady before the leader moves its VMs elsewhere. */
+  failoverGraceSeconds: z.number().min(0).max(3600).default(5),
   /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
   restore: z.string().min(1).optional(),
 });

@@ -15,6 +15,7 @@ import { listNodes, nodeServiceImpl } from "../api/node-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
+import { Scheduler } from "../control/scheduler.js";
 import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
@@ -219,9 +220,24 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       logger: log,
       nodeId,
       ttlSeconds: options.leaseTtlSeconds,
+      // A new leader looks at once instead of at the next tick.
+      onElected: () => scheduler.poke(),
     });
+    const scheduler = new Scheduler({
+      store,
+      clock: systemClock,
+      logger: log,
+      random: cryptoRandom,
+      config: {
+        defaultStrategy: options.placementStrategy,
+        graceMs: options.failoverGraceSeconds * 1000,
+      },
+      fence: () => (election.isLeader ? election.fence() : undefined),
+    });
+    scheduler.start();
     election.start();
     cleanups.unshift(() => election.resign());
+    cleanups.unshift(() => scheduler.stop());
     log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {

@@ -42,9 +42,12 @@ describe("nodes sharing an external etcd cluster", () => {
     }
   });
 
-  it("serves a VM created through one node from the other", () => {
-    a.ok("vm", "create", "shared", "--kernel", image().kernel, "--initrd", image().initrd);
-    const seen = JSON.parse(b.ok("vm", "get", "shared", "-o", "json")) as { status: { node: string } };
+  it("serves a VM created through one node from the other", async () => {
+    a.ok("vm", "create", "shared", "--kernel", image().kernel, "--initrd", image().initrd, "--node", idOf(a));
+    const seen = await until("the leader to place it on a", () => {
+      const vm = JSON.parse(b.ok("vm", "get", "shared", "-o", "json")) as { status: { node: string } };
+      return vm.status.node === idOf(a) ? vm : undefined;
+    });
     expect(seen.status.node).toBe(idOf(a));
     expect(JSON.parse(b.ok("vm", "list", "-o", "json"))).toHaveLength(1);
   });

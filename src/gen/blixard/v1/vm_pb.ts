@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/vm.proto.
  */
 export const file_blixard_v1_vm: GenFile = /*@__PURE__*/
-  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIjwKC1BvcnRGb3J3YXJkEgwKBGhvc3QYASABKA0SDQoFZ3Vlc3QYAiABKA0SEAoIcHJvdG9jb2wYAyABKAkioAIKC0hlYWx0aENoZWNrEgwKBHR5cGUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEg8KB3BhdHRlcm4YBCABKAkSHQoQaW50ZXJ2YWxfc2Vjb25kcxgFIAEoAUgAiAEBEhwKD3RpbWVvdXRfc2Vjb25kcxgGIAEoAUgBiAEBEh4KEWZhaWx1cmVfdGhyZXNob2xkGAcgASgNSAKIAQESIQoUc3RhcnRfcGVyaW9kX3NlY29uZHMYCCABKAFIA4gBAUITChFfaW50ZXJ2YWxfc2Vjb25kc0ISChBfdGltZW91dF9zZWNvbmRzQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIXChVfc3RhcnRfcGVyaW9kX3NlY29uZHMibAoOUmVzdGFydEJhY2tvZmYSHAoPaW5pdGlhbF9zZWNvbmRzGAEgASgBSACIAQESGAoLbWF4X3NlY29uZHMYAiABKAFIAYgBAUISChBfaW5pdGlhbF9zZWNvbmRzQg4KDF9tYXhfc2Vjb25kcyLQAwoGVm1TcGVjEgwKBG5hbWUYASABKAkSEgoFdmNwdXMYAiABKA1IAIgBARITCgZtZW1vcnkYAyABKA1IAYgBARITCgZkcml2ZXIYBCABKAlIAogBARIOCgZrZXJuZWwYBSABKAkSEwoGaW5pdHJkGAYgASgJSAOIAQESEQoEZGlzaxgHIAEoCUgEiAEBEhQKB2NtZGxpbmUYCCABKAlIBYgBARIpCghmb3J3YXJkcxgJIAMoCzIXLmJsaXhhcmQudjEuUG9ydEZvcndhcmQSMgoMaGVhbHRoX2NoZWNrGAogASgLMhcuYmxpeGFyZC52MS5IZWFsdGhDaGVja0gGiAEBEhsKDnJlc3RhcnRfcG9saWN5GAsgASgJSAeIAQESOAoPcmVzdGFydF9iYWNrb2ZmGAwgASgLMhouYmxpeGFyZC52MS5SZXN0YXJ0QmFja29mZkgIiAEBQggKBl92Y3B1c0IJCgdfbWVtb3J5QgkKB19kcml2ZXJCCQoHX2luaXRyZEIHCgVfZGlza0IKCghfY21kbGluZUIPCg1faGVhbHRoX2NoZWNrQhEKD19yZXN0YXJ0X3BvbGljeUISChBfcmVzdGFydF9iYWNrb2ZmImEKCEV4aXRJbmZvEhEKBGNvZGUYASABKAVIAIgBARITCgZzaWduYWwYAiABKAlIAYgBARINCgVrbm93bhgDIAEoCBIKCgJhdBgEIAEoCUIHCgVfY29kZUIJCgdfc2lnbmFsIsICCghWbVN0YXR1cxINCgVwaGFzZRgBIAEoCRIMCgRub2RlGAIgASgJEhAKA3BpZBgDIAEoBUgAiAEBEhAKCHJlc3RhcnRzGAQgASgNEg4KBmhlYWx0aBgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhcKCnN0YXJ0ZWRfYXQYByABKAlIAYgBARIVCghyZWFkeV9hdBgIIAEoCUgCiAEBEiwKCWxhc3RfZXhpdBgJIAEoCzIULmJsaXhhcmQudjEuRXhpdEluZm9IA4gBARIcCg9uZXh0X3Jlc3RhcnRfYXQYCiABKAlIBIgBARISCgp1cGRhdGVkX2F0GAsgASgJQgYKBF9waWRCDQoLX3N0YXJ0ZWRfYXRCCwoJX3JlYWR5X2F0QgwKCl9sYXN0X2V4aXRCEgoQX25leHRfcmVzdGFydF9hdCKXAQoCVm0SDAoEbmFtZRgBIAEoCRIgCgRzcGVjGAIgASgLMhIuYmxpeGFyZC52MS5WbVNwZWMSJAoGc3RhdHVzGAMgASgLMhQuYmxpeGFyZC52MS5WbVN0YXR1cxIVCg1kZXNpcmVkX3N0YXRlGAQgASgJEhAKCGRlbGV0aW5nGAUgASgIEhIKCmNyZWF0ZWRfYXQYBiABKAkiQgoPQ3JlYXRlVm1SZXF1ZXN0EiAKBHNwZWMYASABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxINCgVzdGFydBgCIAEoCCIuChBDcmVhdGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiMQoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0iJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTKJBQoJVm1TZXJ2aWNlEkUKCENyZWF0ZVZtEhsuYmxpeGFyZC52MS5DcmVhdGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkNyZWF0ZVZtUmVzcG9uc2USPAoFR2V0Vm0SGC5ibGl4YXJkLnYxLkdldFZtUmVxdWVzdBoZLmJsaXhhcmQudjEuR2V0Vm1SZXNwb25zZRJCCgdMaXN0Vm1zEhouYmxpeGFyZC52MS5MaXN0Vm1zUmVxdWVzdBobLmJsaXhhcmQudjEuTGlzdFZtc1Jlc3BvbnNlEkIKB1N0YXJ0Vm0SGi5ibGl4YXJkLnYxLlN0YXJ0Vm1SZXF1ZXN0GhsuYmxpeGFyZC52MS5TdGFydFZtUmVzcG9uc2USPwoGU3RvcFZtEhkuYmxpeGFyZC52MS5TdG9wVm1SZXF1ZXN0GhouYmxpeGFyZC52MS5TdG9wVm1SZXNwb25zZRJICglSZXN0YXJ0Vm0SHC5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlcXVlc3QaHS5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlc3BvbnNlEkUKCERlbGV0ZVZtEhsuYmxpeGFyZC52MS5EZWxldGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkRlbGV0ZVZtUmVzcG9uc2USSAoJR2V0Vm1Mb2dzEhwuYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXF1ZXN0Gh0uYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXNwb25zZRJTCgxGb2xsb3dWbUxvZ3MSHy5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1JlcXVlc3QaIC5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1Jlc3BvbnNlMAFiBnByb3RvMw");
+  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIjwKC1BvcnRGb3J3YXJkEgwKBGhvc3QYASABKA0SDQoFZ3Vlc3QYAiABKA0SEAoIcHJvdG9jb2wYAyABKAkioAIKC0hlYWx0aENoZWNrEgwKBHR5cGUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEg8KB3BhdHRlcm4YBCABKAkSHQoQaW50ZXJ2YWxfc2Vjb25kcxgFIAEoAUgAiAEBEhwKD3RpbWVvdXRfc2Vjb25kcxgGIAEoAUgBiAEBEh4KEWZhaWx1cmVfdGhyZXNob2xkGAcgASgNSAKIAQESIQoUc3RhcnRfcGVyaW9kX3NlY29uZHMYCCABKAFIA4gBAUITChFfaW50ZXJ2YWxfc2Vjb25kc0ISChBfdGltZW91dF9zZWNvbmRzQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIXChVfc3RhcnRfcGVyaW9kX3NlY29uZHMibAoOUmVzdGFydEJhY2tvZmYSHAoPaW5pdGlhbF9zZWNvbmRzGAEgASgBSACIAQESGAoLbWF4X3NlY29uZHMYAiABKAFIAYgBAUISChBfaW5pdGlhbF9zZWNvbmRzQg4KDF9tYXhfc2Vjb25kcyKNBAoGVm1TcGVjEgwKBG5hbWUYASABKAkSEgoFdmNwdXMYAiABKA1IAIgBARITCgZtZW1vcnkYAyABKA1IAYgBARITCgZkcml2ZXIYBCABKAlIAogBARIOCgZrZXJuZWwYBSABKAkSEwoGaW5pdHJkGAYgASgJSAOIAQESEQoEZGlzaxgHIAEoCUgEiAEBEhQKB2NtZGxpbmUYCCABKAlIBYgBARIpCghmb3J3YXJkcxgJIAMoCzIXLmJsaXhhcmQudjEuUG9ydEZvcndhcmQSMgoMaGVhbHRoX2NoZWNrGAogASgLMhcuYmxpeGFyZC52MS5IZWFsdGhDaGVja0gGiAEBEhsKDnJlc3RhcnRfcG9saWN5GAsgASgJSAeIAQESOAoPcmVzdGFydF9iYWNrb2ZmGAwgASgLMhouYmxpeGFyZC52MS5SZXN0YXJ0QmFja29mZkgIiAEBEi0KCXBsYWNlbWVudBgNIAEoCzIVLmJsaXhhcmQudjEuUGxhY2VtZW50SAmIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudCJgCglQbGFjZW1lbnQSFQoIc3RyYXRlZ3kYASABKAlIAIgBARITCgtjb25zdHJhaW50cxgCIAMoCRIRCgRub2RlGAMgASgJSAGIAQFCCwoJX3N0cmF0ZWd5QgcKBV9ub2RlImEKCEV4aXRJbmZvEhEKBGNvZGUYASABKAVIAIgBARITCgZzaWduYWwYAiABKAlIAYgBARINCgVrbm93bhgDIAEoCBIKCgJhdBgEIAEoCUIHCgVfY29kZUIJCgdfc2lnbmFsIsICCghWbVN0YXR1cxINCgVwaGFzZRgBIAEoCRIMCgRub2RlGAIgASgJEhAKA3BpZBgDIAEoBUgAiAEBEhAKCHJlc3RhcnRzGAQgASgNEg4KBmhlYWx0aBgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhcKCnN0YXJ0ZWRfYXQYByABKAlIAYgBARIVCghyZWFkeV9hdBgIIAEoCUgCiAEBEiwKCWxhc3RfZXhpdBgJIAEoCzIULmJsaXhhcmQudjEuRXhpdEluZm9IA4gBARIcCg9uZXh0X3Jlc3RhcnRfYXQYCiABKAlIBIgBARISCgp1cGRhdGVkX2F0GAsgASgJQgYKBF9waWRCDQoLX3N0YXJ0ZWRfYXRCCwoJX3JlYWR5X2F0QgwKCl9sYXN0X2V4aXRCEgoQX25leHRfcmVzdGFydF9hdCKXAQoCVm0SDAoEbmFtZRgBIAEoCRIgCgRzcGVjGAIgASgLMhIuYmxpeGFyZC52MS5WbVNwZWMSJAoGc3RhdHVzGAMgASgLMhQuYmxpeGFyZC52MS5WbVN0YXR1cxIVCg1kZXNpcmVkX3N0YXRlGAQgASgJEhAKCGRlbGV0aW5nGAUgASgIEhIKCmNyZWF0ZWRfYXQYBiABKAkiQgoPQ3JlYXRlVm1SZXF1ZXN0EiAKBHNwZWMYASABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxINCgVzdGFydBgCIAEoCCIuChBDcmVhdGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiMQoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0iJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTKJBQoJVm1TZXJ2aWNlEkUKCENyZWF0ZVZtEhsuYmxpeGFyZC52MS5DcmVhdGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkNyZWF0ZVZtUmVzcG9uc2USPAoFR2V0Vm0SGC5ibGl4YXJkLnYxLkdldFZtUmVxdWVzdBoZLmJsaXhhcmQudjEuR2V0Vm1SZXNwb25zZRJCCgdMaXN0Vm1zEhouYmxpeGFyZC52MS5MaXN0Vm1zUmVxdWVzdBobLmJsaXhhcmQudjEuTGlzdFZtc1Jlc3BvbnNlEkIKB1N0YXJ0Vm0SGi5ibGl4YXJkLnYxLlN0YXJ0Vm1SZXF1ZXN0GhsuYmxpeGFyZC52MS5TdGFydFZtUmVzcG9uc2USPwoGU3RvcFZtEhkuYmxpeGFyZC52MS5TdG9wVm1SZXF1ZXN0GhouYmxpeGFyZC52MS5TdG9wVm1SZXNwb25zZRJICglSZXN0YXJ0Vm0SHC5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlcXVlc3QaHS5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlc3BvbnNlEkUKCERlbGV0ZVZtEhsuYmxpeGFyZC52MS5EZWxldGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkRlbGV0ZVZtUmVzcG9uc2USSAoJR2V0Vm1Mb2dzEhwuYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXF1ZXN0Gh0uYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXNwb25zZRJTCgxGb2xsb3dWbUxvZ3MSHy5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1JlcXVlc3QaIC5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1Jlc3BvbnNlMAFiBnByb3RvMw");
 
 /**
  * @generated from message blixard.v1.PortForward
@@ -194,6 +194,11 @@ export type VmSpec = Message<"blixard.v1.VmSpec"> & {
    * @generated from field: optional blixard.v1.RestartBackoff restart_backoff = 12;
    */
   restartBackoff?: RestartBackoff | undefined;
+
+  /**
+   * @generated from field: optional blixard.v1.Placement placement = 13;
+   */
+  placement?: Placement | undefined;
 };
 
 /**
@@ -202,6 +207,39 @@ export type VmSpec = Message<"blixard.v1.VmSpec"> & {
  */
 export const VmSpecSchema: GenMessage<VmSpec> = /*@__PURE__*/
   messageDesc(file_blixard_v1_vm, 3);
+
+/**
+ * @generated from message blixard.v1.Placement
+ */
+export type Placement = Message<"blixard.v1.Placement"> & {
+  /**
+   * "binpack", "spread" or "locality"; the cluster's default when unset.
+   *
+   * @generated from field: optional string strategy = 1;
+   */
+  strategy?: string | undefined;
+
+  /**
+   * KEY=VALUE or KEY!=VALUE on node labels.
+   *
+   * @generated from field: repeated string constraints = 2;
+   */
+  constraints: string[];
+
+  /**
+   * Run on this node only.
+   *
+   * @generated from field: optional string node = 3;
+   */
+  node?: string | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.Placement.
+ * Use `create(PlacementSchema)` to create a new message.
+ */
+export const PlacementSchema: GenMessage<Placement> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 4);
 
 /**
  * @generated from message blixard.v1.ExitInfo
@@ -233,7 +271,7 @@ export type ExitInfo = Message<"blixard.v1.ExitInfo"> & {
  * Use `create(ExitInfoSchema)` to create a new message.
  */
 export const ExitInfoSchema: GenMessage<ExitInfo> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 4);
+  messageDesc(file_blixard_v1_vm, 5);
 
 /**
  * @generated from message blixard.v1.VmStatus
@@ -304,7 +342,7 @@ export type VmStatus = Message<"blixard.v1.VmStatus"> & {
  * Use `create(VmStatusSchema)` to create a new message.
  */
 export const VmStatusSchema: GenMessage<VmStatus> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 5);
+  messageDesc(file_blixard_v1_vm, 6);
 
 /**
  * @generated from message blixard.v1.Vm
@@ -348,7 +386,7 @@ export type Vm = Message<"blixard.v1.Vm"> & {
  * Use `create(VmSchema)` to create a new message.
  */
 export const VmSchema: GenMessage<Vm> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 6);
+  messageDesc(file_blixard_v1_vm, 7);
 
 /**
  * @generated from message blixard.v1.CreateVmRequest
@@ -372,7 +410,7 @@ export type CreateVmRequest = Message<"blixard.v1.CreateVmRequest"> & {
  * Use `create(CreateVmRequestSchema)` to create a new message.
  */
 export const CreateVmRequestSchema: GenMessage<CreateVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 7);
+  messageDesc(file_blixard_v1_vm, 8);
 
 /**
  * @generated from message blixard.v1.CreateVmResponse
@@ -389,7 +427,7 @@ export type CreateVmResponse = Message<"blixard.v1.CreateVmResponse"> & {
  * Use `create(CreateVmResponseSchema)` to create a new message.
  */
 export const CreateVmResponseSchema: GenMessage<CreateVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 8);
+  messageDesc(file_blixard_v1_vm, 9);
 
 /**
  * @generated from message blixard.v1.GetVmRequest
@@ -406,7 +444,7 @@ export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
  * Use `create(GetVmRequestSchema)` to create a new message.
  */
 export const GetVmRequestSchema: GenMessage<GetVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 9);
+  messageDesc(file_blixard_v1_vm, 10);
 
 /**
  * @generated from message blixard.v1.GetVmResponse
@@ -423,7 +461,7 @@ export type GetVmResponse = Message<"blixard.v1.GetVmResponse"> & {
  * Use `create(GetVmResponseSchema)` to create a new message.
  */
 export const GetVmResponseSchema: GenMessage<GetVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 10);
+  messageDesc(file_blixard_v1_vm, 11);
 
 /**
  * @generated from message blixard.v1.ListVmsRequest
@@ -436,7 +474,7 @@ export type ListVmsRequest = Message<"blixard.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 11);
+  messageDesc(file_blixard_v1_vm, 12);
 
 /**
  * @generated from message blixard.v1.ListVmsResponse
@@ -453,7 +491,7 @@ export type ListVmsResponse = Message<"blixard.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 12);
+  messageDesc(file_blixard_v1_vm, 13);
 
 /**
  * @generated from message blixard.v1.StartVmRequest
@@ -470,7 +508,7 @@ export type StartVmRequest = Message<"blixard.v1.StartVmRequest"> & {
  * Use `create(StartVmRequestSchema)` to create a new message.
  */
 export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 13);
+  messageDesc(file_blixard_v1_vm, 14);
 
 /**
  * @generated from message blixard.v1.StartVmResponse
@@ -487,7 +525,7 @@ export type StartVmResponse = Message<"blixard.v1.StartVmResponse"> & {
  * Use `create(StartVmResponseSchema)` to create a new message.
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 14);
+  messageDesc(file_blixard_v1_vm, 15);
 
 /**
  * @generated from message blixard.v1.StopVmRequest
@@ -504,7 +542,7 @@ export type StopVmRequest = Message<"blixard.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 15);
+  messageDesc(file_blixard_v1_vm, 16);
 
 /**
  * @generated from message blixard.v1.StopVmResponse
@@ -521,7 +559,7 @@ export type StopVmResponse = Message<"blixard.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 16);
+  messageDesc(file_blixard_v1_vm, 17);
 
 /**
  * @generated from message blixard.v1.RestartVmRequest
@@ -538,7 +576,7 @@ export type RestartVmRequest = Message<"blixard.v1.RestartVmRequest"> & {
  * Use `create(RestartVmRequestSchema)` to create a new message.
  */
 export const RestartVmRequestSchema: GenMessage<RestartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 17);
+  messageDesc(file_blixard_v1_vm, 18);
 
 /**
  * @generated from message blixard.v1.RestartVmResponse
@@ -555,7 +593,7 @@ export type RestartVmResponse = Message<"blixard.v1.RestartVmResponse"> & {
  * Use `create(RestartVmResponseSchema)` to create a new message.
  */
 export const RestartVmResponseSchema: GenMessage<RestartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 18);
+  messageDesc(file_blixard_v1_vm, 19);
 
 /**
  * @generated from message blixard.v1.DeleteVmRequest
@@ -572,7 +610,7 @@ export type DeleteVmRequest = Message<"blixard.v1.DeleteVmRequest"> & {
  * Use `create(DeleteVmRequestSchema)` to create a new message.
  */
 export const DeleteVmRequestSchema: GenMessage<DeleteVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 19);
+  messageDesc(file_blixard_v1_vm, 20);
 
 /**
  * @generated from message blixard.v1.DeleteVmResponse
@@ -589,7 +627,7 @@ export type DeleteVmResponse = Message<"blixard.v1.DeleteVmResponse"> & {
  * Use `create(DeleteVmResponseSchema)` to create a new message.
  */
 export const DeleteVmResponseSchema: GenMessage<DeleteVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 20);
+  messageDesc(file_blixard_v1_vm, 21);
 
 /**
  * @generated from message blixard.v1.GetVmLogsRequest
@@ -613,7 +651,7 @@ export type GetVmLogsRequest = Message<"blixard.v1.GetVmLogsRequest"> & {
  * Use `create(GetVmLogsRequestSchema)` to create a new message.
  */
 export const GetVmLogsRequestSchema: GenMessage<GetVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 21);
+  messageDesc(file_blixard_v1_vm, 22);
 
 /**
  * @generated from message blixard.v1.GetVmLogsResponse
@@ -630,7 +668,7 @@ export type GetVmLogsResponse = Message<"blixard.v1.GetVmLogsResponse"> & {
  * Use `create(GetVmLogsResponseSchema)` to create a new message.
  */
 export const GetVmLogsResponseSchema: GenMessage<GetVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 22);
+  messageDesc(file_blixard_v1_vm, 23);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsRequest
@@ -654,7 +692,7 @@ export type FollowVmLogsRequest = Message<"blixard.v1.FollowVmLogsRequest"> & {
  * Use `create(FollowVmLogsRequestSchema)` to create a new message.
  */
 export const FollowVmLogsRequestSchema: GenMessage<FollowVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 23);
+  messageDesc(file_blixard_v1_vm, 24);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsResponse
@@ -671,7 +709,7 @@ export type FollowVmLogsResponse = Message<"blixard.v1.FollowVmLogsResponse"> & 
  * Use `create(FollowVmLogsResponseSchema)` to create a new message.
  */
 export const FollowVmLogsResponseSchema: GenMessage<FollowVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 24);
+  messageDesc(file_blixard_v1_vm, 25);
 
 /**
  * The VM API. Every field of a spec is validated once by the server; an invalid request changes

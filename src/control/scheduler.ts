@@ -1,0 +1,215 @@
+/**
+ * The scheduler controller: while this node leads, it keeps a cache of nodes, liveness and VM records
+ * (loaded once, then followed through watches) and, whenever something changes and once a second for
+ * the grace timers, applies the decisions of core/scheduling.ts. Every write is compare-and-swap on the
+ * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
+ */
+import { errorMessage } from "../core/errors.js";
+import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
+import { type NodeRecord, nodeViews } from "../core/node-record.js";
+import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
+import type { VmRecord } from "../core/vm-record.js";
+import type { Clock, TimerHandle } from "../ports/clock.js";
+import type { Logger } from "../ports/logger.js";
+import type { Random } from "../ports/random.js";
+import type { Compare, KeyValue, Store, Watch } from "../ports/store.js";
+
+export interface SchedulerOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  random: Random;
+  config: SchedulerConfig;
+  /** The current term's fence, or undefined while this node does not lead. */
+  fence: () => Compare | undefined;
+  /** How often to look again without a change (grace timers); 1 s by default. */
+  intervalMs?: number;
+}
+
+interface Cached {
+  kv: KeyValue;
+  record: VmRecord;
+}
+
+export class Scheduler {
+  private readonly vms = new Map<string, Cached>();
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly alive = new Set<string>();
+  private readonly notReadySince = new Map<string, number>();
+  private readonly watches: Watch[] = [];
+  private readonly log: Logger;
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private loaded = false;
+  private passing = false;
+  private again = false;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.log = opts.logger.child({ component: "scheduler" });
+  }
+
+  start(): void {
+    this.running = true;
+    void this.load();
+    this.tick();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.timer?.cancel();
+    for (const watch of this.watches.splice(0)) watch.close();
+  }
+
+  /** Runs a pass now, or right after the one in progress. */
+  poke(): void {
+    if (!this.running || !this.loaded) return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    void this.pass();
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.poke();
+      this.tick();
+    }, this.opts.intervalMs ?? 1000);
+  }
+
+  /** Loads the cache and follows the three prefixes it is made of; reloads after a broken watch. */
+  private async load(): Promise<void> {
+    for (const watch of this.watches.splice(0)) watch.close();
+    this.loaded = false;
+    try {
+      const [vms, nodes, alive] = await Promise.all([
+        this.opts.store.range(keys.vmsPrefix),
+        this.opts.store.range(keys.nodesPrefix),
+        this.opts.store.range(keys.alivePrefix),
+      ]);
+      this.vms.clear();
+      for (const kv of vms.kvs) this.putVm(kv);
+      this.nodes.clear();
+      for (const kv of nodes.kvs) this.nodes.set(nameFromKey(keys.nodesPrefix, kv.key), JSON.parse(kv.value));
+      this.alive.clear();
+      for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
+      this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
+        type === "put" ? this.putVm(kv) : this.vms.delete(nameFromKey(keys.vmsPrefix, kv.key)),
+      );
+      this.follow(keys.nodesPrefix, nodes.revision, (type, kv) => {
+        const id = nameFromKey(keys.nodesPrefix, kv.key);
+        if (type === "put") this.nodes.set(id, JSON.parse(kv.value) as NodeRecord);
+        else this.nodes.delete(id);
+      });
+      this.follow(keys.alivePrefix, alive.revision, (type, kv) => {
+        const id = nameFromKey(keys.alivePrefix, kv.key);
+        if (type === "put") this.alive.add(id);
+        else this.alive.delete(id);
+      });
+      this.loaded = true;
+      this.poke();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "cannot load the cluster state; retrying");
+      if (this.running) this.opts.clock.setTimeout(() => void this.load(), 1000);
+    }
+  }
+
+  private putVm(kv: KeyValue): void {
+    const record = JSON.parse(kv.value) as VmRecord;
+    this.vms.set(record.name, { kv, record });
+  }
+
+  private follow(
+    prefix: string,
+    revision: number,
+    apply: (type: "put" | "delete", kv: KeyValue) => void,
+  ): void {
+    const watch = this.opts.store.watch(prefix, { fromRevision: revision + 1 });
+    this.watches.push(watch);
+    void (async () => {
+      try {
+        for await (const batch of watch) {
+          for (const event of batch.events) apply(event.type, event.kv);
+          this.poke();
+        }
+      } catch (err) {
+        if (!this.running || !this.watches.includes(watch)) return;
+        this.log.warn({ err: errorMessage(err) }, "watch failed; reloading the cluster state");
+        this.opts.clock.setTimeout(() => void this.load(), 1000);
+      }
+    })();
+  }
+
+  private async pass(): Promise<void> {
+    this.passing = true;
+    try {
+      do {
+        this.again = false;
+        const fence = this.opts.fence();
+        if (!fence) {
+          // Not leading: forget the grace timers, a new term starts them afresh.
+          this.notReadySince.clear();
+          return;
+        }
+        const decisions = planScheduling(
+          {
+            nodes: nodeViews([...this.nodes.values()], this.alive),
+            vms: [...this.vms.values()].map((c) => c.record),
+            now: this.opts.clock.now(),
+            notReadySince: this.notReadySince,
+          },
+          this.opts.config,
+          () => this.opts.random.next(),
+        );
+        for (const decision of decisions) await this.apply(decision, fence);
+      } while (this.again && this.running);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "scheduling pass failed; retrying");
+    } finally {
+      this.passing = false;
+    }
+  }
+
+  private async apply(decision: Decision, fence: Compare): Promise<void> {
+    const cached = this.vms.get(decision.vm);
+    if (!cached) return;
+    const { kv, record } = cached;
+    const unchanged: Compare = { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision };
+    if (decision.type === "finish-delete") {
+      await this.opts.store.txn({
+        compare: [unchanged, fence],
+        success: [
+          { type: "delete", key: keys.vm(record.name) },
+          { type: "delete", key: keys.status(record.name) },
+          ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+        ],
+      });
+      this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
+      return;
+    }
+    const next: VmRecord =
+      decision.type === "assign"
+        ? { ...record, node: decision.node, epoch: (record.epoch ?? 0) + 1 }
+        : {
+            ...record,
+            node: "",
+            epoch: (record.epoch ?? 0) + (record.node === "" ? 0 : 1),
+            unschedulable: decision.message,
+          };
+    if (decision.type === "assign") delete next.unschedulable;
+    const result = await this.opts.store.txn({
+      compare: [unchanged, fence],
+      success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
+    });
+    if (!result.succeeded) return;
+    if (decision.type === "assign") {
+      this.log.info(
+        { vm: record.name, node: decision.node, from: decision.from, epoch: next.epoch },
+        decision.from ? "rescheduled VM from a lost node" : "scheduled VM",
+      );
+    } else {
+      this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
+    }
+  }
+}

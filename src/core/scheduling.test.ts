@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import type { NodeView } from "./node-record.js";
+import { planScheduling, type SchedulerConfig } from "./scheduling.js";
+import type { VmRecord } from "./vm-record.js";
+import { parseVmSpec } from "./vm-spec.js";
+
+const config: SchedulerConfig = { defaultStrategy: "spread", graceMs: 5000 };
+const noAllowance = { reserved: { vcpus: 0, memoryMiB: 0 }, overcommit: { cpu: 1, memory: 1 } };
+
+const node = (id: string, overrides: Partial<NodeView> = {}): NodeView => ({
+  id,
+  apiUrl: `http://${id}:7001`,
+  labels: {},
+  capacity: { vcpus: 4, memoryMiB: 4096, drivers: ["qemu"] },
+  allowance: noAllowance,
+  startedAt: "2026-11-22T00:00:00.000Z",
+  state: "Ready",
+  ...overrides,
+});
+
+let created = 0;
+const vm = (
+  name: string,
+  nodeId = "",
+  spec: Record<string, unknown> = {},
+  extra: Partial<VmRecord> = {},
+): VmRecord => ({
+  name,
+  spec: parseVmSpec({ name, kernel: "/k", ...spec }),
+  desiredState: "running",
+  node: nodeId,
+  restartNonce: 0,
+  deleting: false,
+  createdAt: new Date(Date.UTC(2026, 10, 22, 0, 0, created++)).toISOString(),
+  ...extra,
+});
+
+const plan = (nodes: NodeView[], vms: VmRecord[], now = 0, notReadySince = new Map<string, number>()) =>
+  planScheduling({ nodes, vms, now, notReadySince }, config, () => 0);
+
+describe("scheduling", () => {
+  it("places unassigned VMs, accounting each before the next", () => {
+    const decisions = plan(
+      [node("a"), node("b")],
+      [vm("x", "", { memory: 3072 }), vm("y", "", { memory: 3072 })],
+    );
+    expect(decisions).toEqual([
+      { type: "assign", vm: "x", node: "a" },
+      { type: "assign", vm: "y", node: "b" },
+    ]);
+  });
+
+  it("leaves placed VMs alone and honours the spec's placement", () => {
+    const nodes = [node("a", { labels: { zone: "eu" } }), node("b", { labels: { zone: "us" } })];
+    expect(
+      plan(nodes, [vm("placed", "a"), vm("eu-only", "", { placement: { constraints: ["zone=us"] } })]),
+    ).toEqual([{ type: "assign", vm: "eu-only", node: "b" }]);
+    expect(plan(nodes, [vm("manual", "", { placement: { node: "a" } })])).toEqual([
+      { type: "assign", vm: "manual", node: "a" },
+    ]);
+  });
+
+  it("reports an unplaceable VM once, with each node's reason", () => {
+    const big = vm("big", "", { memory: 8192 });
+    const decisions = plan([node("a"), node("b", { state: "NotReady" })], [big]);
+    expect(decisions).toEqual([
+      {
+        type: "unschedulable",
+        vm: "big",
+        message: "no node can run VM big: a: not enough memory (needs 8192 MiB, 4096 free); b: NotReady",
+      },
+    ]);
+    const already = { ...big, unschedulable: (decisions[0] as { message: string }).message };
+    expect(plan([node("a"), node("b", { state: "NotReady" })], [already])).toEqual([]);
+  });
+
+  it("moves the VMs of a node that stays NotReady past the grace period, and not before", () => {
+    const since = new Map<string, number>();
+    const nodes = [node("a", { state: "NotReady" }), node("b")];
+    const vms = [vm("web", "a"), vm("gone", "a", {}, { deleting: true })];
+    expect(plan(nodes, vms, 1_000, since)).toEqual([]);
+    expect(plan(nodes, vms, 5_999, since)).toEqual([]);
+    expect(plan(nodes, vms, 6_000, since)).toEqual([
+      { type: "assign", vm: "web", node: "b", from: "a" },
+      { type: "finish-delete", vm: "gone", node: "a" },
+    ]);
+  });
+
+  it("restarts the grace period when the node comes back in between", () => {
+    const since = new Map<string, number>();
+    const vms = [vm("web", "a")];
+    plan([node("a", { state: "NotReady" }), node("b")], vms, 0, since);
+    plan([node("a"), node("b")], vms, 3_000, since);
+    expect(plan([node("a", { state: "NotReady" }), node("b")], vms, 6_000, since)).toEqual([]);
+  });
+
+  it("unassigns a lost node's VM when no other node can take it", () => {
+    const since = new Map<string, number>([["a", 0]]);
+    const decisions = plan([node("a", { state: "NotReady" })], [vm("web", "a")], 10_000, since);
+    expect(decisions).toEqual([
+      { type: "unschedulable", vm: "web", from: "a", message: "no node can run VM web: a: NotReady" },
+    ]);
+  });
+});

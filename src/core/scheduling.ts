@@ -1,0 +1,124 @@
+/**
+ * The scheduler's decisions for one pass over the cluster: place VMs that have no node, move VMs off
+ * nodes that have been gone longer than the grace period, and finish deleting VMs whose node is gone.
+ * Pure: the leader's controller applies the decisions; the simulator can run the same planning.
+ */
+import { allocationsByNode, nodeAllocatable } from "./allocation.js";
+import type { NodeView } from "./node-record.js";
+import { type Candidate, type PlacementRequest, parseConstraint, place, type Strategy } from "./placement.js";
+import type { VmRecord } from "./vm-record.js";
+
+export interface SchedulerConfig {
+  defaultStrategy: Strategy;
+  /** How long a node may be NotReady before its VMs are moved elsewhere. */
+  graceMs: number;
+}
+
+export interface ClusterSnapshot {
+  nodes: readonly NodeView[];
+  vms: readonly VmRecord[];
+  now: number;
+  /** When this leader first saw each NotReady (or unregistered) node so; filled in by planScheduling. */
+  notReadySince: Map<string, number>;
+}
+
+export type Decision =
+  | { type: "assign"; vm: string; node: string; from?: string }
+  | { type: "unschedulable"; vm: string; message: string; from?: string }
+  | { type: "finish-delete"; vm: string; node: string };
+
+export function planScheduling(
+  snapshot: ClusterSnapshot,
+  config: SchedulerConfig,
+  random: () => number,
+): Decision[] {
+  const { now, notReadySince } = snapshot;
+  const ready = new Set(snapshot.nodes.filter((n) => n.state === "Ready").map((n) => n.id));
+  const assigned = new Set(snapshot.vms.map((vm) => vm.node).filter((n) => n !== ""));
+  for (const id of [...snapshot.nodes.map((n) => n.id), ...assigned]) {
+    if (ready.has(id)) notReadySince.delete(id);
+    else if (!notReadySince.has(id)) notReadySince.set(id, now);
+  }
+  const gone = (node: string) => {
+    const since = notReadySince.get(node);
+    return since !== undefined && now - since >= config.graceMs;
+  };
+
+  const candidates = buildCandidates(snapshot.nodes, snapshot.vms);
+  const decisions: Decision[] = [];
+  const ordered = [...snapshot.vms].sort(
+    (a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name),
+  );
+  for (const vm of ordered) {
+    if (vm.deleting) {
+      if (vm.node === "" || gone(vm.node))
+        decisions.push({ type: "finish-delete", vm: vm.name, node: vm.node });
+      continue;
+    }
+    const lost = vm.node !== "" && gone(vm.node);
+    if (vm.node !== "" && !lost) continue;
+    const from = lost ? { from: vm.node } : {};
+    const result = place(candidates, placementRequest(vm, config), { random });
+    if (result.ok) {
+      const c = result.candidate;
+      c.usedVcpus += vm.spec.vcpus;
+      c.usedMemoryMiB += vm.spec.memory;
+      for (const f of vm.spec.forwards) (c.ports as Set<string>).add(`${f.protocol}/${f.host}`);
+      decisions.push({ type: "assign", vm: vm.name, node: result.node, ...from });
+    } else if (lost || vm.unschedulable !== result.message) {
+      decisions.push({ type: "unschedulable", vm: vm.name, message: result.message, ...from });
+    }
+  }
+  return decisions;
+}
+
+export function placementRequest(
+  vm: VmRecord,
+  config: Pick<SchedulerConfig, "defaultStrategy">,
+): PlacementRequest {
+  const placement = vm.spec.placement ?? { constraints: [] };
+  return {
+    vm: vm.name,
+    resources: { vcpus: vm.spec.vcpus, memoryMiB: vm.spec.memory },
+    driver: vm.spec.driver,
+    constraints: placement.constraints.flatMap((c) => parseConstraint(c) ?? []),
+    strategy: placement.strategy ?? config.defaultStrategy,
+    ...(placement.node === undefined ? {} : { node: placement.node }),
+    ports: vm.spec.forwards.map((f) => `${f.protocol}/${f.host}`),
+    images: [vm.spec.kernel, vm.spec.initrd, vm.spec.disk].filter((p): p is string => p !== undefined),
+  };
+}
+
+/** Placement candidates: each node with what its VMs use, their ports and the images they run. */
+export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmRecord[]): Candidate[] {
+  const usage = allocationsByNode(vms);
+  const ports = new Map<string, Set<string>>();
+  const images = new Map<string, Set<string>>();
+  for (const vm of vms) {
+    if (vm.node === "") continue;
+    const p = ports.get(vm.node) ?? new Set<string>();
+    for (const f of vm.spec.forwards) p.add(`${f.protocol}/${f.host}`);
+    ports.set(vm.node, p);
+    const i = images.get(vm.node) ?? new Set<string>();
+    for (const path of [vm.spec.kernel, vm.spec.initrd, vm.spec.disk]) if (path) i.add(path);
+    images.set(vm.node, i);
+  }
+  return nodes.map((view) => {
+    const total = nodeAllocatable(view);
+    const used = usage.get(view.id);
+    return {
+      id: view.id,
+      labels: view.labels,
+      drivers: view.capacity.drivers,
+      ready: view.state === "Ready",
+      schedulable: view.cordoned !== true,
+      vcpus: total.vcpus,
+      memoryMiB: total.memoryMiB,
+      usedVcpus: used?.vcpus ?? 0,
+      usedMemoryMiB: used?.memoryMiB ?? 0,
+      groups: new Set<string>(),
+      ports: ports.get(view.id) ?? new Set<string>(),
+      images: images.get(view.id) ?? new Set<string>(),
+    };
+  });
+}
