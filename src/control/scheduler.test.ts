@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { keys } from "../core/keys.js";
+import type { NodeRecord } from "../core/node-record.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
+import { silentLogger } from "../ports/logger.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import type { Compare } from "../ports/store.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { Scheduler } from "./scheduler.js";
+
+const node = (id: string): NodeRecord => ({
+  id,
+  apiUrl: `http://${id}:7001`,
+  labels: {},
+  capacity: { vcpus: 2, memoryMiB: 2048, drivers: ["qemu"] },
+  allowance: { reserved: { vcpus: 0, memoryMiB: 0 }, overcommit: { cpu: 1, memory: 1 } },
+  startedAt: "2026-11-22T00:00:00.000Z",
+});
+
+const vm = (name: string, nodeId = ""): VmRecord => ({
+  name,
+  spec: parseVmSpec({ name, kernel: "/k", memory: 1024 }),
+  desiredState: "running",
+  node: nodeId,
+  restartNonce: 0,
+  deleting: false,
+  createdAt: "2026-11-22T00:00:00.000Z",
+});
+
+describe("Scheduler", () => {
+  let clock: ManualClock;
+  let store: SqliteStore;
+  let fence: Compare | undefined;
+  let scheduler: Scheduler;
+
+  const settle = async () => {
+    for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
+  };
+  const record = async (name: string) => JSON.parse((await store.get(keys.vm(name)))!.value) as VmRecord;
+  const register = async (id: string, alive: boolean) => {
+    await store.put(keys.node(id), JSON.stringify(node(id)));
+    if (alive) await store.put(keys.alive(id), "x");
+    else await store.delete(keys.alive(id));
+  };
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+    // The leader key, as an elected leader would hold it; the fence compares its create revision.
+    const revision = await store.put(keys.leader, "me");
+    fence = { key: keys.leader, target: "createRevision", op: "=", value: revision };
+    scheduler = new Scheduler({
+      store,
+      clock,
+      logger: silentLogger,
+      random: { next: () => 0, hex: () => "00" },
+      config: { defaultStrategy: "spread", graceMs: 5_000 },
+      fence: () => fence,
+    });
+  });
+  afterEach(async () => {
+    scheduler.stop();
+    await store.close();
+  });
+
+  it("places a new VM as soon as it is written, bumping its epoch", async () => {
+    await register("a", true);
+    scheduler.start();
+    await settle();
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "a", epoch: 1 });
+  });
+
+  it("moves a lost node's VMs after the grace period, and only then", async () => {
+    await register("a", true);
+    await register("b", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
+    scheduler.start();
+    await settle();
+    await register("a", false);
+    await settle();
+    clock.advance(4_000);
+    await settle();
+    expect((await record("web")).node).toBe("a");
+    clock.advance(2_000);
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "b", epoch: 1 });
+  });
+
+  it("writes nothing once its term is over", async () => {
+    await register("a", true);
+    scheduler.start();
+    await settle();
+    // Another leader took over: the key was re-created, so the old term's fence no longer holds.
+    await store.delete(keys.leader);
+    await store.put(keys.leader, "other");
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await settle();
+    expect((await record("web")).node).toBe("");
+  });
+
+  it("does nothing while it does not lead", async () => {
+    fence = undefined;
+    await register("a", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    scheduler.start();
+    await settle();
+    clock.advance(1_000);
+    await settle();
+    expect((await record("web")).node).toBe("");
+  });
+});
