@@ -4,8 +4,22 @@ import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Store } from "../ports/store.js";
 import type { SimNode } from "./sim-node.js";
 
+/** Every invariant the checks below can report, in the order they are checked. */
+export const INVARIANTS = [
+  "single-copy",
+  "deletion-completes",
+  "desired-running-runs",
+  "status-matches",
+  "desired-stopped-stops",
+  "no-orphan-status",
+  "no-lost-vm",
+  "fencing",
+] as const;
+
+export type InvariantName = (typeof INVARIANTS)[number];
+
 export interface Violation {
-  invariant: string;
+  invariant: InvariantName;
   detail: string;
 }
 
@@ -30,7 +44,7 @@ export function checkSafety(nodes: readonly SimNode[], step: number): Violation[
 /** Once quiescent: desired equals observed, and the reported status matches the hypervisor. */
 export async function checkConverged(store: Store, nodes: readonly SimNode[]): Promise<Violation[]> {
   const violations: Violation[] = [];
-  const fail = (invariant: string, detail: string) => violations.push({ invariant, detail });
+  const fail = (invariant: InvariantName, detail: string) => violations.push({ invariant, detail });
   const [vms, statuses] = await Promise.all([store.range(keys.vmsPrefix), store.range(keys.statusPrefix)]);
   const records = new Map(
     vms.kvs.map((kv) => [nameFromKey(keys.vmsPrefix, kv.key), JSON.parse(kv.value) as VmRecord]),

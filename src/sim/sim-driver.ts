@@ -136,6 +136,13 @@ export class SimDriver implements VmDriver {
     }
   }
 
+  /** Planted bugs only: a process of this VM runs here that no agent started (a leak, a stray copy). */
+  spawn(name: string): void {
+    const vm = this.vms.get(name) ?? { runtime: { state: "absent" }, log: "", ignoresGraceful: false };
+    vm.runtime = { state: "running", pid: this.nextPid++, startedAt: this.clock.now() };
+    this.vms.set(name, vm);
+  }
+
   /** Fault: the host reboots; every VM dies with it. */
   crashAll(): void {
     for (const name of this.vms.keys()) this.crash(name);

@@ -8,11 +8,18 @@ import type { HealthProber } from "../ports/health-prober.js";
 import { silentLogger } from "../ports/logger.js";
 import type { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
+import type { VmDriver } from "../ports/vm-driver.js";
 import { FaultyStore, type StoreFaults } from "./faulty-store.js";
 import { RevocableDriver } from "./revocable-driver.js";
 import type { SeededRandom } from "./seeded-random.js";
 import { type DriverFaults, SimDriver } from "./sim-driver.js";
 import { SkewedClock } from "./skewed-clock.js";
+
+/** Wraps the ports each agent incarnation is given; only planted bugs (planted-bugs.ts) use it. */
+export interface PortWrappers {
+  store?(node: SimNode, store: Store): Store;
+  driver?(node: SimNode, driver: VmDriver): VmDriver;
+}
 
 const STOP_OPTIONS = { gracefulTimeoutMs: 10_000, quitTimeoutMs: 5_000, killTimeoutMs: 5_000 };
 const prober: HealthProber = { tcp: async () => true, http: async () => true };
@@ -22,6 +29,7 @@ export class SimNode {
   readonly clock: SkewedClock;
   agent: Agent | undefined;
   incarnation = 0;
+  wrappers: PortWrappers = {};
   private connection: FaultyStore | undefined;
   private handle: RevocableDriver | undefined;
   private cut = false;
@@ -73,8 +81,8 @@ export class SimNode {
     this.handle = handle;
     const agent = new Agent({
       nodeId: this.id,
-      store: connection,
-      driver: handle,
+      store: this.wrappers.store?.(this, connection) ?? connection,
+      driver: this.wrappers.driver?.(this, handle) ?? handle,
       clock: this.clock,
       logger: silentLogger,
       prober,

@@ -11,7 +11,8 @@ import { parseVmSpec } from "../core/vm-spec.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
 import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
-import { checkConverged, checkSafety, type Violation } from "./invariants.js";
+import { checkConverged, checkSafety, type InvariantName, type Violation } from "./invariants.js";
+import { PLANTED_BUGS } from "./planted-bugs.js";
 import { SeededRandom } from "./seeded-random.js";
 import type { DriverFaults } from "./sim-driver.js";
 import { SimNode } from "./sim-node.js";
@@ -27,6 +28,8 @@ export interface SimConfig {
   restartAgent: number;
   crashHost: number;
   partition: number;
+  /** Test only: plants the bug (planted-bugs.ts) that this invariant must catch. */
+  plantedBug?: InvariantName;
 }
 
 export const DEFAULT_CONFIG: Omit<SimConfig, "seed"> = {
@@ -75,6 +78,10 @@ export async function runSimulation(
         1000 * (i + 1),
       ),
   );
+  if (config.plantedBug) {
+    const wrappers = PLANTED_BUGS[config.plantedBug].plant(nodes);
+    for (const node of nodes) node.wrappers = wrappers;
+  }
   const partitionedUntil = new Map<SimNode, number>();
   const downUntil = new Map<SimNode, number>();
   let vmSeq = 0;
