@@ -283,4 +283,22 @@ describe("Agent", () => {
     expect(inspected.filter((n) => n === "up")).toHaveLength(29);
     expect(inspected.filter((n) => n.startsWith("idle-")).sort()).toEqual(["idle-1", "idle-2"]);
   });
+
+  it("fences: stops every running VM and starts none until unfenced", async () => {
+    const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
+    await repo.create(record("web"));
+    await settle();
+    expect(running()).toEqual(["web"]);
+
+    await agent.fence();
+    expect(running()).toEqual([]);
+    // Desired running, but fenced: resyncs and changes start nothing.
+    await repo.update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
+    await advance(5000);
+    expect(running()).toEqual([]);
+
+    agent.unfence();
+    await advance(3000);
+    expect(running()).toEqual(["web"]);
+  });
 });

@@ -52,6 +52,7 @@ export class Agent {
   private watch: Watch | undefined;
   private resyncTimer: TimerHandle | undefined;
   private running = false;
+  private fenced = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: "agent" });
@@ -89,6 +90,39 @@ export class Agent {
       const method = await this.opts.driver.stop(name, this.opts.stopOptions);
       this.log.info({ vm: name, method }, "stopped VM on shutdown");
     }
+  }
+
+  /**
+   * Self-fencing, for a node whose lease may have expired: another node may be given its VMs, so it
+   * stops every VM it runs now (QMP quit, then SIGKILL; no graceful wait) and starts none until
+   * unfence(). A start already under way finishes first (the driver serialises per VM), then stops.
+   */
+  async fence(): Promise<void> {
+    if (this.fenced) return;
+    this.fenced = true;
+    for (const monitor of this.monitors.values()) monitor.stop();
+    this.monitors.clear();
+    const quick = { gracefulTimeoutMs: 0, quitTimeoutMs: 2000, killTimeoutMs: 2000 };
+    // Twice: once at once, and once more after reconciles that were under way have finished.
+    for (const pass of [0, 1]) {
+      if (pass === 1) await this.queue.idle();
+      for (const name of await this.opts.driver.list()) {
+        if (!this.fenced) return;
+        const runtime = await this.opts.driver.inspect(name);
+        if (runtime.state !== "running") continue;
+        const method = await this.opts.driver.stop(name, quick);
+        this.log.warn({ vm: name, method }, "fenced: stopped VM while this node's lease may have expired");
+      }
+    }
+  }
+
+  /** The lease is back: reconcile everything again (VMs still assigned here start again). */
+  unfence(): void {
+    if (!this.fenced) return;
+    this.fenced = false;
+    void this.localNames().then((names) => {
+      for (const name of names) void this.enqueue(name);
+    });
   }
 
   /** Reconciles one VM now (queued behind any pass already running for it). */
@@ -191,7 +225,7 @@ export class Agent {
   }
 
   private async reconcile(name: string): Promise<void> {
-    if (!this.running) return;
+    if (!this.running || this.fenced) return;
     const t0 = this.opts.clock.now();
     const record = this.records.get(name);
     if (!record) {

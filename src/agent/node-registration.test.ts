@@ -93,4 +93,42 @@ describe("NodeRegistration", () => {
     expect((await listNodes(store))[0]?.state).toBe("Ready");
     await reg.stop();
   });
+
+  it("calls onLost a TTL after the last renewal that got through, and onRegained when one does again", async () => {
+    const events: string[] = [];
+    let unreachable = false;
+    const keepAlive = store.keepAlive.bind(store);
+    store.keepAlive = async (id) => {
+      if (unreachable) throw new Error("store unreachable");
+      return keepAlive(id);
+    };
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("a"),
+      ttlSeconds: TTL,
+      onLost: () => events.push(`lost at ${clock.now()}`),
+      onRegained: () => events.push(`regained at ${clock.now()}`),
+    });
+    await reg.start();
+    await advance(20_000);
+    expect(events).toEqual([]);
+
+    unreachable = true;
+    const cutAt = clock.now();
+    await advance(10_000);
+    // The last renewal that got through was sent at most a third of the TTL before the cut.
+    expect(events).toHaveLength(1);
+    const lostAt = Number(events[0]!.split(" ")[2]);
+    expect(lostAt).toBeGreaterThan(cutAt + (TTL * 1000 * 2) / 3 - 250);
+    expect(lostAt).toBeLessThanOrEqual(cutAt + TTL * 1000);
+    expect(reg.isLost).toBe(true);
+
+    unreachable = false;
+    await advance(3_000);
+    expect(events[1]).toMatch(/^regained/);
+    expect(reg.isLost).toBe(false);
+    await reg.stop();
+  });
 });

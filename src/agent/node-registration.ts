@@ -15,11 +15,21 @@ export interface NodeRegistrationOptions {
   logger: Logger;
   record: NodeRecord;
   ttlSeconds: number;
+  /**
+   * Called once when a TTL has passed since the last renewal that succeeded (counted from when it was
+   * sent, so never later than the store's own expiry): other nodes may now see this one NotReady and
+   * the leader may move its VMs, so the node should stop running them (self-fencing).
+   */
+  onLost?: () => void;
+  /** Called when a renewal succeeds again after onLost. */
+  onRegained?: () => void;
 }
 
 export class NodeRegistration {
   private lease: Lease | undefined;
   private timer: TimerHandle | undefined;
+  private deadline: TimerHandle | undefined;
+  private lost = false;
   private running = false;
   private readonly log: Logger;
 
@@ -30,14 +40,22 @@ export class NodeRegistration {
   async start(): Promise<void> {
     this.running = true;
     await this.opts.store.put(keys.node(this.opts.record.id), JSON.stringify(this.opts.record));
+    const sentAt = this.opts.clock.now();
     await this.register();
+    this.renewed(sentAt);
     this.schedule();
+  }
+
+  /** Whether the lease may have expired: the node must not run VMs that may be running elsewhere. */
+  get isLost(): boolean {
+    return this.lost;
   }
 
   /** Leaves cleanly: the node shows NotReady at once instead of after its TTL. */
   async stop(): Promise<void> {
     this.running = false;
     this.timer?.cancel();
+    this.deadline?.cancel();
     if (this.lease) await this.opts.store.revokeLease(this.lease.id).catch(() => undefined);
     this.lease = undefined;
   }
@@ -46,6 +64,7 @@ export class NodeRegistration {
   abandon(): void {
     this.running = false;
     this.timer?.cancel();
+    this.deadline?.cancel();
   }
 
   private async register(): Promise<void> {
@@ -62,19 +81,45 @@ export class NodeRegistration {
   }
 
   private async renew(): Promise<void> {
+    const sentAt = this.opts.clock.now();
     try {
       if (!this.lease) await this.register();
       else await this.opts.store.keepAlive(this.lease.id);
+      this.renewed(sentAt);
     } catch (err) {
       if (isBlixardError(err, "LEASE_NOT_FOUND")) {
         // The lease ran out (e.g. the store was unreachable for longer than the TTL): register anew.
         this.log.warn({}, "node lease expired; registering again");
         this.lease = undefined;
-        await this.register().catch((e) => this.log.warn({ err: errorMessage(e) }, "re-registration failed"));
+        await this.register().then(
+          () => this.renewed(sentAt),
+          (e) => this.log.warn({ err: errorMessage(e) }, "re-registration failed"),
+        );
       } else {
         this.log.warn({ err: errorMessage(err) }, "could not renew the node lease");
       }
     }
     this.schedule();
+  }
+
+  /** A renewal sent at `sentAt` succeeded: the lease lives until at least sentAt + TTL. */
+  private renewed(sentAt: number): void {
+    if (!this.running) return;
+    this.deadline?.cancel();
+    const expiresIn = sentAt + this.opts.ttlSeconds * 1000 - this.opts.clock.now();
+    this.deadline = this.opts.clock.setTimeout(
+      () => {
+        if (!this.running || this.lost) return;
+        this.lost = true;
+        this.log.warn({ ttlSeconds: this.opts.ttlSeconds }, "node lease may have expired: fencing this node");
+        this.opts.onLost?.();
+      },
+      Math.max(0, expiresIn),
+    );
+    if (this.lost) {
+      this.lost = false;
+      this.log.info({}, "node lease renewed again");
+      this.opts.onRegained?.();
+    }
   }
 }

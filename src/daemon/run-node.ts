@@ -196,6 +196,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       clock: systemClock,
       logger: log,
       ttlSeconds: options.leaseTtlSeconds,
+      // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
+      // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
+      ...(storeKind === "sqlite"
+        ? {}
+        : { onLost: () => void agent.fence(), onRegained: () => agent.unfence() }),
       record: {
         id: nodeId,
         apiUrl: url,
