@@ -9,6 +9,7 @@ import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
 import { measureCluster } from "./cluster.js";
+import { measureFailover } from "./failover.js";
 import { measurePlacement } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
@@ -32,7 +33,10 @@ console.error("benchmarks: CLI latency");
 const cli = await measureCliLatency(kernel, 20);
 console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
+console.error("benchmarks: failover of a real VM after host loss");
+const failover = await measureFailover(kernel, initrd);
 console.error("benchmarks: placement");
+measurePlacement(1_000, "binpack", 20_000); // JIT warm-up, not reported
 const placement = [100, 1_000, 5_000, 10_000, 50_000].flatMap((size) =>
   (["binpack", "spread"] as const).map((strategy) => measurePlacement(size, strategy, 20_000)),
 );
@@ -55,6 +59,7 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
 ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |`).join("\n")}
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
+| VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 
 Placement, production code in process (20,000 placements each, every one accounted before the next):
 
