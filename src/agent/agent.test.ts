@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VmRepository } from "../api/vm-repository.js";
+import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { HealthProber } from "../ports/health-prober.js";
@@ -300,5 +301,19 @@ describe("Agent", () => {
     agent.unfence();
     await advance(3000);
     expect(running()).toEqual(["web"]);
+  });
+
+  it("stops a VM moved to another node without deleting the new owner's status", async () => {
+    await repo.create(record("web"));
+    await settle();
+    expect((await repo.get("web")).status.phase).toBe("Running");
+    // The leader moved it while this node was away, and node-b already reports it.
+    const theirs = { ...(await repo.get("web")).status, node: "node-b", pid: 4242 };
+    await store.put(keys.status("web"), JSON.stringify(theirs));
+    await repo.update("web", (r) => ({ ...r, node: "node-b", epoch: 1 }));
+    await settle();
+    expect([...driver.vms.values()].some((vm) => vm.runtime.state === "running")).toBe(false);
+    const kv = await store.get(keys.status("web"));
+    expect(JSON.parse(kv!.value)).toMatchObject({ node: "node-b", pid: 4242 });
   });
 });

@@ -409,7 +409,14 @@ export class Agent {
     this.stopMonitor(name);
     if ((await this.opts.driver.list()).includes(name)) await this.opts.driver.remove(name);
     if (this.statuses.has(name)) {
-      await this.opts.store.delete(keys.status(name));
+      // Only our own report: after a failover the key may already hold the new owner's status.
+      const kv = await this.opts.store.get(keys.status(name));
+      if (kv && (JSON.parse(kv.value) as VmStatus).node === this.opts.nodeId) {
+        await this.opts.store.txn({
+          compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
+          success: [{ type: "delete", key: kv.key }],
+        });
+      }
       this.statuses.delete(name);
       this.unsynced.delete(name);
     }
