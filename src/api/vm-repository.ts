@@ -2,7 +2,7 @@
  * Desired-state reads and writes for VMs. Every update is a compare-and-swap on the record's
  * mod revision, retried on conflict, so concurrent requests never lose each other's changes.
  */
-import { BlixardError, type FieldViolation } from "../core/errors.js";
+import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
@@ -99,7 +99,13 @@ export class VmRepository {
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
         success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
       });
-      if (result.succeeded) return this.get(name);
+      if (!result.succeeded) continue;
+      // The VM may already be gone again: a stopped VM marked for deletion is removed within
+      // milliseconds. The write succeeded, so answer with what was written, not NOT_FOUND.
+      return this.get(name).catch((err: unknown) => {
+        if (isBlixardError(err, "NOT_FOUND")) return toView(next, undefined);
+        throw err;
+      });
     }
     throw new BlixardError("CONFLICT", `VM "${name}" is being changed concurrently; retry the request`);
   }

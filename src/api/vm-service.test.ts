@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { keys } from "../core/keys.js";
 import { checkHostFiles } from "../daemon/admission.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { ManualClock } from "../ports/manual-clock.js";
@@ -176,5 +177,24 @@ describe("VmService", () => {
   it("serves logs of an existing VM", async () => {
     await client.createVm({ spec: { name: "web", kernel } });
     expect((await client.getVmLogs({ name: "web", tail: 10 })).text).toBe("hello\n");
+  });
+
+  it("answers a delete that the agent completes at once with the VM, not NOT_FOUND", async () => {
+    await client.createVm({ spec: { name: "quick", kernel } });
+    // The owning agent removes a stopped VM within milliseconds of it being marked for deletion.
+    const txn = store.txn.bind(store);
+    store.txn = async (request) => {
+      const result = await txn(request);
+      const marksDeleting = request.success.some(
+        (op) => op.type === "put" && op.value.includes('"deleting":true'),
+      );
+      if (result.succeeded && marksDeleting) {
+        await store.delete(keys.vm("quick"));
+        await store.delete(keys.status("quick"));
+      }
+      return result;
+    };
+    const { vm } = await client.deleteVm({ name: "quick" });
+    expect(vm).toMatchObject({ name: "quick", deleting: true });
   });
 });
