@@ -7,6 +7,7 @@ import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { nodeServiceImpl } from "./node-service.js";
+import { VmRepository } from "./vm-repository.js";
 
 describe("NodeService", () => {
   let store: SqliteStore;
@@ -21,7 +22,12 @@ describe("NodeService", () => {
 
   beforeEach(async () => {
     store = await SqliteStore.open({ path: ":memory:", clock: new ManualClock() });
-    const impl = nodeServiceImpl({ store, leader: async () => "b" });
+    const impl = nodeServiceImpl({
+      store,
+      clock: new ManualClock(),
+      repo: new VmRepository(store, new ManualClock()),
+      leader: async () => "b",
+    });
     client = createClient(
       NodeService,
       createRouterTransport((r) => r.service(NodeService, withErrorMapping(impl))),
@@ -74,5 +80,31 @@ describe("NodeService", () => {
 
   it("answers NOT_FOUND for an unknown node", async () => {
     await expect(client.getNode({ id: "zz" })).rejects.toThrow(/node "zz" not found/);
+  });
+
+  it("cordons and uncordons a node", async () => {
+    await store.put(keys.node("a"), JSON.stringify(record("a")));
+    expect((await client.cordonNode({ id: "a" })).node).toMatchObject({ cordoned: true, draining: false });
+    expect((await client.getNode({ id: "a" })).node?.cordoned).toBe(true);
+    expect((await client.uncordonNode({ id: "a" })).node).toMatchObject({ cordoned: false });
+    await expect(client.cordonNode({ id: "zz" })).rejects.toThrow(/node "zz" not found/);
+  });
+
+  it("drains a node: cordons it and hands each of its VMs over for placement elsewhere", async () => {
+    await store.put(keys.node("a"), JSON.stringify(record("a")));
+    const vm = (name: string, node: string, deleting = false) =>
+      store.put(
+        keys.vm(name),
+        JSON.stringify({ name, node, deleting, epoch: 2, spec: { vcpus: 1, memory: 64 } }),
+      );
+    await vm("x", "a");
+    await vm("y", "b");
+    await vm("z", "a", true);
+    const res = await client.drainNode({ id: "a" });
+    expect(res.vms).toEqual(["x"]);
+    expect(res.node).toMatchObject({ cordoned: true, draining: true });
+    const x = JSON.parse((await store.get(keys.vm("x")))!.value);
+    expect(x).toMatchObject({ node: "", handoffFrom: "a", epoch: 3 });
+    expect(JSON.parse((await store.get(keys.vm("y")))!.value)).toMatchObject({ node: "b", epoch: 2 });
   });
 });

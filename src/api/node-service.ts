@@ -4,17 +4,26 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { allocationsByNode, type NodeUsage, nodeUsage } from "../core/allocation.js";
 import { BlixardError } from "../core/errors.js";
 import { keys, nameFromKey } from "../core/keys.js";
-import { type NodeRecord, type NodeView, nodeViews } from "../core/node-record.js";
+import { type Cordon, type NodeRecord, type NodeView, nodeViews } from "../core/node-record.js";
 import type { Resources } from "../core/placement.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
+import type { Clock } from "../ports/clock.js";
 import type { Store } from "../ports/store.js";
+import type { VmRepository } from "./vm-repository.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
-  const [records, alive] = await Promise.all([store.range(keys.nodesPrefix), store.range(keys.alivePrefix)]);
+  const [records, alive, cordons] = await Promise.all([
+    store.range(keys.nodesPrefix),
+    store.range(keys.alivePrefix),
+    store.range(keys.cordonPrefix),
+  ]);
   return nodeViews(
     records.kvs.map((kv) => JSON.parse(kv.value) as NodeRecord),
     new Set(alive.kvs.map((kv) => nameFromKey(keys.alivePrefix, kv.key))),
+    new Map(
+      cordons.kvs.map((kv) => [nameFromKey(keys.cordonPrefix, kv.key), JSON.parse(kv.value) as Cordon]),
+    ),
   );
 }
 
@@ -34,6 +43,8 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
       drivers: view.capacity.drivers,
     },
     state: view.state,
+    cordoned: view.cordoned,
+    draining: view.draining,
     startedAt: view.startedAt,
     leader: view.id === leader,
   });
@@ -41,6 +52,9 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
 
 export interface NodeServiceDeps {
   store: Store;
+  clock: Clock;
+  /** Drains move VMs through the repository, compare-and-swap like every API write. */
+  repo: VmRepository;
   /** The id of the node that leads now, if any. */
   leader: () => Promise<string | undefined>;
 }
@@ -55,18 +69,59 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
     const allocations = allocationsByNode(vms.kvs.map((kv) => JSON.parse(kv.value) as VmRecord));
     return { views, leader, usage: (view: NodeView) => nodeUsage(view, allocations) };
   };
+  const one = async (id: string) => {
+    const { views, leader, usage } = await snapshot();
+    const view = views.find((v) => v.id === id);
+    if (!view) {
+      throw new BlixardError("NOT_FOUND", `node "${id}" not found; list nodes with: blixard node list`);
+    }
+    return nodeToProto(view, usage(view), leader);
+  };
+  const cordon = async (id: string, draining: boolean) => {
+    await one(id);
+    const value: Cordon = { draining, at: new Date(deps.clock.now()).toISOString() };
+    await deps.store.txn({
+      confirmQuorum: true,
+      compare: [],
+      success: [{ type: "put", key: keys.cordon(id), value: JSON.stringify(value) }],
+    });
+  };
   return {
+    async cordonNode(req) {
+      await cordon(req.id, false);
+      return { node: await one(req.id) };
+    },
+    async uncordonNode(req) {
+      await one(req.id);
+      await deps.store.txn({
+        confirmQuorum: true,
+        compare: [],
+        success: [{ type: "delete", key: keys.cordon(req.id) }],
+      });
+      return { node: await one(req.id) };
+    },
+    async drainNode(req) {
+      await cordon(req.id, true);
+      const records = await deps.store.range(keys.vmsPrefix);
+      const moved: string[] = [];
+      for (const kv of records.kvs) {
+        const record = JSON.parse(kv.value) as VmRecord;
+        if (record.node !== req.id || record.deleting) continue;
+        await deps.repo.update(record.name, (r) =>
+          r.node === req.id && !r.deleting
+            ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
+            : r,
+        );
+        moved.push(record.name);
+      }
+      return { node: await one(req.id), vms: moved };
+    },
     async listNodes() {
       const { views, leader, usage } = await snapshot();
       return { nodes: views.map((v) => nodeToProto(v, usage(v), leader)) };
     },
     async getNode(req) {
-      const { views, leader, usage } = await snapshot();
-      const view = views.find((v) => v.id === req.id);
-      if (!view) {
-        throw new BlixardError("NOT_FOUND", `node "${req.id}" not found; list nodes with: blixard node list`);
-      }
-      return { node: nodeToProto(view, usage(view), leader) };
+      return { node: await one(req.id) };
     },
   };
 }

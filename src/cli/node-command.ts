@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { parseLabels } from "../core/node-record.js";
-import { type GlobalOptions, nodeClient } from "./client.js";
+import { type GlobalOptions, nodeClient, vmClient } from "./client.js";
 import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
 
 interface NodeFlags {
@@ -156,5 +156,39 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       const { node: found } = await nodeClient(globals()).getNode({ id });
       if (!found) throw new Error(`the node returned no member for ${id}`);
       await printData(format, nodeJson(found), () => nodeTable([found]));
+    });
+
+  node
+    .command("cordon <id>")
+    .description("place no new VMs on the node (its VMs stay)")
+    .action(async (id: string) => {
+      await nodeClient(globals()).cordonNode({ id });
+      process.stdout.write(`node/${id} cordoned\n`);
+    });
+
+  node
+    .command("uncordon <id>")
+    .description("place VMs on the node again")
+    .action(async (id: string) => {
+      await nodeClient(globals()).uncordonNode({ id });
+      process.stdout.write(`node/${id} uncordoned\n`);
+    });
+
+  node
+    .command("drain <id>")
+    .description(
+      "cordon the node and move each of its VMs elsewhere (stopped there, then started on another node)",
+    )
+    .option("--no-wait", "return once the VMs are handed over")
+    .option("--timeout <seconds>", "how long to wait for the VMs to land", "300")
+    .action(async (id: string, flags: { wait: boolean; timeout: string }) => {
+      const { vms } = await nodeClient(globals()).drainNode({ id });
+      process.stdout.write(
+        `node/${id} cordoned; moving ${vms.length} VM(s)${vms.length ? `: ${vms.join(", ")}` : ""}\n`,
+      );
+      if (!flags.wait || vms.length === 0) return;
+      const { followDrain } = await import("./drain.js");
+      await followDrain(vmClient(globals()), id, vms, Number(flags.timeout));
+      process.stdout.write(`node/${id} drained\n`);
     });
 }

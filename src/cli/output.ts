@@ -124,6 +124,8 @@ export function nodeJson(node: Node): Record<string, unknown> {
     allocated: resourcesJson(node.allocated),
     free: resourcesJson(node.free),
     vms: node.vms,
+    cordoned: node.cordoned,
+    draining: node.draining,
     startedAt: node.startedAt,
   };
 }
@@ -136,7 +138,7 @@ export function nodeTable(nodes: Node[]): string {
   // VCPUS and MEMORY read "allocated/allocatable", what VMs hold of what they may use.
   const rows = nodes.map((n) => [
     n.id,
-    n.state,
+    n.draining ? `${n.state},Draining` : n.cordoned ? `${n.state},Cordoned` : n.state,
     n.leader ? "*" : "",
     `${n.allocated?.vcpus ?? 0}/${n.allocatable?.vcpus ?? 0}`,
     `${n.allocated?.memoryMib ?? 0}/${n.allocatable?.memoryMib ?? 0}Mi`,

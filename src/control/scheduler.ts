@@ -6,9 +6,9 @@
  */
 import { errorMessage } from "../core/errors.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
-import { type NodeRecord, nodeViews } from "../core/node-record.js";
+import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
-import type { VmRecord } from "../core/vm-record.js";
+import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
@@ -35,6 +35,8 @@ export class Scheduler {
   private readonly vms = new Map<string, Cached>();
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly alive = new Set<string>();
+  private readonly statuses = new Map<string, VmStatus>();
+  private readonly cordons = new Map<string, Cordon>();
   private readonly notReadySince = new Map<string, number>();
   private readonly watches: Watch[] = [];
   private readonly log: Logger;
@@ -83,10 +85,12 @@ export class Scheduler {
     for (const watch of this.watches.splice(0)) watch.close();
     this.loaded = false;
     try {
-      const [vms, nodes, alive] = await Promise.all([
+      const [vms, nodes, alive, statuses, cordons] = await Promise.all([
         this.opts.store.range(keys.vmsPrefix),
         this.opts.store.range(keys.nodesPrefix),
         this.opts.store.range(keys.alivePrefix),
+        this.opts.store.range(keys.statusPrefix),
+        this.opts.store.range(keys.cordonPrefix),
       ]);
       this.vms.clear();
       for (const kv of vms.kvs) this.putVm(kv);
@@ -94,6 +98,8 @@ export class Scheduler {
       for (const kv of nodes.kvs) this.nodes.set(nameFromKey(keys.nodesPrefix, kv.key), JSON.parse(kv.value));
       this.alive.clear();
       for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
+      mirror(this.statuses, keys.statusPrefix, statuses.kvs);
+      mirror(this.cordons, keys.cordonPrefix, cordons.kvs);
       this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
         type === "put" ? this.putVm(kv) : this.vms.delete(nameFromKey(keys.vmsPrefix, kv.key)),
       );
@@ -107,6 +113,12 @@ export class Scheduler {
         if (type === "put") this.alive.add(id);
         else this.alive.delete(id);
       });
+      this.follow(keys.statusPrefix, statuses.revision, (type, kv) =>
+        apply(this.statuses, keys.statusPrefix, type, kv),
+      );
+      this.follow(keys.cordonPrefix, cordons.revision, (type, kv) =>
+        apply(this.cordons, keys.cordonPrefix, type, kv),
+      );
       this.loaded = true;
       this.poke();
     } catch (err) {
@@ -154,8 +166,9 @@ export class Scheduler {
         }
         const decisions = planScheduling(
           {
-            nodes: nodeViews([...this.nodes.values()], this.alive),
+            nodes: nodeViews([...this.nodes.values()], this.alive, this.cordons),
             vms: [...this.vms.values()].map((c) => c.record),
+            statuses: this.statuses,
             now: this.opts.clock.now(),
             notReadySince: this.notReadySince,
           },
@@ -197,7 +210,10 @@ export class Scheduler {
             epoch: (record.epoch ?? 0) + (record.node === "" ? 0 : 1),
             unschedulable: decision.message,
           };
-    if (decision.type === "assign") delete next.unschedulable;
+    if (decision.type === "assign") {
+      delete next.unschedulable;
+      delete next.handoffFrom;
+    }
     const result = await this.opts.store.txn({
       compare: [unchanged, fence],
       success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
@@ -212,4 +228,15 @@ export class Scheduler {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
     }
   }
+}
+
+function mirror<T>(map: Map<string, T>, prefix: string, kvs: readonly KeyValue[]): void {
+  map.clear();
+  for (const kv of kvs) map.set(nameFromKey(prefix, kv.key), JSON.parse(kv.value) as T);
+}
+
+function apply<T>(map: Map<string, T>, prefix: string, type: "put" | "delete", kv: KeyValue): void {
+  const name = nameFromKey(prefix, kv.key);
+  if (type === "put") map.set(name, JSON.parse(kv.value) as T);
+  else map.delete(name);
 }

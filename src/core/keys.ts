@@ -12,6 +12,9 @@ export const keys = {
   alivePrefix: `${ROOT}/alive/`,
   /** Bound to the node's lease: present while the node is Ready. */
   alive: (id: string) => `${ROOT}/alive/${id}`,
+  cordonPrefix: `${ROOT}/cordon/`,
+  /** Present while a node is cordoned (no new VMs); its value says whether it is being drained. */
+  cordon: (id: string) => `${ROOT}/cordon/${id}`,
   /** Held by the elected leader, bound to its lease; its create revision is the fencing token. */
   leader: `${ROOT}/election/leader`,
   /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */

@@ -23,22 +23,39 @@ export interface NodeRecord {
   capacity: NodeCapacity;
   /** Absent in records written before it existed: DEFAULT_ALLOWANCE then. */
   allowance?: NodeAllowance;
-  /** Set by `blixard node cordon`: no new VMs are placed here. */
-  cordoned?: boolean;
   /** When this node process last registered. */
   startedAt: string;
 }
 
 export type NodeState = "Ready" | "NotReady";
 
+/** `blixard node cordon|drain`: kept apart from the record, which the node rewrites at every start. */
+export interface Cordon {
+  draining: boolean;
+  at: string;
+}
+
 export interface NodeView extends NodeRecord {
   state: NodeState;
+  /** No new VMs are placed on a cordoned node. */
+  cordoned: boolean;
+  /** Its VMs are being moved elsewhere. */
+  draining: boolean;
 }
 
 /** A node is Ready exactly while its liveness key (bound to its lease) exists. */
-export function nodeViews(records: NodeRecord[], alive: ReadonlySet<string>): NodeView[] {
+export function nodeViews(
+  records: NodeRecord[],
+  alive: ReadonlySet<string>,
+  cordons: ReadonlyMap<string, Cordon> = new Map(),
+): NodeView[] {
   return records
-    .map((r) => ({ ...r, state: (alive.has(r.id) ? "Ready" : "NotReady") as NodeState }))
+    .map((r) => ({
+      ...r,
+      state: (alive.has(r.id) ? "Ready" : "NotReady") as NodeState,
+      cordoned: cordons.has(r.id),
+      draining: cordons.get(r.id)?.draining === true,
+    }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 

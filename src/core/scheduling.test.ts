@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { NodeView } from "./node-record.js";
 import { planScheduling, type SchedulerConfig } from "./scheduling.js";
-import type { VmRecord } from "./vm-record.js";
+import { initialStatus, type VmRecord, type VmStatus } from "./vm-record.js";
 import { parseVmSpec } from "./vm-spec.js";
 
 const config: SchedulerConfig = { defaultStrategy: "spread", graceMs: 5000 };
@@ -15,6 +15,8 @@ const node = (id: string, overrides: Partial<NodeView> = {}): NodeView => ({
   allowance: noAllowance,
   startedAt: "2026-11-22T00:00:00.000Z",
   state: "Ready",
+  cordoned: false,
+  draining: false,
   ...overrides,
 });
 
@@ -35,8 +37,13 @@ const vm = (
   ...extra,
 });
 
-const plan = (nodes: NodeView[], vms: VmRecord[], now = 0, notReadySince = new Map<string, number>()) =>
-  planScheduling({ nodes, vms, now, notReadySince }, config, () => 0);
+const plan = (
+  nodes: NodeView[],
+  vms: VmRecord[],
+  now = 0,
+  notReadySince = new Map<string, number>(),
+  statuses = new Map<string, VmStatus>(),
+) => planScheduling({ nodes, vms, statuses, now, notReadySince }, config, () => 0);
 
 describe("scheduling", () => {
   it("places unassigned VMs, accounting each before the next", () => {
@@ -100,5 +107,26 @@ describe("scheduling", () => {
     expect(decisions).toEqual([
       { type: "unschedulable", vm: "web", from: "a", message: "no node can run VM web: a: NotReady" },
     ]);
+  });
+
+  it("does not place on cordoned nodes", () => {
+    expect(plan([node("a", { cordoned: true }), node("b")], [vm("web")])).toEqual([
+      { type: "assign", vm: "web", node: "b" },
+    ]);
+  });
+
+  it("places a drained VM only once the node it left has stopped it", () => {
+    const nodes = [node("a", { cordoned: true, draining: true }), node("b")];
+    const drained = vm("web", "", {}, { handoffFrom: "a" });
+    const running = { ...initialStatus("a", "t"), phase: "Running" as const };
+    expect(plan(nodes, [drained], 0, new Map(), new Map([["web", running]]))).toEqual([]);
+    const stopped = { ...running, phase: "Stopped" as const };
+    expect(plan(nodes, [drained], 0, new Map(), new Map([["web", stopped]]))).toEqual([
+      { type: "assign", vm: "web", node: "b" },
+    ]);
+    // Its report gone (the old node removed the VM), or the old node gone: placed as well.
+    expect(plan(nodes, [drained], 0, new Map(), new Map())).toHaveLength(1);
+    const down = [node("a", { state: "NotReady" }), node("b")];
+    expect(plan(down, [drained], 0, new Map(), new Map([["web", running]]))).toHaveLength(1);
   });
 });

@@ -6,7 +6,7 @@
 import { allocationsByNode, nodeAllocatable } from "./allocation.js";
 import type { NodeView } from "./node-record.js";
 import { type Candidate, type PlacementRequest, parseConstraint, place, type Strategy } from "./placement.js";
-import type { VmRecord } from "./vm-record.js";
+import type { VmRecord, VmStatus } from "./vm-record.js";
 
 export interface SchedulerConfig {
   defaultStrategy: Strategy;
@@ -17,6 +17,8 @@ export interface SchedulerConfig {
 export interface ClusterSnapshot {
   nodes: readonly NodeView[];
   vms: readonly VmRecord[];
+  /** The agents' status reports, by VM name. */
+  statuses: ReadonlyMap<string, VmStatus>;
   now: number;
   /** When this leader first saw each NotReady (or unregistered) node so; filled in by planScheduling. */
   notReadySince: Map<string, number>;
@@ -57,6 +59,13 @@ export function planScheduling(
     }
     const lost = vm.node !== "" && gone(vm.node);
     if (vm.node !== "" && !lost) continue;
+    if (
+      vm.node === "" &&
+      vm.handoffFrom !== undefined &&
+      !handedOff(vm, snapshot.statuses.get(vm.name), ready)
+    ) {
+      continue;
+    }
     const from = lost ? { from: vm.node } : {};
     const result = place(candidates, placementRequest(vm, config), { random });
     if (result.ok) {
@@ -70,6 +79,15 @@ export function planScheduling(
     }
   }
   return decisions;
+}
+
+const RUNNING_PHASES = new Set(["Starting", "Running", "Stopping"]);
+
+/** The node a drain took the VM from has stopped it, or is not there to run it. */
+function handedOff(vm: VmRecord, status: VmStatus | undefined, ready: ReadonlySet<string>): boolean {
+  const from = vm.handoffFrom!;
+  if (!ready.has(from)) return true;
+  return status === undefined || status.node !== from || !RUNNING_PHASES.has(status.phase);
 }
 
 export function placementRequest(
@@ -111,7 +129,7 @@ export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmReco
       labels: view.labels,
       drivers: view.capacity.drivers,
       ready: view.state === "Ready",
-      schedulable: view.cordoned !== true,
+      schedulable: !view.cordoned,
       vcpus: total.vcpus,
       memoryMiB: total.memoryMiB,
       usedVcpus: used?.vcpus ?? 0,

@@ -23,6 +23,11 @@ export interface VmRecord {
   epoch?: number;
   /** Why the scheduler could not place the VM, for each node; cleared when it is placed. */
   unschedulable?: string;
+  /**
+   * Set when a drain takes the VM off a live node: it is placed again only once that node has
+   * stopped it (its status report is gone or says so), so two copies never run at once.
+   */
+  handoffFrom?: string;
   /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
   restartNonce: number;
   /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */

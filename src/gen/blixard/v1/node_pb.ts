@@ -10,7 +10,114 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/node.proto.
  */
 export const file_blixard_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiQgoMTm9kZUNhcGFjaXR5Eg0KBXZjcHVzGAEgASgNEhIKCm1lbW9yeV9taWIYAiABKA0SDwoHZHJpdmVycxgDIAMoCSLzAgoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIEi4KC2FsbG9jYXRhYmxlGAggASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEiwKCWFsbG9jYXRlZBgJIAEoCzIZLmJsaXhhcmQudjEuTm9kZVJlc291cmNlcxInCgRmcmVlGAogASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEgsKA3ZtcxgLIAEoDRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjIKDU5vZGVSZXNvdXJjZXMSDQoFdmNwdXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBSISChBMaXN0Tm9kZXNSZXF1ZXN0IjQKEUxpc3ROb2Rlc1Jlc3BvbnNlEh8KBW5vZGVzGAEgAygLMhAuYmxpeGFyZC52MS5Ob2RlIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjEKD0dldE5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlMpsBCgtOb2RlU2VydmljZRJICglMaXN0Tm9kZXMSHC5ibGl4YXJkLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHS5ibGl4YXJkLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkIKB0dldE5vZGUSGi5ibGl4YXJkLnYxLkdldE5vZGVSZXF1ZXN0GhsuYmxpeGFyZC52MS5HZXROb2RlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiHwoRQ29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNAoSQ29yZG9uTm9kZVJlc3BvbnNlEh4KBG5vZGUYASABKAsyEC5ibGl4YXJkLnYxLk5vZGUiIQoTVW5jb3Jkb25Ob2RlUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChRVbmNvcmRvbk5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlIh4KEERyYWluTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiQAoRRHJhaW5Ob2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmJsaXhhcmQudjEuTm9kZRILCgN2bXMYAiADKAkiQgoMTm9kZUNhcGFjaXR5Eg0KBXZjcHVzGAEgASgNEhIKCm1lbW9yeV9taWIYAiABKA0SDwoHZHJpdmVycxgDIAMoCSKXAwoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIEi4KC2FsbG9jYXRhYmxlGAggASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEiwKCWFsbG9jYXRlZBgJIAEoCzIZLmJsaXhhcmQudjEuTm9kZVJlc291cmNlcxInCgRmcmVlGAogASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEgsKA3ZtcxgLIAEoDRIQCghjb3Jkb25lZBgMIAEoCBIQCghkcmFpbmluZxgNIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjIKDU5vZGVSZXNvdXJjZXMSDQoFdmNwdXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBSISChBMaXN0Tm9kZXNSZXF1ZXN0IjQKEUxpc3ROb2Rlc1Jlc3BvbnNlEh8KBW5vZGVzGAEgAygLMhAuYmxpeGFyZC52MS5Ob2RlIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjEKD0dldE5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlMoUDCgtOb2RlU2VydmljZRJICglMaXN0Tm9kZXMSHC5ibGl4YXJkLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHS5ibGl4YXJkLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkIKB0dldE5vZGUSGi5ibGl4YXJkLnYxLkdldE5vZGVSZXF1ZXN0GhsuYmxpeGFyZC52MS5HZXROb2RlUmVzcG9uc2USSwoKQ29yZG9uTm9kZRIdLmJsaXhhcmQudjEuQ29yZG9uTm9kZVJlcXVlc3QaHi5ibGl4YXJkLnYxLkNvcmRvbk5vZGVSZXNwb25zZRJRCgxVbmNvcmRvbk5vZGUSHy5ibGl4YXJkLnYxLlVuY29yZG9uTm9kZVJlcXVlc3QaIC5ibGl4YXJkLnYxLlVuY29yZG9uTm9kZVJlc3BvbnNlEkgKCURyYWluTm9kZRIcLmJsaXhhcmQudjEuRHJhaW5Ob2RlUmVxdWVzdBodLmJsaXhhcmQudjEuRHJhaW5Ob2RlUmVzcG9uc2ViBnByb3RvMw");
+
+/**
+ * @generated from message blixard.v1.CordonNodeRequest
+ */
+export type CordonNodeRequest = Message<"blixard.v1.CordonNodeRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message blixard.v1.CordonNodeRequest.
+ * Use `create(CordonNodeRequestSchema)` to create a new message.
+ */
+export const CordonNodeRequestSchema: GenMessage<CordonNodeRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 0);
+
+/**
+ * @generated from message blixard.v1.CordonNodeResponse
+ */
+export type CordonNodeResponse = Message<"blixard.v1.CordonNodeResponse"> & {
+  /**
+   * @generated from field: blixard.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.CordonNodeResponse.
+ * Use `create(CordonNodeResponseSchema)` to create a new message.
+ */
+export const CordonNodeResponseSchema: GenMessage<CordonNodeResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 1);
+
+/**
+ * @generated from message blixard.v1.UncordonNodeRequest
+ */
+export type UncordonNodeRequest = Message<"blixard.v1.UncordonNodeRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message blixard.v1.UncordonNodeRequest.
+ * Use `create(UncordonNodeRequestSchema)` to create a new message.
+ */
+export const UncordonNodeRequestSchema: GenMessage<UncordonNodeRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 2);
+
+/**
+ * @generated from message blixard.v1.UncordonNodeResponse
+ */
+export type UncordonNodeResponse = Message<"blixard.v1.UncordonNodeResponse"> & {
+  /**
+   * @generated from field: blixard.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.UncordonNodeResponse.
+ * Use `create(UncordonNodeResponseSchema)` to create a new message.
+ */
+export const UncordonNodeResponseSchema: GenMessage<UncordonNodeResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 3);
+
+/**
+ * @generated from message blixard.v1.DrainNodeRequest
+ */
+export type DrainNodeRequest = Message<"blixard.v1.DrainNodeRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message blixard.v1.DrainNodeRequest.
+ * Use `create(DrainNodeRequestSchema)` to create a new message.
+ */
+export const DrainNodeRequestSchema: GenMessage<DrainNodeRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 4);
+
+/**
+ * @generated from message blixard.v1.DrainNodeResponse
+ */
+export type DrainNodeResponse = Message<"blixard.v1.DrainNodeResponse"> & {
+  /**
+   * @generated from field: blixard.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+
+  /**
+   * @generated from field: repeated string vms = 2;
+   */
+  vms: string[];
+};
+
+/**
+ * Describes the message blixard.v1.DrainNodeResponse.
+ * Use `create(DrainNodeResponseSchema)` to create a new message.
+ */
+export const DrainNodeResponseSchema: GenMessage<DrainNodeResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 5);
 
 /**
  * @generated from message blixard.v1.NodeCapacity
@@ -37,7 +144,7 @@ export type NodeCapacity = Message<"blixard.v1.NodeCapacity"> & {
  * Use `create(NodeCapacitySchema)` to create a new message.
  */
 export const NodeCapacitySchema: GenMessage<NodeCapacity> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 0);
+  messageDesc(file_blixard_v1_node, 6);
 
 /**
  * @generated from message blixard.v1.Node
@@ -109,6 +216,20 @@ export type Node = Message<"blixard.v1.Node"> & {
    * @generated from field: uint32 vms = 11;
    */
   vms: number;
+
+  /**
+   * No new VMs are placed here (blixard node cordon).
+   *
+   * @generated from field: bool cordoned = 12;
+   */
+  cordoned: boolean;
+
+  /**
+   * Its VMs are being moved elsewhere (blixard node drain).
+   *
+   * @generated from field: bool draining = 13;
+   */
+  draining: boolean;
 };
 
 /**
@@ -116,7 +237,7 @@ export type Node = Message<"blixard.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 1);
+  messageDesc(file_blixard_v1_node, 7);
 
 /**
  * @generated from message blixard.v1.NodeResources
@@ -138,7 +259,7 @@ export type NodeResources = Message<"blixard.v1.NodeResources"> & {
  * Use `create(NodeResourcesSchema)` to create a new message.
  */
 export const NodeResourcesSchema: GenMessage<NodeResources> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 2);
+  messageDesc(file_blixard_v1_node, 8);
 
 /**
  * @generated from message blixard.v1.ListNodesRequest
@@ -151,7 +272,7 @@ export type ListNodesRequest = Message<"blixard.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 3);
+  messageDesc(file_blixard_v1_node, 9);
 
 /**
  * @generated from message blixard.v1.ListNodesResponse
@@ -168,7 +289,7 @@ export type ListNodesResponse = Message<"blixard.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 4);
+  messageDesc(file_blixard_v1_node, 10);
 
 /**
  * @generated from message blixard.v1.GetNodeRequest
@@ -185,7 +306,7 @@ export type GetNodeRequest = Message<"blixard.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 5);
+  messageDesc(file_blixard_v1_node, 11);
 
 /**
  * @generated from message blixard.v1.GetNodeResponse
@@ -202,7 +323,7 @@ export type GetNodeResponse = Message<"blixard.v1.GetNodeResponse"> & {
  * Use `create(GetNodeResponseSchema)` to create a new message.
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_node, 6);
+  messageDesc(file_blixard_v1_node, 12);
 
 /**
  * Cluster membership: every node registers itself with a lease; it is Ready while the lease lives.
@@ -225,6 +346,35 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeRequestSchema;
     output: typeof GetNodeResponseSchema;
+  },
+  /**
+   * No new VMs are placed on a cordoned node; its VMs stay.
+   *
+   * @generated from rpc blixard.v1.NodeService.CordonNode
+   */
+  cordonNode: {
+    methodKind: "unary";
+    input: typeof CordonNodeRequestSchema;
+    output: typeof CordonNodeResponseSchema;
+  },
+  /**
+   * @generated from rpc blixard.v1.NodeService.UncordonNode
+   */
+  uncordonNode: {
+    methodKind: "unary";
+    input: typeof UncordonNodeRequestSchema;
+    output: typeof UncordonNodeResponseSchema;
+  },
+  /**
+   * Cordons the node and moves each of its VMs elsewhere: the node stops it, then the scheduler
+   * places it again (respecting capacity). Returns the VMs being moved; watch them with vm list.
+   *
+   * @generated from rpc blixard.v1.NodeService.DrainNode
+   */
+  drainNode: {
+    methodKind: "unary";
+    input: typeof DrainNodeRequestSchema;
+    output: typeof DrainNodeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_blixard_v1_node, 0);
