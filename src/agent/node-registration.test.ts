@@ -45,7 +45,7 @@ describe("NodeRegistration", () => {
     await reg.start();
     await advance(TTL * 3 * 1000);
     expect(await listNodes(store)).toEqual([
-      { ...record("n1"), startedAt: expect.any(String), state: "Ready" },
+      { ...record("n1"), startedAt: expect.any(String), state: "Ready", cordoned: false, draining: false },
     ]);
     await reg.stop();
   });
