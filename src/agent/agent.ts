@@ -3,7 +3,9 @@
  * observed status back to the store. It re-adopts running VMs when it starts, so that restarting or
  * killing the agent never restarts a VM. Decisions come from core/reconcile; this file only executes.
  */
+
 import { errorMessage, isBlixardError } from "../core/errors.js";
+import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
@@ -49,6 +51,7 @@ export class Agent {
   private readonly queue: KeyedQueue;
   private readonly log: Logger;
   private readonly metrics: AgentMetrics;
+  private readonly eventKeys: EventKeys;
   private watch: Watch | undefined;
   private resyncTimer: TimerHandle | undefined;
   private running = false;
@@ -56,6 +59,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: "agent" });
+    this.eventKeys = new EventKeys(opts.nodeId);
     this.metrics = opts.metrics ?? noMetrics;
     this.queue = new KeyedQueue((vm, err) =>
       this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
@@ -375,9 +379,23 @@ export class Agent {
    */
   private async writeStatus(name: string, status: VmStatus): Promise<void> {
     if (!this.unsynced.has(name) && !statusChanged(this.statuses.get(name), status)) return;
+    const previous = this.statuses.get(name);
     this.statuses.set(name, status);
     this.unsynced.add(name);
-    await this.opts.store.put(keys.status(name), JSON.stringify(status));
+    const type = statusEvent(previous, status);
+    const put = { type: "put" as const, key: keys.status(name), value: JSON.stringify(status) };
+    const event = type
+      ? [
+          eventEntry(this.eventKeys, this.opts.clock.now(), {
+            type,
+            vm: name,
+            node: this.opts.nodeId,
+            reason: status.message,
+          }),
+        ]
+      : [];
+    if (event.length === 0) await this.opts.store.put(put.key, put.value);
+    else await this.opts.store.txn({ compare: [], success: [put, ...event] });
     if (this.statuses.get(name) === status) this.unsynced.delete(name);
   }
 
@@ -391,6 +409,12 @@ export class Agent {
         { type: "delete", key: keys.status(name) },
         { type: "delete", key: keys.vm(name) },
         ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+        eventEntry(this.eventKeys, this.opts.clock.now(), {
+          type: "deleted",
+          vm: name,
+          node: this.opts.nodeId,
+          reason: "stopped and its state removed",
+        }),
       ],
     });
     this.statuses.delete(name);

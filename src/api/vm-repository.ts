@@ -3,6 +3,7 @@
  * mod revision, retried on conflict, so concurrent requests never lose each other's changes.
  */
 import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
+import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
@@ -11,10 +12,16 @@ import type { KeyValue, Store } from "../ports/store.js";
 const MAX_CAS_ATTEMPTS = 20;
 
 export class VmRepository {
+  private readonly eventKeys: EventKeys;
+
+  /** `writer` names this writer in event keys (the node id); events stay unique across writers. */
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    writer = "api",
+  ) {
+    this.eventKeys = new EventKeys(writer);
+  }
 
   async get(name: string): Promise<VmView> {
     const [vm, status] = await Promise.all([
@@ -58,6 +65,12 @@ export class VmRepository {
         { type: "put", key: keys.vm(record.name), value: JSON.stringify(record) },
         { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
         ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
+        eventEntry(this.eventKeys, this.clock.now(), {
+          type: "created",
+          vm: record.name,
+          node: record.node,
+          reason: record.desiredState === "running" ? "created to run" : "created stopped",
+        }),
       ],
     });
     if (!result.succeeded) throw await this.createConflict(record);

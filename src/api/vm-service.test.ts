@@ -9,6 +9,7 @@ import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { withErrorMapping } from "./error-mapping.js";
+import { EventLog } from "./event-log.js";
 import { VmRepository } from "./vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "./vm-service.js";
 
@@ -38,6 +39,7 @@ describe("VmService", () => {
         tail: async () => ({ text: "hello\n", offset: 6 }),
         async *follow() {},
       },
+      events: new EventLog(store),
     });
     client = createClient(
       VmService,
@@ -196,5 +198,19 @@ describe("VmService", () => {
     };
     const { vm } = await client.deleteVm({ name: "quick" });
     expect(vm).toMatchObject({ name: "quick", deleting: true });
+  });
+
+  it("logs a VM's creation in the event log, filtered by VM", async () => {
+    await client.createVm({ spec: { name: "one", kernel } });
+    await client.createVm({ spec: { name: "two", kernel }, start: true });
+    const all = await client.listEvents({});
+    expect(all.events.map((e) => [e.type, e.vm, e.reason])).toEqual([
+      ["created", "one", "created stopped"],
+      ["created", "two", "created to run"],
+    ]);
+    expect(all.events[0]!.revision < all.events[1]!.revision).toBe(true);
+    const mine = await client.listEvents({ vm: "two" });
+    expect(mine.events.map((e) => e.vm)).toEqual(["two"]);
+    await expect(client.listEvents({ vm: "Bad Name" })).rejects.toThrow(/name: must be a DNS label/);
   });
 });

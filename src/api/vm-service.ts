@@ -10,6 +10,7 @@ import { parseVmSpec, type VmSpec } from "../core/vm-spec.js";
 import type { VmService } from "../gen/blixard/v1/vm_pb.js";
 import type { Clock } from "../ports/clock.js";
 import { specInputFromProto, vmToProto } from "./convert.js";
+import type { EventFilter, EventLog, LoggedEvent } from "./event-log.js";
 import type { VmRepository } from "./vm-repository.js";
 
 /** Console logs of VMs on this node. */
@@ -35,6 +36,7 @@ export interface VmServiceDeps {
   /** The node's default guest image, used when a spec names no kernel. */
   defaultImage: () => Promise<DefaultImage | undefined>;
   logs: LogSource;
+  events: EventLog;
 }
 
 const TERMINAL = new Set(["Stopped", "Failed"]);
@@ -108,6 +110,18 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       return { text };
     },
 
+    async listEvents(req) {
+      const { events } = await deps.events.list(eventFilter(req));
+      return { events: events.map(eventToProto) };
+    },
+
+    async *followEvents(req, ctx) {
+      const filter = eventFilter(req);
+      const { events, revision } = await deps.events.list(filter);
+      for (const event of events) yield eventToProto(event);
+      for await (const event of deps.events.follow(filter, revision, ctx.signal)) yield eventToProto(event);
+    },
+
     async *followVmLogs(req, ctx) {
       const name = validName(req.name);
       await repo.get(name);
@@ -116,6 +130,15 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       for await (const chunk of deps.logs.follow(name, offset, ctx.signal)) yield { text: chunk };
     },
   };
+}
+
+function eventFilter(req: { vm: string; node: string; limit: number }): EventFilter {
+  if (req.vm !== "") validName(req.vm);
+  return { vm: req.vm, node: req.node, limit: req.limit };
+}
+
+function eventToProto(event: LoggedEvent) {
+  return { ...event, revision: BigInt(event.revision) };
 }
 
 async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promise<VmSpec> {

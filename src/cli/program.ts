@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { describeError } from "./cli-error.js";
 import type { GlobalOptions } from "./client.js";
 import { registerClusterCommands } from "./cluster-commands.js";
+import { registerEventsCommand } from "./events-command.js";
 import { registerNodeCommand } from "./node-command.js";
 import { registerVmCommands } from "./vm-commands.js";
 
@@ -24,6 +25,7 @@ const program = new Command("blixard")
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
+registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
 
 try {

@@ -114,9 +114,13 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
     .option("-o, --output <format>", "table, json or yaml")
     .action(async (name: string, flags: { output?: string }) => {
       const format = outputFormat(flags.output);
-      const { vm: found } = await client().getVm({ name });
+      const [{ vm: found }, { events }] = await Promise.all([
+        client().getVm({ name }),
+        client().listEvents({ vm: name, limit: 5 }),
+      ]);
       if (!found) throw new Error(`the node returned no VM for ${name}`);
-      await printData(format, vmJson(found), () => vmDetail(found));
+      const { eventTable } = await import("./events-output.js");
+      await printData(format, vmJson(found), () => `${vmDetail(found)}\nEvents:\n${eventTable(events)}`);
     });
 
   vm.command("logs <name>")

@@ -111,4 +111,23 @@ describe("Scheduler", () => {
     await settle();
     expect((await record("web")).node).toBe("");
   });
+
+  it("prunes the event log to its limit, oldest first", async () => {
+    const small = new Scheduler({
+      store,
+      clock,
+      logger: silentLogger,
+      random: { next: () => 0, hex: () => "00" },
+      config: { defaultStrategy: "spread", graceMs: 5_000 },
+      fence: () => fence,
+      maxEvents: 3,
+    });
+    for (let i = 0; i < 5; i++)
+      await store.put(`${keys.eventsPrefix}${String(i).padStart(15, "0")}-x-0000`, "{}");
+    await small.pruneEvents();
+    const left = (await store.range(keys.eventsPrefix)).kvs.map((kv) =>
+      kv.key.slice(keys.eventsPrefix.length, -7),
+    );
+    expect(left).toEqual(["000000000000002", "000000000000003", "000000000000004"]);
+  });
 });

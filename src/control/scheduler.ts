@@ -5,6 +5,7 @@
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
 import { errorMessage } from "../core/errors.js";
+import { EventKeys, type EventType, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
@@ -24,6 +25,10 @@ export interface SchedulerOptions {
   fence: () => Compare | undefined;
   /** How often to look again without a change (grace timers); 1 s by default. */
   intervalMs?: number;
+  /** Names this writer in event keys (the node id). */
+  writer?: string;
+  /** Events kept in the log; older ones are pruned by the leader every 30 intervals. 10,000 by default. */
+  maxEvents?: number;
 }
 
 interface Cached {
@@ -46,8 +51,11 @@ export class Scheduler {
   private passing = false;
   private again = false;
 
+  private readonly eventKeys: EventKeys;
+
   constructor(private readonly opts: SchedulerOptions) {
     this.log = opts.logger.child({ component: "scheduler" });
+    this.eventKeys = new EventKeys(`scheduler-${opts.writer ?? "leader"}`);
   }
 
   start(): void {
@@ -72,12 +80,34 @@ export class Scheduler {
     void this.pass();
   }
 
+  private ticks = 0;
+
   private tick(): void {
     if (!this.running) return;
     this.timer = this.opts.clock.setTimeout(() => {
       this.poke();
+      if (++this.ticks % 30 === 0) void this.pruneEvents();
       this.tick();
     }, this.opts.intervalMs ?? 1000);
+  }
+
+  /** Keeps the event log to maxEvents: deletes the oldest keys (they sort by time), fenced, in batches. */
+  async pruneEvents(): Promise<void> {
+    const fence = this.opts.fence();
+    if (!fence) return;
+    try {
+      const { kvs } = await this.opts.store.range(keys.eventsPrefix);
+      const excess = kvs.length - (this.opts.maxEvents ?? 10_000);
+      for (let i = 0; i < excess; i += 128) {
+        const batch = kvs.slice(i, Math.min(excess, i + 128));
+        await this.opts.store.txn({
+          compare: [fence],
+          success: batch.map((kv) => ({ type: "delete" as const, key: kv.key })),
+        });
+      }
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not prune the event log");
+    }
   }
 
   /** Loads the cache and follows the three prefixes it is made of; reloads after a broken watch. */
@@ -184,6 +214,10 @@ export class Scheduler {
     }
   }
 
+  private event(type: EventType, vm: string, node: string, reason: string) {
+    return eventEntry(this.eventKeys, this.opts.clock.now(), { type, vm, node, reason });
+  }
+
   private async apply(decision: Decision, fence: Compare): Promise<void> {
     const cached = this.vms.get(decision.vm);
     if (!cached) return;
@@ -196,6 +230,7 @@ export class Scheduler {
           { type: "delete", key: keys.vm(record.name) },
           { type: "delete", key: keys.status(record.name) },
           ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+          this.event("deleted", record.name, decision.node, "its node is gone"),
         ],
       });
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
@@ -214,9 +249,18 @@ export class Scheduler {
       delete next.unschedulable;
       delete next.handoffFrom;
     }
+    const event =
+      decision.type === "assign"
+        ? this.event(
+            decision.from ? "rescheduled" : "scheduled",
+            record.name,
+            decision.node,
+            decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(record)}`,
+          )
+        : this.event("unschedulable", record.name, decision.from ?? "", decision.message);
     const result = await this.opts.store.txn({
       compare: [unchanged, fence],
-      success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
+      success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }, event],
     });
     if (!result.succeeded) return;
     if (decision.type === "assign") {
@@ -228,6 +272,12 @@ export class Scheduler {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
     }
   }
+}
+
+function placementOf(record: VmRecord): string {
+  const placement = record.spec.placement;
+  if (placement?.node) return "manual placement";
+  return placement?.strategy ? `strategy ${placement.strategy}` : "the default strategy";
 }
 
 function mirror<T>(map: Map<string, T>, prefix: string, kvs: readonly KeyValue[]): void {

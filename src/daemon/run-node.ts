@@ -11,6 +11,7 @@ import { Agent } from "../agent/agent.js";
 import { NodeRegistration } from "../agent/node-registration.js";
 import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
+import { EventLog } from "../api/event-log.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
@@ -102,7 +103,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       logger: log,
       clock: systemClock,
     });
-    const repo = new VmRepository(store, systemClock);
+    const repo = new VmRepository(store, systemClock, nodeId);
     const metrics = createMetrics(() => repo.list());
 
     const agent = new Agent({
@@ -128,6 +129,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       nodeId,
       admission: checkHostFiles,
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
+      events: new EventLog(store),
       // A VM's console lives on the node that runs it; other nodes fetch it from there.
       logs: routedLogSource({
         nodeId,
@@ -238,6 +240,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         graceMs: options.failoverGraceSeconds * 1000,
       },
       fence: () => (election.isLeader ? election.fence() : undefined),
+      writer: nodeId,
     });
     scheduler.start();
     election.start();

@@ -96,9 +96,12 @@ export const PLANTED_BUGS: Readonly<Record<InvariantName, PlantedBug>> = {
       store: (_node, store) =>
         overrideStore(store, {
           put: async (key, value, options) =>
-            key.startsWith(keys.statusPrefix) && SETTLED.includes((JSON.parse(value) as VmStatus).phase)
-              ? store.revision()
-              : store.put(key, value, options),
+            settledStatus(key, value) ? store.revision() : store.put(key, value, options),
+          // A status write that comes with its event is a transaction: dropped whole, acknowledged.
+          txn: async (request) =>
+            request.success.some((op) => op.type === "put" && settledStatus(op.key, op.value))
+              ? { succeeded: true, revision: await store.revision() }
+              : store.txn(request),
         }),
     }),
   },
@@ -236,4 +239,8 @@ function entry<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   const value = map.get(key) ?? create();
   map.set(key, value);
   return value;
+}
+
+function settledStatus(key: string, value: string): boolean {
+  return key.startsWith(keys.statusPrefix) && SETTLED.includes((JSON.parse(value) as VmStatus).phase);
 }

@@ -100,4 +100,21 @@ describe("VM lifecycle with a real qemu VM", () => {
     expect(res.stderr).toMatch(/^error: VM "web" not found/);
     expect(node.qemuPids()).toEqual([]);
   });
+
+  it("kept every transition of the VM in the event log, in order", () => {
+    const events = JSON.parse(node.ok("events", "--vm", "web", "-o", "json")) as {
+      type: string;
+      node: string;
+    }[];
+    const types = events.map((e) => e.type);
+    // created → scheduled → starting → running, then stop, start, restart and delete.
+    expect(types.slice(0, 4)).toEqual(["created", "scheduled", "starting", "running"]);
+    expect(types).toContain("stopped");
+    expect(types.at(-1)).toBe("deleted");
+    expect(types.filter((t) => t === "starting").length).toBeGreaterThanOrEqual(3);
+    expect(events.slice(1).every((e) => e.node !== "")).toBe(true);
+    const table = node.ok("events", "--vm", "web", "--limit", "2");
+    expect(table).toMatch(/^TIME\s+TYPE\s+VM\s+NODE\s+REASON/);
+    expect(table.trim().split("\n")).toHaveLength(3);
+  });
 });

@@ -10,7 +10,101 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/vm.proto.
  */
 export const file_blixard_v1_vm: GenFile = /*@__PURE__*/
-  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIjwKC1BvcnRGb3J3YXJkEgwKBGhvc3QYASABKA0SDQoFZ3Vlc3QYAiABKA0SEAoIcHJvdG9jb2wYAyABKAkioAIKC0hlYWx0aENoZWNrEgwKBHR5cGUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEg8KB3BhdHRlcm4YBCABKAkSHQoQaW50ZXJ2YWxfc2Vjb25kcxgFIAEoAUgAiAEBEhwKD3RpbWVvdXRfc2Vjb25kcxgGIAEoAUgBiAEBEh4KEWZhaWx1cmVfdGhyZXNob2xkGAcgASgNSAKIAQESIQoUc3RhcnRfcGVyaW9kX3NlY29uZHMYCCABKAFIA4gBAUITChFfaW50ZXJ2YWxfc2Vjb25kc0ISChBfdGltZW91dF9zZWNvbmRzQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIXChVfc3RhcnRfcGVyaW9kX3NlY29uZHMibAoOUmVzdGFydEJhY2tvZmYSHAoPaW5pdGlhbF9zZWNvbmRzGAEgASgBSACIAQESGAoLbWF4X3NlY29uZHMYAiABKAFIAYgBAUISChBfaW5pdGlhbF9zZWNvbmRzQg4KDF9tYXhfc2Vjb25kcyKNBAoGVm1TcGVjEgwKBG5hbWUYASABKAkSEgoFdmNwdXMYAiABKA1IAIgBARITCgZtZW1vcnkYAyABKA1IAYgBARITCgZkcml2ZXIYBCABKAlIAogBARIOCgZrZXJuZWwYBSABKAkSEwoGaW5pdHJkGAYgASgJSAOIAQESEQoEZGlzaxgHIAEoCUgEiAEBEhQKB2NtZGxpbmUYCCABKAlIBYgBARIpCghmb3J3YXJkcxgJIAMoCzIXLmJsaXhhcmQudjEuUG9ydEZvcndhcmQSMgoMaGVhbHRoX2NoZWNrGAogASgLMhcuYmxpeGFyZC52MS5IZWFsdGhDaGVja0gGiAEBEhsKDnJlc3RhcnRfcG9saWN5GAsgASgJSAeIAQESOAoPcmVzdGFydF9iYWNrb2ZmGAwgASgLMhouYmxpeGFyZC52MS5SZXN0YXJ0QmFja29mZkgIiAEBEi0KCXBsYWNlbWVudBgNIAEoCzIVLmJsaXhhcmQudjEuUGxhY2VtZW50SAmIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudCJgCglQbGFjZW1lbnQSFQoIc3RyYXRlZ3kYASABKAlIAIgBARITCgtjb25zdHJhaW50cxgCIAMoCRIRCgRub2RlGAMgASgJSAGIAQFCCwoJX3N0cmF0ZWd5QgcKBV9ub2RlImEKCEV4aXRJbmZvEhEKBGNvZGUYASABKAVIAIgBARITCgZzaWduYWwYAiABKAlIAYgBARINCgVrbm93bhgDIAEoCBIKCgJhdBgEIAEoCUIHCgVfY29kZUIJCgdfc2lnbmFsIsICCghWbVN0YXR1cxINCgVwaGFzZRgBIAEoCRIMCgRub2RlGAIgASgJEhAKA3BpZBgDIAEoBUgAiAEBEhAKCHJlc3RhcnRzGAQgASgNEg4KBmhlYWx0aBgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhcKCnN0YXJ0ZWRfYXQYByABKAlIAYgBARIVCghyZWFkeV9hdBgIIAEoCUgCiAEBEiwKCWxhc3RfZXhpdBgJIAEoCzIULmJsaXhhcmQudjEuRXhpdEluZm9IA4gBARIcCg9uZXh0X3Jlc3RhcnRfYXQYCiABKAlIBIgBARISCgp1cGRhdGVkX2F0GAsgASgJQgYKBF9waWRCDQoLX3N0YXJ0ZWRfYXRCCwoJX3JlYWR5X2F0QgwKCl9sYXN0X2V4aXRCEgoQX25leHRfcmVzdGFydF9hdCKXAQoCVm0SDAoEbmFtZRgBIAEoCRIgCgRzcGVjGAIgASgLMhIuYmxpeGFyZC52MS5WbVNwZWMSJAoGc3RhdHVzGAMgASgLMhQuYmxpeGFyZC52MS5WbVN0YXR1cxIVCg1kZXNpcmVkX3N0YXRlGAQgASgJEhAKCGRlbGV0aW5nGAUgASgIEhIKCmNyZWF0ZWRfYXQYBiABKAkiQgoPQ3JlYXRlVm1SZXF1ZXN0EiAKBHNwZWMYASABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxINCgVzdGFydBgCIAEoCCIuChBDcmVhdGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiMQoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0iJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTKJBQoJVm1TZXJ2aWNlEkUKCENyZWF0ZVZtEhsuYmxpeGFyZC52MS5DcmVhdGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkNyZWF0ZVZtUmVzcG9uc2USPAoFR2V0Vm0SGC5ibGl4YXJkLnYxLkdldFZtUmVxdWVzdBoZLmJsaXhhcmQudjEuR2V0Vm1SZXNwb25zZRJCCgdMaXN0Vm1zEhouYmxpeGFyZC52MS5MaXN0Vm1zUmVxdWVzdBobLmJsaXhhcmQudjEuTGlzdFZtc1Jlc3BvbnNlEkIKB1N0YXJ0Vm0SGi5ibGl4YXJkLnYxLlN0YXJ0Vm1SZXF1ZXN0GhsuYmxpeGFyZC52MS5TdGFydFZtUmVzcG9uc2USPwoGU3RvcFZtEhkuYmxpeGFyZC52MS5TdG9wVm1SZXF1ZXN0GhouYmxpeGFyZC52MS5TdG9wVm1SZXNwb25zZRJICglSZXN0YXJ0Vm0SHC5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlcXVlc3QaHS5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlc3BvbnNlEkUKCERlbGV0ZVZtEhsuYmxpeGFyZC52MS5EZWxldGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkRlbGV0ZVZtUmVzcG9uc2USSAoJR2V0Vm1Mb2dzEhwuYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXF1ZXN0Gh0uYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXNwb25zZRJTCgxGb2xsb3dWbUxvZ3MSHy5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1JlcXVlc3QaIC5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1Jlc3BvbnNlMAFiBnByb3RvMw");
+  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIl0KBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMijQQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBQggKBl92Y3B1c0IJCgdfbWVtb3J5QgkKB19kcml2ZXJCCQoHX2luaXRyZEIHCgVfZGlza0IKCghfY21kbGluZUIPCg1faGVhbHRoX2NoZWNrQhEKD19yZXN0YXJ0X3BvbGljeUISChBfcmVzdGFydF9iYWNrb2ZmQgwKCl9wbGFjZW1lbnQiYAoJUGxhY2VtZW50EhUKCHN0cmF0ZWd5GAEgASgJSACIAQESEwoLY29uc3RyYWludHMYAiADKAkSEQoEbm9kZRgDIAEoCUgBiAEBQgsKCV9zdHJhdGVneUIHCgVfbm9kZSJhCghFeGl0SW5mbxIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgJSAGIAQESDQoFa25vd24YAyABKAgSCgoCYXQYBCABKAlCBwoFX2NvZGVCCQoHX3NpZ25hbCLCAgoIVm1TdGF0dXMSDQoFcGhhc2UYASABKAkSDAoEbm9kZRgCIAEoCRIQCgNwaWQYAyABKAVIAIgBARIQCghyZXN0YXJ0cxgEIAEoDRIOCgZoZWFsdGgYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIXCgpzdGFydGVkX2F0GAcgASgJSAGIAQESFQoIcmVhZHlfYXQYCCABKAlIAogBARIsCglsYXN0X2V4aXQYCSABKAsyFC5ibGl4YXJkLnYxLkV4aXRJbmZvSAOIAQESHAoPbmV4dF9yZXN0YXJ0X2F0GAogASgJSASIAQESEgoKdXBkYXRlZF9hdBgLIAEoCUIGCgRfcGlkQg0KC19zdGFydGVkX2F0QgsKCV9yZWFkeV9hdEIMCgpfbGFzdF9leGl0QhIKEF9uZXh0X3Jlc3RhcnRfYXQilwEKAlZtEgwKBG5hbWUYASABKAkSIAoEc3BlYxgCIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEiQKBnN0YXR1cxgDIAEoCzIULmJsaXhhcmQudjEuVm1TdGF0dXMSFQoNZGVzaXJlZF9zdGF0ZRgEIAEoCRIQCghkZWxldGluZxgFIAEoCBISCgpjcmVhdGVkX2F0GAYgASgJIkIKD0NyZWF0ZVZtUmVxdWVzdBIgCgRzcGVjGAEgASgLMhIuYmxpeGFyZC52MS5WbVNwZWMSDQoFc3RhcnQYAiABKAgiLgoQQ3JlYXRlVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHAoMR2V0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiKwoNR2V0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iEAoOTGlzdFZtc1JlcXVlc3QiLgoPTGlzdFZtc1Jlc3BvbnNlEhsKA3ZtcxgBIAMoCzIOLmJsaXhhcmQudjEuVm0iHgoOU3RhcnRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSItCg9TdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh0KDVN0b3BWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIsCg5TdG9wVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iIAoQUmVzdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi8KEVJlc3RhcnRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIfCg9EZWxldGVWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIuChBEZWxldGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIuChBHZXRWbUxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDSIhChFHZXRWbUxvZ3NSZXNwb25zZRIMCgR0ZXh0GAEgASgJIjEKE0ZvbGxvd1ZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiQKFEZvbGxvd1ZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkymgYKCVZtU2VydmljZRJFCghDcmVhdGVWbRIbLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5DcmVhdGVWbVJlc3BvbnNlEjwKBUdldFZtEhguYmxpeGFyZC52MS5HZXRWbVJlcXVlc3QaGS5ibGl4YXJkLnYxLkdldFZtUmVzcG9uc2USQgoHTGlzdFZtcxIaLmJsaXhhcmQudjEuTGlzdFZtc1JlcXVlc3QaGy5ibGl4YXJkLnYxLkxpc3RWbXNSZXNwb25zZRJCCgdTdGFydFZtEhouYmxpeGFyZC52MS5TdGFydFZtUmVxdWVzdBobLmJsaXhhcmQudjEuU3RhcnRWbVJlc3BvbnNlEj8KBlN0b3BWbRIZLmJsaXhhcmQudjEuU3RvcFZtUmVxdWVzdBoaLmJsaXhhcmQudjEuU3RvcFZtUmVzcG9uc2USSAoJUmVzdGFydFZtEhwuYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXF1ZXN0Gh0uYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXNwb25zZRJFCghEZWxldGVWbRIbLmJsaXhhcmQudjEuRGVsZXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5EZWxldGVWbVJlc3BvbnNlEkgKCUdldFZtTG9ncxIcLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVxdWVzdBodLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVzcG9uc2USUwoMRm9sbG93Vm1Mb2dzEh8uYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXF1ZXN0GiAuYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXNwb25zZTABEksKCkxpc3RFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USQgoMRm9sbG93RXZlbnRzEh0uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVxdWVzdBoRLmJsaXhhcmQudjEuRXZlbnQwAWIGcHJvdG8z");
+
+/**
+ * @generated from message blixard.v1.Event
+ */
+export type Event = Message<"blixard.v1.Event"> & {
+  /**
+   * @generated from field: string at = 1;
+   */
+  at: string;
+
+  /**
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string vm = 3;
+   */
+  vm: string;
+
+  /**
+   * @generated from field: string node = 4;
+   */
+  node: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * The store revision that wrote it: events are in this order.
+   *
+   * @generated from field: uint64 revision = 6;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message blixard.v1.Event.
+ * Use `create(EventSchema)` to create a new message.
+ */
+export const EventSchema: GenMessage<Event> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 0);
+
+/**
+ * @generated from message blixard.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"blixard.v1.ListEventsRequest"> & {
+  /**
+   * Only events of this VM (empty: all).
+   *
+   * @generated from field: string vm = 1;
+   */
+  vm: string;
+
+  /**
+   * Only events on this node (empty: all).
+   *
+   * @generated from field: string node = 2;
+   */
+  node: string;
+
+  /**
+   * The last N matching events; 0 means 100.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message blixard.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 1);
+
+/**
+ * @generated from message blixard.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"blixard.v1.ListEventsResponse"> & {
+  /**
+   * @generated from field: repeated blixard.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message blixard.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 2);
 
 /**
  * @generated from message blixard.v1.PortForward
@@ -39,7 +133,7 @@ export type PortForward = Message<"blixard.v1.PortForward"> & {
  * Use `create(PortForwardSchema)` to create a new message.
  */
 export const PortForwardSchema: GenMessage<PortForward> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 0);
+  messageDesc(file_blixard_v1_vm, 3);
 
 /**
  * @generated from message blixard.v1.HealthCheck
@@ -99,7 +193,7 @@ export type HealthCheck = Message<"blixard.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 1);
+  messageDesc(file_blixard_v1_vm, 4);
 
 /**
  * @generated from message blixard.v1.RestartBackoff
@@ -121,7 +215,7 @@ export type RestartBackoff = Message<"blixard.v1.RestartBackoff"> & {
  * Use `create(RestartBackoffSchema)` to create a new message.
  */
 export const RestartBackoffSchema: GenMessage<RestartBackoff> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 2);
+  messageDesc(file_blixard_v1_vm, 5);
 
 /**
  * @generated from message blixard.v1.VmSpec
@@ -206,7 +300,7 @@ export type VmSpec = Message<"blixard.v1.VmSpec"> & {
  * Use `create(VmSpecSchema)` to create a new message.
  */
 export const VmSpecSchema: GenMessage<VmSpec> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 3);
+  messageDesc(file_blixard_v1_vm, 6);
 
 /**
  * @generated from message blixard.v1.Placement
@@ -239,7 +333,7 @@ export type Placement = Message<"blixard.v1.Placement"> & {
  * Use `create(PlacementSchema)` to create a new message.
  */
 export const PlacementSchema: GenMessage<Placement> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 4);
+  messageDesc(file_blixard_v1_vm, 7);
 
 /**
  * @generated from message blixard.v1.ExitInfo
@@ -271,7 +365,7 @@ export type ExitInfo = Message<"blixard.v1.ExitInfo"> & {
  * Use `create(ExitInfoSchema)` to create a new message.
  */
 export const ExitInfoSchema: GenMessage<ExitInfo> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 5);
+  messageDesc(file_blixard_v1_vm, 8);
 
 /**
  * @generated from message blixard.v1.VmStatus
@@ -342,7 +436,7 @@ export type VmStatus = Message<"blixard.v1.VmStatus"> & {
  * Use `create(VmStatusSchema)` to create a new message.
  */
 export const VmStatusSchema: GenMessage<VmStatus> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 6);
+  messageDesc(file_blixard_v1_vm, 9);
 
 /**
  * @generated from message blixard.v1.Vm
@@ -386,7 +480,7 @@ export type Vm = Message<"blixard.v1.Vm"> & {
  * Use `create(VmSchema)` to create a new message.
  */
 export const VmSchema: GenMessage<Vm> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 7);
+  messageDesc(file_blixard_v1_vm, 10);
 
 /**
  * @generated from message blixard.v1.CreateVmRequest
@@ -410,7 +504,7 @@ export type CreateVmRequest = Message<"blixard.v1.CreateVmRequest"> & {
  * Use `create(CreateVmRequestSchema)` to create a new message.
  */
 export const CreateVmRequestSchema: GenMessage<CreateVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 8);
+  messageDesc(file_blixard_v1_vm, 11);
 
 /**
  * @generated from message blixard.v1.CreateVmResponse
@@ -427,7 +521,7 @@ export type CreateVmResponse = Message<"blixard.v1.CreateVmResponse"> & {
  * Use `create(CreateVmResponseSchema)` to create a new message.
  */
 export const CreateVmResponseSchema: GenMessage<CreateVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 9);
+  messageDesc(file_blixard_v1_vm, 12);
 
 /**
  * @generated from message blixard.v1.GetVmRequest
@@ -444,7 +538,7 @@ export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
  * Use `create(GetVmRequestSchema)` to create a new message.
  */
 export const GetVmRequestSchema: GenMessage<GetVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 10);
+  messageDesc(file_blixard_v1_vm, 13);
 
 /**
  * @generated from message blixard.v1.GetVmResponse
@@ -461,7 +555,7 @@ export type GetVmResponse = Message<"blixard.v1.GetVmResponse"> & {
  * Use `create(GetVmResponseSchema)` to create a new message.
  */
 export const GetVmResponseSchema: GenMessage<GetVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 11);
+  messageDesc(file_blixard_v1_vm, 14);
 
 /**
  * @generated from message blixard.v1.ListVmsRequest
@@ -474,7 +568,7 @@ export type ListVmsRequest = Message<"blixard.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 12);
+  messageDesc(file_blixard_v1_vm, 15);
 
 /**
  * @generated from message blixard.v1.ListVmsResponse
@@ -491,7 +585,7 @@ export type ListVmsResponse = Message<"blixard.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 13);
+  messageDesc(file_blixard_v1_vm, 16);
 
 /**
  * @generated from message blixard.v1.StartVmRequest
@@ -508,7 +602,7 @@ export type StartVmRequest = Message<"blixard.v1.StartVmRequest"> & {
  * Use `create(StartVmRequestSchema)` to create a new message.
  */
 export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 14);
+  messageDesc(file_blixard_v1_vm, 17);
 
 /**
  * @generated from message blixard.v1.StartVmResponse
@@ -525,7 +619,7 @@ export type StartVmResponse = Message<"blixard.v1.StartVmResponse"> & {
  * Use `create(StartVmResponseSchema)` to create a new message.
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 15);
+  messageDesc(file_blixard_v1_vm, 18);
 
 /**
  * @generated from message blixard.v1.StopVmRequest
@@ -542,7 +636,7 @@ export type StopVmRequest = Message<"blixard.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 16);
+  messageDesc(file_blixard_v1_vm, 19);
 
 /**
  * @generated from message blixard.v1.StopVmResponse
@@ -559,7 +653,7 @@ export type StopVmResponse = Message<"blixard.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 17);
+  messageDesc(file_blixard_v1_vm, 20);
 
 /**
  * @generated from message blixard.v1.RestartVmRequest
@@ -576,7 +670,7 @@ export type RestartVmRequest = Message<"blixard.v1.RestartVmRequest"> & {
  * Use `create(RestartVmRequestSchema)` to create a new message.
  */
 export const RestartVmRequestSchema: GenMessage<RestartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 18);
+  messageDesc(file_blixard_v1_vm, 21);
 
 /**
  * @generated from message blixard.v1.RestartVmResponse
@@ -593,7 +687,7 @@ export type RestartVmResponse = Message<"blixard.v1.RestartVmResponse"> & {
  * Use `create(RestartVmResponseSchema)` to create a new message.
  */
 export const RestartVmResponseSchema: GenMessage<RestartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 19);
+  messageDesc(file_blixard_v1_vm, 22);
 
 /**
  * @generated from message blixard.v1.DeleteVmRequest
@@ -610,7 +704,7 @@ export type DeleteVmRequest = Message<"blixard.v1.DeleteVmRequest"> & {
  * Use `create(DeleteVmRequestSchema)` to create a new message.
  */
 export const DeleteVmRequestSchema: GenMessage<DeleteVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 20);
+  messageDesc(file_blixard_v1_vm, 23);
 
 /**
  * @generated from message blixard.v1.DeleteVmResponse
@@ -627,7 +721,7 @@ export type DeleteVmResponse = Message<"blixard.v1.DeleteVmResponse"> & {
  * Use `create(DeleteVmResponseSchema)` to create a new message.
  */
 export const DeleteVmResponseSchema: GenMessage<DeleteVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 21);
+  messageDesc(file_blixard_v1_vm, 24);
 
 /**
  * @generated from message blixard.v1.GetVmLogsRequest
@@ -651,7 +745,7 @@ export type GetVmLogsRequest = Message<"blixard.v1.GetVmLogsRequest"> & {
  * Use `create(GetVmLogsRequestSchema)` to create a new message.
  */
 export const GetVmLogsRequestSchema: GenMessage<GetVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 22);
+  messageDesc(file_blixard_v1_vm, 25);
 
 /**
  * @generated from message blixard.v1.GetVmLogsResponse
@@ -668,7 +762,7 @@ export type GetVmLogsResponse = Message<"blixard.v1.GetVmLogsResponse"> & {
  * Use `create(GetVmLogsResponseSchema)` to create a new message.
  */
 export const GetVmLogsResponseSchema: GenMessage<GetVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 23);
+  messageDesc(file_blixard_v1_vm, 26);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsRequest
@@ -692,7 +786,7 @@ export type FollowVmLogsRequest = Message<"blixard.v1.FollowVmLogsRequest"> & {
  * Use `create(FollowVmLogsRequestSchema)` to create a new message.
  */
 export const FollowVmLogsRequestSchema: GenMessage<FollowVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 24);
+  messageDesc(file_blixard_v1_vm, 27);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsResponse
@@ -709,7 +803,7 @@ export type FollowVmLogsResponse = Message<"blixard.v1.FollowVmLogsResponse"> & 
  * Use `create(FollowVmLogsResponseSchema)` to create a new message.
  */
 export const FollowVmLogsResponseSchema: GenMessage<FollowVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 25);
+  messageDesc(file_blixard_v1_vm, 28);
 
 /**
  * The VM API. Every field of a spec is validated once by the server; an invalid request changes
@@ -794,6 +888,27 @@ export const VmService: GenService<{
     methodKind: "server_streaming";
     input: typeof FollowVmLogsRequestSchema;
     output: typeof FollowVmLogsResponseSchema;
+  },
+  /**
+   * The event log: transitions of VMs (created, scheduled, starting, running, failed, restarted,
+   * rescheduled, stopped, deleted, ...), oldest first, optionally for one VM or one node.
+   *
+   * @generated from rpc blixard.v1.VmService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * The last `limit` matching events, then new ones as they are written.
+   *
+   * @generated from rpc blixard.v1.VmService.FollowEvents
+   */
+  followEvents: {
+    methodKind: "server_streaming";
+    input: typeof ListEventsRequestSchema;
+    output: typeof EventSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_blixard_v1_vm, 0);

@@ -1,0 +1,59 @@
+/**
+ * Reading the event log (core/events.ts): the last events matching a filter, oldest first in the order
+ * the store committed them, and following new ones through a watch.
+ */
+import type { VmEvent } from "../core/events.js";
+import { keys } from "../core/keys.js";
+import type { KeyValue, Store } from "../ports/store.js";
+
+export interface EventFilter {
+  vm?: string;
+  node?: string;
+  /** The last N matching events; 100 by default. */
+  limit?: number;
+}
+
+export interface LoggedEvent extends VmEvent {
+  revision: number;
+}
+
+function matches(event: VmEvent, filter: EventFilter): boolean {
+  return (!filter.vm || event.vm === filter.vm) && (!filter.node || event.node === filter.node);
+}
+
+function toLogged(kv: KeyValue): LoggedEvent {
+  return { ...(JSON.parse(kv.value) as VmEvent), revision: kv.modRevision };
+}
+
+export class EventLog {
+  constructor(private readonly store: Store) {}
+
+  /** The last matching events and the revision they were read at (follow from the next one). */
+  async list(filter: EventFilter): Promise<{ events: LoggedEvent[]; revision: number }> {
+    const { kvs, revision } = await this.store.range(keys.eventsPrefix);
+    const events = kvs
+      .map(toLogged)
+      .filter((e) => matches(e, filter))
+      .sort((a, b) => a.revision - b.revision);
+    return { events: events.slice(-(filter.limit || 100)), revision };
+  }
+
+  /** New matching events after `revision`, until `signal` aborts. */
+  async *follow(filter: EventFilter, revision: number, signal: AbortSignal): AsyncIterable<LoggedEvent> {
+    const watch = this.store.watch(keys.eventsPrefix, { fromRevision: revision + 1 });
+    const stop = () => watch.close();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const batch of watch) {
+        for (const event of batch.events) {
+          if (event.type !== "put") continue;
+          const logged = toLogged(event.kv);
+          if (matches(logged, filter)) yield logged;
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      watch.close();
+    }
+  }
+}
