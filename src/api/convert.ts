@@ -130,5 +130,6 @@ export function vmToProto(view: VmView): PbVm {
     desiredState: view.desiredState,
     deleting: view.deleting,
     createdAt: view.createdAt,
+    group: view.group ?? "",
   });
 }

@@ -7,7 +7,7 @@ import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
-import type { KeyValue, Store } from "../ports/store.js";
+import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
 
 const MAX_CAS_ATTEMPTS = 20;
 
@@ -50,18 +50,26 @@ export class VmRepository {
    * one key per port however many VMs exist.
    */
   async create(record: VmRecord): Promise<VmView> {
+    const [view] = await this.createAll([record]);
+    return view!;
+  }
+
+  /**
+   * Creates all the records or none: one transaction checks that no name exists and no forwarded
+   * port is claimed, for every record (a replica group is created whole).
+   */
+  async createAll(records: readonly VmRecord[]): Promise<VmView[]> {
     const now = new Date(this.clock.now()).toISOString();
-    const status = initialStatus(record.node, now, record.restartNonce);
-    const claims = portClaimKeys(record.spec.forwards);
-    const result = await this.store.txn({
-      confirmQuorum: true,
-      compare: [keys.vm(record.name), ...claims].map((key) => ({
-        key,
-        target: "createRevision",
-        op: "=",
-        value: 0,
-      })),
-      success: [
+    const compare: Compare[] = [];
+    const success: TxnOp[] = [];
+    const views: VmView[] = [];
+    for (const record of records) {
+      const status = initialStatus(record.node, now, record.restartNonce);
+      const claims = portClaimKeys(record.spec.forwards);
+      for (const key of [keys.vm(record.name), ...claims]) {
+        compare.push({ key, target: "createRevision", op: "=", value: 0 });
+      }
+      success.push(
         { type: "put", key: keys.vm(record.name), value: JSON.stringify(record) },
         { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
         ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
@@ -69,12 +77,20 @@ export class VmRepository {
           type: "created",
           vm: record.name,
           node: record.node,
-          reason: record.desiredState === "running" ? "created to run" : "created stopped",
+          reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
         }),
-      ],
-    });
-    if (!result.succeeded) throw await this.createConflict(record);
-    return toView(record, status);
+      );
+      views.push(toView(record, status));
+    }
+    const result = await this.store.txn({ confirmQuorum: true, compare, success });
+    if (!result.succeeded) {
+      for (const record of records) {
+        const conflict = await this.createConflict(record);
+        if (conflict.code === "ALREADY_EXISTS" || (conflict.violations?.length ?? 0) > 0) throw conflict;
+      }
+      throw new BlixardError("CONFLICT", "the VMs changed concurrently; retry the request");
+    }
+    return views;
   }
 
   /** Says which part of a failed create was taken: the name, or which forwarded ports. */
@@ -131,6 +147,7 @@ function viewOf(record: VmRecord): Omit<VmView, "status"> {
     desiredState: record.desiredState,
     deleting: record.deleting,
     createdAt: record.createdAt,
+    ...(record.group === undefined ? {} : { group: record.group }),
   };
 }
 

@@ -213,4 +213,39 @@ describe("VmService", () => {
     expect(mine.events.map((e) => e.vm)).toEqual(["two"]);
     await expect(client.listEvents({ vm: "Bad Name" })).rejects.toThrow(/name: must be a DNS label/);
   });
+
+  it("creates a replica group whole, and scales it up and down", async () => {
+    const res = await client.createVm({ spec: { name: "web", kernel, memory: 64 }, replicas: 3 });
+    expect(res.replicas.map((v) => [v.name, v.group])).toEqual([
+      ["web-1", "web"],
+      ["web-2", "web"],
+      ["web-3", "web"],
+    ]);
+    expect((await client.scaleVmGroup({ group: "web", replicas: 5 })).created).toEqual(["web-4", "web-5"]);
+    expect((await client.getVm({ name: "web-5" })).vm?.spec?.memory).toBe(64);
+    expect((await client.scaleVmGroup({ group: "web", replicas: 2 })).deleting).toEqual([
+      "web-3",
+      "web-4",
+      "web-5",
+    ]);
+    await expect(client.scaleVmGroup({ group: "nope", replicas: 1 })).rejects.toThrow(
+      /no replica group "nope"/,
+    );
+  });
+
+  it("refuses replicas that would share a host port, creating none", async () => {
+    const spec = { name: "svc", kernel, forwards: [{ host: 8080, guest: 80 }] };
+    await expect(client.createVm({ spec, replicas: 2 })).rejects.toThrow(
+      /replicas: replicas cannot forward host ports/,
+    );
+    await expectNothingCreated();
+  });
+
+  it("creates no replica when one of the names is taken", async () => {
+    await client.createVm({ spec: { name: "db-2", kernel } });
+    await expect(client.createVm({ spec: { name: "db", kernel }, replicas: 3 })).rejects.toThrow(
+      /VM "db-2" already exists/,
+    );
+    expect((await client.listVms({})).vms.map((v) => v.name)).toEqual(["db-2"]);
+  });
 });

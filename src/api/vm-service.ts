@@ -46,17 +46,43 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
   return {
     async createVm(req) {
       const spec = await admit(deps, specInputFromProto(req.spec));
-      const record: VmRecord = {
-        name: spec.name,
-        spec,
-        desiredState: req.start ? "running" : "stopped",
-        // The leader's scheduler picks the node (honouring spec.placement).
-        node: "",
-        restartNonce: 0,
-        deleting: false,
-        createdAt: new Date(deps.clock.now()).toISOString(),
-      };
-      return { vm: vmToProto(await repo.create(record)) };
+      if (req.replicas === 0) {
+        return { vm: vmToProto(await repo.create(newRecord(deps, spec, req.start))) };
+      }
+      const replicas = replicaRecords(deps, spec, req.start, req.replicas, 1);
+      const views = await repo.createAll(replicas);
+      return { vm: vmToProto(views[0]!), replicas: views.map(vmToProto) };
+    },
+
+    async scaleVmGroup(req) {
+      const group = validName(req.group);
+      if (req.replicas > MAX_REPLICAS) throw replicasProblem(`at most ${MAX_REPLICAS} replicas`);
+      const members = (await repo.list())
+        .filter((v) => v.group === group && !v.deleting)
+        .sort((a, b) => replicaIndex(a.name, group) - replicaIndex(b.name, group));
+      if (members.length === 0) {
+        throw new BlixardError(
+          "NOT_FOUND",
+          `no replica group "${group}"; create one with: blixard vm create ${group} --replicas N`,
+        );
+      }
+      if (req.replicas > members.length) {
+        const template = members[members.length - 1]!;
+        const next = Math.max(...members.map((m) => replicaIndex(m.name, group))) + 1;
+        const records = replicaRecords(
+          deps,
+          template.spec,
+          template.desiredState === "running",
+          req.replicas - members.length,
+          next,
+          group,
+        );
+        await repo.createAll(records);
+        return { created: records.map((r) => r.name), deleting: [] };
+      }
+      const surplus = members.slice(req.replicas);
+      for (const vm of surplus) await repo.update(vm.name, (r) => ({ ...r, deleting: true }));
+      return { created: [], deleting: surplus.map((v) => v.name) };
     },
 
     async getVm(req) {
@@ -130,6 +156,58 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       for await (const chunk of deps.logs.follow(name, offset, ctx.signal)) yield { text: chunk };
     },
   };
+}
+
+const MAX_REPLICAS = 100;
+
+function newRecord(deps: VmServiceDeps, spec: VmSpec, start: boolean, group?: string): VmRecord {
+  return {
+    name: spec.name,
+    spec,
+    desiredState: start ? "running" : "stopped",
+    // The leader's scheduler picks the node (honouring spec.placement).
+    node: "",
+    restartNonce: 0,
+    deleting: false,
+    createdAt: new Date(deps.clock.now()).toISOString(),
+    ...(group === undefined ? {} : { group }),
+  };
+}
+
+function replicasProblem(message: string): BlixardError {
+  return new BlixardError("INVALID_ARGUMENT", `replicas: ${message}`, {
+    violations: [{ field: "replicas", message }],
+  });
+}
+
+/** GROUP-first … GROUP-(first+count-1), each a copy of `spec` under its own name. */
+function replicaRecords(
+  deps: VmServiceDeps,
+  spec: VmSpec,
+  start: boolean,
+  count: number,
+  first: number,
+  group = spec.name,
+): VmRecord[] {
+  if (count > MAX_REPLICAS) throw replicasProblem(`at most ${MAX_REPLICAS}`);
+  if (spec.forwards.length > 0) {
+    throw replicasProblem(
+      "replicas cannot forward host ports: every copy would need the same port; drop --forward",
+    );
+  }
+  if (spec.placement.node !== undefined) {
+    throw replicasProblem("replicas never share a node, so they cannot all be placed on one (drop --node)");
+  }
+  return Array.from({ length: count }, (_, i) => {
+    const name = `${group}-${first + i}`;
+    const problem = nameProblem(name);
+    if (problem) throw replicasProblem(`replica name ${name} ${problem}`);
+    return newRecord(deps, { ...spec, name }, start, group);
+  });
+}
+
+function replicaIndex(name: string, group: string): number {
+  return Number(name.slice(group.length + 1)) || 0;
 }
 
 function eventFilter(req: { vm: string; node: string; limit: number }): EventFilter {

@@ -22,6 +22,7 @@ export function vmJson(vm: Vm): Record<string, unknown> {
     desiredState: vm.desiredState,
     deleting: vm.deleting,
     createdAt: vm.createdAt,
+    group: vm.group || null,
     status: {
       phase: status?.phase ?? "Pending",
       node: status?.node ?? "",
@@ -56,10 +57,11 @@ export function vmTable(vms: Vm[]): string {
     String(vm.spec?.vcpus ?? ""),
     `${vm.spec?.memory ?? ""}Mi`,
     (vm.spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}`).join(",") || "-",
-    vm.status?.node ?? "",
+    vm.status?.node || "-",
+    vm.group || "-",
   ]);
   return renderTable(
-    ["NAME", "PHASE", "HEALTH", "PID", "RESTARTS", "VCPUS", "MEMORY", "FORWARDS", "NODE"],
+    ["NAME", "PHASE", "HEALTH", "PID", "RESTARTS", "VCPUS", "MEMORY", "FORWARDS", "NODE", "GROUP"],
     rows,
   );
 }

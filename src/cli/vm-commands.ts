@@ -1,5 +1,6 @@
 /** `blixard vm ...`: thin calls to the VmService, with waits and output formatting. */
 import type { Command } from "commander";
+import { UsageError } from "./cli-error.js";
 import { type GlobalOptions, vmClient } from "./client.js";
 import { outputFormat, printData, vmDetail, vmJson, vmTable } from "./output.js";
 import type { CreateFlags } from "./spec-input.js";
@@ -43,20 +44,33 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
         "placement: binpack (fill nodes), spread (balance) or locality (image already there)",
       )
       .option("--node <id>", "run on this node only")
+      .option("--replicas <n>", "create a group of N copies, NAME-1 … NAME-N, never two on one node")
       .option("--start", "start the VM after creating it"),
-  ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean }) => {
+  ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean; replicas?: string }) => {
     // Spec parsing (TOML, YAML) is loaded only by `vm create`.
     const { buildSpec } = await import("./spec-input.js");
     const spec = buildSpec(name, flags);
-    const res = await client().createVm({ spec, start: flags.start ?? false });
-    process.stdout.write(`vm/${name} created\n`);
+    const replicas = flags.replicas === undefined ? 0 : replicaCount(flags.replicas);
+    const res = await client().createVm({ spec, start: flags.start ?? false, replicas });
+    if (!res.vm) throw new Error("the node returned no VM");
+    const names = replicas > 0 ? res.replicas.map((vm) => vm.name) : [name];
+    for (const created of names) process.stdout.write(`vm/${created} created\n`);
     if (flags.start && flags.wait) {
-      await waitFor(client(), name, "ready", ready(), Number(flags.timeout));
-      process.stdout.write(`vm/${name} running\n`);
-    } else if (!res.vm) {
-      throw new Error("the node returned no VM");
+      for (const created of names) {
+        await waitFor(client(), created, "ready", ready(), Number(flags.timeout));
+        process.stdout.write(`vm/${created} running\n`);
+      }
     }
   });
+
+  vm.command("scale <group> <replicas>")
+    .description("grow a replica group with copies of its spec, or shrink it from the highest number down")
+    .action(async (group: string, count: string) => {
+      const res = await client().scaleVmGroup({ group, replicas: replicaCount(count) });
+      for (const created of res.created) process.stdout.write(`vm/${created} created\n`);
+      for (const deleting of res.deleting) process.stdout.write(`vm/${deleting} deleting\n`);
+      if (res.created.length + res.deleting.length === 0) process.stdout.write(`group ${group} unchanged\n`);
+    });
 
   withWait(vm.command("start <name>").description("start a VM")).action(
     async (name: string, flags: WaitFlags) => {
@@ -146,4 +160,12 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
         if (!abort.signal.aborted) throw err;
       }
     });
+}
+
+function replicaCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100) {
+    throw new UsageError(`replicas "${value}" must be a whole number from 0 to 100`);
+  }
+  return n;
 }

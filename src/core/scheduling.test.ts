@@ -129,4 +129,23 @@ describe("scheduling", () => {
     const down = [node("a", { state: "NotReady" }), node("b")];
     expect(plan(down, [drained], 0, new Map(), new Map([["web", running]]))).toHaveLength(1);
   });
+
+  it("never places two replicas of a group on one node", () => {
+    const nodes = [node("a"), node("b")];
+    const replicas = [1, 2, 3].map((i) => vm(`web-${i}`, "", { memory: 64 }, { group: "web" }));
+    const decisions = plan(nodes, [vm("web-0", "a", { memory: 64 }, { group: "web" }), ...replicas]);
+    expect(decisions).toEqual([
+      { type: "assign", vm: "web-1", node: "b" },
+      {
+        type: "unschedulable",
+        vm: "web-2",
+        message: "no node can run VM web-2: a, b: already runs a replica of web",
+      },
+      {
+        type: "unschedulable",
+        vm: "web-3",
+        message: "no node can run VM web-3: a, b: already runs a replica of web",
+      },
+    ]);
+  });
 });

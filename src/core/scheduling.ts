@@ -73,6 +73,7 @@ export function planScheduling(
       c.usedVcpus += vm.spec.vcpus;
       c.usedMemoryMiB += vm.spec.memory;
       for (const f of vm.spec.forwards) (c.ports as Set<string>).add(`${f.protocol}/${f.host}`);
+      if (vm.group !== undefined) (c.groups as Set<string>).add(vm.group);
       decisions.push({ type: "assign", vm: vm.name, node: result.node, ...from });
     } else if (lost || vm.unschedulable !== result.message) {
       decisions.push({ type: "unschedulable", vm: vm.name, message: result.message, ...from });
@@ -102,6 +103,7 @@ export function placementRequest(
     constraints: placement.constraints.flatMap((c) => parseConstraint(c) ?? []),
     strategy: placement.strategy ?? config.defaultStrategy,
     ...(placement.node === undefined ? {} : { node: placement.node }),
+    ...(vm.group === undefined ? {} : { group: vm.group }),
     ports: vm.spec.forwards.map((f) => `${f.protocol}/${f.host}`),
     images: [vm.spec.kernel, vm.spec.initrd, vm.spec.disk].filter((p): p is string => p !== undefined),
   };
@@ -112,8 +114,14 @@ export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmReco
   const usage = allocationsByNode(vms);
   const ports = new Map<string, Set<string>>();
   const images = new Map<string, Set<string>>();
+  const groups = new Map<string, Set<string>>();
   for (const vm of vms) {
     if (vm.node === "") continue;
+    if (vm.group !== undefined && !vm.deleting) {
+      const g = groups.get(vm.node) ?? new Set<string>();
+      g.add(vm.group);
+      groups.set(vm.node, g);
+    }
     const p = ports.get(vm.node) ?? new Set<string>();
     for (const f of vm.spec.forwards) p.add(`${f.protocol}/${f.host}`);
     ports.set(vm.node, p);
@@ -134,7 +142,7 @@ export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmReco
       memoryMiB: total.memoryMiB,
       usedVcpus: used?.vcpus ?? 0,
       usedMemoryMiB: used?.memoryMiB ?? 0,
-      groups: new Set<string>(),
+      groups: groups.get(view.id) ?? new Set<string>(),
       ports: ports.get(view.id) ?? new Set<string>(),
       images: images.get(view.id) ?? new Set<string>(),
     };

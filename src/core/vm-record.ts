@@ -28,6 +28,8 @@ export interface VmRecord {
    * stopped it (its status report is gone or says so), so two copies never run at once.
    */
   handoffFrom?: string;
+  /** The replica group the VM belongs to (`vm create --replicas`); no two members share a node. */
+  group?: string;
   /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
   restartNonce: number;
   /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */
@@ -91,5 +93,6 @@ export interface VmView {
   desiredState: DesiredState;
   deleting: boolean;
   createdAt: string;
+  group?: string;
   status: VmStatus;
 }

@@ -80,6 +80,26 @@ describe("placement across a 3-node cluster", () => {
     }
   });
 
+  it("spreads a replica group over distinct nodes, and scales it", async () => {
+    const out = a.ok("vm", "create", "web", "--kernel", image().kernel, "--memory", "32", "--replicas", "3");
+    expect(out).toMatch(/vm\/web-1 created\nvm\/web-2 created\nvm\/web-3 created/);
+    const homes = await Promise.all(["web-1", "web-2", "web-3"].map(placed));
+    expect(new Set(homes).size).toBe(3);
+    expect(a.ok("vm", "list")).toMatch(/^web-2\s.*\sweb$/m);
+    // A fourth replica has no node without one already.
+    a.ok("vm", "scale", "web", "4");
+    const fourth = await until("web-4's verdict", () => {
+      const s = get("web-4").status;
+      return s.message.startsWith("no node can run") ? s : undefined;
+    });
+    expect(fourth.message).toMatch(/already runs a replica of web/);
+    expect(a.ok("vm", "scale", "web", "2")).toMatch(/vm\/web-3 deleting\nvm\/web-4 deleting/);
+    await until(
+      "web-3 and web-4 to be gone",
+      () => (a.cli("vm", "get", "web-4").code !== 0 && a.cli("vm", "get", "web-3").code !== 0) || undefined,
+    );
+  });
+
   it("never gives a node more memory than it has", async () => {
     // Fill the cluster with 128 MiB VMs until one stays Pending; no node may pass 512 MiB.
     for (let i = 0; ; i++) {
