@@ -37,6 +37,6 @@ describe("output", () => {
   it("lists VMs with phase, pid and forwards", () => {
     const lines = vmTable([vm]).split("\n");
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+HEALTH\s+PID\s+RESTARTS/);
-    expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+8080->80\s+node-a$/);
+    expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+8080->80\s+node-a\s+-$/);
   });
 });
