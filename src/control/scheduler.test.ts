@@ -130,4 +130,23 @@ describe("Scheduler", () => {
     );
     expect(left).toEqual(["000000000000002", "000000000000003", "000000000000004"]);
   });
+
+  it("places a Pending VM once room appears: a node joins or another VM leaves", async () => {
+    await register("a", true);
+    await store.put(
+      keys.vm("big"),
+      JSON.stringify({ ...vm("big"), spec: { ...vm("big").spec, memory: 2048 } }),
+    );
+    await store.put(keys.vm("other"), JSON.stringify(vm("other", "a")));
+    scheduler.start();
+    await settle();
+    expect((await record("big")).unschedulable).toMatch(/not enough memory/);
+    clock.advance(3_000);
+    await settle();
+    expect((await record("big")).node).toBe("");
+    await store.delete(keys.vm("other"));
+    await settle();
+    expect(await record("big")).toMatchObject({ node: "a" });
+    expect((await record("big")).unschedulable).toBeUndefined();
+  });
 });

@@ -43,6 +43,10 @@ export class Scheduler {
   private readonly statuses = new Map<string, VmStatus>();
   private readonly cordons = new Map<string, Cordon>();
   private readonly notReadySince = new Map<string, number>();
+  /** Bumped by every change that can make room (nodes, liveness, cordons, VMs leaving a node). */
+  private capacityGeneration = 0;
+  /** The generation at which each unplaceable VM was last tried. */
+  private readonly triedAt = new Map<string, number>();
   private readonly watches: Watch[] = [];
   private readonly log: Logger;
   private timer: TimerHandle | undefined;
@@ -131,14 +135,16 @@ export class Scheduler {
       mirror(this.statuses, keys.statusPrefix, statuses.kvs);
       mirror(this.cordons, keys.cordonPrefix, cordons.kvs);
       this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
-        type === "put" ? this.putVm(kv) : this.vms.delete(nameFromKey(keys.vmsPrefix, kv.key)),
+        type === "put" ? this.putVm(kv) : this.dropVm(nameFromKey(keys.vmsPrefix, kv.key)),
       );
       this.follow(keys.nodesPrefix, nodes.revision, (type, kv) => {
+        this.capacityGeneration++;
         const id = nameFromKey(keys.nodesPrefix, kv.key);
         if (type === "put") this.nodes.set(id, JSON.parse(kv.value) as NodeRecord);
         else this.nodes.delete(id);
       });
       this.follow(keys.alivePrefix, alive.revision, (type, kv) => {
+        this.capacityGeneration++;
         const id = nameFromKey(keys.alivePrefix, kv.key);
         if (type === "put") this.alive.add(id);
         else this.alive.delete(id);
@@ -159,7 +165,17 @@ export class Scheduler {
 
   private putVm(kv: KeyValue): void {
     const record = JSON.parse(kv.value) as VmRecord;
+    const before = this.vms.get(record.name)?.record;
+    // A VM leaving a node, or asking for less, may make room for a Pending one.
+    if (before && before.node !== "" && (before.node !== record.node || record.deleting))
+      this.capacityGeneration++;
     this.vms.set(record.name, { kv, record });
+  }
+
+  private dropVm(name: string): void {
+    if (this.vms.get(name)?.record.node) this.capacityGeneration++;
+    this.vms.delete(name);
+    this.triedAt.delete(name);
   }
 
   private follow(
@@ -199,12 +215,18 @@ export class Scheduler {
             nodes: nodeViews([...this.nodes.values()], this.alive, this.cordons),
             vms: [...this.vms.values()].map((c) => c.record),
             statuses: this.statuses,
+            retry: (vm) => this.triedAt.get(vm.name) !== this.capacityGeneration,
             now: this.opts.clock.now(),
             notReadySince: this.notReadySince,
           },
           this.opts.config,
           () => this.opts.random.next(),
         );
+        for (const vm of this.vms.values()) {
+          if (vm.record.node === "" && vm.record.unschedulable !== undefined) {
+            this.triedAt.set(vm.record.name, this.capacityGeneration);
+          }
+        }
         for (const decision of decisions) await this.apply(decision, fence);
       } while (this.again && this.running);
     } catch (err) {

@@ -22,6 +22,12 @@ export interface ClusterSnapshot {
   now: number;
   /** When this leader first saw each NotReady (or unregistered) node so; filled in by planScheduling. */
   notReadySince: Map<string, number>;
+  /**
+   * Whether a VM already found unplaceable is worth trying again (the cluster changed since). Without
+   * it every pass would retry every Pending VM: with thousands Pending, a cost per pass that grows
+   * with them. All are retried when absent.
+   */
+  retry?: (vm: VmRecord) => boolean;
 }
 
 export type Decision =
@@ -59,6 +65,7 @@ export function planScheduling(
     }
     const lost = vm.node !== "" && gone(vm.node);
     if (vm.node !== "" && !lost) continue;
+    if (!lost && vm.unschedulable !== undefined && snapshot.retry && !snapshot.retry(vm)) continue;
     if (
       vm.node === "" &&
       vm.handoffFrom !== undefined &&
