@@ -23,6 +23,8 @@ export interface NodeRegistrationOptions {
   onLost?: () => void;
   /** Called when a renewal succeeds again after onLost. */
   onRegained?: () => void;
+  /** Called at every renewal that got through (the node watchdog's heartbeat). */
+  onRenewed?: () => void;
 }
 
 export class NodeRegistration {
@@ -105,6 +107,7 @@ export class NodeRegistration {
   /** A renewal sent at `sentAt` succeeded: the lease lives until at least sentAt + TTL. */
   private renewed(sentAt: number): void {
     if (!this.running) return;
+    this.opts.onRenewed?.();
     this.deadline?.cancel();
     const expiresIn = sentAt + this.opts.ttlSeconds * 1000 - this.opts.clock.now();
     this.deadline = this.opts.clock.setTimeout(

@@ -111,6 +111,7 @@ export class BenchNode {
   async stop(): Promise<void> {
     await this.kill();
     killByPidfile(join(this.dataDir, "etcd", "etcd.pid"), this.dataDir);
+    killByPidfile(join(this.dataDir, "watchdog.pid"), "watchdog-main.js");
     const vms = join(this.dataDir, "vms");
     for (const name of existsSync(vms) ? readdirSync(vms) : []) {
       const pidfile = join(vms, name, "qemu.pid");

@@ -42,6 +42,7 @@ import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
+import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
 
 export interface RunningNode {
   nodeId: string;
@@ -148,7 +149,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     let closing: Promise<void> | undefined;
     const shutdown = (how: "left" | "shutdown" = "shutdown") => {
       closing ??= runCleanups(cleanups).then(() => {
-        if (how === "left") forgetMembership(dirs);
+        if (how === "left") {
+          watchdog?.stop();
+          forgetMembership(dirs);
+        }
         resolveStopped(how);
       });
       return closing;
@@ -193,6 +197,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const host = advertised.includes(":") ? `[${advertised}]` : advertised;
     const url = `http://${host}:${server.port}`;
 
+    // In a cluster, a watchdog outside this process kills the node's VMs once its lease heartbeat is
+    // older than the TTL: the leader may be moving them, and a frozen daemon could not fence itself.
+    const watchdog =
+      storeKind === "sqlite"
+        ? undefined
+        : startNodeWatchdog(dirs.root, dirs.vmsDir, options.leaseTtlSeconds * 1000);
     const registration = new NodeRegistration({
       store,
       clock: systemClock,
@@ -202,7 +212,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
       ...(storeKind === "sqlite"
         ? {}
-        : { onLost: () => void agent.fence(), onRegained: () => agent.unfence() }),
+        : {
+            onLost: () => void agent.fence(),
+            onRegained: () => agent.unfence(),
+            onRenewed: () => watchdog?.beat(),
+          }),
       record: {
         id: nodeId,
         apiUrl: url,
@@ -220,7 +234,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       },
     });
     await registration.start();
-    cleanups.unshift(() => registration.stop());
+    // A single node says at once that it is gone. A cluster node lets its lease run out instead: its
+    // VMs keep running if it restarts within the TTL, and otherwise its watchdog kills them before
+    // the leader can move them (which it does only after the expiry plus the grace period).
+    cleanups.unshift(() => (watchdog ? registration.abandon() : registration.stop()));
     const election = new LeaderElection({
       store,
       clock: systemClock,

@@ -3,28 +3,14 @@
  * each of its VMs there and starts it on another node, and at no moment does a VM run on two nodes.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, image, TestNode, until } from "./harness.js";
-
-const idOf = (node: TestNode) =>
-  (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
+import { CLI, idOf, image, startCluster, type TestNode, until } from "./harness.js";
 
 describe("cordon and drain", () => {
   const nodes: TestNode[] = [];
 
   beforeAll(async () => {
-    const first = await TestNode.start(["--cluster-init", "--lease-ttl", "2"], { portSpan: 3 });
-    nodes.push(first);
-    const token = readFileSync(join(first.dataDir, "token"), "utf8").trim();
-    for (let i = 0; i < 2; i++) {
-      nodes.push(
-        await TestNode.start(["--join", `127.0.0.1:${first.port}`, "--token", token, "--lease-ttl", "2"], {
-          portSpan: 3,
-        }),
-      );
-    }
+    nodes.push(...(await startCluster(3, ["--lease-ttl", "2"])));
   });
   afterAll(async () => {
     for (const node of nodes) await node.destroy();

@@ -1,35 +1,15 @@
-/**
- * Host loss on a real 3-node cluster with managed etcd: the node running a VM dies with its VMs and
- * its etcd member (SIGKILL by pid), and the leader restarts the VM on another node once the node's
- * lease has expired and the grace period has passed. The VM's forwarded port answers again, served
- * by the new copy.
- */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, image, TestNode, until } from "./harness.js";
+import { freePort, idOf, image, startCluster, type TestNode, until } from "./harness.js";
 
 const TTL = 2;
 const GRACE = 2;
-
-const idOf = (node: TestNode) =>
-  (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
 
 describe("failover when a host is lost", () => {
   const nodes: TestNode[] = [];
   const common = ["--lease-ttl", String(TTL), "--failover-grace", String(GRACE)];
 
   beforeAll(async () => {
-    const first = await TestNode.start(["--cluster-init", ...common], { portSpan: 3 });
-    nodes.push(first);
-    const token = readFileSync(join(first.dataDir, "token"), "utf8").trim();
-    for (let i = 0; i < 2; i++) {
-      nodes.push(
-        await TestNode.start(["--join", `127.0.0.1:${first.port}`, "--token", token, ...common], {
-          portSpan: 3,
-        }),
-      );
-    }
+    nodes.push(...(await startCluster(3, common)));
   });
   afterAll(async () => {
     for (const node of nodes) await node.destroy();

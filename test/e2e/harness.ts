@@ -106,6 +106,22 @@ export class TestNode {
     }
   }
 
+  /** The pid of the node's watchdog (cluster nodes), from its pidfile, while it runs. */
+  watchdogPid(): number | undefined {
+    try {
+      const pid = Number.parseInt(readFileSync(join(this.dataDir, "watchdog.pid"), "utf8"), 10);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmdline.includes("watchdog-main.js") && isAlive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends a signal to the daemon without waiting (SIGSTOP/SIGCONT freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void {
+    this.proc?.kill(signal);
+  }
+
   /** Resolves with the exit code once the daemon has exited on its own. */
   exited(): Promise<number | null> {
     const proc = this.proc;
@@ -226,8 +242,35 @@ export class TestNode {
     for (const pid of this.qemuPids()) process.kill(pid, "SIGKILL");
     const etcd = this.etcdPid();
     if (etcd !== undefined) process.kill(etcd, "SIGKILL");
+    const watchdog = this.watchdogPid();
+    if (watchdog !== undefined) process.kill(watchdog, "SIGKILL");
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** The node's id, from its data dir. */
+export function idOf(node: TestNode): string {
+  return (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
+}
+
+/** A cluster with managed etcd: the first node forms it, the others join through it; all get `flags`. */
+export async function startCluster(size: number, flags: string[]): Promise<TestNode[]> {
+  const first = await TestNode.start(["--cluster-init", ...flags], { portSpan: 3 });
+  const nodes = [first];
+  try {
+    const token = readFileSync(join(first.dataDir, "token"), "utf8").trim();
+    for (let i = 1; i < size; i++) {
+      nodes.push(
+        await TestNode.start(["--join", `127.0.0.1:${first.port}`, "--token", token, ...flags], {
+          portSpan: 3,
+        }),
+      );
+    }
+  } catch (err) {
+    for (const node of nodes) await node.destroy();
+    throw err;
+  }
+  return nodes;
 }
 
 export interface NodeOptions {

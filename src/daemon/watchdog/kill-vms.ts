@@ -1,0 +1,28 @@
+/**
+ * What the watchdog does when the node's lease heartbeat goes stale: SIGKILL every qemu process this
+ * node started, found through each VM's launch record or pidfile and checked against its command line
+ * (the state dir must appear in it), so a reused pid is never killed.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { readLaunchRecord, readPidfile } from "../../drivers/qemu/launch-record.js";
+import { isVmProcess } from "../../drivers/qemu/process-probe.js";
+
+export async function killNodeVms(vmsDir: string): Promise<{ name: string; pid: number }[]> {
+  if (!existsSync(vmsDir)) return [];
+  const killed: { name: string; pid: number }[] = [];
+  for (const name of readdirSync(vmsDir)) {
+    const stateDir = join(vmsDir, name);
+    const pid =
+      (await readLaunchRecord(join(stateDir, "vm.json")))?.pid ??
+      (await readPidfile(join(stateDir, "qemu.pid")));
+    if (pid === undefined || !(await isVmProcess(pid, stateDir))) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+      killed.push({ name, pid });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  }
+  return killed;
+}

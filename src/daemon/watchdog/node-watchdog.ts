@@ -1,0 +1,56 @@
+/**
+ * Starting and feeding the node watchdog (watchdog-main.ts) from the daemon: spawned detached, so it
+ * outlives a daemon that is killed or frozen; its pid is recorded so that the next daemon replaces it;
+ * the daemon touches the heartbeat at every lease renewal that gets through.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface NodeWatchdog {
+  /** Called at every lease renewal that got through. */
+  beat(): void;
+  /** Stops the watchdog (a clean shutdown that stops the node's VMs itself, or a leave). */
+  stop(): void;
+}
+
+const MAIN = fileURLToPath(new URL("./watchdog-main.js", import.meta.url));
+
+export function startNodeWatchdog(runDir: string, vmsDir: string, ttlMs: number): NodeWatchdog {
+  const heartbeat = join(runDir, "lease-heartbeat");
+  const pidFile = join(runDir, "watchdog.pid");
+  stopLeftover(pidFile);
+  writeFileSync(heartbeat, "", { mode: 0o600 });
+  const log = openSync(join(runDir, "watchdog.log"), "a", 0o600);
+  const child = spawn(process.execPath, [MAIN, heartbeat, vmsDir, String(ttlMs)], {
+    detached: true,
+    stdio: ["ignore", log, log],
+  });
+  closeSync(log);
+  child.unref();
+  writeFileSync(pidFile, `${child.pid}\n`, { mode: 0o600 });
+  return {
+    beat() {
+      const now = new Date();
+      utimesSync(heartbeat, now, now);
+    },
+    stop() {
+      stopLeftover(pidFile);
+    },
+  };
+}
+
+/** Stops the watchdog a previous daemon left, identified by its pidfile and command line. */
+function stopLeftover(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
+  const cmdline =
+    pid > 0 && existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
+  if (cmdline.includes(MAIN)) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  }
+  rmSync(pidFile, { force: true });
+}
