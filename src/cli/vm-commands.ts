@@ -51,6 +51,9 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
     const { buildSpec } = await import("./spec-input.js");
     const spec = buildSpec(name, flags);
     const replicas = flags.replicas === undefined ? 0 : replicaCount(flags.replicas);
+    if (flags.replicas !== undefined && replicas === 0) {
+      throw new UsageError("--replicas must be at least 1 (leave it out for a single VM)");
+    }
     const res = await client().createVm({ spec, start: flags.start ?? false, replicas });
     if (!res.vm) throw new Error("the node returned no VM");
     const names = replicas > 0 ? res.replicas.map((vm) => vm.name) : [name];

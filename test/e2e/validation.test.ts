@@ -33,6 +33,15 @@ describe("input validation at the edge", () => {
     expectRejected(["vm", "create", "--kernel", kernel, "--", name], pattern);
   });
 
+  it.each([
+    [["--replicas", "0"], /--replicas must be at least 1/],
+    [["--replicas", "2", "--forward", "8080:80"], /replicas: replicas cannot forward host ports/],
+    [["--constraint", "zone"], /spec\.placement\.constraints\.0: must be KEY=VALUE or KEY!=VALUE/],
+    [["--strategy", "random"], /spec\.placement\.strategy/],
+  ])("rejects the placement flags %j, naming the field", (flags, pattern) => {
+    expectRejected(["vm", "create", "web", "--kernel", kernel, ...flags], pattern);
+  });
+
   it("rejects an unknown flag in one line", () => {
     expectRejected(["vm", "create", "web", "--kernel", kernel, "--cpus", "2"], /unknown option '--cpus'/);
   });
