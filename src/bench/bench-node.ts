@@ -1,23 +1,16 @@
 /** A blixard node process for benchmarks: its own data dir and port, killed by pid afterwards. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePortRun } from "../store/etcd/free-ports.js";
+import { freePortRun, freePorts } from "../store/etcd/free-ports.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO, "dist/cli/main.js");
 
 export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => ok(typeof address === "object" && address ? address.port : 0));
-    });
-  });
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 export async function waitFor(
@@ -77,6 +70,11 @@ export class BenchNode {
     await exited;
   }
 
+  /** The node's id, from its data dir. */
+  get id(): string {
+    return (JSON.parse(readFileSync(join(this.dataDir, "node.json"), "utf8")) as { id: string }).id;
+  }
+
   get pid(): number {
     return this.proc?.pid ?? 0;
   }
@@ -129,4 +127,16 @@ function killByPidfile(pidfile: string, owner: string): void {
   const cmdline =
     pid > 0 && existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
   if (cmdline.includes(owner)) process.kill(pid, "SIGKILL");
+}
+
+/** Three (or `size`) nodes with managed etcd: the first forms the cluster, the others join through it. */
+export async function formCluster(size: number, flags: string[] = []): Promise<BenchNode[]> {
+  const nodes = Array.from({ length: size }, () => new BenchNode());
+  const [first] = nodes;
+  await first!.start(["--cluster-init", ...flags]);
+  const token = readFileSync(join(first!.dataDir, "token"), "utf8").trim();
+  for (const node of nodes.slice(1)) {
+    await node.start(["--join", `127.0.0.1:${first!.port}`, "--token", token, ...flags]);
+  }
+  return nodes;
 }

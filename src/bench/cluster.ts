@@ -4,15 +4,13 @@
  * cluster, and how long the Blixard leadership takes to move after its holder is SIGKILLed.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Etcd3 } from "etcd3";
 import { keys } from "../core/keys.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
-import { BenchNode, waitFor } from "./bench-node.js";
+import { type BenchNode, formCluster, waitFor } from "./bench-node.js";
 import { pool } from "./pool.js";
 
 export interface Throughput {
@@ -63,15 +61,10 @@ export async function measureCluster(
   ttlSeconds: number,
   failovers: number,
 ): Promise<ClusterFigures> {
-  const nodes = [new BenchNode(), new BenchNode(), new BenchNode()];
   const ttl = ["--lease-ttl", String(ttlSeconds)];
+  const t0 = performance.now();
+  const nodes = await formCluster(3, ttl);
   try {
-    const t0 = performance.now();
-    await nodes[0]!.start(["--cluster-init", ...ttl]);
-    const token = readFileSync(join(nodes[0]!.dataDir, "token"), "utf8").trim();
-    for (const node of nodes.slice(1)) {
-      await node.start(["--join", `127.0.0.1:${nodes[0]!.port}`, "--token", token, ...ttl]);
-    }
     await readyCluster(nodes);
     const formationMs = performance.now() - t0;
 
@@ -102,7 +95,9 @@ export async function measureCluster(
     const failoverMs: number[] = [];
     for (let round = 0; round < failovers; round++) {
       const status = await clients(nodes[0]!).cluster.getClusterStatus({});
-      const leaderIndex = await indexOfNode(nodes, status.leader);
+      const leaderIndex = nodes.findIndex((n) => n.id === status.leader);
+      if (leaderIndex < 0)
+        throw new Error(`leader ${status.leader} is none of ${nodes.map((n) => n.id).join(", ")}`);
       const dead = nodes[leaderIndex]!;
       const survivor = nodes[(leaderIndex + 1) % nodes.length]!;
       const killedAt = performance.now();
@@ -131,13 +126,4 @@ export async function measureCluster(
   } finally {
     for (const node of nodes) await node.stop();
   }
-}
-
-async function indexOfNode(nodes: BenchNode[], id: string): Promise<number> {
-  const ids = nodes.map(
-    (n) => (JSON.parse(readFileSync(join(n.dataDir, "node.json"), "utf8")) as { id: string }).id,
-  );
-  const index = ids.indexOf(id);
-  if (index < 0) throw new Error(`leader ${id} is none of ${ids.join(", ")}`);
-  return index;
 }

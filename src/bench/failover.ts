@@ -3,12 +3,10 @@
  * default lease TTL (5 s) and failover grace (5 s); its host is lost (the daemon, its qemu processes and
  * its etcd member SIGKILLed by pid); the time runs until the VM passes its health check on another node.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
-import { BenchNode, freePort, waitFor } from "./bench-node.js";
+import { type BenchNode, formCluster, freePort, waitFor } from "./bench-node.js";
 
 export interface FailoverFigures {
   ttlSeconds: number;
@@ -17,17 +15,9 @@ export interface FailoverFigures {
   failoverMs: number;
 }
 
-const idOf = (node: BenchNode) =>
-  (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
-
 export async function measureFailover(kernel: string, initrd: string): Promise<FailoverFigures> {
-  const nodes = [new BenchNode(), new BenchNode(), new BenchNode()];
+  const nodes = await formCluster(3);
   try {
-    await nodes[0]!.start(["--cluster-init"]);
-    const token = readFileSync(join(nodes[0]!.dataDir, "token"), "utf8").trim();
-    for (const node of nodes.slice(1)) {
-      await node.start(["--join", `127.0.0.1:${nodes[0]!.port}`, "--token", token]);
-    }
     const vms = (node: BenchNode) =>
       createClient(VmService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
     const port = await freePort();
@@ -57,7 +47,7 @@ export async function measureFailover(kernel: string, initrd: string): Promise<F
       },
       120_000,
     );
-    const lost = nodes.find((n) => idOf(n) === home)!;
+    const lost = nodes.find((n) => n.id === home)!;
     const survivor = nodes.find((n) => n !== lost)!;
     const lostAt = performance.now();
     await lost.stop();

@@ -128,8 +128,7 @@ export class Scheduler {
       ]);
       this.vms.clear();
       for (const kv of vms.kvs) this.putVm(kv);
-      this.nodes.clear();
-      for (const kv of nodes.kvs) this.nodes.set(nameFromKey(keys.nodesPrefix, kv.key), JSON.parse(kv.value));
+      mirror(this.nodes, keys.nodesPrefix, nodes.kvs);
       this.alive.clear();
       for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
       mirror(this.statuses, keys.statusPrefix, statuses.kvs);
@@ -139,9 +138,7 @@ export class Scheduler {
       );
       this.follow(keys.nodesPrefix, nodes.revision, (type, kv) => {
         this.capacityGeneration++;
-        const id = nameFromKey(keys.nodesPrefix, kv.key);
-        if (type === "put") this.nodes.set(id, JSON.parse(kv.value) as NodeRecord);
-        else this.nodes.delete(id);
+        apply(this.nodes, keys.nodesPrefix, type, kv);
       });
       this.follow(keys.alivePrefix, alive.revision, (type, kv) => {
         this.capacityGeneration++;

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { image, TestNode, until } from "./harness.js";
+import { idOf, image, TestNode, until } from "./harness.js";
 
 const TTL = 2;
 
@@ -34,8 +34,6 @@ interface StatusJson {
   nodes: NodeJson[];
 }
 
-const idOf = (node: TestNode) =>
-  (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
 const tokenOf = (node: TestNode) => readFileSync(join(node.dataDir, "token"), "utf8").trim();
 const nodes = (via: TestNode) => JSON.parse(via.ok("node", "list", "-o", "json")) as NodeJson[];
 const status = (via: TestNode) => JSON.parse(via.ok("cluster", "status", "-o", "json")) as StatusJson;

@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalEtcdCluster } from "../../src/store/etcd/etcd-cluster.js";
-import { image, TestNode, until } from "./harness.js";
+import { idOf, image, TestNode, until } from "./harness.js";
 
 const TTL = 2;
 
@@ -17,8 +15,6 @@ describe("nodes sharing an external etcd cluster", () => {
   let etcd: LocalEtcdCluster;
   let a: TestNode;
   let b: TestNode;
-  const idOf = (node: TestNode) =>
-    (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
   const nodes = (via: TestNode) => JSON.parse(via.ok("node", "list", "-o", "json")) as NodeJson[];
 
   beforeAll(async () => {

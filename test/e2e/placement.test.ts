@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { image, TestNode, until } from "./harness.js";
+import { idOf, image, TestNode, until } from "./harness.js";
 
 interface VmJson {
   status: { phase: string; node: string; message: string };
@@ -15,8 +15,6 @@ interface VmJson {
 
 const ALLOCATABLE_MIB = 512;
 const reserve = String(Math.floor(totalmem() / 2 ** 20) - ALLOCATABLE_MIB);
-const idOf = (node: TestNode) =>
-  (JSON.parse(readFileSync(join(node.dataDir, "node.json"), "utf8")) as { id: string }).id;
 
 describe("placement across a 3-node cluster", () => {
   let a: TestNode;
