@@ -131,4 +131,26 @@ describe("NodeRegistration", () => {
     expect(reg.isLost).toBe(false);
     await reg.stop();
   });
+
+  it("starts even when the store does not answer yet, and registers once it does", async () => {
+    let down = true;
+    const put = store.put.bind(store);
+    store.put = async (key, value, options) => {
+      if (down) throw new Error("store unreachable");
+      return put(key, value, options);
+    };
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("late"),
+      ttlSeconds: TTL,
+    });
+    await reg.start();
+    expect(await listNodes(store)).toEqual([]);
+    down = false;
+    await advance(TTL * 1000);
+    expect(await listNodes(store)).toMatchObject([{ id: "late", state: "Ready" }]);
+    await reg.stop();
+  });
 });

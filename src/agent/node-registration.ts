@@ -32,6 +32,7 @@ export class NodeRegistration {
   private timer: TimerHandle | undefined;
   private deadline: TimerHandle | undefined;
   private lost = false;
+  private recordWritten = false;
   private running = false;
   private readonly log: Logger;
 
@@ -39,12 +40,19 @@ export class NodeRegistration {
     this.log = opts.logger.child({ component: "registration" });
   }
 
+  /**
+   * Registers now if the store answers; if it does not (a member still catching up after a restart),
+   * the node starts anyway and the renewal loop keeps trying, as it does after any lost lease.
+   */
   async start(): Promise<void> {
     this.running = true;
-    await this.opts.store.put(keys.node(this.opts.record.id), JSON.stringify(this.opts.record));
     const sentAt = this.opts.clock.now();
-    await this.register();
-    this.renewed(sentAt);
+    try {
+      await this.register();
+      this.renewed(sentAt);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not register the node yet; retrying");
+    }
     this.schedule();
   }
 
@@ -70,6 +78,10 @@ export class NodeRegistration {
   }
 
   private async register(): Promise<void> {
+    if (!this.recordWritten) {
+      await this.opts.store.put(keys.node(this.opts.record.id), JSON.stringify(this.opts.record));
+      this.recordWritten = true;
+    }
     const lease = await this.opts.store.grantLease(this.opts.ttlSeconds);
     await this.opts.store.put(keys.alive(this.opts.record.id), this.opts.record.startedAt, {
       lease: lease.id,
