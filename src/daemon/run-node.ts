@@ -31,6 +31,7 @@ import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
+import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
 import { startManagedMember } from "./cluster/managed-member.js";
@@ -58,7 +59,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const dirs = layout(options.dataDir);
   ensureDataDir(dirs);
   const releaseLock = acquireNodeLock(dirs.lockFile);
-  const cleanups: (() => Promise<void> | void)[] = [releaseLock];
+  const cleanups: Cleanup[] = [releaseLock];
   try {
     const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
     const token = loadOrCreateToken(dirs, options.token);
@@ -148,7 +149,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
     let closing: Promise<void> | undefined;
     const shutdown = (how: "left" | "shutdown" = "shutdown") => {
-      closing ??= runCleanups(cleanups).then(() => {
+      closing ??= runCleanups(cleanups, log).then(() => {
         if (how === "left") {
           watchdog?.stop();
           forgetMembership(dirs);
@@ -266,13 +267,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
-    await runCleanups(cleanups);
+    await runCleanups(cleanups, log);
     throw err;
   }
-}
-
-async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
-  for (const cleanup of cleanups) await cleanup();
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */
