@@ -6,6 +6,7 @@ import { parseVmSpec } from "../core/vm-spec.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
+import type { TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { Agent } from "./agent.js";
@@ -217,18 +218,21 @@ describe("Agent", () => {
   });
 
   it("rewrites a status whose write failed after it applied, once the VM changes back", async () => {
-    // A store that applies one put of a Stopping status and then loses the reply.
+    // A store that applies one write of a Stopping status and then loses the reply.
     let loseNextStopping = true;
     const lossy = new Proxy(store, {
       get(target, prop, receiver) {
-        if (prop !== "put") return Reflect.get(target, prop, receiver);
-        return async (key: string, value: string, options?: { lease?: number }) => {
-          const revision = await target.put(key, value, options);
-          if (loseNextStopping && value.includes('"phase":"Stopping"')) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          const result = await target.txn(request);
+          const stopping = request.success.some(
+            (op) => op.type === "put" && op.value.includes('"phase":"Stopping"'),
+          );
+          if (loseNextStopping && result.succeeded && stopping) {
             loseNextStopping = false;
             throw new Error("reply lost");
           }
-          return revision;
+          return result;
         };
       },
     });
@@ -301,6 +305,21 @@ describe("Agent", () => {
     agent.unfence();
     await advance(3000);
     expect(running()).toEqual(["web"]);
+  });
+
+  it("fences the VMs it can when the driver fails on one, and does not reject", async () => {
+    const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
+    await repo.create(record("a"));
+    await repo.create(record("b"));
+    await settle();
+    expect(running().sort()).toEqual(["a", "b"]);
+    const inspect = driver.inspect.bind(driver);
+    driver.inspect = async (name) => {
+      if (name === "a") throw new Error("qmp socket gone");
+      return inspect(name);
+    };
+    await expect(agent.fence()).resolves.toBeUndefined();
+    expect(running()).toEqual(["a"]);
   });
 
   it("stops a VM moved to another node without deleting the new owner's status", async () => {

@@ -13,7 +13,7 @@ import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
-import type { Store, Watch } from "../ports/store.js";
+import type { KeyValue, Store, Watch } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
 import { HealthMonitor } from "./health-monitor.js";
@@ -40,6 +40,8 @@ export interface AgentOptions {
 
 export class Agent {
   private readonly records = new Map<string, VmRecord>();
+  /** The store revision of each record in `records`: status writes are conditioned on it. */
+  private readonly revisions = new Map<string, number>();
   private readonly statuses = new Map<string, VmStatus>();
   /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
   private readonly unsynced = new Set<string>();
@@ -62,7 +64,9 @@ export class Agent {
     this.eventKeys = new EventKeys(opts.nodeId);
     this.metrics = opts.metrics ?? noMetrics;
     this.queue = new KeyedQueue((vm, err) =>
-      this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
+      err instanceof StaleRecordError
+        ? this.log.debug({ vm }, "the VM's record changed meanwhile; acting on the new one")
+        : this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
     );
   }
 
@@ -107,15 +111,25 @@ export class Agent {
     for (const monitor of this.monitors.values()) monitor.stop();
     this.monitors.clear();
     const quick = { gracefulTimeoutMs: 0, quitTimeoutMs: 2000, killTimeoutMs: 2000 };
-    // Twice: once at once, and once more after reconciles that were under way have finished.
+    // Twice: once at once, and once more after reconciles that were under way have finished. A VM
+    // that cannot be stopped is logged and the others are still stopped; the node watchdog kills
+    // whatever is left once the heartbeat is stale.
     for (const pass of [0, 1]) {
       if (pass === 1) await this.queue.idle();
-      for (const name of await this.opts.driver.list()) {
+      const names = await this.opts.driver.list().catch((err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, "fencing: cannot list this node's VMs");
+        return [] as string[];
+      });
+      for (const name of names) {
         if (!this.fenced) return;
-        const runtime = await this.opts.driver.inspect(name);
-        if (runtime.state !== "running") continue;
-        const method = await this.opts.driver.stop(name, quick);
-        this.log.warn({ vm: name, method }, "fenced: stopped VM while this node's lease may have expired");
+        try {
+          const runtime = await this.opts.driver.inspect(name);
+          if (runtime.state !== "running") continue;
+          const method = await this.opts.driver.stop(name, quick);
+          this.log.warn({ vm: name, method }, "fenced: stopped VM while this node's lease may have expired");
+        } catch (err) {
+          this.log.error({ vm: name, err: errorMessage(err) }, "fencing: could not stop VM");
+        }
       }
     }
   }
@@ -153,7 +167,8 @@ export class Agent {
       this.opts.store.range(keys.statusPrefix),
     ]);
     this.records.clear();
-    for (const kv of vms.kvs) this.remember(JSON.parse(kv.value) as VmRecord);
+    this.revisions.clear();
+    for (const kv of vms.kvs) this.remember(kv);
     // Only this node's statuses: another node's VMs are not ours to report on, or to clean up.
     this.statuses.clear();
     for (const kv of statuses.kvs) {
@@ -163,9 +178,17 @@ export class Agent {
     return vms.revision;
   }
 
-  private remember(record: VmRecord): void {
-    if (record.node === this.opts.nodeId) this.records.set(record.name, record);
-    else this.records.delete(record.name);
+  private remember(kv: KeyValue): void {
+    const record = JSON.parse(kv.value) as VmRecord;
+    if (record.node === this.opts.nodeId) {
+      this.records.set(record.name, record);
+      this.revisions.set(record.name, kv.modRevision);
+    } else this.forget(record.name);
+  }
+
+  private forget(name: string): void {
+    this.records.delete(name);
+    this.revisions.delete(name);
   }
 
   private async localNames(): Promise<Set<string>> {
@@ -184,8 +207,8 @@ export class Agent {
             const name = nameFromKey(keys.vmsPrefix, event.kv.key);
             // A change concerns this node if the VM is, or was until now, assigned here.
             const wasOurs = this.records.has(name);
-            if (event.type === "put") this.remember(JSON.parse(event.kv.value) as VmRecord);
-            else this.records.delete(name);
+            if (event.type === "put") this.remember(event.kv);
+            else this.forget(name);
             if (wasOurs || this.records.has(name)) void this.enqueue(name);
           }
         }
@@ -300,6 +323,7 @@ export class Agent {
       this.log.info({ vm: name, pid: started.pid }, "started VM");
       this.ensureMonitor(record, status);
     } catch (err) {
+      if (err instanceof StaleRecordError) throw err;
       this.log.warn({ vm: name, err: errorMessage(err) }, "VM failed to start");
       const plan = scheduleRestart(
         starting,
@@ -376,8 +400,15 @@ export class Agent {
    * statuses, so its own last status is what it plans from, even when a write failed; a failed write
    * (which may or may not have applied) marks the VM unsynced, and the next write goes through even
    * if nothing changed, so the store never keeps a status the agent has moved past.
+   *
+   * Every write is conditioned on the VM's record being the one the agent acts on. When the record
+   * changed meanwhile (the leader moved the VM while this node was cut off, say, and the agent has not
+   * seen it yet), nothing is written and StaleRecordError stops the action under way: a node must not
+   * overwrite the new owner's status, nor start a VM on the strength of an assignment it has lost.
    */
   private async writeStatus(name: string, status: VmStatus): Promise<void> {
+    const revision = this.revisions.get(name);
+    if (revision === undefined) throw new StaleRecordError(name);
     if (!this.unsynced.has(name) && !statusChanged(this.statuses.get(name), status)) return;
     const previous = this.statuses.get(name);
     this.statuses.set(name, status);
@@ -394,8 +425,11 @@ export class Agent {
           }),
         ]
       : [];
-    if (event.length === 0) await this.opts.store.put(put.key, put.value);
-    else await this.opts.store.txn({ compare: [], success: [put, ...event] });
+    const result = await this.opts.store.txn({
+      compare: [{ key: keys.vm(name), target: "modRevision", op: "=", value: revision }],
+      success: [put, ...event],
+    });
+    if (!result.succeeded) throw new StaleRecordError(name);
     if (this.statuses.get(name) === status) this.unsynced.delete(name);
   }
 
@@ -419,7 +453,7 @@ export class Agent {
     });
     this.statuses.delete(name);
     this.unsynced.delete(name);
-    this.records.delete(name);
+    this.forget(name);
     this.log.info({ vm: name }, "deleted VM");
   }
 
@@ -444,5 +478,12 @@ export class Agent {
       this.statuses.delete(name);
       this.unsynced.delete(name);
     }
+  }
+}
+
+/** The VM's record changed since the agent last saw it: the watch brings the new one, and a reconcile. */
+class StaleRecordError extends Error {
+  constructor(vm: string) {
+    super(`the record of VM ${vm} changed since this node read it`);
   }
 }
