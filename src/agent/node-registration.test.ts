@@ -153,4 +153,65 @@ describe("NodeRegistration", () => {
     expect(await listNodes(store)).toMatchObject([{ id: "late", state: "Ready" }]);
     await reg.stop();
   });
+  it("counts a restarted node lost at once when its previous process last renewed more than a TTL ago", async () => {
+    const events: string[] = [];
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("back"),
+      ttlSeconds: TTL,
+      lastRenewedAt: clock.now() - TTL * 1000 - 1,
+      onLost: () => events.push("lost"),
+      onRegained: () => events.push("regained"),
+    });
+    const starting = reg.start();
+    // Synchronously, before the first store call: the agent must start nothing meanwhile.
+    expect(events).toEqual(["lost"]);
+    await starting;
+    expect(events).toEqual(["lost", "regained"]);
+    await reg.stop();
+  });
+
+  it("counts a restarted node that cannot register lost a TTL after its previous process's last renewal", async () => {
+    const events: number[] = [];
+    store.put = async () => {
+      throw new Error("store unreachable");
+    };
+    const last = clock.now() - 2000;
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("stuck"),
+      ttlSeconds: TTL,
+      lastRenewedAt: last,
+      onLost: () => events.push(clock.now()),
+    });
+    await reg.start();
+    expect(events).toEqual([]);
+    await advance(TTL * 1000);
+    expect(events).toEqual([last + TTL * 1000]);
+    await reg.stop();
+  });
+
+  it("counts a new node that never registers lost a TTL after it started", async () => {
+    const events: number[] = [];
+    store.put = async () => {
+      throw new Error("store unreachable");
+    };
+    const startedAt = clock.now();
+    const reg = new NodeRegistration({
+      store,
+      clock,
+      logger: silentLogger,
+      record: record("never"),
+      ttlSeconds: TTL,
+      onLost: () => events.push(clock.now()),
+    });
+    await reg.start();
+    await advance(TTL * 1000 + 1000);
+    expect(events).toEqual([startedAt + TTL * 1000]);
+    await reg.stop();
+  });
 });

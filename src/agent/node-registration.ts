@@ -25,6 +25,13 @@ export interface NodeRegistrationOptions {
   onRegained?: () => void;
   /** Called at every renewal that got through (the node watchdog's heartbeat). */
   onRenewed?: () => void;
+  /**
+   * When a renewal last got through, by this process or the node's previous one (the watchdog's
+   * heartbeat survives restarts). The node counts as lost from that time plus the TTL until it
+   * registers again, and at once when that time has passed already: a restarted node must not run
+   * VMs the leader may have moved while it was away. From start() when absent (a new node).
+   */
+  lastRenewedAt?: number;
 }
 
 export class NodeRegistration {
@@ -47,6 +54,7 @@ export class NodeRegistration {
   async start(): Promise<void> {
     this.running = true;
     const sentAt = this.opts.clock.now();
+    this.arm(this.opts.lastRenewedAt ?? sentAt);
     try {
       await this.register();
       this.renewed(sentAt);
@@ -120,21 +128,30 @@ export class NodeRegistration {
   private renewed(sentAt: number): void {
     if (!this.running) return;
     this.opts.onRenewed?.();
-    this.deadline?.cancel();
-    const expiresIn = sentAt + this.opts.ttlSeconds * 1000 - this.opts.clock.now();
-    this.deadline = this.opts.clock.setTimeout(
-      () => {
-        if (!this.running || this.lost) return;
-        this.lost = true;
-        this.log.warn({ ttlSeconds: this.opts.ttlSeconds }, "node lease may have expired: fencing this node");
-        this.opts.onLost?.();
-      },
-      Math.max(0, expiresIn),
-    );
     if (this.lost) {
       this.lost = false;
       this.log.info({}, "node lease renewed again");
       this.opts.onRegained?.();
     }
+    // A renewal that took longer than the TTL to answer proves nothing about now: lost again at once.
+    this.arm(sentAt);
+  }
+
+  /** Counts the node lost a TTL after `renewedAt`; at once (synchronously) when that has passed. */
+  private arm(renewedAt: number): void {
+    this.deadline?.cancel();
+    const expiresIn = renewedAt + this.opts.ttlSeconds * 1000 - this.opts.clock.now();
+    if (expiresIn <= 0) {
+      this.markLost();
+      return;
+    }
+    this.deadline = this.opts.clock.setTimeout(() => this.markLost(), expiresIn);
+  }
+
+  private markLost(): void {
+    if (!this.running || this.lost) return;
+    this.lost = true;
+    this.log.warn({ ttlSeconds: this.opts.ttlSeconds }, "node lease may have expired: fencing this node");
+    this.opts.onLost?.();
   }
 }

@@ -120,14 +120,23 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         placementStrategy: flags.placementStrategy,
         failoverGraceSeconds: numberFlag(flags.failoverGrace),
       });
+      // Listening before the node starts: a signal that arrives while it starts (its API may answer
+      // already) stops it cleanly once it has started, instead of killing it with its etcd member
+      // and watchdog left behind.
+      let started = false;
+      const signalled = new Promise<"signal">((resolve) => {
+        const stop = () => {
+          if (!started) process.stderr.write("stopping once started (signal again to stop at once)\n");
+          resolve("signal");
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
       const running = await runNode(options);
+      started = true;
       process.stderr.write(
         `blixard node ${running.nodeId} serving ${running.url} (data dir ${options.dataDir})\n`,
       );
-      const signalled = new Promise<"signal">((resolve) => {
-        process.once("SIGINT", () => resolve("signal"));
-        process.once("SIGTERM", () => resolve("signal"));
-      });
       if ((await Promise.race([signalled, running.stopped])) === "left") {
         process.stderr.write(`node ${running.nodeId} left the cluster and stopped\n`);
         return;

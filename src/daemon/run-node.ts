@@ -122,8 +122,6 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         killTimeoutMs: 5000,
       },
     });
-    await agent.start();
-    cleanups.unshift(() => agent.shutdown({ stopVms: options.stopVmsOnExit }));
 
     const service = vmServiceImpl({
       repo,
@@ -209,6 +207,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       clock: systemClock,
       logger: log,
       ttlSeconds: options.leaseTtlSeconds,
+      ...(watchdog?.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
       // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
       // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
       ...(storeKind === "sqlite"
@@ -234,11 +233,17 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         startedAt: new Date(systemClock.now()).toISOString(),
       },
     });
-    await registration.start();
+    // Registration first: a node whose last renewal (by this process or the one before, as the
+    // watchdog's heartbeat says) is older than the TTL starts fenced, so the agent starts no VM that
+    // the leader may already have moved elsewhere.
+    const registering = registration.start();
     // A single node says at once that it is gone. A cluster node lets its lease run out instead: its
     // VMs keep running if it restarts within the TTL, and otherwise its watchdog kills them before
     // the leader can move them (which it does only after the expiry plus the grace period).
     cleanups.unshift(() => (watchdog ? registration.abandon() : registration.stop()));
+    await agent.start();
+    cleanups.unshift(() => agent.shutdown({ stopVms: options.stopVmsOnExit }));
+    await registering;
     const election = new LeaderElection({
       store,
       clock: systemClock,

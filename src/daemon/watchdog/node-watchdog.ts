@@ -4,11 +4,25 @@
  * the daemon touches the heartbeat at every lease renewal that gets through.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface NodeWatchdog {
+  /**
+   * When the previous daemon's last renewal got through (the heartbeat file's time, kept across
+   * restarts), or undefined when there was no heartbeat yet (a new node).
+   */
+  readonly lastBeat: number | undefined;
   /** Called at every lease renewal that got through. */
   beat(): void;
   /** Stops the watchdog (a clean shutdown that stops the node's VMs itself, or a leave). */
@@ -21,7 +35,10 @@ export function startNodeWatchdog(runDir: string, vmsDir: string, ttlMs: number)
   const heartbeat = join(runDir, "lease-heartbeat");
   const pidFile = join(runDir, "watchdog.pid");
   stopLeftover(pidFile);
-  writeFileSync(heartbeat, "", { mode: 0o600 });
+  // The heartbeat is kept across restarts: it tells when this node's lease was last renewed, and a
+  // daemon that restarts must not reset it, or a node restarting in a loop would never be fenced.
+  const lastBeat = existsSync(heartbeat) ? statSync(heartbeat).mtimeMs : undefined;
+  if (lastBeat === undefined) writeFileSync(heartbeat, "", { mode: 0o600 });
   const log = openSync(join(runDir, "watchdog.log"), "a", 0o600);
   const child = spawn(process.execPath, [MAIN, heartbeat, vmsDir, String(ttlMs)], {
     detached: true,
@@ -31,6 +48,7 @@ export function startNodeWatchdog(runDir: string, vmsDir: string, ttlMs: number)
   child.unref();
   writeFileSync(pidFile, `${child.pid}\n`, { mode: 0o600 });
   return {
+    lastBeat,
     beat() {
       const now = new Date();
       utimesSync(heartbeat, now, now);

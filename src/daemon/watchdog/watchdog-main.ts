@@ -3,7 +3,7 @@
  * heartbeat file at every lease renewal that gets through; when the file is older than the lease TTL,
  * the lease may have expired and the leader may be moving this node's VMs, so the watchdog kills them.
  * Being a separate process, it also fences a node whose daemon is frozen (SIGSTOP) or hung, which
- * cannot fence itself. It exits after fencing, or when told to by the node (SIGTERM).
+ * cannot fence itself. It runs until the node's next daemon replaces it, or it is told to stop (SIGTERM).
  *
  *   node watchdog-main.js HEARTBEAT_FILE VMS_DIR TTL_MS
  */
@@ -32,11 +32,14 @@ function ageMs(): number {
 
 process.once("SIGTERM", () => process.exit(0));
 log("watching the node's lease heartbeat", { heartbeat, ttlMs });
-const timer = setInterval(async () => {
+// It keeps watching after fencing: while the heartbeat stays stale, no VM of this node may run.
+let busy = false;
+setInterval(async () => {
   const age = ageMs();
-  if (age <= ttlMs) return;
-  clearInterval(timer);
+  if (age <= ttlMs || busy) return;
+  busy = true;
   const killed = await killNodeVms(vmsDir!);
-  log("lease heartbeat is stale: killed this node's VMs", { ageMs: Math.round(age), killed });
-  process.exit(0);
+  busy = false;
+  if (killed.length > 0)
+    log("lease heartbeat is stale: killed this node's VMs", { ageMs: Math.round(age), killed });
 }, 200);
