@@ -5,7 +5,7 @@ import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
-import type { Compare } from "../ports/store.js";
+import type { Compare, Store, TxnRequest, Watch } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -44,20 +44,38 @@ describe("Scheduler", () => {
     else await store.delete(keys.alive(id));
   };
 
-  beforeEach(async () => {
-    clock = new ManualClock();
-    store = await SqliteStore.open({ path: ":memory:", clock });
-    // The leader key, as an elected leader would hold it; the fence compares its create revision.
-    const revision = await store.put(keys.leader, "me");
-    fence = { key: keys.leader, target: "createRevision", op: "=", value: revision };
-    scheduler = new Scheduler({
-      store,
+  const schedulerOn = (on: Store) =>
+    new Scheduler({
+      store: on,
       clock,
       logger: silentLogger,
       random: { next: () => 0, hex: () => "00" },
       config: { defaultStrategy: "spread", graceMs: 5_000 },
       fence: () => fence,
     });
+
+  /** A scheduler on `on` that has found VM big (2 GiB) Pending behind VM other on node a's 2 GiB. */
+  const pendingBehindOther = async (on: Store) => {
+    scheduler.stop();
+    scheduler = schedulerOn(on);
+    await register("a", true);
+    await store.put(
+      keys.vm("big"),
+      JSON.stringify({ ...vm("big"), spec: { ...vm("big").spec, memory: 2048 } }),
+    );
+    await store.put(keys.vm("other"), JSON.stringify(vm("other", "a")));
+    scheduler.start();
+    await settle();
+    expect((await record("big")).unschedulable).toMatch(/not enough memory/);
+  };
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+    // The leader key, as an elected leader would hold it; the fence compares its create revision.
+    const revision = await store.put(keys.leader, "me");
+    fence = { key: keys.leader, target: "createRevision", op: "=", value: revision };
+    scheduler = schedulerOn(store);
   });
   afterEach(async () => {
     scheduler.stop();
@@ -132,15 +150,7 @@ describe("Scheduler", () => {
   });
 
   it("places a Pending VM once room appears: a node joins or another VM leaves", async () => {
-    await register("a", true);
-    await store.put(
-      keys.vm("big"),
-      JSON.stringify({ ...vm("big"), spec: { ...vm("big").spec, memory: 2048 } }),
-    );
-    await store.put(keys.vm("other"), JSON.stringify(vm("other", "a")));
-    scheduler.start();
-    await settle();
-    expect((await record("big")).unschedulable).toMatch(/not enough memory/);
+    await pendingBehindOther(store);
     clock.advance(3_000);
     await settle();
     expect((await record("big")).node).toBe("");
@@ -148,5 +158,69 @@ describe("Scheduler", () => {
     await settle();
     expect(await record("big")).toMatchObject({ node: "a" });
     expect((await record("big")).unschedulable).toBeUndefined();
+  });
+  it("retries a Pending VM after reloading a broken watch, whose missed events may have made room", async () => {
+    // Watches that can be broken on demand, as a store connection that drops does.
+    const breakers: (() => void)[] = [];
+    const breakable = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "watch") return Reflect.get(target, prop, receiver);
+        return (prefix: string, options: { fromRevision: number }): Watch => {
+          const inner = target.watch(prefix, options);
+          let fail: (err: Error) => void = () => {};
+          const failed = new Promise<never>((_, reject) => {
+            fail = reject;
+          });
+          failed.catch(() => {});
+          breakers.push(() => fail(new Error("watch broke")));
+          return {
+            close: () => inner.close(),
+            async *[Symbol.asyncIterator]() {
+              const it = inner[Symbol.asyncIterator]();
+              for (;;) {
+                const next = await Promise.race([it.next(), failed]);
+                if (next.done) return;
+                yield next.value;
+              }
+            },
+          };
+        };
+      },
+    });
+    await pendingBehindOther(breakable);
+    for (const b of breakers.splice(0)) b();
+    await settle();
+    // The room appears while the scheduler is not watching; it reloads a second later.
+    await store.delete(keys.vm("other"));
+    clock.advance(1_000);
+    await settle();
+    clock.advance(1_000);
+    await settle();
+    expect(await record("big")).toMatchObject({ node: "a" });
+  });
+
+  it("retries a Pending VM whose placement failed to write", async () => {
+    let failNextTxn = false;
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          if (failNextTxn) {
+            failNextTxn = false;
+            throw new Error("store unreachable");
+          }
+          return target.txn(request);
+        };
+      },
+    });
+    await pendingBehindOther(flaky);
+    failNextTxn = true;
+    await store.delete(keys.vm("other"));
+    await settle();
+    expect(failNextTxn).toBe(false);
+    expect((await record("big")).node).toBe("");
+    clock.advance(1_000);
+    await settle();
+    expect(await record("big")).toMatchObject({ node: "a" });
   });
 });

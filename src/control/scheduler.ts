@@ -133,6 +133,8 @@ export class Scheduler {
       for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
       mirror(this.statuses, keys.statusPrefix, statuses.kvs);
       mirror(this.cordons, keys.cordonPrefix, cordons.kvs);
+      // A reload follows a broken watch, whose missed events may have made room: retry Pending VMs.
+      this.capacityGeneration++;
       this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
         type === "put" ? this.putVm(kv) : this.dropVm(nameFromKey(keys.vmsPrefix, kv.key)),
       );
@@ -227,6 +229,8 @@ export class Scheduler {
         for (const decision of decisions) await this.apply(decision, fence);
       } while (this.again && this.running);
     } catch (err) {
+      // Decisions of this pass may not have landed: the next pass tries every Pending VM again.
+      this.capacityGeneration++;
       this.log.warn({ err: errorMessage(err) }, "scheduling pass failed; retrying");
     } finally {
       this.passing = false;
