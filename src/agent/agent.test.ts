@@ -53,6 +53,39 @@ describe("Agent", () => {
   }
 
   /** Lets watch deliveries and queued reconciles run to completion. */
+  /**
+   * Restarts the agent on a store that applies the first transaction matching `matches` and then
+   * loses its reply; the returned function tells whether that has happened.
+   */
+  async function restartOnLossyStore(matches: (request: TxnRequest) => boolean): Promise<() => boolean> {
+    let lost = false;
+    const lossy = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          const result = await target.txn(request);
+          if (!lost && result.succeeded && matches(request)) {
+            lost = true;
+            throw new Error("reply lost");
+          }
+          return result;
+        };
+      },
+    });
+    await agent.shutdown({ stopVms: false });
+    agent = new Agent({
+      nodeId: NODE,
+      store: lossy,
+      driver,
+      clock,
+      logger: silentLogger,
+      prober,
+      stopOptions,
+    });
+    await agent.start();
+    return () => lost;
+  }
+
   async function settle(): Promise<void> {
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setImmediate(r));
@@ -219,38 +252,14 @@ describe("Agent", () => {
 
   it("rewrites a status whose write failed after it applied, once the VM changes back", async () => {
     // A store that applies one write of a Stopping status and then loses the reply.
-    let loseNextStopping = true;
-    const lossy = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop !== "txn") return Reflect.get(target, prop, receiver);
-        return async (request: TxnRequest) => {
-          const result = await target.txn(request);
-          const stopping = request.success.some(
-            (op) => op.type === "put" && op.value.includes('"phase":"Stopping"'),
-          );
-          if (loseNextStopping && result.succeeded && stopping) {
-            loseNextStopping = false;
-            throw new Error("reply lost");
-          }
-          return result;
-        };
-      },
-    });
-    await agent.shutdown({ stopVms: false });
-    agent = new Agent({
-      nodeId: NODE,
-      store: lossy,
-      driver,
-      clock,
-      logger: silentLogger,
-      prober,
-      stopOptions,
-    });
-    await agent.start();
+    const lost = await restartOnLossyStore((request) =>
+      request.success.some((op) => op.type === "put" && op.value.includes('"phase":"Stopping"')),
+    );
     await repo.create(record("web"));
     await settle();
     await repo.update("web", (r) => ({ ...r, desiredState: "stopped" }));
     await settle();
+    expect(lost()).toBe(true);
     // The stop never ran (the reconcile failed on the lost reply); the user changes their mind.
     await repo.update("web", (r) => ({ ...r, desiredState: "running" }));
     await advance(2000);
@@ -305,6 +314,26 @@ describe("Agent", () => {
     agent.unfence();
     await advance(3000);
     expect(running()).toEqual(["web"]);
+  });
+
+  it("writes a status again for a VM moved away and back, when withdrawing its status lost its reply", async () => {
+    const lost = await restartOnLossyStore(
+      (request) =>
+        request.success.length === 1 &&
+        request.success[0]!.type === "delete" &&
+        request.success[0]!.key === keys.status("web"),
+    );
+    await repo.create({ ...record("web"), desiredState: "stopped" });
+    await settle();
+    expect((await repo.get("web")).status.phase).toBe("Stopped");
+    // Moved away (the status withdrawal applies, its reply is lost), then back.
+    await repo.update("web", (r) => ({ ...r, node: "node-b", epoch: 1 }));
+    await settle();
+    expect(lost()).toBe(true);
+    expect(await store.get(keys.status("web"))).toBeUndefined();
+    await repo.update("web", (r) => ({ ...r, node: NODE, epoch: 2 }));
+    await advance(2000);
+    expect((await repo.get("web")).status).toMatchObject({ phase: "Stopped", node: NODE });
   });
 
   it("fences the VMs it can when the driver fails on one, and does not reject", async () => {

@@ -467,6 +467,9 @@ export class Agent {
     this.stopMonitor(name);
     if ((await this.opts.driver.list()).includes(name)) await this.opts.driver.remove(name);
     if (this.statuses.has(name)) {
+      // A delete that fails may still have applied (a lost reply): until it is known to be done, the
+      // store may hold no status at all, so the next status for this VM must be written whatever it is.
+      this.unsynced.add(name);
       // Only our own report: after a failover the key may already hold the new owner's status.
       const kv = await this.opts.store.get(keys.status(name));
       if (kv && (JSON.parse(kv.value) as VmStatus).node === this.opts.nodeId) {

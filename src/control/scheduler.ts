@@ -52,6 +52,9 @@ export class Scheduler {
   private timer: TimerHandle | undefined;
   private running = false;
   private loaded = false;
+  private loading = false;
+  private loadAgain = false;
+  private loadTimer: TimerHandle | undefined;
   private passing = false;
   private again = false;
 
@@ -71,6 +74,7 @@ export class Scheduler {
   stop(): void {
     this.running = false;
     this.timer?.cancel();
+    this.loadTimer?.cancel();
     for (const watch of this.watches.splice(0)) watch.close();
   }
 
@@ -114,8 +118,28 @@ export class Scheduler {
     }
   }
 
-  /** Loads the cache and follows the three prefixes it is made of; reloads after a broken watch. */
+  /** A reload in a while, unless one is pending already (every broken watch asks for one). */
+  private loadLater(ms: number): void {
+    if (!this.running || this.loadTimer) return;
+    this.loadTimer = this.opts.clock.setTimeout(() => {
+      this.loadTimer = undefined;
+      void this.load();
+    }, ms);
+  }
+
+  /**
+   * Loads the cache and follows the prefixes it is made of; reloads after a broken watch. One load at
+   * a time: a load asked for while one runs follows it.
+   */
   private async load(): Promise<void> {
+    if (!this.running) return;
+    if (this.loading) {
+      // It may have read the store before whatever made the caller ask: load once more after it.
+      this.loadAgain = true;
+      return;
+    }
+    this.loading = true;
+    this.loadAgain = false;
     for (const watch of this.watches.splice(0)) watch.close();
     this.loaded = false;
     try {
@@ -158,7 +182,10 @@ export class Scheduler {
       this.poke();
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "cannot load the cluster state; retrying");
-      if (this.running) this.opts.clock.setTimeout(() => void this.load(), 1000);
+      this.loadLater(1000);
+    } finally {
+      this.loading = false;
+      if (this.loadAgain) void this.load();
     }
   }
 
@@ -193,7 +220,7 @@ export class Scheduler {
       } catch (err) {
         if (!this.running || !this.watches.includes(watch)) return;
         this.log.warn({ err: errorMessage(err) }, "watch failed; reloading the cluster state");
-        this.opts.clock.setTimeout(() => void this.load(), 1000);
+        this.loadLater(1000);
       }
     })();
   }
@@ -229,9 +256,10 @@ export class Scheduler {
         for (const decision of decisions) await this.apply(decision, fence);
       } while (this.again && this.running);
     } catch (err) {
-      // Decisions of this pass may not have landed: the next pass tries every Pending VM again.
-      this.capacityGeneration++;
-      this.log.warn({ err: errorMessage(err) }, "scheduling pass failed; retrying");
+      // A write whose reply was lost may have landed: the cache no longer says where VMs are, and a
+      // pass from it could fill a node twice. Read everything again (which retries every Pending VM).
+      this.log.warn({ err: errorMessage(err) }, "scheduling pass failed; reloading the cluster state");
+      void this.load();
     } finally {
       this.passing = false;
     }
@@ -256,6 +284,7 @@ export class Scheduler {
           this.event("deleted", record.name, decision.node, "its node is gone"),
         ],
       });
+      this.dropVm(record.name);
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
     }
@@ -281,11 +310,15 @@ export class Scheduler {
             decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(record)}`,
           )
         : this.event("unschedulable", record.name, decision.from ?? "", decision.message);
+    const value = JSON.stringify(next);
     const result = await this.opts.store.txn({
       compare: [unchanged, fence],
-      success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }, event],
+      success: [{ type: "put", key: kv.key, value }, event],
     });
     if (!result.succeeded) return;
+    // The cache takes the write at once: the next pass must count this VM on its node even if the
+    // watch has not delivered it yet, or it would fill the node twice.
+    this.putVm({ ...kv, value, modRevision: result.revision, version: kv.version + 1 });
     if (decision.type === "assign") {
       this.log.info(
         { vm: record.name, node: decision.node, from: decision.from, epoch: next.epoch },
