@@ -2,6 +2,7 @@
 import { keys, nameFromKey } from "../core/keys.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Store } from "../ports/store.js";
+import { assignedResources, fits, hostAllocatable, type OverdueVm } from "./liveness.js";
 import type { SimNode } from "./sim-node.js";
 
 /** Every invariant the checks below can report, in the order they are checked. */
@@ -14,6 +15,9 @@ export const INVARIANTS = [
   "no-orphan-status",
   "no-lost-vm",
   "fencing",
+  "capacity",
+  "placement-converges",
+  "timely-failover",
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number];
@@ -23,8 +27,11 @@ export interface Violation {
   detail: string;
 }
 
-/** At most one running copy of each VM, and only on the node it is assigned to... checked per step. */
-export function checkSafety(nodes: readonly SimNode[], step: number): Violation[] {
+/**
+ * Checked after every step: at most one running copy of each VM; no host runs VMs that ask for more
+ * than it offers (its hardware less its reservation, times its overcommit).
+ */
+export function checkSafety(nodes: readonly SimNode[], step: number, vms: readonly VmRecord[]): Violation[] {
   const where = new Map<string, string[]>();
   for (const node of nodes) {
     for (const name of node.driver.running()) where.set(name, [...(where.get(name) ?? []), node.id]);
@@ -38,7 +45,35 @@ export function checkSafety(nodes: readonly SimNode[], step: number): Violation[
       });
     }
   }
+  const specs = new Map(vms.map((vm) => [vm.name, vm.spec]));
+  for (const node of nodes) {
+    const total = hostAllocatable(node.config);
+    let vcpus = 0;
+    let memory = 0;
+    for (const name of node.driver.running()) {
+      vcpus += specs.get(name)?.vcpus ?? 0;
+      memory += specs.get(name)?.memory ?? 0;
+    }
+    if (vcpus > total.vcpus || memory > total.memoryMiB) {
+      violations.push({
+        invariant: "capacity",
+        detail:
+          `step ${step}: ${node.id} runs VMs asking for ${vcpus} vcpus and ${memory} MiB ` +
+          `but offers ${total.vcpus} vcpus and ${total.memoryMiB} MiB`,
+      });
+    }
+  }
   return violations;
+}
+
+/** Checked after every step: a lost node's VMs are moved within the failover bound (liveness.ts). */
+export function checkTimelyFailover(overdue: readonly OverdueVm[], step: number): Violation[] {
+  return overdue.map((o) => ({
+    invariant: "timely-failover" as const,
+    detail:
+      `step ${step}: ${o.vm} is still assigned to ${o.node}, NotReady for ${(o.overdueForMs / 1000).toFixed(1)} s ` +
+      `while another node could run it (bound ${(o.boundMs / 1000).toFixed(1)} s)`,
+  }));
 }
 
 /** Once quiescent: desired equals observed, and the reported status matches the hypervisor. */
@@ -54,9 +89,27 @@ export async function checkConverged(store: Store, nodes: readonly SimNode[]): P
   );
   const byId = new Map(nodes.map((n) => [n.id, n]));
 
+  const used = assignedResources([...records.values()]);
+  const ready = new Set(
+    (await store.range(keys.alivePrefix)).kvs.map((kv) => nameFromKey(keys.alivePrefix, kv.key)),
+  );
   for (const [name, record] of records) {
     if (record.deleting) {
       fail("deletion-completes", `${name} is still marked deleting`);
+      continue;
+    }
+    if (record.node === "") {
+      // Pending: only right when no Ready node could take it, and then it says why.
+      const pin = record.spec.placement.node;
+      const host = nodes.find(
+        (n) =>
+          ready.has(n.id) && (pin === undefined || pin === n.id) && fits(record, n.config, used.get(n.id)),
+      );
+      if (host) {
+        const why = record.unschedulable ?? "never tried";
+        fail("placement-converges", `${name} is Pending (${why}) but fits on ${host.id}`);
+      } else if (record.unschedulable === undefined)
+        fail("placement-converges", `${name} is Pending without saying why`);
       continue;
     }
     const node = byId.get(record.node);

@@ -7,8 +7,10 @@
  * that host's agent, as a leaked or foreign process would be, so that only the invariants notice it.
  */
 import { keys } from "../core/keys.js";
+import type { NodeRecord } from "../core/node-record.js";
 import type { VmRuntime } from "../core/runtime.js";
-import type { Phase, VmStatus } from "../core/vm-record.js";
+import type { Phase, VmRecord, VmStatus } from "../core/vm-record.js";
+import type { Store, TxnOp } from "../ports/store.js";
 import type { VmDriver } from "../ports/vm-driver.js";
 import type { InvariantName } from "./invariants.js";
 import { overrideDriver, overrideStore } from "./port-overrides.js";
@@ -206,7 +208,66 @@ export const PLANTED_BUGS: Readonly<Record<InvariantName, PlantedBug>> = {
       };
     },
   },
+
+  capacity: {
+    what: "a node registers four times the memory and vcpus its host has",
+    plant: () => ({
+      store: (_node, store) =>
+        overrideStore(store, {
+          put: (key, value, options) => store.put(key, inflatedRecord(key, value), options),
+        }),
+    }),
+  },
+
+  "placement-converges": {
+    what: "the store acknowledges the scheduler's first placement of a VM without applying it",
+    plant: () => ({
+      store: (_node, store) =>
+        dropSchedulerWrites(store, (op) => op.type === "put" && firstPlacement(op.key, op.value)),
+    }),
+  },
+
+  "timely-failover": {
+    what: "the store acknowledges the scheduler's moves of a lost node's VMs without applying them",
+    plant: () => ({
+      store: (_node, store) =>
+        dropSchedulerWrites(
+          store,
+          (op) =>
+            op.type === "put" &&
+            op.key.startsWith(keys.eventsPrefix) &&
+            op.value.includes('"type":"rescheduled"'),
+        ),
+    }),
+  },
 };
+
+/** Acknowledges, without applying, the leader's fenced transactions that carry a matching operation. */
+function dropSchedulerWrites(store: Store, matches: (op: TxnOp) => boolean): Store {
+  return overrideStore(store, {
+    txn: async (request) =>
+      request.compare.some((c) => c.key === keys.leader) && request.success.some(matches)
+        ? { succeeded: true, revision: await store.revision() }
+        : store.txn(request),
+  });
+}
+
+function inflatedRecord(key: string, value: string): string {
+  if (!key.startsWith(keys.nodesPrefix)) return value;
+  const record = JSON.parse(value) as NodeRecord;
+  const { vcpus, memoryMiB } = record.capacity;
+  return JSON.stringify({
+    ...record,
+    capacity: { ...record.capacity, vcpus: vcpus * 4, memoryMiB: memoryMiB * 4 },
+  });
+}
+
+/** A VM record put that assigns it a node for the first time (epoch 1; moves make it 2 or more). */
+function firstPlacement(key: string, value: string): boolean {
+  if (!key.startsWith(keys.vmsPrefix)) return false;
+  const record = JSON.parse(value) as VmRecord;
+  return record.node !== "" && record.epoch === 1;
+}
 
 /** Processes a bug started behind the agents' backs; the agent of the host they run on cannot see them. */
 class Strays {

@@ -24,4 +24,52 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     nodes: 3,
     bug: "a status write that applied but lost its reply left the store at Stopping while the VM ran on",
   },
+  {
+    seed: 5116,
+    steps: 200,
+    nodes: 4,
+    bug:
+      "a node process restarting in a loop reset its watchdog's heartbeat each time, and a restarted " +
+      "node ran VMs before registering: its VMs ran on while the leader moved them (two copies)",
+  },
+  {
+    seed: 77829968,
+    steps: 200,
+    nodes: 6,
+    bug: "a node back from a partition wrote a stale status over the new owner's, then withdrew it",
+  },
+  {
+    seed: 6091,
+    steps: 200,
+    nodes: 4,
+    bug: "a node back from a partition started a VM on an assignment it had lost (two copies)",
+  },
+  {
+    seed: 1842731942,
+    steps: 200,
+    nodes: 5,
+    bug: "a scheduler that reloaded after a broken watch never retried a Pending VM that now fitted",
+  },
+  {
+    seed: 332706857,
+    steps: 200,
+    nodes: 5,
+    bug: "a scheduling pass that failed half-way marked its Pending VMs tried, so they stayed Pending",
+  },
+  {
+    seed: 1448,
+    steps: 200,
+    nodes: 6,
+    bug:
+      "the scheduler planned from a cache its own placements had not reached yet (the watch lags) " +
+      "and filled a node twice over",
+  },
+  {
+    seed: 21200,
+    steps: 200,
+    nodes: 3,
+    bug:
+      "an agent's withdrawal of its status applied but lost its reply; when the VM came back the " +
+      "agent thought the status still there and never wrote it",
+  },
 ];

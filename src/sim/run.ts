@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--seed N] [--seeds K] [--steps M] [--nodes N] [--faults key=value,...] [--plant-bug I]`:
+ * `npm run sim -- [--seed N] [--seeds K] [--steps M] [--nodes N] [--faults key=value,...] [--plant-bug I] [--verbose]`:
  * runs the production agent under the deterministic simulator. Prints every fault setting first,
  * replays the regression seeds, then runs K seeds from N (random without --seed), with 3 to 7 nodes
  * unless --nodes is given. Each run's trace hash is printed; on a violation it prints the trace and the
@@ -33,6 +33,7 @@ function parse() {
         nodes: { type: "string" },
         faults: { type: "string", multiple: true, default: [] },
         "plant-bug": { type: "string" },
+        verbose: { type: "boolean", default: false },
       },
     }).values;
   } catch (err) {
@@ -71,15 +72,23 @@ const faultsFlag = values.faults
   .map((t) => t.replace(/\s+/g, ""))
   .filter((t) => t !== "")
   .join(",");
-const config: Omit<SimConfig, "seed"> = { ...faultsFrom(values.faults), steps, plantedBug: bug };
+const config: Omit<SimConfig, "seed"> = {
+  ...faultsFrom(values.faults),
+  steps,
+  plantedBug: bug,
+  ...(values.verbose ? { verbose: (line: string) => console.log(line) } : {}),
+};
 /** A 3–7 node mix by default, derived from the seed so that a seed alone reproduces its run. */
 const nodesFor = (seed: number) => fixedNodes ?? 3 + (seed % 5);
 const command = (run: RunShape) =>
   `npm run sim -- --seed ${run.seed} --steps ${run.steps} --nodes ${run.nodes}` +
   (faultsFlag ? ` --faults ${faultsFlag}` : "") +
   (bug ? ` --plant-bug ${bug}` : "");
-const simulate = (run: RunShape) =>
-  runSimulation({ ...config, ...run }, (clock) => new MemoryStore({ clock }));
+const simulate = (run: RunShape, quiet = false) =>
+  runSimulation(
+    { ...config, ...run, ...(quiet ? { verbose: undefined } : {}) },
+    (clock) => new MemoryStore({ clock }),
+  );
 
 /** With a planted bug every regression seed would fail first: only the seeds asked for run. */
 const regressions = bug ? [] : REGRESSION_SEEDS;
@@ -95,6 +104,7 @@ if (bug) console.log(`  planted bug:   ${PLANTED_BUGS[bug].what} (must break ${b
 
 const started = Date.now();
 let virtual = 0;
+let clusterSeconds = 0;
 const runs: RunShape[] = [
   ...regressions.map((r) => ({ seed: r.seed, steps: r.steps, nodes: r.nodes })),
   ...Array.from({ length: seeds }, (_, i) => ({ seed: first + i, steps, nodes: nodesFor(first + i) })),
@@ -102,6 +112,7 @@ const runs: RunShape[] = [
 for (const run of runs) {
   const result = await simulate(run);
   virtual += result.virtualSeconds * run.nodes;
+  clusterSeconds += result.virtualSeconds;
   const hash = createHash("sha256").update(result.trace.join("\n")).digest("hex").slice(0, 16);
   if (result.violations.length > 0) {
     console.log(result.trace.join("\n"));
@@ -114,8 +125,10 @@ for (const run of runs) {
 }
 const wallMinutes = (Date.now() - started) / 60_000;
 console.log(
-  `simulation: ${runs.length} runs passed; ${(virtual / 60).toFixed(0)} simulated node-minutes in ${(wallMinutes * 60).toFixed(1)} s ` +
-    `(${(runs.length / wallMinutes).toFixed(0)} seeds and ${(virtual / 60 / wallMinutes).toFixed(0)} node-minutes per wall minute)`,
+  `simulation: ${runs.length} runs passed; ${(clusterSeconds / 60).toFixed(0)} simulated cluster-minutes ` +
+    `(${(virtual / 60).toFixed(0)} node-minutes) in ${(wallMinutes * 60).toFixed(1)} s: ` +
+    `${(runs.length / wallMinutes).toFixed(0)} seeds, ${(clusterSeconds / 60 / wallMinutes).toFixed(0)} cluster-minutes ` +
+    `and ${(virtual / 60 / wallMinutes).toFixed(0)} node-minutes per wall minute`,
 );
 
 async function shrinkAndReport(run: RunShape, invariant: InvariantName, traceLines: number): Promise<void> {
@@ -123,13 +136,13 @@ async function shrinkAndReport(run: RunShape, invariant: InvariantName, traceLin
     `shrinking: the same seed with fewer steps and nodes (at most ${SHRINK_DEFAULTS.maxRuns} runs)`,
   );
   const shrunk = await shrink(run, invariant, async (candidate) =>
-    (await simulate(candidate)).violations.map((v) => v.invariant),
+    (await simulate(candidate, true)).violations.map((v) => v.invariant),
   );
   if (shrunk.run.steps === run.steps && shrunk.run.nodes === run.nodes) {
     console.log(`shrunk to: nothing smaller violates ${invariant} (${shrunk.runs} runs tried)`);
     return;
   }
-  const result = await simulate(shrunk.run);
+  const result = await simulate(shrunk.run, true);
   for (const v of result.violations) console.log(`  ${v.invariant}: ${v.detail}`);
   console.log(
     `shrunk to: ${command(shrunk.run)}  (trace of ${result.trace.length} lines, was ` +

@@ -1,11 +1,19 @@
 /**
- * One simulated host: its driver (the VMs survive agent restarts), its view of the store and clock, and
- * its agent. Each agent incarnation gets its own store connection and driver handle; killing the agent
- * revokes both, so a dead agent's unfinished work can never act after its death, as with a real process.
+ * One simulated host: its driver (the VMs survive agent restarts), its view of the store and clock, its
+ * watchdog, and its node process. Each process incarnation runs what `blixard node` runs in a cluster:
+ * the agent, the node's registration (whose lost and regained lease fences and unfences the agent and
+ * beats the watchdog), the leader election and the scheduler. Each incarnation gets its own store
+ * connection and driver handle; killing the process revokes both, so a dead process's unfinished work
+ * can never act after its death, as with a real process.
  */
 import { Agent } from "../agent/agent.js";
+import { NodeRegistration } from "../agent/node-registration.js";
+import { LeaderElection } from "../control/leader-election.js";
+import { Scheduler } from "../control/scheduler.js";
+import type { NodeAllowance, NodeCapacity } from "../core/node-record.js";
+import type { Strategy } from "../core/placement.js";
 import type { HealthProber } from "../ports/health-prober.js";
-import { silentLogger } from "../ports/logger.js";
+import { type Logger, silentLogger } from "../ports/logger.js";
 import type { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
 import type { VmDriver } from "../ports/vm-driver.js";
@@ -13,7 +21,20 @@ import { FaultyStore, type StoreFaults } from "./faulty-store.js";
 import { RevocableDriver } from "./revocable-driver.js";
 import type { SeededRandom } from "./seeded-random.js";
 import { type DriverFaults, SimDriver } from "./sim-driver.js";
+import { type Heartbeat, SimWatchdog } from "./sim-watchdog.js";
 import { SkewedClock } from "./skewed-clock.js";
+
+/** The host's hardware and the flags its node process runs with. */
+export interface SimNodeConfig {
+  capacity: NodeCapacity;
+  allowance: NodeAllowance;
+  labels: Record<string, string>;
+  /** Clock skew of this host against the store's time. */
+  skewMs: number;
+  leaseTtlSeconds: number;
+  failoverGraceMs: number;
+  placementStrategy: Strategy;
+}
 
 /** Wraps the ports each agent incarnation is given; only planted bugs (planted-bugs.ts) use it. */
 export interface PortWrappers {
@@ -27,7 +48,15 @@ const prober: HealthProber = { tcp: async () => true, http: async () => true };
 export class SimNode {
   readonly driver: SimDriver;
   readonly clock: SkewedClock;
+  /** Where the node's services log: silent unless the run is verbose. */
+  logger: Logger = silentLogger;
   agent: Agent | undefined;
+  registration: NodeRegistration | undefined;
+  election: LeaderElection | undefined;
+  scheduler: Scheduler | undefined;
+  watchdog: SimWatchdog | undefined;
+  /** The watchdog's heartbeat file, on the host's disk. */
+  readonly heartbeat: Heartbeat = { at: undefined };
   incarnation = 0;
   wrappers: PortWrappers = {};
   private connection: FaultyStore | undefined;
@@ -38,12 +67,13 @@ export class SimNode {
   constructor(
     readonly id: string,
     private readonly base: { store: Store; clock: ManualClock; random: SeededRandom },
+    readonly config: SimNodeConfig,
     storeFaults: StoreFaults,
     driverFaults: DriverFaults,
     pidBase: number,
   ) {
     this.storeFaults = storeFaults;
-    this.clock = new SkewedClock(base.clock, 0);
+    this.clock = new SkewedClock(base.clock, config.skewMs);
     this.driver = new SimDriver(base.clock, base.random.fork(`${id}/driver`), driverFaults, pidBase);
   }
 
@@ -66,37 +96,101 @@ export class SimNode {
     if (this.connection) this.connection.faults = faults;
   }
 
-  /** Starts a fresh agent; it re-adopts whatever VMs still run on this host. */
+  /**
+   * Starts a fresh node process, wired as daemon/run-node.ts wires a cluster node: it replaces the
+   * watchdog, starts the agent (which re-adopts whatever VMs still run on this host), registers the
+   * node, and campaigns for the leadership that runs the scheduler.
+   */
   async startAgent(): Promise<void> {
     this.incarnation++;
+    const incarnation = this.incarnation;
     const connection = new FaultyStore(
       this.base.store,
       this.base.clock,
-      this.base.random.fork(`${this.id}/store/${this.incarnation}`),
+      this.base.random.fork(`${this.id}/store/${incarnation}`),
       this.storeFaults,
     );
     connection.partitioned = this.cut;
     const handle = new RevocableDriver(this.driver);
     this.connection = connection;
     this.handle = handle;
+    const store = this.wrappers.store?.(this, connection) ?? connection;
+    const ttlSeconds = this.config.leaseTtlSeconds;
+    this.watchdog?.stop();
+    const watchdog = new SimWatchdog(this.clock, ttlSeconds * 1000, this.heartbeat, () => {
+      const killed = this.driver.running();
+      if (killed.length === 0) return;
+      this.driver.crashAll();
+      this.logger.warn({ component: "watchdog", killed }, "lease heartbeat is stale: killed this node's VMs");
+    });
+    this.watchdog = watchdog;
     const agent = new Agent({
       nodeId: this.id,
-      store: this.wrappers.store?.(this, connection) ?? connection,
+      store,
       driver: this.wrappers.driver?.(this, handle) ?? handle,
       clock: this.clock,
-      logger: silentLogger,
+      logger: this.logger,
       prober,
       stopOptions: STOP_OPTIONS,
       resyncIntervalMs: 1000,
     });
     this.agent = agent;
+    const registration = new NodeRegistration({
+      store,
+      clock: this.clock,
+      logger: this.logger,
+      ttlSeconds,
+      ...(watchdog.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
+      onLost: () => void agent.fence(),
+      onRegained: () => agent.unfence(),
+      onRenewed: () => watchdog.beat(),
+      record: {
+        id: this.id,
+        apiUrl: `sim://${this.id}`,
+        labels: this.config.labels,
+        capacity: this.config.capacity,
+        allowance: this.config.allowance,
+        startedAt: new Date(this.clock.now()).toISOString(),
+      },
+    });
+    this.registration = registration;
+    const registering = registration.start();
     await agent.start();
+    await registering;
+    if (this.incarnation !== incarnation) return;
+    const election = new LeaderElection({
+      store,
+      clock: this.clock,
+      logger: this.logger,
+      nodeId: this.id,
+      ttlSeconds,
+      onElected: () => scheduler.poke(),
+    });
+    const scheduler = new Scheduler({
+      store,
+      clock: this.clock,
+      logger: this.logger,
+      random: this.base.random.fork(`${this.id}/scheduler/${incarnation}`),
+      config: { defaultStrategy: this.config.placementStrategy, graceMs: this.config.failoverGraceMs },
+      fence: () => (election.isLeader ? election.fence() : undefined),
+      writer: this.id,
+    });
+    this.election = election;
+    this.scheduler = scheduler;
+    scheduler.start();
+    election.start();
   }
 
   /** The agent process dies; its VMs keep running and its connections are gone. */
   crashAgent(): void {
     if (this.connection) this.connection.killed = true;
     this.handle?.revoke();
+    this.registration?.abandon();
+    this.election?.abandon();
+    this.scheduler?.stop();
+    this.registration = undefined;
+    this.election = undefined;
+    this.scheduler = undefined;
     void this.agent?.shutdown({ stopVms: false }).catch(() => undefined);
     this.agent = undefined;
     this.connection = undefined;
@@ -106,6 +200,8 @@ export class SimNode {
   /** The whole host dies: agent and VMs. */
   crashHost(): void {
     this.crashAgent();
+    this.watchdog?.stop();
+    this.watchdog = undefined;
     this.driver.crashAll();
   }
 }

@@ -15,6 +15,19 @@ describe("deterministic simulation of the agent", () => {
     expect(c.trace).not.toEqual(a.trace);
   });
 
+  it("replays every decision of the services too, line for line, from the same seed", async () => {
+    const logs = async () => {
+      const lines: string[] = [];
+      await run({ ...DEFAULT_CONFIG, seed: 11, steps: 100, nodes: 4, verbose: (l) => lines.push(l) });
+      return lines;
+    };
+    const [a, b] = [await logs(), await logs()];
+    // The leader's placements and failovers, the agents' starts and stops, every node's fencing.
+    expect(a.some((l) => l.includes("scheduled VM"))).toBe(true);
+    expect(a.some((l) => l.includes("started VM"))).toBe(true);
+    expect(b).toEqual(a);
+  });
+
   it("keeps every invariant across 40 seeds of requests and faults", async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 40; seed++) {
@@ -44,6 +57,8 @@ describe("deterministic simulation of the agent", () => {
       "partitioned from the store",
       "delete",
       "restart",
+      "on n",
+      "zone",
     ]) {
       expect(
         traces.some((line) => line.includes(fault)),

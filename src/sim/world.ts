@@ -1,21 +1,31 @@
 /**
- * The simulated world: nodes running the production agent against one store, a client issuing VM
- * requests through the production repository, and a seeded schedule of requests and faults on virtual
- * time. After every step the safety invariants are checked; at the end the faults heal and the
- * liveness invariants are checked once the system is quiescent.
+ * The simulated world: nodes running the production node process (agent, registration, leader
+ * election, scheduler) against one store, a client issuing VM requests through the production
+ * repository, and a seeded schedule of requests and faults on virtual time. After every step the safety
+ * invariants are checked; at the end the faults heal and the liveness invariants are checked once the
+ * system is quiescent.
  */
 import { VmRepository } from "../api/vm-repository.js";
 import { errorMessage } from "../core/errors.js";
+import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
 import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
-import { checkConverged, checkSafety, type InvariantName, type Violation } from "./invariants.js";
+import {
+  checkConverged,
+  checkSafety,
+  checkTimelyFailover,
+  type InvariantName,
+  type Violation,
+} from "./invariants.js";
+import { Liveness } from "./liveness.js";
 import { PLANTED_BUGS } from "./planted-bugs.js";
 import { SeededRandom } from "./seeded-random.js";
 import type { DriverFaults } from "./sim-driver.js";
-import { SimNode } from "./sim-node.js";
+import { SimNode, type SimNodeConfig } from "./sim-node.js";
+import { type LogSink, traceLogger } from "./trace-logger.js";
 
 export interface SimConfig {
   seed: number;
@@ -28,6 +38,16 @@ export interface SimConfig {
   restartAgent: number;
   crashHost: number;
   partition: number;
+  /** Every node's lease TTL and the scheduler's failover grace (`--lease-ttl`, `--failover-grace`). */
+  leaseTtlSeconds: number;
+  failoverGraceSeconds: number;
+  /** Prints the trace and every service's log lines as they happen (`--verbose`). */
+  verbose?: LogSink;
+  /**
+   * Test only: runs on after a safety violation, to the final checks, so that one run reports every
+   * invariant a planted bug breaks (by default a run stops at the first, to keep its trace short).
+   */
+  keepGoing?: boolean;
   /** Test only: plants the bug (planted-bugs.ts) that this invariant must catch. */
   plantedBug?: InvariantName;
 }
@@ -41,7 +61,25 @@ export const DEFAULT_CONFIG: Omit<SimConfig, "seed"> = {
   restartAgent: 0.03,
   crashHost: 0.01,
   partition: 0.02,
+  leaseTtlSeconds: 5,
+  failoverGraceSeconds: 5,
 };
+
+const STRATEGIES = ["binpack", "spread", "locality"] as const;
+const ZONES = ["a", "b"] as const;
+
+/** A host of 2–4 vcpus and 1–4 GiB, in zone a or b, with a clock up to ±3 s off, from its seed. */
+function nodeConfig(config: SimConfig, rng: SeededRandom, index: number): SimNodeConfig {
+  return {
+    capacity: { vcpus: 2 + rng.int(3), memoryMiB: 1024 * (1 + rng.int(4)), drivers: ["qemu"] },
+    allowance: { reserved: { vcpus: 0, memoryMiB: 0 }, overcommit: { cpu: 1, memory: 1 } },
+    labels: { zone: ZONES[index % 2]! },
+    skewMs: rng.int(6001) - 3000,
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    failoverGraceMs: config.failoverGraceSeconds * 1000,
+    placementStrategy: rng.pick(STRATEGIES),
+  };
+}
 
 export interface SimResult {
   seed: number;
@@ -49,6 +87,10 @@ export interface SimResult {
   violations: Violation[];
   trace: string[];
   virtualSeconds: number;
+}
+
+async function records(store: Store): Promise<VmRecord[]> {
+  return (await store.range(keys.vmsPrefix)).kvs.map((kv) => JSON.parse(kv.value) as VmRecord);
 }
 
 /** Drains the microtask queue and pending I/O-free callbacks so every runnable task has run. */
@@ -67,12 +109,14 @@ export async function runSimulation(
   const trace: string[] = [];
   const violations: Violation[] = [];
   const rng = random.fork("schedule");
+  const hosts = random.fork("hosts");
   const nodes = Array.from(
     { length: config.nodes },
     (_, i) =>
       new SimNode(
         `n${i + 1}`,
         { store, clock, random },
+        nodeConfig(config, hosts, i),
         { ...config.storeFaults },
         { ...config.driverFaults },
         1000 * (i + 1),
@@ -82,12 +126,20 @@ export async function runSimulation(
     const wrappers = PLANTED_BUGS[config.plantedBug].plant(nodes);
     for (const node of nodes) node.wrappers = wrappers;
   }
+  if (config.verbose) {
+    for (const node of nodes)
+      node.logger = traceLogger(config.verbose, clock, Date.UTC(2026, 0, 1), { node: node.id });
+  }
+  const liveness = new Liveness(store, clock, nodes);
   const partitionedUntil = new Map<SimNode, number>();
   const downUntil = new Map<SimNode, number>();
   let vmSeq = 0;
 
-  const log = (line: string) =>
-    trace.push(`t=${((clock.now() - Date.UTC(2026, 0, 1)) / 1000).toFixed(1)}s ${line}`);
+  const log = (line: string) => {
+    const stamped = `t=${((clock.now() - Date.UTC(2026, 0, 1)) / 1000).toFixed(1)}s ${line}`;
+    trace.push(stamped);
+    config.verbose?.(stamped);
+  };
   const advance = async (ms: number) => {
     for (let t = 0; t < ms; t += 100) {
       clock.advance(Math.min(100, ms - t));
@@ -126,11 +178,15 @@ export async function runSimulation(
     }
     await act(step);
     await advance(rng.int(2000));
-    violations.push(...checkSafety(nodes, step));
-    if (violations.length > 0) break;
+    await liveness.observe();
+    violations.push(
+      ...checkSafety(nodes, step, await records(store)),
+      ...checkTimelyFailover(await liveness.overdue(config), step),
+    );
+    if (violations.length > 0 && !config.keepGoing) break;
   }
 
-  if (violations.length === 0) {
+  if (violations.length === 0 || config.keepGoing) {
     log("healing all faults");
     for (const node of nodes) {
       node.partitioned = false;
@@ -141,6 +197,7 @@ export async function runSimulation(
     // Quiescence: long enough for every backoff (max 60 s) and escalated stop to finish.
     await advance(180_000);
     violations.push(...(await checkConverged(store, nodes)));
+    violations.push(...checkSafety(nodes, config.steps, await records(store)));
   }
   for (const node of nodes) node.crashAgent();
   await store.close();
@@ -157,24 +214,34 @@ export async function runSimulation(
     const records = (await client.list().catch(() => [])).filter((v) => !v.deleting);
     const roll = rng.next();
     try {
-      if (records.length < 6 && roll < 0.25) {
-        const node = rng.pick(nodes);
+      if (records.length < 8 && roll < 0.25) {
         const name = `vm-${++vmSeq}`;
         const record: VmRecord = {
           name,
           spec: parseVmSpec({
             name,
-            kernel: "/sim/vmlinux",
+            kernel: rng.pick(["/sim/vmlinux", "/sim/vmlinux-lts"]),
+            vcpus: 1 + rng.int(2),
+            memory: 256 * (1 + rng.int(4)),
             restartBackoff: { initialSeconds: 1, maxSeconds: 30 },
+            placement: {
+              ...(rng.chance(0.3) ? { strategy: rng.pick(STRATEGIES) } : {}),
+              constraints: rng.chance(0.2) ? [`zone${rng.pick(["=", "!="])}${rng.pick(ZONES)}`] : [],
+              ...(rng.chance(0.1) ? { node: rng.pick(nodes).id } : {}),
+            },
           }),
           desiredState: "running",
-          node: node.id,
+          // Unplaced: the leader's scheduler picks the node, as for `blixard vm create`.
+          node: "",
           restartNonce: 0,
           deleting: false,
           createdAt: new Date(clock.now()).toISOString(),
         };
         await client.create(record);
-        log(`create ${name} on ${node.id}`);
+        const placement = record.spec.placement;
+        log(
+          `create ${name} (${record.spec.vcpus} vcpus, ${record.spec.memory} MiB${placement.node ? `, on ${placement.node}` : ""}${placement.constraints.length ? `, ${placement.constraints.join(" ")}` : ""})`,
+        );
       } else if (records.length > 0 && roll < 0.45) {
         const vm = rng.pick(records);
         const op = rng.pick(["stop", "start", "restart", "delete"] as const);
@@ -204,12 +271,13 @@ export async function runSimulation(
       } else if (rng.chance(config.crashHost) && live.length > 0) {
         const node = rng.pick(live);
         node.crashHost();
-        downUntil.set(node, clock.now() + 2000 + rng.int(10_000));
+        // Some hosts come back before the failover grace runs out, others long after.
+        downUntil.set(node, clock.now() + 2000 + rng.int(rng.chance(0.5) ? 10_000 : 40_000));
         log(`${node.id} host crashed`);
       } else if (rng.chance(config.partition)) {
         const node = rng.pick(nodes);
         node.partitioned = true;
-        partitionedUntil.set(node, clock.now() + 1000 + rng.int(8000));
+        partitionedUntil.set(node, clock.now() + 1000 + rng.int(rng.chance(0.5) ? 8000 : 30_000));
         log(`${node.id} partitioned from the store`);
       }
     } catch (err) {
