@@ -150,7 +150,9 @@ export class TestNode {
     await until(
       "the node to answer /healthz",
       async () => {
-        if (this.proc?.exitCode !== null) throw new Error(`node exited early:\n${this.log()}`);
+        const proc = this.proc;
+        if (proc?.exitCode !== null || proc.signalCode !== null)
+          throw new Error(`node exited early (${proc?.exitCode ?? proc?.signalCode}):\n${this.log()}`);
         return fetch(`${this.url}/healthz`).then(
           (r) => r.ok || undefined,
           () => undefined,
@@ -161,13 +163,27 @@ export class TestNode {
     );
   }
 
-  /** Sends a signal to the daemon and waits for it to exit. */
+  /**
+   * Sends a signal to the daemon and waits for it to exit. A clean stop (SIGTERM/SIGINT) that exits
+   * non-zero means a shutdown step failed: the log's tail is printed so the cause shows in CI output.
+   */
   async kill(signal: NodeJS.Signals): Promise<void> {
     const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
+    if (!proc) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      if (proc.exitCode !== 0) {
+        process.stderr.write(
+          `node ${this.dataDir} had already exited (${proc.exitCode ?? proc.signalCode}):\n${this.log().slice(-6000)}\n`,
+        );
+      }
+      return;
+    }
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     proc.kill(signal);
-    await exited;
+    const code = await exited;
+    if ((signal === "SIGTERM" || signal === "SIGINT") && code !== 0) {
+      process.stderr.write(`node ${this.dataDir} exited ${code} on ${signal}:\n${this.log().slice(-4000)}\n`);
+    }
   }
 
   cli(...args: string[]): CliResult {
