@@ -255,4 +255,30 @@ describe("Scheduler", () => {
     const nodes = await Promise.all(["one", "two", "three"].map(async (n) => (await record(n)).node));
     expect(nodes.filter((n) => n === "a")).toHaveLength(2);
   });
+  it("decides again on a Pending VM whose placement lost a race with another change to its record", async () => {
+    let raced = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          const placesBig = request.success.some(
+            (op) => op.type === "put" && op.key === keys.vm("big") && placedOn(op.value) === "a",
+          );
+          if (placesBig && !raced) {
+            // A user restarts big just before the placement lands: its compare fails.
+            raced = true;
+            const current = await record("big");
+            await target.put(keys.vm("big"), JSON.stringify({ ...current, restartNonce: 1 }));
+          }
+          return target.txn(request);
+        };
+      },
+    });
+    const placedOn = (value: string) => (JSON.parse(value) as VmRecord).node;
+    await pendingBehindOther(racing);
+    await store.delete(keys.vm("other"));
+    await settle();
+    expect(raced).toBe(true);
+    expect(await record("big")).toMatchObject({ node: "a", restartNonce: 1 });
+  });
 });

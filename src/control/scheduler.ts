@@ -315,7 +315,12 @@ export class Scheduler {
       compare: [unchanged, fence],
       success: [{ type: "put", key: kv.key, value }, event],
     });
-    if (!result.succeeded) return;
+    if (!result.succeeded) {
+      // The record changed since the cache read it (a user's restart, say): decide again on the new
+      // one, even if the cluster has not changed since this VM was last found unplaceable.
+      this.triedAt.delete(record.name);
+      return;
+    }
     // The cache takes the write at once: the next pass must count this VM on its node even if the
     // watch has not delivered it yet, or it would fill the node twice.
     this.putVm({ ...kv, value, modRevision: result.revision, version: kv.version + 1 });

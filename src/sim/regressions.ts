@@ -72,4 +72,12 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
       "an agent's withdrawal of its status applied but lost its reply; when the VM came back the " +
       "agent thought the status still there and never wrote it",
   },
+  {
+    seed: 41650,
+    steps: 200,
+    nodes: 3,
+    bug:
+      "a placement that lost a race with a user's restart of the VM failed its compare, and the " +
+      "scheduler counted the VM tried: it stayed Pending",
+  },
 ];
