@@ -5,7 +5,7 @@ import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
-import type { Compare, Store, TxnRequest, Watch } from "../ports/store.js";
+import type { Compare, Store, TxnRequest, Watch, WatchEvent } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -69,6 +69,35 @@ describe("Scheduler", () => {
     expect((await record("big")).unschedulable).toMatch(/not enough memory/);
   };
 
+  /** The store with watches that drop the events `drop` picks, as a watch that lags behind would. */
+  const withoutEvents = (drop: (event: WatchEvent) => boolean) =>
+    new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "watch") return Reflect.get(target, prop, receiver);
+        return (prefix: string, options: { fromRevision: number }): Watch => {
+          const inner = target.watch(prefix, options);
+          return {
+            close: () => inner.close(),
+            async *[Symbol.asyncIterator]() {
+              for await (const batch of inner)
+                yield { ...batch, events: batch.events.filter((e) => !drop(e)) };
+            },
+          };
+        };
+      },
+    });
+
+  /** VM web on node a (b also Ready), the scheduler started, then a's liveness key gone. */
+  const webOnLostA = async () => {
+    await register("a", true);
+    await register("b", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
+    scheduler.start();
+    await settle();
+    await register("a", false);
+    await settle();
+  };
+
   beforeEach(async () => {
     clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
@@ -92,13 +121,7 @@ describe("Scheduler", () => {
   });
 
   it("moves a lost node's VMs after the grace period, and only then", async () => {
-    await register("a", true);
-    await register("b", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
-    scheduler.start();
-    await settle();
-    await register("a", false);
-    await settle();
+    await webOnLostA();
     clock.advance(4_000);
     await settle();
     expect((await record("web")).node).toBe("a");
@@ -224,23 +247,8 @@ describe("Scheduler", () => {
   });
   it("counts its own placements at once, before the watch delivers them, so a node is not filled twice", async () => {
     // A store whose watches lag behind the scheduler's own placements: they never deliver them.
-    const lagging = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop !== "watch") return Reflect.get(target, prop, receiver);
-        return (prefix: string, options: { fromRevision: number }): Watch => {
-          const inner = target.watch(prefix, options);
-          const placed = (value: string) => (JSON.parse(value) as { node?: string }).node;
-          return {
-            close: () => inner.close(),
-            async *[Symbol.asyncIterator]() {
-              for await (const batch of inner) {
-                yield { ...batch, events: batch.events.filter((e) => !placed(e.kv.value)) };
-              }
-            },
-          };
-        };
-      },
-    });
+    const placed = (value: string) => (JSON.parse(value) as { node?: string }).node;
+    const lagging = withoutEvents((e) => !!placed(e.kv.value));
     scheduler.stop();
     scheduler = schedulerOn(lagging);
     await register("a", true);
@@ -280,5 +288,25 @@ describe("Scheduler", () => {
     await settle();
     expect(raced).toBe(true);
     expect(await record("big")).toMatchObject({ node: "a", restartNonce: 1 });
+  });
+  it("does not move a node's VMs once the node is back, though its cache has not seen it yet", async () => {
+    // Watches that never deliver the node's return (its liveness key being put again).
+    const lagging = withoutEvents((e) => e.kv.key === keys.alive("a") && e.type === "put");
+    scheduler.stop();
+    scheduler = schedulerOn(lagging);
+    await webOnLostA();
+    clock.advance(2_000);
+    await settle();
+    await register("a", true);
+    await settle();
+    clock.advance(5_000);
+    await settle();
+    expect((await record("web")).node).toBe("a");
+    // Gone again for good: now it moves.
+    await register("a", false);
+    await settle();
+    clock.advance(1_000);
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "b", epoch: 1 });
   });
 });

@@ -276,7 +276,7 @@ export class Scheduler {
     const unchanged: Compare = { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision };
     if (decision.type === "finish-delete") {
       await this.opts.store.txn({
-        compare: [unchanged, fence],
+        compare: [unchanged, fence, ...stillGone(decision.node || undefined)],
         success: [
           { type: "delete", key: keys.vm(record.name) },
           { type: "delete", key: keys.status(record.name) },
@@ -312,7 +312,7 @@ export class Scheduler {
         : this.event("unschedulable", record.name, decision.from ?? "", decision.message);
     const value = JSON.stringify(next);
     const result = await this.opts.store.txn({
-      compare: [unchanged, fence],
+      compare: [unchanged, fence, ...stillGone(decision.from)],
       success: [{ type: "put", key: kv.key, value }, event],
     });
     if (!result.succeeded) {
@@ -333,6 +333,15 @@ export class Scheduler {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
     }
   }
+}
+
+/**
+ * A move off a lost node holds only while that node is still NotReady in the store (its liveness key
+ * is gone), whatever the cache says: a cache that has not seen the node come back must not hand its
+ * VMs to another node while it runs them. A node whose key is gone has fenced itself already.
+ */
+function stillGone(node: string | undefined): Compare[] {
+  return node ? [{ key: keys.alive(node), target: "createRevision", op: "=", value: 0 }] : [];
 }
 
 function placementOf(record: VmRecord): string {

@@ -80,4 +80,12 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
       "a placement that lost a race with a user's restart of the VM failed its compare, and the " +
       "scheduler counted the VM tried: it stayed Pending",
   },
+  {
+    seed: 52708,
+    steps: 200,
+    nodes: 6,
+    bug:
+      "a leader whose cache had not seen a node come back moved the VM that node was starting: " +
+      "two copies",
+  },
 ];
