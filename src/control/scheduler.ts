@@ -150,8 +150,13 @@ export class Scheduler {
         this.opts.store.range(keys.statusPrefix),
         this.opts.store.range(keys.cordonPrefix),
       ]);
+      // The scheduler's own writes that landed after this read (a pass may have run while it was
+      // under way) stay: without them the next pass would fill their nodes twice. The watch from
+      // the read's revision delivers them again, and putVm ignores what is older than it holds.
+      const newer = [...this.vms.values()].filter((c) => c.kv.modRevision > vms.revision);
       this.vms.clear();
       for (const kv of vms.kvs) this.putVm(kv);
+      for (const c of newer) this.putVm(c.kv);
       mirror(this.nodes, keys.nodesPrefix, nodes.kvs);
       this.alive.clear();
       for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
@@ -190,8 +195,11 @@ export class Scheduler {
   }
 
   private putVm(kv: KeyValue): void {
+    const cached = this.vms.get(nameFromKey(keys.vmsPrefix, kv.key));
+    // A watch event for a write the cache already holds, or an older one.
+    if (cached && cached.kv.modRevision >= kv.modRevision) return;
     const record = JSON.parse(kv.value) as VmRecord;
-    const before = this.vms.get(record.name)?.record;
+    const before = cached?.record;
     // A VM leaving a node, or asking for less, may make room for a Pending one.
     if (before && before.node !== "" && (before.node !== record.node || record.deleting))
       this.capacityGeneration++;

@@ -88,4 +88,12 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
       "a leader whose cache had not seen a node come back moved the VM that node was starting: " +
       "two copies",
   },
+  {
+    seed: 62084,
+    steps: 200,
+    nodes: 7,
+    bug:
+      "a reload whose read predated the scheduler's own move dropped the move from its cache, and " +
+      "the next pass filled the node the VM had moved to",
+  },
 ];
