@@ -4,7 +4,7 @@
  * streams from without a gap. Each test leaves all members running again.
  */
 import { Etcd3 } from "etcd3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LogFields, Logger } from "../../ports/logger.js";
 import { WatchReader } from "../contract/context.contract.js";
 import { LocalEtcdCluster } from "./etcd-cluster.js";
@@ -169,6 +169,23 @@ describe("EtcdStore with failing members", () => {
     await cluster.waitHealthy();
     const revision = await store.put("/after", "v");
     expect(await store.get("/after")).toMatchObject({ value: "v", modRevision: revision });
+  });
+
+  it("shares one quorum-confirming read among concurrent writes that ask for it", async () => {
+    const store = await connect("/group-confirm");
+    const probe = vi.spyOn(store as unknown as { probe: (...a: unknown[]) => unknown }, "probe");
+    const writes = Array.from({ length: 16 }, (_, i) =>
+      store.txn({
+        compare: [{ key: `/k${i}`, target: "createRevision", op: "=", value: 0 }],
+        success: [{ type: "put", key: `/k${i}`, value: "v" }],
+        confirmQuorum: true,
+      }),
+    );
+    const results = await Promise.all(writes);
+    expect(results.every((r) => r.succeeded)).toBe(true);
+    expect(probe.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(probe.mock.calls.length).toBeLessThan(16);
+    expect((await store.range("/")).kvs).toHaveLength(16);
   });
 
   it("keeps serving with one member down, whichever member it was connected to", async () => {

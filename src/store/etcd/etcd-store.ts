@@ -40,6 +40,8 @@ export class EtcdStore implements Store {
   private readonly log: Logger;
   private readonly watches = new Set<EtcdWatch>();
   private closed = false;
+  /** The quorum-confirming read in flight, which concurrent writes share. */
+  private quorumRead: Promise<void> | undefined;
 
   private constructor(private readonly options: CompiledEtcdStoreOptions) {
     this.log = options.logger;
@@ -186,10 +188,16 @@ export class EtcdStore implements Store {
    * the write in doubt.
    */
   private async confirmQuorum(what: string): Promise<void> {
+    // Concurrent writes share one read: a read that answers after a write asked for it shows the
+    // quorum as well as one of its own would. Group commit for the confirmation, one round per burst.
+    this.quorumRead ??= this.endpoints
+      .run("read", this.options.callTimeoutMs, (client, call) => this.probe(client, call))
+      .then(() => undefined)
+      .finally(() => {
+        this.quorumRead = undefined;
+      });
     try {
-      await this.endpoints.run("read", this.options.callTimeoutMs, (client, call) =>
-        this.probe(client, call),
-      );
+      await this.quorumRead;
     } catch (err) {
       if (this.closed) throw storeClosed();
       throw toStoreError(err, {
