@@ -153,6 +153,45 @@ describe("Scheduler", () => {
     expect((await record("web")).node).toBe("");
   });
 
+  it("watches the store only while it leads: loads when elected, drops its cache when deposed", async () => {
+    let open = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "watch") return Reflect.get(target, prop, receiver);
+        return (prefix: string, options: { fromRevision: number }): Watch => {
+          const inner = target.watch(prefix, options);
+          open++;
+          return {
+            close: () => {
+              open--;
+              inner.close();
+            },
+            [Symbol.asyncIterator]: () => inner[Symbol.asyncIterator](),
+          };
+        };
+      },
+    });
+    const term = fence;
+    fence = undefined;
+    scheduler.stop();
+    scheduler = schedulerOn(counting);
+    await register("a", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    scheduler.start();
+    clock.advance(1_000);
+    await settle();
+    expect(open).toBe(0);
+    fence = term;
+    scheduler.poke(); // as the election's onElected does
+    await settle();
+    expect(open).toBeGreaterThan(0);
+    expect((await record("web")).node).toBe("a");
+    fence = undefined;
+    clock.advance(1_000);
+    await settle();
+    expect(open).toBe(0);
+  });
+
   it("prunes the event log to its limit, oldest first", async () => {
     const small = new Scheduler({
       store,

@@ -1,7 +1,8 @@
 /**
  * The scheduler controller: while this node leads, it keeps a cache of nodes, liveness and VM records
- * (loaded once, then followed through watches) and, whenever something changes and once a second for
- * the grace timers, applies the decisions of core/scheduling.ts. Every write is compare-and-swap on the
+ * (loaded when it is elected, then followed through watches, and dropped when it no longer leads)
+ * and, whenever something changes and once a second for the grace timers, applies the decisions of
+ * core/scheduling.ts. Every write is compare-and-swap on the
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
 import { errorMessage } from "../core/errors.js";
@@ -67,8 +68,8 @@ export class Scheduler {
 
   start(): void {
     this.running = true;
-    void this.load();
     this.tick();
+    this.poke();
   }
 
   stop(): void {
@@ -78,9 +79,21 @@ export class Scheduler {
     for (const watch of this.watches.splice(0)) watch.close();
   }
 
-  /** Runs a pass now, or right after the one in progress. */
+  /**
+   * Runs a pass now, or right after the one in progress. Only the leader keeps the cache and its
+   * watches: a node that does not lead drops them (every VM change would otherwise be streamed to and
+   * parsed by every node's scheduler), and loads them when it is elected.
+   */
   poke(): void {
-    if (!this.running || !this.loaded) return;
+    if (!this.running) return;
+    if (!this.opts.fence()) {
+      this.unload();
+      return;
+    }
+    if (!this.loaded) {
+      void this.load();
+      return;
+    }
     if (this.passing) {
       this.again = true;
       return;
@@ -118,6 +131,23 @@ export class Scheduler {
     }
   }
 
+  /** Forgets the cache and closes its watches (this node does not lead). */
+  private unload(): void {
+    if (!this.loaded && !this.loading && this.watches.length === 0) return;
+    for (const watch of this.watches.splice(0)) watch.close();
+    this.loadTimer?.cancel();
+    this.loadTimer = undefined;
+    this.loaded = false;
+    this.loadAgain = false;
+    this.vms.clear();
+    this.nodes.clear();
+    this.alive.clear();
+    this.statuses.clear();
+    this.cordons.clear();
+    this.notReadySince.clear();
+    this.triedAt.clear();
+  }
+
   /** A reload in a while, unless one is pending already (every broken watch asks for one). */
   private loadLater(ms: number): void {
     if (!this.running || this.loadTimer) return;
@@ -132,7 +162,7 @@ export class Scheduler {
    * a time: a load asked for while one runs follows it.
    */
   private async load(): Promise<void> {
-    if (!this.running) return;
+    if (!this.running || !this.opts.fence()) return;
     if (this.loading) {
       // It may have read the store before whatever made the caller ask: load once more after it.
       this.loadAgain = true;
