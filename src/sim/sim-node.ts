@@ -98,8 +98,9 @@ export class SimNode {
 
   /**
    * Starts a fresh node process, wired as daemon/run-node.ts wires a cluster node: it replaces the
-   * watchdog, starts the agent (which re-adopts whatever VMs still run on this host), registers the
-   * node, and campaigns for the leadership that runs the scheduler.
+   * watchdog, starts the registration (which fences the node at once when the previous process last
+   * renewed more than a TTL ago), then the agent (which re-adopts whatever VMs still run on this
+   * host), and campaigns for the leadership that runs the scheduler.
    */
   async startAgent(): Promise<void> {
     this.incarnation++;
