@@ -4,9 +4,12 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { VmStatus, VmView } from "../core/vm-record.js";
+import type { MicrovmSpec } from "../core/microvm-spec.js";
 import type { VmSpec } from "../core/vm-spec.js";
 import {
   ExitInfoSchema,
+  type MicrovmSpec as PbMicrovmSpec,
+  MicrovmSpecSchema,
   type Vm as PbVm,
   type VmSpec as PbVmSpec,
   VmSchema,
@@ -61,7 +64,45 @@ export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, u
           node: spec.placement.node,
         })
       : undefined,
+    microvm: spec.microvm ? microvmInputFromProto(spec.microvm) : undefined,
   });
+}
+
+function microvmInputFromProto(m: PbMicrovmSpec): Record<string, unknown> {
+  return compact({
+    flake: m.flake,
+    runner: m.runner,
+    hypervisor: m.hypervisor,
+    nixpkgs: m.nixpkgs,
+    microvmFlake: m.microvmFlake,
+    modules: m.modules,
+    config: m.config,
+    interfaces: m.interfaces.map((i) =>
+      compact({
+        type: i.type,
+        id: i.id,
+        mac: i.mac,
+        bridge: i.bridge,
+        macvtap: i.macvtap ? { link: i.macvtap.link, mode: i.macvtap.mode } : undefined,
+      }),
+    ),
+    shares: m.shares.map((s) =>
+      compact({ tag: s.tag, source: s.source, mountPoint: s.mountPoint, proto: s.proto }),
+    ),
+    volumes: m.volumes.map((v) =>
+      compact({
+        image: v.image,
+        mountPoint: v.mountPoint,
+        size: v.size,
+        fsType: v.fsType,
+        readOnly: v.readOnly,
+      }),
+    ),
+  });
+}
+
+function microvmToProto(m: MicrovmSpec): PbMicrovmSpec {
+  return create(MicrovmSpecSchema, m);
 }
 
 export function specToProto(spec: VmSpec): PbVmSpec {
@@ -95,6 +136,7 @@ export function specToProto(spec: VmSpec): PbVmSpec {
       constraints: spec.placement.constraints,
       node: spec.placement.node,
     },
+    microvm: spec.microvm ? microvmToProto(spec.microvm) : undefined,
   });
 }
 

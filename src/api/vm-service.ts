@@ -220,7 +220,8 @@ function eventToProto(event: LoggedEvent) {
 }
 
 async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promise<VmSpec> {
-  if (input["kernel"] === undefined) {
+  // A microvm-nix VM boots the kernel its NixOS configuration builds; only qemu VMs take the default image.
+  if (input["kernel"] === undefined && (input["driver"] ?? "qemu") === "qemu") {
     const image = await deps.defaultImage();
     if (!image) {
       throw new BlixardError(

@@ -64,3 +64,61 @@ describe("buildSpec", () => {
     );
   });
 });
+
+describe("buildSpec for the microvm-nix driver", () => {
+  it("reads the microvm table of a spec file, resolving its paths against the file", () => {
+    const spec = buildSpec("web", { file: join(fixtures, "microvm-web.toml") }, "/elsewhere");
+    expect(spec.driver).toBe("microvm-nix");
+    expect(spec.microvm).toMatchObject({
+      hypervisor: "qemu",
+      modules: [join(fixtures, "nix/web.nix")],
+      config: "services.nginx.enable = true;",
+      shares: [{ tag: "site", source: join(fixtures, "site"), mountPoint: "/srv/site", proto: "virtiofs" }],
+      volumes: [{ image: "var.img", mountPoint: "/var", size: 256 }],
+    });
+  });
+
+  it("turns the flags into the microvm table and makes flake paths absolute", () => {
+    const spec = buildSpec(
+      "web",
+      {
+        flake: "path:./vms#api",
+        nixosModule: ["extra.nix"],
+        share: ["source=data,mount=/var/data,proto=virtiofs"],
+        volume: ["image=var.img,mount=/var,size=128"],
+        interface: ["type=macvtap,id=vm-web,mac=02:00:00:00:00:01,link=eth0,mode=bridge"],
+      },
+      "/work",
+    );
+    expect(spec.driver).toBe("microvm-nix");
+    expect(spec.microvm).toMatchObject({
+      flake: "path:/work/vms#api",
+      modules: ["/work/extra.nix"],
+      shares: [{ tag: "data", source: "/work/data", mountPoint: "/var/data", proto: "virtiofs" }],
+      volumes: [{ image: "var.img", mountPoint: "/var", size: 128 }],
+      interfaces: [
+        {
+          type: "macvtap",
+          id: "vm-web",
+          mac: "02:00:00:00:00:01",
+          macvtap: { link: "eth0", mode: "bridge" },
+        },
+      ],
+    });
+  });
+
+  it("leaves flake URLs alone and keeps an explicit --driver", () => {
+    const spec = buildSpec("web", { driver: "microvm-nix", flake: "github:me/vms#web" });
+    expect(spec.microvm?.flake).toBe("github:me/vms#web");
+    expect(buildSpec("web", { driver: "microvm-nix" }).microvm).toBeUndefined();
+  });
+
+  it.each([
+    ["share", "mount=/data"],
+    ["volume", "image=var.img,mount=/var"],
+    ["interface", "type=tap,id=vm0"],
+    ["share", "source=/x,mount=/y,colour=red"],
+  ])("rejects --%s %j with the expected format", (flag, value) => {
+    expect(() => buildSpec("web", { [flag]: [value] })).toThrow(UsageError);
+  });
+});

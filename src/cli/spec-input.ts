@@ -11,8 +11,9 @@ import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { type VmSpec, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
 import { UsageError } from "./cli-error.js";
+import { type MicrovmFlags, microvmFromFlags, resolveMicrovmPaths } from "./microvm-flags.js";
 
-export interface CreateFlags {
+export interface CreateFlags extends MicrovmFlags {
   file?: string;
   vcpus?: string;
   memory?: string;
@@ -25,6 +26,7 @@ export interface CreateFlags {
   constraint?: string[];
   strategy?: string;
   node?: string;
+  driver?: string;
 }
 
 const PATH_FIELDS = ["kernel", "initrd", "disk"] as const;
@@ -59,6 +61,12 @@ export function buildSpec(name: string, flags: CreateFlags, cwd = process.cwd())
     if (flags.node !== undefined) placement["node"] = flags.node;
     merged["placement"] = placement;
   }
+  if (flags.driver !== undefined) merged["driver"] = flags.driver;
+  const microvm = microvmFromFlags(flags, cwd);
+  if (microvm)
+    merged["microvm"] = { ...(merged["microvm"] as Record<string, unknown> | undefined), ...microvm };
+  // A spec that says how to build a microvm-nix VM means that driver.
+  if (merged["microvm"] !== undefined) merged["driver"] ??= "microvm-nix";
   try {
     return fromJson(VmSpecSchema, merged as JsonObject);
   } catch (err) {
@@ -93,6 +101,10 @@ function readSpecFile(path: string): Record<string, unknown> {
     const value = spec[field];
     if (typeof value === "string" && value !== "" && !isAbsolute(value))
       spec[field] = resolve(dirname(path), value);
+  }
+  const microvm = spec["microvm"];
+  if (microvm && typeof microvm === "object" && !Array.isArray(microvm)) {
+    resolveMicrovmPaths(microvm as Record<string, unknown>, dirname(path));
   }
   return spec;
 }

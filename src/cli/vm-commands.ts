@@ -44,6 +44,36 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
         "placement: binpack (fill nodes), spread (balance) or locality (image already there)",
       )
       .option("--node <id>", "run on this node only")
+      .option("--driver <name>", "qemu (default) or microvm-nix")
+      .option(
+        "--flake <ref>",
+        "microvm-nix: build nixosConfigurations.NAME of this flake, e.g. path:/srv/vms#web",
+      )
+      .option(
+        "--runner <dir>",
+        "microvm-nix: run this built runner (bin/microvm-run) instead of building one",
+      )
+      .option("--hypervisor <name>", "microvm-nix: qemu (default), cloud-hypervisor or firecracker")
+      .option("--nixos-module <file>", "microvm-nix: a NixOS module to import (repeatable)", collect)
+      .option(
+        "--nixos-config <nix>",
+        "microvm-nix: inline NixOS configuration, e.g. 'services.nginx.enable = true;'",
+      )
+      .option(
+        "--share <spec>",
+        "microvm-nix: source=HOST_DIR,mount=GUEST_DIR[,tag=T][,proto=virtiofs] (repeatable)",
+        collect,
+      )
+      .option(
+        "--volume <spec>",
+        "microvm-nix: image=FILE,mount=GUEST_DIR,size=MIB[,fs=ext4] (repeatable)",
+        collect,
+      )
+      .option(
+        "--interface <spec>",
+        "microvm-nix: type=tap|macvtap|bridge|user,id=IF,mac=MAC[,bridge=BR][,link=L,mode=M] (repeatable)",
+        collect,
+      )
       .option("--replicas <n>", "create a group of N copies, NAME-1 … NAME-N, never two on one node")
       .option("--start", "start the VM after creating it"),
   ).action(async (name: string, flags: CreateFlags & WaitFlags & { start?: boolean; replicas?: string }) => {

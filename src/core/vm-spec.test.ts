@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BlixardError } from "./errors.js";
+import { DEFAULT_NIXPKGS, runnerSource } from "./microvm-spec.js";
 import { healthCheckHostPort, parseVmSpec } from "./vm-spec.js";
 
 const minimal = { name: "web", kernel: "/images/vmlinuz" };
@@ -102,5 +103,109 @@ describe("VM spec", () => {
     expect(violations({ ...minimal, restartBackoff: { initialSeconds: 10, maxSeconds: 1 } })).toEqual([
       "spec.restartBackoff.maxSeconds",
     ]);
+  });
+});
+
+describe("VM spec for the microvm-nix driver", () => {
+  const nix = { name: "web", driver: "microvm-nix" };
+
+  it("needs no kernel and generates a flake when neither a flake nor a runner is given", () => {
+    const spec = parseVmSpec({ ...nix, microvm: {} });
+    expect(spec.kernel).toBeUndefined();
+    expect(runnerSource(spec.name, spec.microvm!)).toEqual({ kind: "generated" });
+    expect(spec.microvm).toMatchObject({ nixpkgs: DEFAULT_NIXPKGS, modules: [], shares: [], volumes: [] });
+  });
+
+  it("reads the nixosConfigurations name from the flake reference, defaulting to the VM's name", () => {
+    const named = parseVmSpec({ ...nix, microvm: { flake: "path:/srv/vms#api" } });
+    expect(runnerSource("web", named.microvm!)).toEqual({
+      kind: "flake",
+      ref: "path:/srv/vms",
+      config: "api",
+    });
+    const unnamed = parseVmSpec({ ...nix, microvm: { flake: "github:me/vms" } });
+    expect(runnerSource("web", unnamed.microvm!)).toEqual({
+      kind: "flake",
+      ref: "github:me/vms",
+      config: "web",
+    });
+  });
+
+  it("still requires a kernel for the qemu driver", () => {
+    expect(violations({ name: "web" })).toEqual(["spec.kernel"]);
+  });
+
+  it.each([
+    [{ ...nix, kernel: "/images/vmlinuz" }, ["spec.kernel"]],
+    [{ ...minimal, microvm: {} }, ["spec.microvm"]],
+    [{ ...nix, microvm: { flake: "path:/x#a", runner: "/nix/store/abc-runner" } }, ["spec.microvm.runner"]],
+    [
+      { ...nix, microvm: { runner: "/nix/store/abc-runner", shares: [], hypervisor: "qemu" } },
+      ["spec.microvm.hypervisor"],
+    ],
+    [
+      { ...nix, forwards: [{ host: 8080, guest: 80 }], microvm: { hypervisor: "firecracker" } },
+      ["spec.forwards"],
+    ],
+    [{ ...nix, microvm: { flake: "path:/srv/vms#web; rm -rf /" } }, ["spec.microvm.flake"]],
+    [
+      { ...nix, microvm: { flake: ["path:/srv/$", '{builtins.abort "x"}'].join("") } },
+      ["spec.microvm.flake"],
+    ],
+    [
+      { ...nix, microvm: { volumes: [{ image: "../../etc/passwd", mountPoint: "/var", size: 64 }] } },
+      ["spec.microvm.volumes.0.image"],
+    ],
+    [
+      { ...nix, microvm: { volumes: [{ image: "/var/lib/x.img", mountPoint: "/var", size: 64 }] } },
+      ["spec.microvm.volumes.0.image"],
+    ],
+    [
+      { ...nix, microvm: { shares: [{ tag: "a", source: "relative", mountPoint: "/a" }] } },
+      ["spec.microvm.shares.0.source"],
+    ],
+    [
+      { ...nix, microvm: { shares: [{ tag: "a", source: "/srv/a", mountPoint: '/a"; x' }] } },
+      ["spec.microvm.shares.0.mountPoint"],
+    ],
+    [
+      {
+        ...nix,
+        microvm: { interfaces: [{ type: "tap", id: "a-very-long-interface", mac: "02:00:00:00:00:01" }] },
+      },
+      ["spec.microvm.interfaces.0.id"],
+    ],
+    [
+      { ...nix, microvm: { interfaces: [{ type: "macvtap", id: "vm0", mac: "02:00:00:00:00:01" }] } },
+      ["spec.microvm.interfaces.0.macvtap"],
+    ],
+    [{ ...nix, microvm: { hypervisor: "xen" } }, ["spec.microvm.hypervisor"]],
+  ])("rejects %j naming the field", (input, fields) => {
+    expect(violations(input).sort()).toEqual(fields);
+  });
+
+  it("rejects two shares with one tag", () => {
+    const share = { tag: "data", source: "/srv/data", mountPoint: "/data" };
+    expect(violations({ ...nix, microvm: { shares: [share, { ...share, mountPoint: "/other" }] } })).toEqual([
+      "spec.microvm.shares.1.tag",
+    ]);
+  });
+
+  it("accepts a full generated-flake spec", () => {
+    const spec = parseVmSpec({
+      ...nix,
+      vcpus: 2,
+      memory: 1024,
+      forwards: [{ host: 8080, guest: 80 }],
+      microvm: {
+        hypervisor: "qemu",
+        modules: ["/etc/blixard/web.nix"],
+        config: "services.nginx.enable = true;",
+        interfaces: [{ type: "tap", id: "vm-web", mac: "02:00:00:00:00:01" }],
+        shares: [{ tag: "ro-store", source: "/nix/store", mountPoint: "/nix/.ro-store", proto: "virtiofs" }],
+        volumes: [{ image: "var.img", mountPoint: "/var", size: 256 }],
+      },
+    });
+    expect(spec.microvm?.volumes[0]).toMatchObject({ fsType: "ext4", readOnly: false });
   });
 });

@@ -5,10 +5,12 @@
  */
 import { z } from "zod";
 import { BlixardError, type FieldViolation } from "./errors.js";
+import { microvmSpecSchema } from "./microvm-spec.js";
 import { nameProblem } from "./names.js";
 import { parseConstraint, STRATEGIES } from "./placement.js";
 
-export const DRIVERS = ["qemu"] as const;
+export const DRIVERS = ["qemu", "microvm-nix"] as const;
+export type DriverName = (typeof DRIVERS)[number];
 export const RESTART_POLICIES = ["always", "on-failure", "never"] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
@@ -106,57 +108,105 @@ export const placementSchema = z.strictObject({
 
 export type PlacementSpec = z.infer<typeof placementSchema>;
 
-export const vmSpecSchema = z
-  .strictObject({
-    name: vmName,
-    vcpus: z.int().min(1).max(64).default(1),
-    /** Guest memory in MiB. */
-    memory: z
-      .int()
-      .min(32)
-      .max(1024 * 1024)
-      .default(256),
-    driver: z.enum(DRIVERS).default("qemu"),
-    kernel: hostPath,
-    initrd: hostPath.optional(),
-    /** A base disk image; the VM writes to a copy-on-write overlay in its state dir, never to this file. */
-    disk: hostPath.optional(),
-    cmdline: z
-      .string()
-      .max(2048)
-      .refine((s) => !/[\n\r\0]/.test(s), "must be a single line")
-      .default(""),
-    forwards: z.array(portForwardSchema).max(64).default([]),
-    healthCheck: healthCheckSchema.optional(),
-    restartPolicy: z.enum(RESTART_POLICIES).default("always"),
-    restartBackoff: restartBackoffSchema.default({ initialSeconds: 1, maxSeconds: 60 }),
-    placement: placementSchema.default({ constraints: [] }),
-  })
-  .superRefine((spec, ctx) => {
-    const seen = new Set<string>();
-    spec.forwards.forEach((f, i) => {
-      const key = `${f.protocol}/${f.host}`;
-      if (seen.has(key)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["forwards", i, "host"],
-          message: `host port ${key} is forwarded twice`,
-        });
-      }
-      seen.add(key);
-    });
-    const check = spec.healthCheck;
-    if (check && check.type !== "console") {
-      const forwarded = spec.forwards.some((f) => f.protocol === "tcp" && f.guest === check.port);
-      if (!forwarded) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["healthCheck", "port"],
-          message: `guest port ${check.port} is not forwarded; add a forward such as --forward 8080:${check.port}`,
-        });
-      }
+const vmSpecBase = z.strictObject({
+  name: vmName,
+  vcpus: z.int().min(1).max(64).default(1),
+  /** Guest memory in MiB. */
+  memory: z
+    .int()
+    .min(32)
+    .max(1024 * 1024)
+    .default(256),
+  driver: z.enum(DRIVERS).default("qemu"),
+  /** Required by the qemu driver; a microvm-nix VM boots the kernel its NixOS configuration builds. */
+  kernel: hostPath.optional(),
+  initrd: hostPath.optional(),
+  /** A base disk image; the VM writes to a copy-on-write overlay in its state dir, never to this file. */
+  disk: hostPath.optional(),
+  cmdline: z
+    .string()
+    .max(2048)
+    .refine((s) => !/[\n\r\0]/.test(s), "must be a single line")
+    .default(""),
+  forwards: z.array(portForwardSchema).max(64).default([]),
+  healthCheck: healthCheckSchema.optional(),
+  restartPolicy: z.enum(RESTART_POLICIES).default("always"),
+  restartBackoff: restartBackoffSchema.default({ initialSeconds: 1, maxSeconds: 60 }),
+  placement: placementSchema.default({ constraints: [] }),
+  /** microvm-nix only: where the runner comes from and what a generated flake holds. */
+  microvm: microvmSpecSchema.optional(),
+});
+
+export const vmSpecSchema = vmSpecBase.superRefine((spec, ctx) => {
+  driverFields(spec, ctx);
+  const seen = new Set<string>();
+  spec.forwards.forEach((f, i) => {
+    const key = `${f.protocol}/${f.host}`;
+    if (seen.has(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["forwards", i, "host"],
+        message: `host port ${key} is forwarded twice`,
+      });
     }
+    seen.add(key);
   });
+  const check = spec.healthCheck;
+  if (check && check.type !== "console") {
+    const forwarded = spec.forwards.some((f) => f.protocol === "tcp" && f.guest === check.port);
+    if (!forwarded) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["healthCheck", "port"],
+        message: `guest port ${check.port} is not forwarded; add a forward such as --forward 8080:${check.port}`,
+      });
+    }
+  }
+});
+
+/** The fields that only one driver understands must not be given to the other. */
+function driverFields(spec: z.infer<typeof vmSpecBase>, ctx: z.core.$RefinementCtx): void {
+  const problem = (path: string[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  if (spec.driver === "qemu") {
+    if (spec.kernel === undefined) {
+      problem(
+        ["kernel"],
+        "required by the qemu driver; pass --kernel PATH (or build the node's default image)",
+      );
+    }
+    if (spec.microvm !== undefined) {
+      problem(["microvm"], 'only the microvm-nix driver reads it; set driver = "microvm-nix" or remove it');
+    }
+    return;
+  }
+  for (const field of ["kernel", "initrd"] as const) {
+    if (spec[field] !== undefined) {
+      problem(
+        [field],
+        `the microvm-nix driver boots the ${field} its NixOS configuration builds; remove ${field} (set boot.kernelPackages in the configuration instead)`,
+      );
+    }
+  }
+  const hypervisor = spec.microvm?.hypervisor;
+  if (spec.forwards.length > 0 && hypervisor !== undefined && hypervisor !== "qemu") {
+    problem(
+      ["forwards"],
+      `port forwards use qemu's user networking, which ${hypervisor} lacks; use hypervisor qemu or a tap interface`,
+    );
+  }
+  if (spec.forwards.length > 0 && spec.microvm?.runner !== undefined) {
+    problem(
+      ["forwards"],
+      "a prebuilt runner is used as it is; set microvm.forwardPorts in its configuration",
+    );
+  }
+  if (spec.disk !== undefined && spec.microvm?.runner !== undefined) {
+    problem(
+      ["disk"],
+      "a prebuilt runner is used as it is; declare the disk in microvm.volumes of its configuration",
+    );
+  }
+}
 
 export type VmSpec = z.infer<typeof vmSpecSchema>;
 export type VmSpecInput = z.input<typeof vmSpecSchema>;

@@ -6,6 +6,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
+import { qemuKernel } from "./qemu-args.js";
 
 export async function checkReadableFile(field: string, file: string): Promise<void> {
   let info: Awaited<ReturnType<typeof stat>>;
@@ -38,7 +39,7 @@ export async function checkReadableFile(field: string, file: string): Promise<vo
 
 /** Checks every file the spec refers to, in the order a reader would fix them. */
 export async function checkSpecFiles(spec: VmSpec): Promise<void> {
-  await checkReadableFile("kernel", spec.kernel);
+  await checkReadableFile("kernel", qemuKernel(spec));
   if (spec.initrd) await checkReadableFile("initrd", spec.initrd);
   if (spec.disk) await checkReadableFile("disk", spec.disk);
 }

@@ -2,6 +2,7 @@
  * The qemu command line, built as an argv array (never a shell string) from a validated spec. Pure,
  * so that the exact command is snapshot-tested and recorded in vm.json for debugging.
  */
+import { BlixardError } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Accel } from "./accel.js";
 import type { VmPaths } from "./vm-paths.js";
@@ -42,6 +43,17 @@ export function hostForwards(spec: VmSpec): string[] {
   return spec.forwards.map((f) => `hostfwd=${f.protocol}:127.0.0.1:${f.host}-:${f.guest}`);
 }
 
+/** The spec's kernel; the schema requires one for the qemu driver, so its absence is a bug upstream. */
+export function qemuKernel(spec: VmSpec): string {
+  if (spec.kernel === undefined) {
+    throw new BlixardError(
+      "INVALID_ARGUMENT",
+      `VM ${spec.name} has no kernel; the qemu driver needs spec.kernel`,
+    );
+  }
+  return spec.kernel;
+}
+
 export function buildQemuArgs(
   name: string,
   spec: VmSpec,
@@ -63,7 +75,7 @@ export function buildQemuArgs(
     // and Ctrl-Alt-Del (graceful stop) must end the process rather than reboot it.
     "-no-reboot",
     ...["-name", `${name},process=blixard-${name}`],
-    ...["-kernel", spec.kernel],
+    ...["-kernel", qemuKernel(spec)],
   ];
   if (spec.initrd) args.push("-initrd", spec.initrd);
   const tscKhz = accel === "tcg" && options.tscKhz !== undefined ? Math.round(options.tscKhz) : undefined;

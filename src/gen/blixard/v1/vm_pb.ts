@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/vm.proto.
  */
 export const file_blixard_v1_vm: GenFile = /*@__PURE__*/
-  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIl0KBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMijQQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBQggKBl92Y3B1c0IJCgdfbWVtb3J5QgkKB19kcml2ZXJCCQoHX2luaXRyZEIHCgVfZGlza0IKCghfY21kbGluZUIPCg1faGVhbHRoX2NoZWNrQhEKD19yZXN0YXJ0X3BvbGljeUISChBfcmVzdGFydF9iYWNrb2ZmQgwKCl9wbGFjZW1lbnQiYAoJUGxhY2VtZW50EhUKCHN0cmF0ZWd5GAEgASgJSACIAQESEwoLY29uc3RyYWludHMYAiADKAkSEQoEbm9kZRgDIAEoCUgBiAEBQgsKCV9zdHJhdGVneUIHCgVfbm9kZSJhCghFeGl0SW5mbxIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgJSAGIAQESDQoFa25vd24YAyABKAgSCgoCYXQYBCABKAlCBwoFX2NvZGVCCQoHX3NpZ25hbCLCAgoIVm1TdGF0dXMSDQoFcGhhc2UYASABKAkSDAoEbm9kZRgCIAEoCRIQCgNwaWQYAyABKAVIAIgBARIQCghyZXN0YXJ0cxgEIAEoDRIOCgZoZWFsdGgYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIXCgpzdGFydGVkX2F0GAcgASgJSAGIAQESFQoIcmVhZHlfYXQYCCABKAlIAogBARIsCglsYXN0X2V4aXQYCSABKAsyFC5ibGl4YXJkLnYxLkV4aXRJbmZvSAOIAQESHAoPbmV4dF9yZXN0YXJ0X2F0GAogASgJSASIAQESEgoKdXBkYXRlZF9hdBgLIAEoCUIGCgRfcGlkQg0KC19zdGFydGVkX2F0QgsKCV9yZWFkeV9hdEIMCgpfbGFzdF9leGl0QhIKEF9uZXh0X3Jlc3RhcnRfYXQipgEKAlZtEgwKBG5hbWUYASABKAkSIAoEc3BlYxgCIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEiQKBnN0YXR1cxgDIAEoCzIULmJsaXhhcmQudjEuVm1TdGF0dXMSFQoNZGVzaXJlZF9zdGF0ZRgEIAEoCRIQCghkZWxldGluZxgFIAEoCBISCgpjcmVhdGVkX2F0GAYgASgJEg0KBWdyb3VwGAcgASgJIlQKD0NyZWF0ZVZtUmVxdWVzdBIgCgRzcGVjGAEgASgLMhIuYmxpeGFyZC52MS5WbVNwZWMSDQoFc3RhcnQYAiABKAgSEAoIcmVwbGljYXMYAyABKA0iUAoQQ3JlYXRlVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0SIAoIcmVwbGljYXMYAiADKAsyDi5ibGl4YXJkLnYxLlZtIhwKDEdldFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIisKDUdldFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIhAKDkxpc3RWbXNSZXF1ZXN0Ii4KD0xpc3RWbXNSZXNwb25zZRIbCgN2bXMYASADKAsyDi5ibGl4YXJkLnYxLlZtIh4KDlN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLQoPU3RhcnRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIdCg1TdG9wVm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLAoOU3RvcFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIiAKEFJlc3RhcnRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChFSZXN0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHwoPRGVsZXRlVm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLgoQRGVsZXRlVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iLgoQR2V0Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0iIQoRR2V0Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSIxChNGb2xsb3dWbUxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDSIkChRGb2xsb3dWbUxvZ3NSZXNwb25zZRIMCgR0ZXh0GAEgASgJIjYKE1NjYWxlVm1Hcm91cFJlcXVlc3QSDQoFZ3JvdXAYASABKAkSEAoIcmVwbGljYXMYAiABKA0iOQoUU2NhbGVWbUdyb3VwUmVzcG9uc2USDwoHY3JlYXRlZBgBIAMoCRIQCghkZWxldGluZxgCIAMoCTLtBgoJVm1TZXJ2aWNlEkUKCENyZWF0ZVZtEhsuYmxpeGFyZC52MS5DcmVhdGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkNyZWF0ZVZtUmVzcG9uc2USPAoFR2V0Vm0SGC5ibGl4YXJkLnYxLkdldFZtUmVxdWVzdBoZLmJsaXhhcmQudjEuR2V0Vm1SZXNwb25zZRJCCgdMaXN0Vm1zEhouYmxpeGFyZC52MS5MaXN0Vm1zUmVxdWVzdBobLmJsaXhhcmQudjEuTGlzdFZtc1Jlc3BvbnNlEkIKB1N0YXJ0Vm0SGi5ibGl4YXJkLnYxLlN0YXJ0Vm1SZXF1ZXN0GhsuYmxpeGFyZC52MS5TdGFydFZtUmVzcG9uc2USPwoGU3RvcFZtEhkuYmxpeGFyZC52MS5TdG9wVm1SZXF1ZXN0GhouYmxpeGFyZC52MS5TdG9wVm1SZXNwb25zZRJICglSZXN0YXJ0Vm0SHC5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlcXVlc3QaHS5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlc3BvbnNlEkUKCERlbGV0ZVZtEhsuYmxpeGFyZC52MS5EZWxldGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkRlbGV0ZVZtUmVzcG9uc2USSAoJR2V0Vm1Mb2dzEhwuYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXF1ZXN0Gh0uYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXNwb25zZRJTCgxGb2xsb3dWbUxvZ3MSHy5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1JlcXVlc3QaIC5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1Jlc3BvbnNlMAESSwoKTGlzdEV2ZW50cxIdLmJsaXhhcmQudjEuTGlzdEV2ZW50c1JlcXVlc3QaHi5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXNwb25zZRJRCgxTY2FsZVZtR3JvdXASHy5ibGl4YXJkLnYxLlNjYWxlVm1Hcm91cFJlcXVlc3QaIC5ibGl4YXJkLnYxLlNjYWxlVm1Hcm91cFJlc3BvbnNlEkIKDEZvbGxvd0V2ZW50cxIdLmJsaXhhcmQudjEuTGlzdEV2ZW50c1JlcXVlc3QaES5ibGl4YXJkLnYxLkV2ZW50MAFiBnByb3RvMw");
+  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxIl0KBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMiyAQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBEi0KB21pY3Jvdm0YDiABKAsyFy5ibGl4YXJkLnYxLk1pY3Jvdm1TcGVjSAqIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudEIKCghfbWljcm92bSL8AgoLTWljcm92bVNwZWMSEgoFZmxha2UYASABKAlIAIgBARITCgZydW5uZXIYAiABKAlIAYgBARIXCgpoeXBlcnZpc29yGAMgASgJSAKIAQESFAoHbml4cGtncxgEIAEoCUgDiAEBEhoKDW1pY3Jvdm1fZmxha2UYBSABKAlIBIgBARIPCgdtb2R1bGVzGAYgAygJEhMKBmNvbmZpZxgHIAEoCUgFiAEBEjAKCmludGVyZmFjZXMYCCADKAsyHC5ibGl4YXJkLnYxLk1pY3Jvdm1JbnRlcmZhY2USKAoGc2hhcmVzGAkgAygLMhguYmxpeGFyZC52MS5NaWNyb3ZtU2hhcmUSKgoHdm9sdW1lcxgKIAMoCzIZLmJsaXhhcmQudjEuTWljcm92bVZvbHVtZUIICgZfZmxha2VCCQoHX3J1bm5lckINCgtfaHlwZXJ2aXNvckIKCghfbml4cGtnc0IQCg5fbWljcm92bV9mbGFrZUIJCgdfY29uZmlnIpgBChBNaWNyb3ZtSW50ZXJmYWNlEgwKBHR5cGUYASABKAkSCgoCaWQYAiABKAkSCwoDbWFjGAMgASgJEhMKBmJyaWRnZRgEIAEoCUgAiAEBEjEKB21hY3Z0YXAYBSABKAsyGy5ibGl4YXJkLnYxLk1hY3Z0YXBTZXR0aW5nc0gBiAEBQgkKB19icmlkZ2VCCgoIX21hY3Z0YXAiLQoPTWFjdnRhcFNldHRpbmdzEgwKBGxpbmsYASABKAkSDAoEbW9kZRgCIAEoCSJeCgxNaWNyb3ZtU2hhcmUSCwoDdGFnGAEgASgJEg4KBnNvdXJjZRgCIAEoCRITCgttb3VudF9wb2ludBgDIAEoCRISCgVwcm90bxgEIAEoCUgAiAEBQggKBl9wcm90byKJAQoNTWljcm92bVZvbHVtZRINCgVpbWFnZRgBIAEoCRITCgttb3VudF9wb2ludBgCIAEoCRIMCgRzaXplGAMgASgNEhQKB2ZzX3R5cGUYBCABKAlIAIgBARIWCglyZWFkX29ubHkYBSABKAhIAYgBAUIKCghfZnNfdHlwZUIMCgpfcmVhZF9vbmx5ImAKCVBsYWNlbWVudBIVCghzdHJhdGVneRgBIAEoCUgAiAEBEhMKC2NvbnN0cmFpbnRzGAIgAygJEhEKBG5vZGUYAyABKAlIAYgBAUILCglfc3RyYXRlZ3lCBwoFX25vZGUiYQoIRXhpdEluZm8SEQoEY29kZRgBIAEoBUgAiAEBEhMKBnNpZ25hbBgCIAEoCUgBiAEBEg0KBWtub3duGAMgASgIEgoKAmF0GAQgASgJQgcKBV9jb2RlQgkKB19zaWduYWwiwgIKCFZtU3RhdHVzEg0KBXBoYXNlGAEgASgJEgwKBG5vZGUYAiABKAkSEAoDcGlkGAMgASgFSACIAQESEAoIcmVzdGFydHMYBCABKA0SDgoGaGVhbHRoGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSFwoKc3RhcnRlZF9hdBgHIAEoCUgBiAEBEhUKCHJlYWR5X2F0GAggASgJSAKIAQESLAoJbGFzdF9leGl0GAkgASgLMhQuYmxpeGFyZC52MS5FeGl0SW5mb0gDiAEBEhwKD25leHRfcmVzdGFydF9hdBgKIAEoCUgEiAEBEhIKCnVwZGF0ZWRfYXQYCyABKAlCBgoEX3BpZEINCgtfc3RhcnRlZF9hdEILCglfcmVhZHlfYXRCDAoKX2xhc3RfZXhpdEISChBfbmV4dF9yZXN0YXJ0X2F0IqYBCgJWbRIMCgRuYW1lGAEgASgJEiAKBHNwZWMYAiABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIkCgZzdGF0dXMYAyABKAsyFC5ibGl4YXJkLnYxLlZtU3RhdHVzEhUKDWRlc2lyZWRfc3RhdGUYBCABKAkSEAoIZGVsZXRpbmcYBSABKAgSEgoKY3JlYXRlZF9hdBgGIAEoCRINCgVncm91cBgHIAEoCSJUCg9DcmVhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg0KBXN0YXJ0GAIgASgIEhAKCHJlcGxpY2FzGAMgASgNIlAKEENyZWF0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtEiAKCHJlcGxpY2FzGAIgAygLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiMQoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0iJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI2ChNTY2FsZVZtR3JvdXBSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEhAKCHJlcGxpY2FzGAIgASgNIjkKFFNjYWxlVm1Hcm91cFJlc3BvbnNlEg8KB2NyZWF0ZWQYASADKAkSEAoIZGVsZXRpbmcYAiADKAky7QYKCVZtU2VydmljZRJFCghDcmVhdGVWbRIbLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5DcmVhdGVWbVJlc3BvbnNlEjwKBUdldFZtEhguYmxpeGFyZC52MS5HZXRWbVJlcXVlc3QaGS5ibGl4YXJkLnYxLkdldFZtUmVzcG9uc2USQgoHTGlzdFZtcxIaLmJsaXhhcmQudjEuTGlzdFZtc1JlcXVlc3QaGy5ibGl4YXJkLnYxLkxpc3RWbXNSZXNwb25zZRJCCgdTdGFydFZtEhouYmxpeGFyZC52MS5TdGFydFZtUmVxdWVzdBobLmJsaXhhcmQudjEuU3RhcnRWbVJlc3BvbnNlEj8KBlN0b3BWbRIZLmJsaXhhcmQudjEuU3RvcFZtUmVxdWVzdBoaLmJsaXhhcmQudjEuU3RvcFZtUmVzcG9uc2USSAoJUmVzdGFydFZtEhwuYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXF1ZXN0Gh0uYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXNwb25zZRJFCghEZWxldGVWbRIbLmJsaXhhcmQudjEuRGVsZXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5EZWxldGVWbVJlc3BvbnNlEkgKCUdldFZtTG9ncxIcLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVxdWVzdBodLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVzcG9uc2USUwoMRm9sbG93Vm1Mb2dzEh8uYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXF1ZXN0GiAuYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXNwb25zZTABEksKCkxpc3RFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USUQoMU2NhbGVWbUdyb3VwEh8uYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXF1ZXN0GiAuYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXNwb25zZRJCCgxGb2xsb3dFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhEuYmxpeGFyZC52MS5FdmVudDABYgZwcm90bzM");
 
 /**
  * @generated from message blixard.v1.Event
@@ -293,6 +293,13 @@ export type VmSpec = Message<"blixard.v1.VmSpec"> & {
    * @generated from field: optional blixard.v1.Placement placement = 13;
    */
   placement?: Placement | undefined;
+
+  /**
+   * The microvm-nix driver's settings; only with driver "microvm-nix".
+   *
+   * @generated from field: optional blixard.v1.MicrovmSpec microvm = 14;
+   */
+  microvm?: MicrovmSpec | undefined;
 };
 
 /**
@@ -301,6 +308,223 @@ export type VmSpec = Message<"blixard.v1.VmSpec"> & {
  */
 export const VmSpecSchema: GenMessage<VmSpec> = /*@__PURE__*/
   messageDesc(file_blixard_v1_vm, 6);
+
+/**
+ * Where a microvm-nix VM's runner comes from: a flake (`flake`), a runner built already (`runner`),
+ * or, when neither is set, a flake that the node generates from the other fields.
+ *
+ * @generated from message blixard.v1.MicrovmSpec
+ */
+export type MicrovmSpec = Message<"blixard.v1.MicrovmSpec"> & {
+  /**
+   * A flake reference; `#NAME` picks nixosConfigurations.NAME (default: the VM's name).
+   *
+   * @generated from field: optional string flake = 1;
+   */
+  flake?: string | undefined;
+
+  /**
+   * Absolute path of a built runner directory (bin/microvm-run, share/microvm/...).
+   *
+   * @generated from field: optional string runner = 2;
+   */
+  runner?: string | undefined;
+
+  /**
+   * "qemu", "cloud-hypervisor" or "firecracker".
+   *
+   * @generated from field: optional string hypervisor = 3;
+   */
+  hypervisor?: string | undefined;
+
+  /**
+   * Flake references of the generated flake's inputs.
+   *
+   * @generated from field: optional string nixpkgs = 4;
+   */
+  nixpkgs?: string | undefined;
+
+  /**
+   * @generated from field: optional string microvm_flake = 5;
+   */
+  microvmFlake?: string | undefined;
+
+  /**
+   * Absolute paths of NixOS module files to import.
+   *
+   * @generated from field: repeated string modules = 6;
+   */
+  modules: string[];
+
+  /**
+   * Inline NixOS configuration: the body of a module's attribute set.
+   *
+   * @generated from field: optional string config = 7;
+   */
+  config?: string | undefined;
+
+  /**
+   * @generated from field: repeated blixard.v1.MicrovmInterface interfaces = 8;
+   */
+  interfaces: MicrovmInterface[];
+
+  /**
+   * @generated from field: repeated blixard.v1.MicrovmShare shares = 9;
+   */
+  shares: MicrovmShare[];
+
+  /**
+   * @generated from field: repeated blixard.v1.MicrovmVolume volumes = 10;
+   */
+  volumes: MicrovmVolume[];
+};
+
+/**
+ * Describes the message blixard.v1.MicrovmSpec.
+ * Use `create(MicrovmSpecSchema)` to create a new message.
+ */
+export const MicrovmSpecSchema: GenMessage<MicrovmSpec> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 7);
+
+/**
+ * @generated from message blixard.v1.MicrovmInterface
+ */
+export type MicrovmInterface = Message<"blixard.v1.MicrovmInterface"> & {
+  /**
+   * "user", "tap", "macvtap" or "bridge".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string mac = 3;
+   */
+  mac: string;
+
+  /**
+   * @generated from field: optional string bridge = 4;
+   */
+  bridge?: string | undefined;
+
+  /**
+   * @generated from field: optional blixard.v1.MacvtapSettings macvtap = 5;
+   */
+  macvtap?: MacvtapSettings | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.MicrovmInterface.
+ * Use `create(MicrovmInterfaceSchema)` to create a new message.
+ */
+export const MicrovmInterfaceSchema: GenMessage<MicrovmInterface> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 8);
+
+/**
+ * @generated from message blixard.v1.MacvtapSettings
+ */
+export type MacvtapSettings = Message<"blixard.v1.MacvtapSettings"> & {
+  /**
+   * @generated from field: string link = 1;
+   */
+  link: string;
+
+  /**
+   * "private", "vepa", "bridge", "passthru" or "source".
+   *
+   * @generated from field: string mode = 2;
+   */
+  mode: string;
+};
+
+/**
+ * Describes the message blixard.v1.MacvtapSettings.
+ * Use `create(MacvtapSettingsSchema)` to create a new message.
+ */
+export const MacvtapSettingsSchema: GenMessage<MacvtapSettings> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 9);
+
+/**
+ * @generated from message blixard.v1.MicrovmShare
+ */
+export type MicrovmShare = Message<"blixard.v1.MicrovmShare"> & {
+  /**
+   * @generated from field: string tag = 1;
+   */
+  tag: string;
+
+  /**
+   * Absolute host path of the shared directory.
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string mount_point = 3;
+   */
+  mountPoint: string;
+
+  /**
+   * "9p" (default) or "virtiofs".
+   *
+   * @generated from field: optional string proto = 4;
+   */
+  proto?: string | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.MicrovmShare.
+ * Use `create(MicrovmShareSchema)` to create a new message.
+ */
+export const MicrovmShareSchema: GenMessage<MicrovmShare> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 10);
+
+/**
+ * @generated from message blixard.v1.MicrovmVolume
+ */
+export type MicrovmVolume = Message<"blixard.v1.MicrovmVolume"> & {
+  /**
+   * A file name in the VM's state directory; created by microvm-run when missing.
+   *
+   * @generated from field: string image = 1;
+   */
+  image: string;
+
+  /**
+   * @generated from field: string mount_point = 2;
+   */
+  mountPoint: string;
+
+  /**
+   * MiB.
+   *
+   * @generated from field: uint32 size = 3;
+   */
+  size: number;
+
+  /**
+   * @generated from field: optional string fs_type = 4;
+   */
+  fsType?: string | undefined;
+
+  /**
+   * @generated from field: optional bool read_only = 5;
+   */
+  readOnly?: boolean | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.MicrovmVolume.
+ * Use `create(MicrovmVolumeSchema)` to create a new message.
+ */
+export const MicrovmVolumeSchema: GenMessage<MicrovmVolume> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 11);
 
 /**
  * @generated from message blixard.v1.Placement
@@ -333,7 +557,7 @@ export type Placement = Message<"blixard.v1.Placement"> & {
  * Use `create(PlacementSchema)` to create a new message.
  */
 export const PlacementSchema: GenMessage<Placement> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 7);
+  messageDesc(file_blixard_v1_vm, 12);
 
 /**
  * @generated from message blixard.v1.ExitInfo
@@ -365,7 +589,7 @@ export type ExitInfo = Message<"blixard.v1.ExitInfo"> & {
  * Use `create(ExitInfoSchema)` to create a new message.
  */
 export const ExitInfoSchema: GenMessage<ExitInfo> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 8);
+  messageDesc(file_blixard_v1_vm, 13);
 
 /**
  * @generated from message blixard.v1.VmStatus
@@ -436,7 +660,7 @@ export type VmStatus = Message<"blixard.v1.VmStatus"> & {
  * Use `create(VmStatusSchema)` to create a new message.
  */
 export const VmStatusSchema: GenMessage<VmStatus> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 9);
+  messageDesc(file_blixard_v1_vm, 14);
 
 /**
  * @generated from message blixard.v1.Vm
@@ -487,7 +711,7 @@ export type Vm = Message<"blixard.v1.Vm"> & {
  * Use `create(VmSchema)` to create a new message.
  */
 export const VmSchema: GenMessage<Vm> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 10);
+  messageDesc(file_blixard_v1_vm, 15);
 
 /**
  * @generated from message blixard.v1.CreateVmRequest
@@ -518,7 +742,7 @@ export type CreateVmRequest = Message<"blixard.v1.CreateVmRequest"> & {
  * Use `create(CreateVmRequestSchema)` to create a new message.
  */
 export const CreateVmRequestSchema: GenMessage<CreateVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 11);
+  messageDesc(file_blixard_v1_vm, 16);
 
 /**
  * @generated from message blixard.v1.CreateVmResponse
@@ -542,7 +766,7 @@ export type CreateVmResponse = Message<"blixard.v1.CreateVmResponse"> & {
  * Use `create(CreateVmResponseSchema)` to create a new message.
  */
 export const CreateVmResponseSchema: GenMessage<CreateVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 12);
+  messageDesc(file_blixard_v1_vm, 17);
 
 /**
  * @generated from message blixard.v1.GetVmRequest
@@ -559,7 +783,7 @@ export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
  * Use `create(GetVmRequestSchema)` to create a new message.
  */
 export const GetVmRequestSchema: GenMessage<GetVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 13);
+  messageDesc(file_blixard_v1_vm, 18);
 
 /**
  * @generated from message blixard.v1.GetVmResponse
@@ -576,7 +800,7 @@ export type GetVmResponse = Message<"blixard.v1.GetVmResponse"> & {
  * Use `create(GetVmResponseSchema)` to create a new message.
  */
 export const GetVmResponseSchema: GenMessage<GetVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 14);
+  messageDesc(file_blixard_v1_vm, 19);
 
 /**
  * @generated from message blixard.v1.ListVmsRequest
@@ -589,7 +813,7 @@ export type ListVmsRequest = Message<"blixard.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 15);
+  messageDesc(file_blixard_v1_vm, 20);
 
 /**
  * @generated from message blixard.v1.ListVmsResponse
@@ -606,7 +830,7 @@ export type ListVmsResponse = Message<"blixard.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 16);
+  messageDesc(file_blixard_v1_vm, 21);
 
 /**
  * @generated from message blixard.v1.StartVmRequest
@@ -623,7 +847,7 @@ export type StartVmRequest = Message<"blixard.v1.StartVmRequest"> & {
  * Use `create(StartVmRequestSchema)` to create a new message.
  */
 export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 17);
+  messageDesc(file_blixard_v1_vm, 22);
 
 /**
  * @generated from message blixard.v1.StartVmResponse
@@ -640,7 +864,7 @@ export type StartVmResponse = Message<"blixard.v1.StartVmResponse"> & {
  * Use `create(StartVmResponseSchema)` to create a new message.
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 18);
+  messageDesc(file_blixard_v1_vm, 23);
 
 /**
  * @generated from message blixard.v1.StopVmRequest
@@ -657,7 +881,7 @@ export type StopVmRequest = Message<"blixard.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 19);
+  messageDesc(file_blixard_v1_vm, 24);
 
 /**
  * @generated from message blixard.v1.StopVmResponse
@@ -674,7 +898,7 @@ export type StopVmResponse = Message<"blixard.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 20);
+  messageDesc(file_blixard_v1_vm, 25);
 
 /**
  * @generated from message blixard.v1.RestartVmRequest
@@ -691,7 +915,7 @@ export type RestartVmRequest = Message<"blixard.v1.RestartVmRequest"> & {
  * Use `create(RestartVmRequestSchema)` to create a new message.
  */
 export const RestartVmRequestSchema: GenMessage<RestartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 21);
+  messageDesc(file_blixard_v1_vm, 26);
 
 /**
  * @generated from message blixard.v1.RestartVmResponse
@@ -708,7 +932,7 @@ export type RestartVmResponse = Message<"blixard.v1.RestartVmResponse"> & {
  * Use `create(RestartVmResponseSchema)` to create a new message.
  */
 export const RestartVmResponseSchema: GenMessage<RestartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 22);
+  messageDesc(file_blixard_v1_vm, 27);
 
 /**
  * @generated from message blixard.v1.DeleteVmRequest
@@ -725,7 +949,7 @@ export type DeleteVmRequest = Message<"blixard.v1.DeleteVmRequest"> & {
  * Use `create(DeleteVmRequestSchema)` to create a new message.
  */
 export const DeleteVmRequestSchema: GenMessage<DeleteVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 23);
+  messageDesc(file_blixard_v1_vm, 28);
 
 /**
  * @generated from message blixard.v1.DeleteVmResponse
@@ -742,7 +966,7 @@ export type DeleteVmResponse = Message<"blixard.v1.DeleteVmResponse"> & {
  * Use `create(DeleteVmResponseSchema)` to create a new message.
  */
 export const DeleteVmResponseSchema: GenMessage<DeleteVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 24);
+  messageDesc(file_blixard_v1_vm, 29);
 
 /**
  * @generated from message blixard.v1.GetVmLogsRequest
@@ -766,7 +990,7 @@ export type GetVmLogsRequest = Message<"blixard.v1.GetVmLogsRequest"> & {
  * Use `create(GetVmLogsRequestSchema)` to create a new message.
  */
 export const GetVmLogsRequestSchema: GenMessage<GetVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 25);
+  messageDesc(file_blixard_v1_vm, 30);
 
 /**
  * @generated from message blixard.v1.GetVmLogsResponse
@@ -783,7 +1007,7 @@ export type GetVmLogsResponse = Message<"blixard.v1.GetVmLogsResponse"> & {
  * Use `create(GetVmLogsResponseSchema)` to create a new message.
  */
 export const GetVmLogsResponseSchema: GenMessage<GetVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 26);
+  messageDesc(file_blixard_v1_vm, 31);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsRequest
@@ -807,7 +1031,7 @@ export type FollowVmLogsRequest = Message<"blixard.v1.FollowVmLogsRequest"> & {
  * Use `create(FollowVmLogsRequestSchema)` to create a new message.
  */
 export const FollowVmLogsRequestSchema: GenMessage<FollowVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 27);
+  messageDesc(file_blixard_v1_vm, 32);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsResponse
@@ -824,7 +1048,7 @@ export type FollowVmLogsResponse = Message<"blixard.v1.FollowVmLogsResponse"> & 
  * Use `create(FollowVmLogsResponseSchema)` to create a new message.
  */
 export const FollowVmLogsResponseSchema: GenMessage<FollowVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 28);
+  messageDesc(file_blixard_v1_vm, 33);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupRequest
@@ -846,7 +1070,7 @@ export type ScaleVmGroupRequest = Message<"blixard.v1.ScaleVmGroupRequest"> & {
  * Use `create(ScaleVmGroupRequestSchema)` to create a new message.
  */
 export const ScaleVmGroupRequestSchema: GenMessage<ScaleVmGroupRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 29);
+  messageDesc(file_blixard_v1_vm, 34);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupResponse
@@ -868,7 +1092,7 @@ export type ScaleVmGroupResponse = Message<"blixard.v1.ScaleVmGroupResponse"> & 
  * Use `create(ScaleVmGroupResponseSchema)` to create a new message.
  */
 export const ScaleVmGroupResponseSchema: GenMessage<ScaleVmGroupResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 30);
+  messageDesc(file_blixard_v1_vm, 35);
 
 /**
  * The VM API. Every field of a spec is validated once by the server; an invalid request changes
