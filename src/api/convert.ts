@@ -3,13 +3,13 @@
  * validation happens once, in core's zod schema, on the plain object produced here.
  */
 import { create } from "@bufbuild/protobuf";
-import type { VmStatus, VmView } from "../core/vm-record.js";
 import type { MicrovmSpec } from "../core/microvm-spec.js";
+import type { VmStatus, VmView } from "../core/vm-record.js";
 import type { VmSpec } from "../core/vm-spec.js";
 import {
   ExitInfoSchema,
-  type MicrovmSpec as PbMicrovmSpec,
   MicrovmSpecSchema,
+  type MicrovmSpec as PbMicrovmSpec,
   type Vm as PbVm,
   type VmSpec as PbVmSpec,
   VmSchema,
