@@ -14,7 +14,7 @@ export interface ImageInfo {
   backingFilename?: string;
 }
 
-async function qemuImg(binary: string, args: string[]): Promise<string> {
+export async function qemuImg(binary: string, args: string[]): Promise<string> {
   try {
     const { stdout } = await execFileAsync(binary, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
     return stdout;

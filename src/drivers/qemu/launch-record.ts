@@ -17,6 +17,14 @@ export interface LaunchRecord {
 }
 
 export async function writeLaunchRecord(file: string, record: LaunchRecord): Promise<void> {
+  await writeRecordFile(file, record);
+}
+
+/** Any driver's launch record: JSON with at least `pid` and `startedAt`, written atomically, mode 0600. */
+export async function writeRecordFile(
+  file: string,
+  record: { pid: number; startedAt: number },
+): Promise<void> {
   // Write-then-rename: a crash mid-write must not leave a record that fails to parse.
   const partial = `${file}.partial`;
   await writeFile(partial, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
@@ -24,11 +32,13 @@ export async function writeLaunchRecord(file: string, record: LaunchRecord): Pro
 }
 
 /** The record, or undefined when the VM was never started (or the file is unreadable). */
-export async function readLaunchRecord(file: string): Promise<LaunchRecord | undefined> {
+export async function readLaunchRecord<R extends { pid: number; startedAt: number } = LaunchRecord>(
+  file: string,
+): Promise<R | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LaunchRecord>;
+    const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<R>;
     if (typeof parsed.pid !== "number" || typeof parsed.startedAt !== "number") return undefined;
-    return parsed as LaunchRecord;
+    return parsed as R;
   } catch {
     return undefined;
   }

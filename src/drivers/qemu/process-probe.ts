@@ -1,9 +1,11 @@
 /**
- * Is the qemu of a given VM alive? A pid alone does not say: pids are reused, and a process that has
- * exited but not been reaped (a zombie) still answers kill(pid, 0). So a pid counts as this VM's qemu
- * only when it is alive, not a zombie, and its command line names this VM's state dir.
+ * Is the hypervisor of a given VM alive? A pid alone does not say: pids are reused, and a process
+ * that has exited but not been reaped (a zombie) still answers kill(pid, 0). So a pid counts as this
+ * VM's process only when it is alive, not a zombie, and either its command line names this VM's state
+ * dir (Blixard's qemu command lines do) or its working directory is the state dir (microvm.nix
+ * runners use paths relative to it, and every driver starts its VMs there).
  */
-import { readFile } from "node:fs/promises";
+import { readFile, readlink } from "node:fs/promises";
 
 /** kill(pid, 0): ESRCH means gone; EPERM means alive but owned by someone else. */
 export function pidExists(pid: number): boolean {
@@ -39,12 +41,22 @@ export async function procCmdline(pid: number): Promise<string[] | undefined> {
   }
 }
 
-/** Whether `pid` is a live, non-zombie process launched with files in `stateDir`. */
+/** The process's working directory, or undefined when it is gone or not ours to read. */
+export async function procCwd(pid: number): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is a live, non-zombie process launched with files in, or running in, `stateDir`. */
 export async function isVmProcess(pid: number, stateDir: string): Promise<boolean> {
   if (!pidExists(pid)) return false;
   const state = await procState(pid);
   if (state === undefined || state === "Z" || state === "X") return false;
   const argv = await procCmdline(pid);
   // The trailing slash keeps VM "a" from matching VM "ab"'s files.
-  return argv?.some((arg) => arg.startsWith(`${stateDir}/`)) ?? false;
+  if (argv?.some((arg) => arg.startsWith(`${stateDir}/`))) return true;
+  return (await procCwd(pid)) === stateDir;
 }

@@ -5,9 +5,8 @@
  * spawned; a re-adopted VM that exits is reported with `known: false`.
  */
 import { existsSync } from "node:fs";
-import { access, mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
-import { nameProblem } from "../../core/names.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
@@ -21,6 +20,9 @@ import type {
   VmDriver,
   VmRuntime,
 } from "../../ports/vm-driver.js";
+import { fileExists } from "../shared/files.js";
+import { KeyedLock } from "../shared/keyed-lock.js";
+import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import type { Accel } from "./accel.js";
 import { fileSize, followFile, readSince, readTail } from "./console-log.js";
 import { ensureOverlay } from "./disk-overlay.js";
@@ -28,11 +30,10 @@ import { hostTscKhz } from "./host-tsc.js";
 import { checkSpecFiles } from "./input-files.js";
 import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-record.js";
 import { withTimeout } from "./poll.js";
-import { isVmProcess } from "./process-probe.js";
 import { buildQemuArgs } from "./qemu-args.js";
 import { killQuietly, type OwnChild, spawnQemu } from "./spawn-qemu.js";
 import { stopVm } from "./stop-vm.js";
-import { type VmPaths, vmPaths } from "./vm-paths.js";
+import { listVmNames, type VmPaths, vmPaths } from "./vm-paths.js";
 import { waitUntilReady } from "./wait-ready.js";
 
 export interface QemuDriverOptions {
@@ -50,8 +51,6 @@ export interface QemuDriverOptions {
 
 /** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
-/** How long inspect waits for Node to reap a child that has just died, so its status is known. */
-const REAP_GRACE_MS = 1_000;
 
 export class QemuDriver implements VmDriver {
   readonly name = "qemu";
@@ -63,7 +62,7 @@ export class QemuDriver implements VmDriver {
   private readonly log: Logger;
   private readonly children = new Map<string, OwnChild>();
   /** Per-VM queue: two starts (or a start and a stop) of one VM never interleave. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.qemuBinary = opts.qemuBinary ?? "qemu-system-x86_64";
@@ -189,16 +188,13 @@ export class QemuDriver implements VmDriver {
     if (!existsSync(paths.stateDir)) return { state: "absent" };
     const record = await readLaunchRecord(paths.launchRecord);
     const pid = record?.pid ?? (await readPidfile(paths.pidfile));
-    if (pid === undefined) return { state: "absent" };
-    if (await isVmProcess(pid, paths.stateDir)) {
-      return { state: "running", pid, startedAt: record?.startedAt ?? this.opts.clock.now() };
-    }
-    const own = this.children.get(name);
-    if (own?.pid === pid) {
-      const exit = own.exit ?? (await withTimeout(this.opts.clock, own.exited, REAP_GRACE_MS));
-      if (exit) return { state: "exited", exit };
-    }
-    return { state: "exited", exit: { code: null, signal: null, known: false } };
+    return processRuntime({
+      stateDir: paths.stateDir,
+      pid,
+      startedAt: record?.startedAt,
+      own: this.children.get(name),
+      clock: this.opts.clock,
+    });
   }
 
   async adopt(name: string): Promise<VmRuntime> {
@@ -226,16 +222,7 @@ export class QemuDriver implements VmDriver {
   }
 
   async list(): Promise<string[]> {
-    try {
-      const entries = await readdir(this.opts.vmsDir, { withFileTypes: true });
-      return entries
-        .filter((e) => e.isDirectory() && nameProblem(e.name) === undefined)
-        .map((e) => e.name)
-        .sort();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw err;
-    }
+    return listVmNames(this.opts.vmsDir);
   }
 
   async remove(name: string): Promise<void> {
@@ -258,23 +245,6 @@ export class QemuDriver implements VmDriver {
   }
 
   private serialize<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(name) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(name, settled);
-    void settled.then(() => {
-      if (this.locks.get(name) === settled) this.locks.delete(name);
-    });
-    return run;
+    return this.locks.run(name, fn);
   }
-}
-
-async function fileExists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -23,6 +23,8 @@ export async function spawnQemu(
   cwd: string,
   outputFile: string,
   onExit: (exit: VmExit, pid: number) => void,
+  /** What to tell the user when the binary cannot be run at all. */
+  missingHint = "is qemu-system-x86 installed?",
 ): Promise<OwnChild> {
   const out = openSync(outputFile, "a", 0o600);
   let child: ChildProcess;
@@ -35,11 +37,9 @@ export async function spawnQemu(
   const pid = child.pid;
   if (pid === undefined) {
     const err = await new Promise<Error>((resolve) => child.once("error", resolve));
-    throw new BlixardError(
-      "DRIVER_FAILED",
-      `cannot run ${binary}: ${errorMessage(err)} (is qemu-system-x86 installed?)`,
-      { cause: err },
-    );
+    throw new BlixardError("DRIVER_FAILED", `cannot run ${binary}: ${errorMessage(err)} (${missingHint})`, {
+      cause: err,
+    });
   }
   child.unref();
   let resolve!: (exit: VmExit) => void;

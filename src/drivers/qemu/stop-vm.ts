@@ -32,31 +32,46 @@ export const CTRL_ALT_DEL = {
   ],
 };
 
+/**
+ * The two requests a stop makes before SIGKILL. Each resolves whether it was delivered: one that was
+ * not is skipped at once rather than waited for. The qemu driver's are QMP Ctrl-Alt-Del and QMP quit;
+ * other drivers bring their own (microvm.nix's microvm-shutdown, SIGTERM).
+ */
+export interface StopSteps {
+  /** Asks the guest to power off. */
+  graceful(budgetMs: number): Promise<boolean>;
+  /** Makes the hypervisor exit at once; the guest gets no say. */
+  quit(budgetMs: number): Promise<boolean>;
+}
+
 export interface StopRequest {
   pid: number;
-  paths: VmPaths;
+  paths: Pick<VmPaths, "stateDir" | "qmpSocket">;
   options: StopOptions;
   clock: Clock;
   logger: Logger;
+  /** QMP Ctrl-Alt-Del and quit unless given. */
+  steps?: StopSteps;
 }
 
 export async function stopVm(req: StopRequest): Promise<Exclude<StopMethod, "not-running">> {
   const { clock, options } = req;
   const gone = (ms: number) => waitForExit(req, ms);
+  const steps = req.steps ?? qmpSteps(req);
 
   const gracefulStart = clock.now();
-  if (await sendQmp(req, "input-send-event", CTRL_ALT_DEL, options.gracefulTimeoutMs)) {
+  if (await steps.graceful(options.gracefulTimeoutMs)) {
     const remaining = options.gracefulTimeoutMs - (clock.now() - gracefulStart);
     if (await gone(Math.max(0, remaining))) return "graceful";
-    req.logger.warn({ pid: req.pid, timeoutMs: options.gracefulTimeoutMs }, "guest ignored Ctrl-Alt-Del");
+    req.logger.warn({ pid: req.pid, timeoutMs: options.gracefulTimeoutMs }, "guest did not power off");
   }
 
-  if (await sendQmp(req, "quit", undefined, options.quitTimeoutMs)) {
+  if (await steps.quit(options.quitTimeoutMs)) {
     if (await gone(options.quitTimeoutMs)) return "quit";
-    req.logger.warn({ pid: req.pid, timeoutMs: options.quitTimeoutMs }, "qemu did not exit after QMP quit");
+    req.logger.warn({ pid: req.pid, timeoutMs: options.quitTimeoutMs }, "hypervisor did not exit after quit");
   }
 
-  // Checked again just before the kill: the pid must still be this VM's qemu, never a reused pid.
+  // Checked again just before the kill: the pid must still be this VM's process, never a reused pid.
   if (await isVmProcess(req.pid, req.paths.stateDir)) {
     try {
       process.kill(req.pid, "SIGKILL");
@@ -67,8 +82,15 @@ export async function stopVm(req: StopRequest): Promise<Exclude<StopMethod, "not
   if (await gone(options.killTimeoutMs)) return "kill";
   throw new BlixardError(
     "DRIVER_FAILED",
-    `qemu pid ${req.pid} is still running ${options.killTimeoutMs} ms after SIGKILL (stuck in the kernel?)`,
+    `VM process ${req.pid} is still running ${options.killTimeoutMs} ms after SIGKILL (stuck in the kernel?)`,
   );
+}
+
+function qmpSteps(req: StopRequest): StopSteps {
+  return {
+    graceful: (budgetMs) => sendQmp(req, "input-send-event", CTRL_ALT_DEL, budgetMs),
+    quit: (budgetMs) => sendQmp(req, "quit", undefined, budgetMs),
+  };
 }
 
 /**

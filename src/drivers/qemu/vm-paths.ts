@@ -2,6 +2,7 @@
  * Where a VM's files live: `<vmsDir>/<name>/`. Everything the driver knows about a VM across agent
  * restarts is in this directory, so its layout is the driver's on-disk contract.
  */
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { BlixardError } from "../../core/errors.js";
 import { nameProblem } from "../../core/names.js";
@@ -39,4 +40,18 @@ export function vmPaths(vmsDir: string, name: string): VmPaths {
     launchRecord: path.join(stateDir, "vm.json"),
     diskOverlay: path.join(stateDir, "disk.qcow2"),
   };
+}
+
+/** The names of the VMs that have a state directory in `vmsDir`, sorted; anything else there is ignored. */
+export async function listVmNames(vmsDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(vmsDir, { withFileTypes: true });
+    return entries
+      .filter((e) => e.isDirectory() && nameProblem(e.name) === undefined)
+      .map((e) => e.name)
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
 }
