@@ -10,30 +10,21 @@ import { BlixardError } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
-import type {
-  DriverCapabilities,
-  LogTail,
-  ProgressFn,
-  StartedVm,
-  StopMethod,
-  StopOptions,
-  VmDriver,
-  VmRuntime,
-} from "../../ports/vm-driver.js";
+import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
 import { fileExists } from "../shared/files.js";
-import { KeyedLock } from "../shared/keyed-lock.js";
+import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import type { Accel } from "./accel.js";
-import { fileSize, followFile, readSince, readTail } from "./console-log.js";
+import { fileSize, readSince } from "./console-log.js";
 import { ensureOverlay } from "./disk-overlay.js";
 import { hostTscKhz } from "./host-tsc.js";
 import { checkSpecFiles } from "./input-files.js";
 import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-record.js";
 import { withTimeout } from "./poll.js";
 import { buildQemuArgs } from "./qemu-args.js";
-import { killQuietly, type OwnChild, spawnQemu } from "./spawn-qemu.js";
+import { killQuietly, spawnQemu } from "./spawn-qemu.js";
 import { stopVm } from "./stop-vm.js";
-import { listVmNames, type VmPaths, vmPaths } from "./vm-paths.js";
+import { type VmPaths, vmPaths } from "./vm-paths.js";
 import { waitUntilReady } from "./wait-ready.js";
 
 export interface QemuDriverOptions {
@@ -52,22 +43,17 @@ export interface QemuDriverOptions {
 /** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
 
-export class QemuDriver implements VmDriver {
+export class QemuDriver extends StateDirDriver {
   readonly name = "qemu";
-  readonly capabilities: DriverCapabilities = { migrate: false, snapshot: false, balloon: false };
 
   private readonly qemuBinary: string;
   private readonly qemuImgBinary: string;
   private readonly tscKhz: number | undefined;
-  private readonly log: Logger;
-  private readonly children = new Map<string, OwnChild>();
-  /** Per-VM queue: two starts (or a start and a stop) of one VM never interleave. */
-  private readonly locks = new KeyedLock();
 
   constructor(private readonly opts: QemuDriverOptions) {
+    super(opts.logger.child({ component: "qemu-driver" }), opts.vmsDir, opts.clock);
     this.qemuBinary = opts.qemuBinary ?? "qemu-system-x86_64";
     this.qemuImgBinary = opts.qemuImgBinary ?? "qemu-img";
-    this.log = opts.logger.child({ component: "qemu-driver" });
     const tsc = opts.tcgTscKhz === undefined ? hostTscKhz() : opts.tcgTscKhz;
     this.tscKhz = opts.accel === "tcg" ? (tsc ?? undefined) : undefined;
     this.log.info({ accel: opts.accel, tscKhz: this.tscKhz, vmsDir: opts.vmsDir }, "qemu driver ready");
@@ -197,47 +183,8 @@ export class QemuDriver implements VmDriver {
     });
   }
 
-  async adopt(name: string): Promise<VmRuntime> {
-    const runtime = await this.inspect(name);
-    if (runtime.state === "running" && !this.children.has(name)) {
-      this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
-    }
-    return runtime;
-  }
-
-  async logs(name: string, tail?: number): Promise<LogTail> {
-    const paths = this.paths(name);
-    if (!(await fileExists(paths.stateDir))) {
-      throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
-    }
-    return readTail(paths.consoleLog, tail);
-  }
-
-  followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {
-    return followFile(this.paths(name).consoleLog, offset, signal, this.opts.clock);
-  }
-
-  async logSize(name: string): Promise<number> {
-    return fileSize(this.paths(name).consoleLog);
-  }
-
-  async list(): Promise<string[]> {
-    return listVmNames(this.opts.vmsDir);
-  }
-
-  async remove(name: string): Promise<void> {
-    const paths = this.paths(name);
-    await this.serialize(name, async () => {
-      const runtime = await this.inspect(name);
-      if (runtime.state === "running") {
-        throw new BlixardError(
-          "FAILED_PRECONDITION",
-          `VM ${name} is running as pid ${runtime.pid}; stop it before removing it`,
-        );
-      }
-      await rm(paths.stateDir, { recursive: true, force: true });
-      this.children.delete(name);
-    });
+  protected files(name: string): VmPaths {
+    return this.paths(name);
   }
 
   private paths(name: string): VmPaths {

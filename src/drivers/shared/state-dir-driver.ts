@@ -1,0 +1,99 @@
+/**
+ * What every driver that keeps a VM in `<vmsDir>/<name>/` does the same way: the console log in
+ * `console.log`, the list of VMs from the directories, adoption through inspect, removal of a VM
+ * that is down, and per-VM serialisation. Each driver adds how it starts, stops and inspects.
+ */
+import { rm } from "node:fs/promises";
+import { BlixardError } from "../../core/errors.js";
+import type { VmSpec } from "../../core/vm-spec.js";
+import type { Clock } from "../../ports/clock.js";
+import type { Logger } from "../../ports/logger.js";
+import type {
+  DriverCapabilities,
+  LogTail,
+  ProgressFn,
+  StartedVm,
+  StopMethod,
+  StopOptions,
+  VmDriver,
+  VmRuntime,
+} from "../../ports/vm-driver.js";
+import { fileSize, followFile, readTail } from "../qemu/console-log.js";
+import type { OwnChild } from "../qemu/spawn-qemu.js";
+import { listVmNames } from "../qemu/vm-paths.js";
+import { fileExists } from "./files.js";
+import { KeyedLock } from "./keyed-lock.js";
+
+export interface StateDirFiles {
+  stateDir: string;
+  consoleLog: string;
+}
+
+export abstract class StateDirDriver implements VmDriver {
+  abstract readonly name: string;
+  readonly capabilities: DriverCapabilities = { migrate: false, snapshot: false, balloon: false };
+  /** The VM processes this process spawned: only their exit status is known. */
+  protected readonly children = new Map<string, OwnChild>();
+  /** Per-VM queue: two starts (or a start and a stop) of one VM never interleave. */
+  protected readonly locks = new KeyedLock();
+
+  protected constructor(
+    protected readonly log: Logger,
+    protected readonly vmsDir: string,
+    protected readonly clock: Clock,
+  ) {}
+
+  abstract prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void>;
+  abstract start(name: string, spec: VmSpec): Promise<StartedVm>;
+  abstract stop(name: string, options: StopOptions): Promise<StopMethod>;
+  abstract inspect(name: string): Promise<VmRuntime>;
+  /** The VM's state dir and console log; validates the name. */
+  protected abstract files(name: string): StateDirFiles;
+
+  async adopt(name: string): Promise<VmRuntime> {
+    const runtime = await this.inspect(name);
+    if (runtime.state === "running" && !this.children.has(name)) {
+      this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
+    }
+    return runtime;
+  }
+
+  async logs(name: string, tail?: number): Promise<LogTail> {
+    const files = this.files(name);
+    if (!(await fileExists(files.stateDir))) {
+      throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
+    }
+    return readTail(files.consoleLog, tail);
+  }
+
+  followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {
+    return followFile(this.files(name).consoleLog, offset, signal, this.clock);
+  }
+
+  async logSize(name: string): Promise<number> {
+    return fileSize(this.files(name).consoleLog);
+  }
+
+  async list(): Promise<string[]> {
+    return listVmNames(this.vmsDir);
+  }
+
+  async remove(name: string): Promise<void> {
+    const { stateDir } = this.files(name);
+    await this.locks.run(name, async () => {
+      const runtime = await this.inspect(name);
+      if (runtime.state === "running") {
+        throw new BlixardError(
+          "FAILED_PRECONDITION",
+          `VM ${name} is running as pid ${runtime.pid}; stop it before removing it`,
+        );
+      }
+      await this.beforeRemove(name);
+      await rm(stateDir, { recursive: true, force: true });
+      this.children.delete(name);
+    });
+  }
+
+  /** Undoes what the VM set up on the host outside its state dir; it is down already. */
+  protected async beforeRemove(_name: string): Promise<void> {}
+}
