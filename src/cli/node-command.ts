@@ -11,6 +11,7 @@ interface NodeFlags {
   dataDir?: string;
   bind?: string;
   accel?: string;
+  microvmNix?: string;
   stopVmsOnExit?: boolean;
   logLevel?: string;
   gracefulStopTimeout?: string;
@@ -48,6 +49,11 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "127.0.0.1:7001",
     )
     .option("--accel <mode>", "qemu acceleration: auto (KVM only when usable), kvm or tcg", "auto")
+    .option(
+      "--microvm-nix <mode>",
+      "offer the microvm-nix driver: auto (when nix is on the PATH), on (also without nix: prebuilt runners only) or off",
+      "auto",
+    )
     .option("--stop-vms-on-exit", "stop this node's VMs when the node exits (by default they keep running)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--graceful-stop-timeout <seconds>", "how long a VM gets to power off before escalation", "10")
@@ -99,6 +105,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         dataDir,
         bind: flags.bind,
         accel: flags.accel,
+        microvmNix: flags.microvmNix,
         stopVmsOnExit: flags.stopVmsOnExit ?? false,
         logLevel: flags.logLevel,
         gracefulStopSeconds: numberFlag(flags.gracefulStopTimeout),

@@ -68,6 +68,8 @@ const baseSchema = z.strictObject({
     .default(() => defaultDataDir()),
   bind: bindSchema.default({ host: "127.0.0.1", port: 7001 }),
   accel: z.enum(["auto", "kvm", "tcg"]).default("auto"),
+  /** Offer the microvm-nix driver: auto (when nix is on the PATH), on or off. */
+  microvmNix: z.enum(["auto", "on", "off"]).default("auto"),
   stopVmsOnExit: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   gracefulStopSeconds: z.number().min(0.1).max(3600).default(10),

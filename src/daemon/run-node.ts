@@ -17,6 +17,9 @@ import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
+import { DriverSet } from "../drivers/driver-set.js";
+import { MicrovmNixDriver } from "../drivers/microvm-nix/microvm-nix-driver.js";
+import { findOnPath, microvmNixOffer } from "../drivers/microvm-nix/offer.js";
 import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
@@ -99,12 +102,15 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
-    const driver = new QemuDriver({
-      vmsDir: dirs.vmsDir,
-      accel: accel.accel,
-      logger: log,
-      clock: systemClock,
-    });
+    const qemu = new QemuDriver({ vmsDir: dirs.vmsDir, accel: accel.accel, logger: log, clock: systemClock });
+    const microvmNix = microvmNixOffer(options.microvmNix, findOnPath("nix"));
+    log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");
+    const driver = new DriverSet(
+      microvmNix.offered
+        ? [qemu, new MicrovmNixDriver({ vmsDir: dirs.vmsDir, logger: log, clock: systemClock })]
+        : [qemu],
+      dirs.vmsDir,
+    );
     const repo = new VmRepository(store, systemClock, nodeId);
     const metrics = createMetrics(() => repo.list());
 
@@ -224,7 +230,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         capacity: {
           vcpus: cpus().length,
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
-          drivers: [driver.name],
+          drivers: driver.names,
         },
         allowance: {
           reserved: { vcpus: options.reserveVcpus, memoryMiB: options.reserveMemory },

@@ -1,0 +1,411 @@
+/**
+ * The microvm-nix VmDriver: builds a VM's runner with Nix (or takes one built already) and supervises
+ * it as microvm.nix's host module does under systemd, but detached from the agent so that it outlives
+ * it: `current/bin/microvm-run` with the state dir as working directory, after tap-up, macvtap-up and
+ * virtiofsd-run when the runner has them; stop with microvm-shutdown, then waiting for the process
+ * itself (microvm-shutdown may return before the VM is down), then SIGTERM, then SIGKILL. A restarted
+ * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver.
+ */
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readlink, realpath, rename, rm, symlink } from "node:fs/promises";
+import { BlixardError } from "../../core/errors.js";
+import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
+import type { VmSpec } from "../../core/vm-spec.js";
+import type { Clock } from "../../ports/clock.js";
+import type { Logger } from "../../ports/logger.js";
+import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import { fileSize, readSince } from "../qemu/console-log.js";
+import { imageInfo, qemuImg } from "../qemu/disk-overlay.js";
+import { checkReadableFile } from "../qemu/input-files.js";
+import { readLaunchRecord, writeRecordFile } from "../qemu/launch-record.js";
+import { pollUntil, withTimeout } from "../qemu/poll.js";
+import { isVmProcess } from "../qemu/process-probe.js";
+import { killQuietly, type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
+import { stopVm } from "../qemu/stop-vm.js";
+import { fileExists } from "../shared/files.js";
+import { StateDirDriver } from "../shared/state-dir-driver.js";
+import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
+import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-cache.js";
+import { writeFlakeDir } from "./flake-dir.js";
+import { type MicrovmPaths, microvmPaths } from "./microvm-paths.js";
+import { nixBuildCommand, runNixBuild } from "./nix-build.js";
+import { describeOutcome, runHelper } from "./run-helper.js";
+import { type RunnerLayout, readRunner } from "./runner-layout.js";
+
+export interface MicrovmNixDriverOptions {
+  vmsDir: string;
+  logger: Logger;
+  clock: Clock;
+  nixBinary?: string;
+  qemuImgBinary?: string;
+  /** The Nix system of generated flakes; the host's by default. */
+  system?: string;
+  buildTimeoutMs?: number;
+  /** Budget of tap-up, macvtap-up, tap-down and the like. */
+  helperTimeoutMs?: number;
+  /** How long virtiofsd-run may take to create its sockets. */
+  startTimeoutMs?: number;
+  /** A runner that exits within this time after its start failed to start. */
+  settleMs?: number;
+}
+
+/** What vm.json holds for a microvm-nix VM; `pid` and `startedAt` are what every reader relies on. */
+export interface MicrovmLaunchRecord {
+  name: string;
+  driver: "microvm-nix";
+  pid: number;
+  startedAt: number;
+  /** The runner started (the store path `booted` points to). */
+  runner: string;
+  virtiofsdPid?: number;
+  spec: VmSpec;
+}
+
+export function hostNixSystem(arch: string = process.arch): string {
+  return `${arch === "arm64" ? "aarch64" : arch === "x64" ? "x86_64" : arch}-linux`;
+}
+
+export class MicrovmNixDriver extends StateDirDriver {
+  readonly name = "microvm-nix";
+
+  private readonly nix: string;
+
+  constructor(private readonly opts: MicrovmNixDriverOptions) {
+    super(opts.logger.child({ component: "microvm-nix-driver" }), opts.vmsDir, opts.clock);
+    this.nix = opts.nixBinary ?? "nix";
+  }
+
+  async prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void> {
+    const paths = this.paths(name);
+    await this.locks.run(name, async () => {
+      await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      const microvm = spec.microvm ?? defaultMicrovm();
+      const source = runnerSource(name, microvm);
+      if (source.kind === "runner") {
+        progress?.({ step: "checking the prebuilt runner", fraction: 0.1 });
+        await readRunner(source.path);
+        await relink(paths.current, source.path);
+      } else {
+        progress?.({ step: "writing the flake", fraction: 0.05 });
+        const base =
+          source.kind === "flake"
+            ? { kind: "flake" as const, ref: source.ref, config: source.config }
+            : { kind: "generated" as const, system: this.opts.system ?? hostNixSystem() };
+        await writeFlakeDir(paths.flakeDir, name, spec, microvm, base);
+        const key = await buildKey(paths.flakeDir, source.kind === "flake" ? source.ref : undefined);
+        if (await cacheHit(await readBuildRecord(paths.buildRecord), key, paths.current)) {
+          progress?.({ step: "runner up to date (cached build)", fraction: 0.9 });
+          this.log.info({ vm: name, key }, "runner up to date; not rebuilding");
+        } else {
+          await this.build(name, paths, source.kind === "flake", key, progress);
+        }
+      }
+      if (spec.disk) {
+        progress?.({ step: "copying the base disk image", fraction: 0.95 });
+        await this.ensureDisk(name, spec.disk, paths);
+      }
+      progress?.({ step: "prepared", fraction: 1 });
+    });
+  }
+
+  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+    const paths = this.paths(name);
+    return this.locks.run(name, async () => {
+      const current = await this.inspect(name);
+      if (current.state === "running") {
+        throw new BlixardError("FAILED_PRECONDITION", `VM ${name} is already running as pid ${current.pid}`);
+      }
+      const runner = await realpath(paths.current).catch(() => {
+        throw new BlixardError("FAILED_PRECONDITION", `VM ${name} has no runner yet; prepare it first`);
+      });
+      const layout = await readRunner(runner);
+      await this.cleanUpAfterExit(name, paths);
+      // As microvm@.service's preStart: `booted` is the runner that runs, whatever `current` becomes.
+      await relink(paths.booted, runner);
+      const consoleStart = await fileSize(paths.consoleLog);
+      for (const helper of ["tap-up", "macvtap-up"] as const) {
+        const script = layout.helpers[helper];
+        if (script) await this.runRequired(name, helper, script, paths);
+      }
+      const virtiofsd = await this.startVirtiofsd(name, layout, paths);
+      const runScript = layout.helpers["microvm-run"]!;
+      let own: OwnChild;
+      try {
+        own = await spawnQemu(
+          runScript,
+          [],
+          paths.stateDir,
+          paths.consoleLog,
+          (exit, pid) => this.log.info({ vm: name, pid, ...exit }, "microvm-run exited"),
+          "is the runner complete?",
+        );
+      } catch (err) {
+        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        throw err;
+      }
+      this.children.set(name, own);
+      const startedAt = this.opts.clock.now();
+      const record: MicrovmLaunchRecord = {
+        name,
+        driver: "microvm-nix",
+        pid: own.pid,
+        startedAt,
+        runner,
+        ...(virtiofsd ? { virtiofsdPid: virtiofsd.pid } : {}),
+        spec,
+      };
+      // Recorded before waiting, so that an agent crashing mid-start still finds the process.
+      await writeRecordFile(paths.launchRecord, record);
+      const exit = await withTimeout(this.opts.clock, own.exited, this.opts.settleMs ?? 1_000);
+      if (exit) {
+        const output = (await readSince(paths.consoleLog, consoleStart, 2_000))
+          .split("\n")
+          .filter((line) => !line.startsWith("[blixard]"))
+          .join("\n")
+          .trim();
+        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await this.runDownHelpers(name, layout, paths);
+        throw new BlixardError(
+          "DRIVER_FAILED",
+          `microvm-run of VM ${name} exited during startup (code ${exit.code}, signal ${exit.signal})${output ? `; it said: ${output}` : ""}`,
+        );
+      }
+      this.log.info({ vm: name, pid: own.pid, runner }, "VM started");
+      return { pid: own.pid, startedAt };
+    });
+  }
+
+  async stop(name: string, options: StopOptions): Promise<StopMethod> {
+    const paths = this.paths(name);
+    return this.locks.run(name, async () => {
+      const runtime = await this.inspect(name);
+      let method: StopMethod = "not-running";
+      if (runtime.state === "running") {
+        const began = this.opts.clock.now();
+        const layout = await this.bootedLayout(paths);
+        const { pid } = runtime;
+        method = await stopVm({
+          pid,
+          paths: { stateDir: paths.stateDir, qmpSocket: paths.controlSocket },
+          options,
+          clock: this.opts.clock,
+          logger: this.log,
+          steps: {
+            graceful: async (budgetMs) => {
+              const shutdown = layout?.helpers["microvm-shutdown"];
+              if (!shutdown) return false;
+              const outcome = await runHelper(
+                shutdown,
+                paths.stateDir,
+                paths.consoleLog,
+                budgetMs,
+                this.opts.clock,
+              );
+              // Returning is not the VM being down; stopVm waits for the process next.
+              if (outcome.code !== 0 && !outcome.timedOut) {
+                this.log.warn({ vm: name, outcome: describeOutcome(outcome) }, "microvm-shutdown failed");
+                return false;
+              }
+              return true;
+            },
+            quit: async () => {
+              if (!(await isVmProcess(pid, paths.stateDir))) return true;
+              try {
+                process.kill(pid, "SIGTERM");
+              } catch (err) {
+                if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+              }
+              return true;
+            },
+          },
+        });
+        const own = this.children.get(name);
+        if (own?.pid === pid) await withTimeout(this.opts.clock, own.exited, REAP_GRACE_MS);
+        this.log.info({ vm: name, pid, method, ms: this.opts.clock.now() - began }, "VM stopped");
+      }
+      await this.cleanUpAfterExit(name, paths);
+      return method;
+    });
+  }
+
+  async inspect(name: string): Promise<VmRuntime> {
+    const paths = this.paths(name);
+    // Synchronous for the common case of no state at all, as in the qemu driver.
+    if (!existsSync(paths.stateDir)) return { state: "absent" };
+    const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
+    return processRuntime({
+      stateDir: paths.stateDir,
+      pid: record?.pid,
+      startedAt: record?.startedAt,
+      own: this.children.get(name),
+      clock: this.opts.clock,
+    });
+  }
+
+  /** Interfaces down and virtiofsd stopped; the out-link goes with the state dir (no GC root left). */
+  protected override async beforeRemove(name: string): Promise<void> {
+    await this.cleanUpAfterExit(name, this.paths(name));
+  }
+
+  private async build(
+    name: string,
+    paths: MicrovmPaths,
+    userFlake: boolean,
+    key: string,
+    progress?: ProgressFn,
+  ): Promise<void> {
+    // The lock of a user's flake is taken afresh, so the build sees that flake as it is now (its own
+    // flake.lock pins its inputs). A generated flake keeps its lock: the nixpkgs of the first build.
+    if (userFlake) await rm(`${paths.flakeDir}/flake.lock`, { force: true });
+    const command = nixBuildCommand(this.nix, paths.flakeDir, name, paths.current);
+    progress?.({ step: "building the runner with nix", fraction: 0.1 });
+    const began = this.opts.clock.now();
+    await runNixBuild({
+      command,
+      cwd: paths.stateDir,
+      logFile: paths.consoleLog,
+      timeoutMs: this.opts.buildTimeoutMs ?? 2 * 60 * 60_000,
+      vm: name,
+      clock: this.opts.clock,
+      ...(progress ? { progress } : {}),
+    });
+    const runner = await realpath(paths.current);
+    await readRunner(runner);
+    await writeBuildRecord(paths.buildRecord, { key, runner });
+    this.log.info({ vm: name, runner, ms: this.opts.clock.now() - began }, "runner built");
+  }
+
+  /** The spec's base disk, copied once as a raw image (microvm.nix attaches volumes as raw). */
+  private async ensureDisk(name: string, base: string, paths: MicrovmPaths): Promise<void> {
+    if (await fileExists(paths.diskImage)) return;
+    await checkReadableFile("disk", base);
+    const binary = this.opts.qemuImgBinary ?? "qemu-img";
+    const partial = `${paths.diskImage}.partial`;
+    await rm(partial, { force: true });
+    try {
+      const { format } = await imageInfo(binary, base);
+      if (format === "raw") await copyFile(base, partial);
+      else await qemuImg(binary, ["convert", "-q", "-f", format, "-O", "raw", base, partial]);
+      await rename(partial, paths.diskImage);
+    } finally {
+      await rm(partial, { force: true });
+    }
+    this.log.info({ vm: name, base, image: paths.diskImage }, "disk image copied");
+  }
+
+  private async runRequired(
+    name: string,
+    helper: string,
+    script: string,
+    paths: MicrovmPaths,
+  ): Promise<void> {
+    const budget = this.opts.helperTimeoutMs ?? 60_000;
+    const outcome = await runHelper(script, paths.stateDir, paths.consoleLog, budget, this.opts.clock);
+    if (outcome.code === 0) return;
+    throw new BlixardError(
+      "DRIVER_FAILED",
+      `${helper} of VM ${name} ${describeOutcome(outcome)}; its output is in blixard vm logs ${name}` +
+        " (creating tap and macvtap interfaces needs CAP_NET_ADMIN: see docs/nixos.md)",
+    );
+  }
+
+  /** virtiofsd-run (supervisord with one virtiofsd per share), detached, once its sockets exist. */
+  private async startVirtiofsd(
+    name: string,
+    layout: RunnerLayout,
+    paths: MicrovmPaths,
+  ): Promise<OwnChild | undefined> {
+    const script = layout.helpers["virtiofsd-run"];
+    if (!script) return undefined;
+    for (const socket of layout.virtiofsSockets) await rm(`${paths.stateDir}/${socket}`, { force: true });
+    const own = await spawnQemu(script, [], paths.stateDir, paths.virtiofsdLog, (exit, pid) =>
+      this.log.info({ vm: name, pid, ...exit }, "virtiofsd-run exited"),
+    );
+    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
+    const ready = await pollUntil(this.opts.clock, timeoutMs, 50, async () => {
+      if (own.exit) return "exited";
+      const present = await Promise.all(
+        layout.virtiofsSockets.map((s) => fileExists(`${paths.stateDir}/${s}`)),
+      );
+      return present.every(Boolean) ? "ready" : undefined;
+    });
+    if (ready === "ready") return own;
+    await this.stopVirtiofsd(name, paths, own.pid);
+    const output = (await readSince(paths.virtiofsdLog, 0, 2_000)).trim();
+    throw new BlixardError(
+      "DRIVER_FAILED",
+      `virtiofsd-run of VM ${name} ${ready === "exited" ? "exited" : `created no sockets within ${timeoutMs} ms`}${output ? `; it said: ${output}` : ""}`,
+    );
+  }
+
+  /** SIGTERM to virtiofsd-run's process group (supervisord and its virtiofsd), SIGKILL if it stays. */
+  private async stopVirtiofsd(name: string, paths: MicrovmPaths, pid: number | undefined): Promise<void> {
+    if (pid === undefined || !(await isVmProcess(pid, paths.stateDir))) return;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        killQuietly(pid);
+      }
+    };
+    signalGroup("SIGTERM");
+    const gone = await pollUntil(this.opts.clock, 5_000, 50, async () =>
+      (await isVmProcess(pid, paths.stateDir)) ? undefined : true,
+    );
+    if (!gone) signalGroup("SIGKILL");
+    this.log.info({ vm: name, pid }, "virtiofsd stopped");
+  }
+
+  private async runDownHelpers(name: string, layout: RunnerLayout | undefined, paths: MicrovmPaths) {
+    for (const helper of ["tap-down", "macvtap-down"] as const) {
+      const script = layout?.helpers[helper];
+      if (!script) continue;
+      const budget = this.opts.helperTimeoutMs ?? 60_000;
+      const outcome = await runHelper(script, paths.stateDir, paths.consoleLog, budget, this.opts.clock);
+      if (outcome.code !== 0)
+        this.log.warn({ vm: name, helper, outcome: describeOutcome(outcome) }, "helper failed");
+    }
+  }
+
+  /**
+   * What microvm.nix's units do once a VM is down: tap-down and macvtap-down, virtiofsd stopped,
+   * `booted` removed. Also run before a start, for a VM that went down by itself. Only when the VM
+   * is really down: interfaces are never taken from a running VM.
+   */
+  private async cleanUpAfterExit(name: string, paths: MicrovmPaths): Promise<void> {
+    if (!(await isLink(paths.booted))) return;
+    const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
+    if (record && (await isVmProcess(record.pid, paths.stateDir))) return;
+    await this.stopVirtiofsd(name, paths, record?.virtiofsdPid);
+    await this.runDownHelpers(name, await this.bootedLayout(paths), paths);
+    await rm(paths.booted, { force: true });
+  }
+
+  private async bootedLayout(paths: MicrovmPaths): Promise<RunnerLayout | undefined> {
+    const runner = await realpath(paths.booted).catch(() => undefined);
+    return runner === undefined ? undefined : readRunner(runner).catch(() => undefined);
+  }
+
+  protected files(name: string): MicrovmPaths {
+    return this.paths(name);
+  }
+
+  private paths(name: string): MicrovmPaths {
+    return microvmPaths(this.opts.vmsDir, name);
+  }
+}
+
+/** Points `link` at `target`, replacing what was there in one rename (as `ln -sTf` would, atomically). */
+async function relink(link: string, target: string): Promise<void> {
+  const partial = `${link}.partial`;
+  await rm(partial, { force: true });
+  await symlink(target, partial);
+  await rename(partial, link);
+}
+
+async function isLink(path: string): Promise<boolean> {
+  return readlink(path).then(
+    () => true,
+    () => false,
+  );
+}
