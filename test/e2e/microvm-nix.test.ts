@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostTscKhz } from "../../src/drivers/qemu/host-tsc.js";
 import { isVmProcess, procCwd } from "../../src/drivers/qemu/process-probe.js";
 import { writeRunnerFixture } from "../../src/testing/microvm-runner.js";
 import { freePort, image, isAlive, TestNode, until } from "./harness.js";
@@ -45,6 +46,8 @@ describe("microvm-nix VMs from a prebuilt runner", () => {
       kernel,
       initrd,
       forwards: [{ host: hostPort, guest: 80 }],
+      // As the qemu driver does under TCG: without it the guest may hang calibrating its TSC.
+      tscKhz: hostTscKhz(),
       tap: true,
     });
     node = await TestNode.start(["--microvm-nix", "on", "--graceful-stop-timeout", "20"]);
