@@ -7,7 +7,7 @@
  * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver.
  */
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readlink, realpath, rename, rm, symlink } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, readlink, realpath, rename, rm, symlink } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
@@ -75,18 +75,24 @@ export class MicrovmNixDriver extends StateDirDriver {
     this.nix = opts.nixBinary ?? "nix";
   }
 
-  async prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void> {
+  async prepare(name: string, spec: VmSpec, report?: ProgressFn): Promise<void> {
     const paths = this.paths(name);
     await this.locks.run(name, async () => {
       await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      // Each step also goes into the console log, so that `blixard vm logs -f` shows how a build goes.
+      const progress: ProgressFn = (p) => {
+        report?.(p);
+        const percent = p.fraction === undefined ? "" : ` (${Math.round(p.fraction * 100)}%)`;
+        void appendFile(paths.consoleLog, `[blixard] ${p.step}${percent}\n`, { mode: 0o600 }).catch(() => {});
+      };
       const microvm = spec.microvm ?? defaultMicrovm();
       const source = runnerSource(name, microvm);
       if (source.kind === "runner") {
-        progress?.({ step: "checking the prebuilt runner", fraction: 0.1 });
+        progress({ step: "checking the prebuilt runner", fraction: 0.1 });
         await readRunner(source.path);
         await relink(paths.current, source.path);
       } else {
-        progress?.({ step: "writing the flake", fraction: 0.05 });
+        progress({ step: "writing the flake", fraction: 0.05 });
         const base =
           source.kind === "flake"
             ? { kind: "flake" as const, ref: source.ref, config: source.config }
@@ -94,17 +100,17 @@ export class MicrovmNixDriver extends StateDirDriver {
         await writeFlakeDir(paths.flakeDir, name, spec, microvm, base);
         const key = await buildKey(paths.flakeDir, source.kind === "flake" ? source.ref : undefined);
         if (await cacheHit(await readBuildRecord(paths.buildRecord), key, paths.current)) {
-          progress?.({ step: "runner up to date (cached build)", fraction: 0.9 });
+          progress({ step: "runner up to date (cached build)", fraction: 0.9 });
           this.log.info({ vm: name, key }, "runner up to date; not rebuilding");
         } else {
           await this.build(name, paths, source.kind === "flake", key, progress);
         }
       }
       if (spec.disk) {
-        progress?.({ step: "copying the base disk image", fraction: 0.95 });
+        progress({ step: "copying the base disk image", fraction: 0.95 });
         await this.ensureDisk(name, spec.disk, paths);
       }
-      progress?.({ step: "prepared", fraction: 1 });
+      progress({ step: "prepared", fraction: 1 });
     });
   }
 
@@ -252,13 +258,13 @@ export class MicrovmNixDriver extends StateDirDriver {
     paths: MicrovmPaths,
     userFlake: boolean,
     key: string,
-    progress?: ProgressFn,
+    progress: ProgressFn,
   ): Promise<void> {
     // The lock of a user's flake is taken afresh, so the build sees that flake as it is now (its own
     // flake.lock pins its inputs). A generated flake keeps its lock: the nixpkgs of the first build.
     if (userFlake) await rm(`${paths.flakeDir}/flake.lock`, { force: true });
     const command = nixBuildCommand(this.nix, paths.flakeDir, name, paths.current);
-    progress?.({ step: "building the runner with nix", fraction: 0.1 });
+    progress({ step: "building the runner with nix", fraction: 0.1 });
     const began = this.opts.clock.now();
     await runNixBuild({
       command,
@@ -267,7 +273,7 @@ export class MicrovmNixDriver extends StateDirDriver {
       timeoutMs: this.opts.buildTimeoutMs ?? 2 * 60 * 60_000,
       vm: name,
       clock: this.opts.clock,
-      ...(progress ? { progress } : {}),
+      progress,
     });
     const runner = await realpath(paths.current);
     await readRunner(runner);

@@ -60,6 +60,8 @@ function writeUserFlake(dir: string, runnerDir: string, comment: string): void {
         name = "microvm-qemu-api";
         system = "${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux";
         builder = "/bin/sh";
+        # Unique to this run, so that the store never has this runner already and nix really builds.
+        nonce = ${nixString(root)};
         run = ${file("microvm-run")};
         shutdown = ${file("microvm-shutdown")};
         blixardModule = builtins.readFile (builtins.head modules);
@@ -131,6 +133,8 @@ describe.skipIf(problem !== undefined)("the real nix build of a microvm-nix VM",
     );
     expect(consoleLog()).toContain("building the test runner");
     expect(steps).toContain("building microvm-qemu-api");
+    // …and the steps are in the console log too, for `blixard vm logs -f`.
+    expect(consoleLog()).toMatch(/\[blixard\] building microvm-qemu-api \(\d+%\)/);
     // Blixard's module reached the user's configuration through extendModules.
     const module = readFileSync(join(current, "share", "microvm", "blixard.nix"), "utf8");
     expect(module).toContain("vcpu = lib.mkForce 1;");
