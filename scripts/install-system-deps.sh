@@ -2,10 +2,11 @@
 # Installs the Debian packages Blixard needs on a node and for its tests: qemu (TCG works everywhere;
 # KVM is used only when the host can really run guests), qemu-img for disk overlays, and what the guest
 # image builder uses (busybox-static, cpio, kernel module decompressors), and etcd for cluster mode
-# (etcd-client brings etcdctl, which restores etcd snapshots).
+# (etcd-client brings etcdctl, which restores etcd snapshots). nix-bin brings nix-instantiate, with
+# which the tests parse the flakes the microvm-nix driver generates, flake.nix and the NixOS module.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client)
+packages=(qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

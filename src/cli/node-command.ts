@@ -2,8 +2,10 @@
  * `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM; `node list` and
  * `node get ID` show cluster membership.
  */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { parseLabels } from "../core/node-record.js";
+import { UsageError } from "./cli-error.js";
 import { type GlobalOptions, nodeClient, vmClient } from "./client.js";
 import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
 
@@ -22,6 +24,7 @@ interface NodeFlags {
   join?: string;
   discover?: string;
   token?: string;
+  tokenFile?: string;
   advertiseHost?: string;
   etcdClientPort?: string;
   etcdPeerPort?: string;
@@ -81,6 +84,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--token <token>",
       "the cluster token (the `token` file of a member node); also set as this node's API token",
     )
+    .option(
+      "--token-file <path>",
+      "read the cluster token from a file (keeps it off the command line; the NixOS module uses this)",
+    )
     .option("--advertise-host <host>", "the address other nodes reach this one at (default: the --bind host)")
     .option("--etcd-client-port <port>", "the managed etcd member's client port (default: API port + 1)")
     .option("--etcd-peer-port <port>", "the managed etcd member's peer port (default: API port + 2)")
@@ -115,7 +122,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         clusterInit: flags.clusterInit ?? false,
         join: flags.join,
         discover: flags.discover,
-        token: flags.token,
+        token: flags.tokenFile === undefined ? flags.token : readTokenFile(flags.tokenFile, flags.token),
         advertiseHost: flags.advertiseHost,
         etcdClientPort: numberFlag(flags.etcdClientPort),
         etcdPeerPort: numberFlag(flags.etcdPeerPort),
@@ -207,4 +214,17 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       await followDrain(vmClient(globals()), id, vms, Number(flags.timeout));
       process.stdout.write(`node/${id} drained\n`);
     });
+}
+
+/** The token in `path`; a token given twice (--token and --token-file) is refused rather than guessed. */
+function readTokenFile(path: string, given: string | undefined): string {
+  if (given !== undefined)
+    throw new UsageError("give the cluster token either with --token or with --token-file");
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new UsageError(
+      `cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
 }
