@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { VmSchema } from "../gen/blixard/v1/vm_pb.js";
-import { renderTable, vmJson, vmTable } from "./output.js";
+import { renderTable, vmDetail, vmJson, vmTable } from "./output.js";
 
 const vm = create(VmSchema, {
   name: "web",
@@ -38,5 +38,23 @@ describe("output", () => {
     const lines = vmTable([vm]).split("\n");
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+HEALTH\s+PID\s+RESTARTS/);
     expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+8080->80\s+node-a\s+-$/);
+  });
+
+  it("shows a microvm-nix VM's runner source instead of a kernel", () => {
+    const nix = create(VmSchema, {
+      name: "api",
+      spec: {
+        name: "api",
+        driver: "microvm-nix",
+        microvm: { flake: "path:/srv/vms#api", hypervisor: "cloud-hypervisor" },
+      },
+      status: { phase: "Running" },
+    });
+    const detail = vmDetail(nix);
+    expect(detail).toMatch(/^Driver:\s+microvm-nix$/m);
+    expect(detail).toMatch(/^Runner:\s+flake path:\/srv\/vms#api$/m);
+    expect(detail).toMatch(/^Hypervisor:\s+cloud-hypervisor$/m);
+    expect(detail).not.toMatch(/^Kernel:/m);
+    expect(vmDetail(vm)).toMatch(/^Kernel:\s+\/k$/m);
   });
 });

@@ -83,8 +83,8 @@ export function vmDetail(vm: Vm): string {
     ["Ready", String(s["readyAt"] ?? "-")],
     ["VCPUs", String(spec?.vcpus ?? "")],
     ["Memory", `${spec?.memory ?? ""} MiB`],
-    ["Kernel", spec?.kernel ?? ""],
-    ["Initrd", spec?.initrd ?? "-"],
+    ["Driver", spec?.driver || "qemu"],
+    ...bootLines(spec),
     ["Disk", spec?.disk ?? "-"],
     ["Forwards", (spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}/${f.protocol}`).join(", ") || "-"],
     ["Restart", spec?.restartPolicy ?? ""],
@@ -92,6 +92,22 @@ export function vmDetail(vm: Vm): string {
   ];
   const width = Math.max(...lines.map(([k]) => k.length)) + 1;
   return `${lines.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n")}\n`;
+}
+
+/** What the VM boots: a kernel (qemu), or a microvm.nix runner and where it comes from (microvm-nix). */
+function bootLines(spec: Vm["spec"]): [string, string][] {
+  if (spec?.driver !== "microvm-nix") {
+    return [
+      ["Kernel", spec?.kernel ?? ""],
+      ["Initrd", spec?.initrd ?? "-"],
+    ];
+  }
+  const m = spec.microvm;
+  const source = m?.runner ? `runner ${m.runner}` : m?.flake ? `flake ${m.flake}` : "generated flake";
+  return [
+    ["Runner", source],
+    ["Hypervisor", m?.hypervisor ?? (m?.runner || m?.flake ? "(the flake's)" : "qemu")],
+  ];
 }
 
 function describeCheck(check: NonNullable<NonNullable<Vm["spec"]>["healthCheck"]>): string {
