@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import { parseVmSpec } from "../../core/vm-spec.js";
+import { nixInstantiateAvailable, nixParseError } from "../../testing/nix-parse.js";
 import { type FlakeBase, generateFlake, userMac } from "./flake-gen.js";
-import { nixInstantiateAvailable, nixParseError } from "./nix-parse.js";
 
 function flakeFor(input: Record<string, unknown>, moduleFiles: string[] = []) {
   const spec = parseVmSpec({ name: "web", driver: "microvm-nix", ...input });

@@ -45,7 +45,8 @@ function nixProblem(): string | undefined {
 }
 
 const problem = nixProblem();
-if (problem) console.warn(`skipping the real nix build tests: ${problem}`);
+/** The reason for a skip is part of the suite's name, so the test report shows it. */
+const suite = `the real nix build of a microvm-nix VM${problem ? ` (skipped: ${problem})` : ""}`;
 
 /** The user's flake: nixosConfigurations.api without nixpkgs, its runner built from plain files. */
 function writeUserFlake(dir: string, runnerDir: string, comment: string): void {
@@ -81,7 +82,7 @@ function writeUserFlake(dir: string, runnerDir: string, comment: string): void {
   );
 }
 
-describe.skipIf(problem !== undefined)("the real nix build of a microvm-nix VM", () => {
+describe.skipIf(problem !== undefined)(suite, () => {
   const vmsDir = join(root, "vms");
   const userFlake = join(root, "user-flake");
   let driver: MicrovmNixDriver;

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { nixInstantiateAvailable, nixParseError } from "./nix-parse.js";
+import { nixInstantiateAvailable, nixParseError } from "../../testing/nix-parse.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const canRun = nixInstantiateAvailable();
