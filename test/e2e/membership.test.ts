@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,7 +26,9 @@ describe("node membership on a single node", () => {
     const capacity = nodes[0]!["capacity"] as { vcpus: number; memoryMiB: number; drivers: string[] };
     expect(capacity.vcpus).toBeGreaterThan(0);
     expect(capacity.memoryMiB).toBeGreaterThan(0);
-    expect(capacity.drivers).toEqual(["qemu"]);
+    // microvm-nix is offered where nix is on the PATH (--microvm-nix auto), as CI installs it.
+    const nix = spawnSync("sh", ["-c", "command -v nix"]).status === 0;
+    expect(capacity.drivers).toEqual(nix ? ["qemu", "microvm-nix"] : ["qemu"]);
     expect(node.ok("node", "get", id)).toMatch(new RegExp(`^${id}\\s+Ready\\s+\\*`, "m"));
   });
 

@@ -162,7 +162,13 @@ describe("QemuDriver with real TCG guests", () => {
       const before = await driver.logSize("it-web");
       const pid = await bootReady(driver, "it-web");
       process.kill(pid, "SIGKILL");
-      expect(await driver.inspect("it-web")).toEqual({
+      // kill() returns before the kernel has torn the process down: look until it is gone.
+      let runtime = await driver.inspect("it-web");
+      for (let i = 0; i < 50 && runtime.state === "running"; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        runtime = await driver.inspect("it-web");
+      }
+      expect(runtime).toEqual({
         state: "exited",
         exit: { code: null, signal: "SIGKILL", known: true },
       });
