@@ -5,7 +5,8 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { type Handler, type ListeningServer, listen } from "./http-server.js";
 
@@ -36,5 +37,18 @@ describe("one port for every protocol", () => {
     const client = createClient(VmService, transport());
     const { vm } = await client.getVm({ name: "web" });
     expect(vm).toMatchObject({ name: "web", desiredState: "running" });
+  });
+
+  it("turns Nagle's algorithm off on every connection it accepts (gRPC calls waited ~40 ms each)", async () => {
+    const setNoDelay = vi.spyOn(Socket.prototype, "setNoDelay");
+    try {
+      const client = createClient(VmService, createGrpcTransport({ baseUrl }));
+      await client.getVm({ name: "web" });
+      const accepted = setNoDelay.mock.contexts.filter((socket) => (socket as Socket).localPort === server.port);
+      expect(accepted.length).toBeGreaterThan(0);
+      expect(setNoDelay.mock.calls[setNoDelay.mock.contexts.indexOf(accepted[0])]).toEqual([true]);
+    } finally {
+      setNoDelay.mockRestore();
+    }
   });
 });

@@ -32,6 +32,9 @@ export async function listen(handler: Handler, host: string, port: number): Prom
   const h2 = createHttp2Server(handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   const sockets = new Set<Socket>();
   const server: Server = createNetServer({ pauseOnConnect: true }, (socket) => {
+    // No Nagle: replies are small. HTTP/2 behind the sniffing stream below cannot set it on the socket
+    // itself, and with Nagle on, each gRPC call waited out the client's delayed ACK (~40 ms a call).
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
