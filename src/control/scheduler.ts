@@ -291,7 +291,11 @@ export class Scheduler {
             this.triedAt.set(vm.record.name, this.capacityGeneration);
           }
         }
-        for (const decision of decisions) await this.apply(decision, fence);
+        // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
+        // and a remote store then carries them in few transactions (ports/group-commit-store.ts).
+        const applied = await Promise.allSettled(decisions.map((decision) => this.apply(decision, fence)));
+        const failed = applied.find((outcome) => outcome.status === "rejected");
+        if (failed) throw failed.reason;
       } while (this.again && this.running);
     } catch (err) {
       // A write whose reply was lost may have landed: the cache no longer says where VMs are, and a

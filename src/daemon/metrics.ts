@@ -2,15 +2,18 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { PHASES, type VmView } from "../core/vm-record.js";
+import type { GroupCommitStats } from "../ports/group-commit-store.js";
 
 export interface NodeMetrics {
   registry: Registry;
   agent: AgentMetrics;
 }
 
-export function createMetrics(listVms: () => Promise<VmView[]>): NodeMetrics {
+/** `groupCommit`: the counts of an etcd-backed node's group commit (absent on SQLite). */
+export function createMetrics(listVms: () => Promise<VmView[]>, groupCommit?: GroupCommitStats): NodeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "blixard_" });
+  if (groupCommit) storeTransactions(registry, groupCommit);
 
   new Gauge({
     name: "blixard_vms",
@@ -50,4 +53,24 @@ export function createMetrics(listVms: () => Promise<VmView[]>): NodeMetrics {
       ready: (_vm, s) => ready.observe(s),
     },
   };
+}
+
+/**
+ * Store transactions asked for by this node's services, sent to etcd (merged or alone, retries
+ * included), and merged ones split because a compare failed: requested/sent is the batching factor.
+ */
+function storeTransactions(registry: Registry, stats: GroupCommitStats): void {
+  const counted: GroupCommitStats = { requested: 0, sent: 0, split: 0 };
+  new Counter({
+    name: "blixard_store_transactions_total",
+    help: "Store transactions: requested by this node, sent to the store (group commit merges them), split after a failed compare",
+    labelNames: ["stage"],
+    registers: [registry],
+    collect() {
+      for (const stage of ["requested", "sent", "split"] as const) {
+        this.inc({ stage }, stats[stage] - counted[stage]);
+        counted[stage] = stats[stage];
+      }
+    },
+  });
 }

@@ -29,6 +29,7 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import { GroupCommitStore } from "../ports/group-commit-store.js";
 import { EtcdAdmin } from "../store/etcd/etcd-admin.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
@@ -92,13 +93,17 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       if (options.restore !== undefined) restoreSqliteBackup(options.restore, dirs.storeFile);
       sqlite = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
     }
+    // etcd is remote: concurrent transactions share round trips (group commit). SQLite is in process.
     const store =
       sqlite ??
-      (await EtcdStore.connect({
-        endpoints: managed?.endpoints ?? (options.store.kind === "etcd" ? options.store.endpoints : []),
-        namespace: managed?.file.namespace ?? (options.store.kind === "etcd" ? options.store.namespace : ""),
-        logger: log,
-      }));
+      new GroupCommitStore(
+        await EtcdStore.connect({
+          endpoints: managed?.endpoints ?? (options.store.kind === "etcd" ? options.store.endpoints : []),
+          namespace:
+            managed?.file.namespace ?? (options.store.kind === "etcd" ? options.store.namespace : ""),
+          logger: log,
+        }),
+      );
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
@@ -112,7 +117,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       dirs.vmsDir,
     );
     const repo = new VmRepository(store, systemClock, nodeId);
-    const metrics = createMetrics(() => repo.list());
+    const metrics = createMetrics(
+      () => repo.list(),
+      store instanceof GroupCommitStore ? store.stats : undefined,
+    );
 
     const agent = new Agent({
       nodeId,

@@ -12,6 +12,7 @@ import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
 import type { NodeAllowance, NodeCapacity } from "../core/node-record.js";
 import type { Strategy } from "../core/placement.js";
+import { GroupCommitStore } from "../ports/group-commit-store.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { type Logger, silentLogger } from "../ports/logger.js";
 import type { ManualClock } from "../ports/manual-clock.js";
@@ -115,7 +116,9 @@ export class SimNode {
     const handle = new RevocableDriver(this.driver);
     this.connection = connection;
     this.handle = handle;
-    const store = this.wrappers.store?.(this, connection) ?? connection;
+    // As a cluster node's etcd store is: concurrent transactions share round trips.
+    const grouped = new GroupCommitStore(connection);
+    const store = this.wrappers.store?.(this, grouped) ?? grouped;
     const ttlSeconds = this.config.leaseTtlSeconds;
     this.watchdog?.stop();
     const watchdog = new SimWatchdog(this.clock, ttlSeconds * 1000, this.heartbeat, () => {

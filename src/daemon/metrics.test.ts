@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import type { GroupCommitStats } from "../ports/group-commit-store.js";
+import { createMetrics } from "./metrics.js";
+
+const line = (text: string, stage: string) =>
+  text.split("\n").find((l) => l.startsWith(`blixard_store_transactions_total{stage="${stage}"}`));
+
+describe("createMetrics", () => {
+  it("counts the group commit's transactions, cumulatively across scrapes", async () => {
+    const stats: GroupCommitStats = { requested: 10, sent: 3, split: 0 };
+    const { registry } = createMetrics(async () => [], stats);
+    let text = await registry.metrics();
+    expect(line(text, "requested")).toBe('blixard_store_transactions_total{stage="requested"} 10');
+    expect(line(text, "sent")).toBe('blixard_store_transactions_total{stage="sent"} 3');
+    stats.requested += 5;
+    stats.sent += 1;
+    stats.split += 1;
+    text = await registry.metrics();
+    expect(line(text, "requested")).toBe('blixard_store_transactions_total{stage="requested"} 15');
+    expect(line(text, "sent")).toBe('blixard_store_transactions_total{stage="sent"} 4');
+    expect(line(text, "split")).toBe('blixard_store_transactions_total{stage="split"} 1');
+  });
+
+  it("has no store transaction counts on a node without group commit (SQLite)", async () => {
+    const { registry } = createMetrics(async () => []);
+    expect(await registry.metrics()).not.toContain("blixard_store_transactions_total");
+  });
+});
