@@ -18,6 +18,12 @@ export interface Throughput {
   count: number;
   createsPerSec: number;
   rawPutsPerSec: number;
+  /**
+   * Store transactions per create on all nodes together, until the cluster is quiet again: asked for
+   * by the API, scheduler and agents, and sent to etcd after group commit merged them.
+   */
+  txnsRequestedPerCreate: number;
+  txnsSentPerCreate: number;
 }
 
 export interface ClusterFigures {
@@ -54,6 +60,36 @@ async function readyCluster(nodes: BenchNode[]): Promise<void> {
   );
 }
 
+/** The nodes' blixard_store_transactions_total, summed. */
+async function storeTransactions(nodes: BenchNode[]): Promise<{ requested: number; sent: number }> {
+  const total = { requested: 0, sent: 0 };
+  for (const node of nodes) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    for (const stage of ["requested", "sent"] as const) {
+      const match = new RegExp(`^blixard_store_transactions_total\\{stage="${stage}"\\} (\\d+)`, "m").exec(
+        text,
+      );
+      total[stage] += Number(match?.[1] ?? 0);
+    }
+  }
+  return total;
+}
+
+/**
+ * The counts once the scheduler and agents have finished with the creates: fewer than 10 more in a
+ * second (lease renewals and the like go on), or after 30 s.
+ */
+async function quietTransactions(nodes: BenchNode[]): Promise<{ requested: number; sent: number }> {
+  let last = await storeTransactions(nodes);
+  for (let second = 0; second < 30; second++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await storeTransactions(nodes);
+    if (now.requested - last.requested < 10) return now;
+    last = now;
+  }
+  return last;
+}
+
 export async function measureCluster(
   kernel: string,
   count: number,
@@ -74,9 +110,11 @@ export async function measureCluster(
     let valueBytes = 0;
     const throughput: Throughput[] = [];
     for (const [round, c] of concurrency.entries()) {
+      const before = await storeTransactions(nodes);
       const createSecs = await pool(count, c, (i) =>
         apis[i % apis.length]!.createVm({ spec: { name: `vm-${round}-${i}`, kernel } }),
       );
+      const after = await quietTransactions(nodes);
       // The raw puts carry values as large as a stored VM record.
       const record = await raw.get(keys.vm(`vm-${round}-0`)).string();
       if (record === null) throw new Error("the VM is not in etcd under the key the store uses");
@@ -88,6 +126,8 @@ export async function measureCluster(
         count,
         createsPerSec: count / createSecs,
         rawPutsPerSec: count / rawSecs,
+        txnsRequestedPerCreate: (after.requested - before.requested) / count,
+        txnsSentPerCreate: (after.sent - before.sent) / count,
       });
     }
     raw.close();
