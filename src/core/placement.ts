@@ -10,6 +10,8 @@
  * nodes fit. Only when nothing fits is every node visited, to say for each why it did not.
  */
 
+import { CandidateTable, type CompiledRequest } from "./candidate-table.js";
+
 export const STRATEGIES = ["binpack", "spread", "locality"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
@@ -69,7 +71,13 @@ export interface NodeReason {
 }
 
 export type Placement =
-  | { ok: true; node: string; candidate: Candidate; score: number; evaluated: number }
+  | {
+      ok: true;
+      node: string /** The node's row in the table. */;
+      index: number;
+      score: number;
+      evaluated: number;
+    }
   | { ok: false; reasons: NodeReason[]; message: string };
 
 export interface PlaceOptions {
@@ -91,50 +99,46 @@ export function allocatable(capacity: Resources, reserved: Resources, overcommit
   };
 }
 
-export function free(
-  node: Pick<Candidate, "vcpus" | "memoryMiB" | "usedVcpus" | "usedMemoryMiB">,
-): Resources {
-  return { vcpus: node.vcpus - node.usedVcpus, memoryMiB: node.memoryMiB - node.usedMemoryMiB };
+/** Why node `i` of the table cannot take the VM, or undefined when it can. */
+export function whyNotAt(table: CandidateTable, i: number, q: CompiledRequest): string | undefined {
+  if (!table.ready(i)) return "NotReady";
+  if (!table.schedulable(i)) return "cordoned";
+  const { req } = q;
+  if (q.driver === undefined || q.driver[i] === 0) return `no ${req.driver} driver`;
+  for (const c of q.constraints) {
+    const value = c.column === undefined ? 0 : c.column[i];
+    if (c.equal ? value !== c.value : value === c.value) {
+      const { key } = c.source;
+      return c.equal
+        ? `label ${key}=${table.label(i, key) ?? "(unset)"} does not match ${key}=${c.source.value}`
+        : `label ${key}=${c.source.value} is excluded`;
+    }
+  }
+  if (q.group?.has(i)) return `already runs a replica of ${req.group}`;
+  for (const { port, nodes } of q.ports) if (nodes.has(i)) return `host port ${port} is taken`;
+  const vcpusLeft = table.vcpus[i]! - table.usedVcpus[i]!;
+  if (vcpusLeft < req.resources.vcpus) {
+    return `not enough vcpus (needs ${req.resources.vcpus}, ${Math.max(0, vcpusLeft)} free)`;
+  }
+  const memoryLeft = table.memoryMiB[i]! - table.usedMemoryMiB[i]!;
+  if (memoryLeft < req.resources.memoryMiB) {
+    return `not enough memory (needs ${req.resources.memoryMiB} MiB, ${Math.max(0, memoryLeft)} free)`;
+  }
+  return undefined;
 }
 
 /** Why `node` cannot take the VM, or undefined when it can. */
 export function whyNot(node: Candidate, req: PlacementRequest): string | undefined {
-  if (!node.ready) return "NotReady";
-  // Resources first: the common reason, and the fields already in cache.
-  const vcpusLeft = node.vcpus - node.usedVcpus;
-  const memoryLeft = node.memoryMiB - node.usedMemoryMiB;
-  const fits = vcpusLeft >= req.resources.vcpus && memoryLeft >= req.resources.memoryMiB;
-  if (!node.schedulable) return "cordoned";
-  if (!node.drivers.includes(req.driver)) return `no ${req.driver} driver`;
-  for (const c of req.constraints) {
-    const value = node.labels[c.key];
-    if (c.op === "=" && value !== c.value) {
-      return `label ${c.key}=${value ?? "(unset)"} does not match ${c.key}=${c.value}`;
-    }
-    if (c.op === "!=" && value === c.value) return `label ${c.key}=${value} is excluded`;
-  }
-  if (req.group !== undefined && node.groups.has(req.group)) {
-    return `already runs a replica of ${req.group}`;
-  }
-  const taken = req.ports?.find((p) => node.ports.has(p));
-  if (taken !== undefined) return `host port ${taken} is taken`;
-  if (fits) return undefined;
-  if (vcpusLeft < req.resources.vcpus) {
-    return `not enough vcpus (needs ${req.resources.vcpus}, ${Math.max(0, vcpusLeft)} free)`;
-  }
-  return `not enough memory (needs ${req.resources.memoryMiB} MiB, ${Math.max(0, memoryLeft)} free)`;
-}
-
-/** How full the node would be with the VM, 0..1, averaged over vcpus and memory. */
-function fullness(node: Candidate, req: PlacementRequest): number {
-  const cpu = (node.usedVcpus + req.resources.vcpus) / Math.max(1, node.vcpus);
-  const mem = (node.usedMemoryMiB + req.resources.memoryMiB) / Math.max(1, node.memoryMiB);
-  return (cpu + mem) / 2;
+  const table = CandidateTable.from([node]);
+  return whyNotAt(table, 0, table.compile(req));
 }
 
 /** Higher is better. binpack: best fit; spread: most room left; locality: images already there. */
-export function score(node: Candidate, req: PlacementRequest): number {
-  const full = fullness(node, req);
+function scoreAt(table: CandidateTable, i: number, req: PlacementRequest): number {
+  // How full the node would be with the VM, 0..1, averaged over vcpus and memory.
+  const cpu = (table.usedVcpus[i]! + req.resources.vcpus) / Math.max(1, table.vcpus[i]!);
+  const mem = (table.usedMemoryMiB[i]! + req.resources.memoryMiB) / Math.max(1, table.memoryMiB[i]!);
+  const full = (cpu + mem) / 2;
   switch (req.strategy) {
     case "binpack":
       return full;
@@ -142,7 +146,7 @@ export function score(node: Candidate, req: PlacementRequest): number {
       return 1 - full;
     case "locality": {
       const images = req.images ?? [];
-      const hits = images.filter((image) => node.images.has(image)).length;
+      const hits = images.filter((image) => table.holdsImage(i, image)).length;
       // Images decide; among equal nodes, pack (a warm host stays warm).
       return (images.length === 0 ? 0 : hits / images.length) + full / 100;
     }
@@ -154,37 +158,63 @@ export function defaultLimit(nodes: number): number {
   return Math.min(nodes, Math.max(32, 2 * Math.ceil(Math.log2(Math.max(1, nodes)))));
 }
 
+/** Places on a plain list of candidates (tests, one-off decisions); a pass over many VMs keeps a table. */
 export function place(nodes: readonly Candidate[], req: PlacementRequest, options: PlaceOptions): Placement {
+  return placeIn(CandidateTable.from(nodes), req, options);
+}
+
+/** Chooses a node of the table for the VM. The caller counts the VM with table.assign(index, …). */
+export function placeIn(table: CandidateTable, req: PlacementRequest, options: PlaceOptions): Placement {
+  const q = table.compile(req);
   if (req.node !== undefined) {
-    const node = nodes.find((n) => n.id === req.node);
-    if (!node) return refuse([{ node: req.node, reason: "no such node" }], req);
-    const reason = whyNot(node, req);
-    if (reason) return refuse([{ node: node.id, reason }], req);
-    return { ok: true, node: node.id, candidate: node, score: score(node, req), evaluated: 1 };
+    const i = table.indexOf(req.node);
+    if (i === undefined) return refuse([{ node: req.node, reason: "no such node" }], req);
+    const reason = whyNotAt(table, i, q);
+    if (reason) return refuse([{ node: req.node, reason }], req);
+    return { ok: true, node: req.node, index: i, score: scoreAt(table, i, req), evaluated: 1 };
   }
-  const n = nodes.length;
+  const n = table.size;
   if (n === 0) return refuse([], req);
   const limit = options.limit ?? defaultLimit(n);
   const start = Math.min(n - 1, Math.floor(options.random() * n));
-  let best: Candidate | undefined;
+  let best = -1;
   let bestScore = Number.NEGATIVE_INFINITY;
   let feasible = 0;
   let visited = 0;
   for (; visited < n && feasible < limit; visited++) {
-    const node = nodes[(start + visited) % n]!;
-    if (whyNot(node, req) !== undefined) continue;
+    let i = start + visited;
+    if (i >= n) i -= n;
+    if (!fits(table, i, q)) continue;
     feasible++;
-    const s = score(node, req);
+    const s = scoreAt(table, i, req);
     // Ties go to the first visited: the visit order is already random and reproducible.
     if (s > bestScore) {
-      best = node;
+      best = i;
       bestScore = s;
     }
   }
-  if (best) return { ok: true, node: best.id, candidate: best, score: bestScore, evaluated: visited };
+  if (best >= 0)
+    return { ok: true, node: table.ids[best]!, index: best, score: bestScore, evaluated: visited };
   return refuse(
-    nodes.map((node) => ({ node: node.id, reason: whyNot(node, req) ?? "fits" })),
+    table.ids.map((id, i) => ({ node: id, reason: whyNotAt(table, i, q) ?? "fits" })),
     req,
+  );
+}
+
+/** whyNotAt(…) === undefined, without building the reason: the visit's inner loop. */
+function fits(table: CandidateTable, i: number, q: CompiledRequest): boolean {
+  if (!table.ready(i) || !table.schedulable(i)) return false;
+  if (q.driver === undefined || q.driver[i] === 0) return false;
+  for (const c of q.constraints) {
+    const value = c.column === undefined ? 0 : c.column[i];
+    if (c.equal ? value !== c.value : value === c.value) return false;
+  }
+  if (q.group?.has(i)) return false;
+  for (const { nodes } of q.ports) if (nodes.has(i)) return false;
+  const { resources } = q.req;
+  return (
+    table.vcpus[i]! - table.usedVcpus[i]! >= resources.vcpus &&
+    table.memoryMiB[i]! - table.usedMemoryMiB[i]! >= resources.memoryMiB
   );
 }
 

@@ -4,8 +4,15 @@
  * Pure: the leader's controller applies the decisions; the simulator can run the same planning.
  */
 import { allocationsByNode, nodeAllocatable } from "./allocation.js";
+import { CandidateTable } from "./candidate-table.js";
 import type { NodeView } from "./node-record.js";
-import { type Candidate, type PlacementRequest, parseConstraint, place, type Strategy } from "./placement.js";
+import {
+  type Candidate,
+  type PlacementRequest,
+  parseConstraint,
+  placeIn,
+  type Strategy,
+} from "./placement.js";
 import type { VmRecord, VmStatus } from "./vm-record.js";
 
 export interface SchedulerConfig {
@@ -52,7 +59,7 @@ export function planScheduling(
     return since !== undefined && now - since >= config.graceMs;
   };
 
-  const candidates = buildCandidates(snapshot.nodes, snapshot.vms);
+  const table = CandidateTable.from(buildCandidates(snapshot.nodes, snapshot.vms));
   const decisions: Decision[] = [];
   const ordered = [...snapshot.vms].sort(
     (a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name),
@@ -74,13 +81,10 @@ export function planScheduling(
       continue;
     }
     const from = lost ? { from: vm.node } : {};
-    const result = place(candidates, placementRequest(vm, config), { random });
+    const req = placementRequest(vm, config);
+    const result = placeIn(table, req, { random });
     if (result.ok) {
-      const c = result.candidate;
-      c.usedVcpus += vm.spec.vcpus;
-      c.usedMemoryMiB += vm.spec.memory;
-      for (const f of vm.spec.forwards) (c.ports as Set<string>).add(`${f.protocol}/${f.host}`);
-      if (vm.group !== undefined) (c.groups as Set<string>).add(vm.group);
+      table.assign(result.index, req.resources, req);
       decisions.push({ type: "assign", vm: vm.name, node: result.node, ...from });
     } else if (lost || vm.unschedulable !== result.message) {
       decisions.push({ type: "unschedulable", vm: vm.name, message: result.message, ...from });
