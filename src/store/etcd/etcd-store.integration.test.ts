@@ -6,6 +6,7 @@
  */
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GroupCommitStore } from "../../ports/group-commit-store.js";
 import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { LocalEtcdCluster } from "./etcd-cluster.js";
 import { EtcdStore } from "./etcd-store.js";
@@ -53,6 +54,58 @@ async function etcdHarness(): Promise<StoreHarness> {
 }
 
 runStoreContract("etcd (3 members)", etcdHarness);
+
+// Production nodes put group commit in front of etcd: the contract holds through it too.
+runStoreContract("group commit over etcd (3 members)", async () => {
+  const inner = await etcdHarness();
+  let store = new GroupCommitStore(inner.store);
+  return {
+    get store() {
+      return store;
+    },
+    passTime: inner.passTime,
+    async reopen() {
+      store = new GroupCommitStore(await inner.reopen!());
+      return store;
+    },
+    cleanup: inner.cleanup,
+  };
+});
+
+describe("GroupCommitStore over etcd", () => {
+  it("carries many concurrent creates in few transactions that etcd accepts, and splits a batch whose compare fails", async () => {
+    const inner = await EtcdStore.connect({ endpoints: cluster.endpoints, namespace: "/group" });
+    const store = new GroupCommitStore(inner);
+    try {
+      await store.put("/vms/taken", "someone");
+      // As the API creates VMs: the record, its status, a port claim and an event, if the name is free.
+      const create = (name: string) =>
+        store.txn({
+          confirmQuorum: true,
+          compare: [{ key: `/vms/${name}`, target: "createRevision", op: "=", value: 0 }],
+          success: [
+            { type: "put", key: `/vms/${name}`, value: "x".repeat(700) },
+            { type: "put", key: `/status/${name}`, value: "{}" },
+            { type: "put", key: `/claims/${name}`, value: name },
+            { type: "put", key: `/events/${name}`, value: "created" },
+          ],
+        });
+      const names = [...Array.from({ length: 200 }, (_, i) => `vm-${i}`), "taken"];
+      const results = await Promise.all(names.map(create));
+      expect(results.slice(0, 200).every((r) => r.succeeded)).toBe(true);
+      expect(results[200]!.succeeded).toBe(false);
+      expect((await store.range("/vms/")).kvs).toHaveLength(201);
+      expect((await store.get("/vms/taken"))?.value).toBe("someone");
+      expect(await store.get("/claims/taken")).toBeUndefined();
+      // The first create alone; the 200 that waited go 32 to a transaction (4 writes each, etcd's limit
+      // is 128 operations): 7 transactions, the last (8 creates, "taken" among them) split into 8.
+      expect(store.stats.sent).toBe(1 + 7 + 8);
+      expect(store.stats.split).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describe("EtcdStore", () => {
   it("keeps namespaces apart on one cluster", async () => {
