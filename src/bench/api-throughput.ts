@@ -1,6 +1,6 @@
 /** API throughput on the SQLite store: VM creates/s and gets/s over real HTTP at a fixed concurrency. */
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { BenchNode } from "./bench-node.js";
 import { pool } from "./pool.js";
@@ -10,6 +10,8 @@ export interface ApiThroughput {
   concurrency: number;
   createsPerSec: number;
   getsPerSec: number;
+  /** The same gets over gRPC (HTTP/2, h2c), as grpc clients call. */
+  grpcGetsPerSec: number;
   listMs: number;
   rssBeforeKiB: number;
   rssAfterKiB: number;
@@ -30,6 +32,8 @@ export async function measureApiThroughput(
       client.createVm({ spec: { name: `vm-${i}`, kernel } }),
     );
     const getSecs = await pool(count, concurrency, (i) => client.getVm({ name: `vm-${i}` }));
+    const grpc = createClient(VmService, createGrpcTransport({ baseUrl: node.url }));
+    const grpcSecs = await pool(count, concurrency, (i) => grpc.getVm({ name: `vm-${i}` }));
     const t0 = performance.now();
     const { vms } = await client.listVms({});
     const listMs = performance.now() - t0;
@@ -42,6 +46,7 @@ export async function measureApiThroughput(
       concurrency,
       createsPerSec: count / createSecs,
       getsPerSec: count / getSecs,
+      grpcGetsPerSec: count / grpcSecs,
       listMs,
       rssBeforeKiB,
       rssAfterKiB,

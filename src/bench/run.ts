@@ -40,6 +40,15 @@ measurePlacement(1_000, "binpack", 20_000); // JIT warm-up, not reported
 const placement = [100, 1_000, 5_000, 10_000, 50_000].flatMap((size) =>
   (["binpack", "spread"] as const).map((strategy) => measurePlacement(size, strategy, 20_000)),
 );
+// Growth side by side: 1,000 and 50,000 nodes alternate, five pairs per strategy, median ratio.
+const growth = (["binpack", "spread"] as const).map((strategy) => {
+  const ratios = Array.from({ length: 5 }, () => {
+    const small = measurePlacement(1_000, strategy, 20_000);
+    const large = measurePlacement(50_000, strategy, 20_000);
+    return large.microsEach / small.microsEach;
+  });
+  return { strategy, ratio: median(ratios), ratios };
+});
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 
@@ -51,7 +60,8 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 |---|---|---|---|
 | start → readiness line, median of ${rounds} (ms) | ${fmt(blix, 0)} | bare qemu, same argv: ${fmt(bare, 0)} | ${fmt(blix / bare, 3)} |
 | VM creates/s over the API (SQLite, ${api.count} VMs, concurrency ${api.concurrency}) | ${fmt(api.createsPerSec, 0)} | | |
-| VM gets/s over the API | ${fmt(api.getsPerSec, 0)} | | |
+| VM gets/s over the API (Connect, HTTP/1.1) | ${fmt(api.getsPerSec, 0)} | | |
+| VM gets/s over gRPC (HTTP/2, h2c) | ${fmt(api.grpcGetsPerSec, 0)} | Connect over HTTP/1.1: ${fmt(api.getsPerSec, 0)} | ${fmt(api.grpcGetsPerSec / api.getsPerSec, 2)} |
 | ListVms with ${api.count} VMs (ms) | ${fmt(api.listMs, 0)} | | |
 | cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
@@ -66,5 +76,8 @@ Placement, production code in process (20,000 placements each, every one account
 | nodes | strategy | placements/s | µs each |
 |---|---|---|---|
 ${placement.map((p) => `| ${p.nodes} | ${p.strategy} | ${fmt(p.perSecond, 0)} | ${fmt(p.microsEach, 1)} |`).join("\n")}
+
+Growth of the time per placement from 1,000 to 50,000 nodes, five alternating pairs each:
+${growth.map((g) => `${g.strategy} **${fmt(g.ratio, 2)}×** (${g.ratios.map((r) => fmt(r, 2)).join(", ")})`).join("; ")}.
 
 Raw start times (ms): Blixard ${start.blixardMs.map((v) => fmt(v, 0)).join(", ")}; bare qemu ${start.bareMs.map((v) => fmt(v, 0)).join(", ")}.`);
