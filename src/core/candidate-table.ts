@@ -9,7 +9,7 @@
  * other way round (which nodes hold each), so a check is one set lookup. Pure data: the decisions
  * (filter, reasons, scores) live in core/placement.ts, which reads the table through the methods here.
  */
-import type { Candidate, Constraint, PlacementRequest, Resources } from "./placement.js";
+import type { Candidate, Constraint, PlacementRequest, Resources } from "./placement-types.js";
 
 interface LabelColumn {
   ids: Map<string, number>;
