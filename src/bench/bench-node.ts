@@ -61,6 +61,13 @@ export class BenchNode {
     );
   }
 
+  /** Pids of the node process and of its managed etcd member (when it has one running). */
+  pids(): { node: number | undefined; etcd: number | undefined } {
+    const pidfile = join(this.dataDir, "etcd", "etcd.pid");
+    const etcd = existsSync(pidfile) ? Number.parseInt(readFileSync(pidfile, "utf8"), 10) : undefined;
+    return { node: this.proc?.pid, etcd: etcd !== undefined && etcd > 0 ? etcd : undefined };
+  }
+
   /** SIGKILLs the node process only (its VMs and etcd member keep running), and waits for it to die. */
   async kill(): Promise<void> {
     const proc = this.proc;

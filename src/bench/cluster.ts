@@ -11,6 +11,7 @@ import { keys } from "../core/keys.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { type BenchNode, formCluster, waitFor } from "./bench-node.js";
+import { processCpuMs, selfCpuMs } from "./cpu-time.js";
 import { pool } from "./pool.js";
 
 export interface Throughput {
@@ -24,6 +25,33 @@ export interface Throughput {
    */
   txnsRequestedPerCreate: number;
   txnsSentPerCreate: number;
+  /** CPU ms per create and per raw put, by process: all nodes, all etcd members, the client. */
+  createCpuMs: CpuShare;
+  putCpuMs: CpuShare;
+}
+
+export interface CpuShare {
+  nodes: number;
+  etcd: number;
+  client: number;
+}
+
+function cpuNow(nodes: BenchNode[]): CpuShare {
+  const share: CpuShare = { nodes: 0, etcd: 0, client: selfCpuMs() };
+  for (const node of nodes) {
+    const { node: pid, etcd } = node.pids();
+    if (pid !== undefined) share.nodes += processCpuMs(pid);
+    if (etcd !== undefined) share.etcd += processCpuMs(etcd);
+  }
+  return share;
+}
+
+function perOperation(before: CpuShare, after: CpuShare, count: number): CpuShare {
+  return {
+    nodes: (after.nodes - before.nodes) / count,
+    etcd: (after.etcd - before.etcd) / count,
+    client: (after.client - before.client) / count,
+  };
 }
 
 export interface ClusterFigures {
@@ -111,16 +139,20 @@ export async function measureCluster(
     const throughput: Throughput[] = [];
     for (const [round, c] of concurrency.entries()) {
       const before = await storeTransactions(nodes);
+      const cpuBefore = cpuNow(nodes);
       const createSecs = await pool(count, c, (i) =>
         apis[i % apis.length]!.createVm({ spec: { name: `vm-${round}-${i}`, kernel } }),
       );
       const after = await quietTransactions(nodes);
+      const cpuAfter = cpuNow(nodes);
       // The raw puts carry values as large as a stored VM record.
       const record = await raw.get(keys.vm(`vm-${round}-0`)).string();
       if (record === null) throw new Error("the VM is not in etcd under the key the store uses");
       valueBytes = Buffer.byteLength(record);
       const value = randomBytes(valueBytes).toString("base64").slice(0, valueBytes);
+      const putCpuBefore = cpuNow(nodes);
       const rawSecs = await pool(count, c, (i) => raw.put(`/bench/raw/${round}/${i}`).value(value).exec());
+      const putCpuAfter = cpuNow(nodes);
       throughput.push({
         concurrency: c,
         count,
@@ -128,6 +160,8 @@ export async function measureCluster(
         rawPutsPerSec: count / rawSecs,
         txnsRequestedPerCreate: (after.requested - before.requested) / count,
         txnsSentPerCreate: (after.sent - before.sent) / count,
+        createCpuMs: perOperation(cpuBefore, cpuAfter, count),
+        putCpuMs: perOperation(putCpuBefore, putCpuAfter, count),
       });
     }
     raw.close();

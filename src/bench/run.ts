@@ -8,7 +8,7 @@ import { imageDir } from "../testing/test-image.js";
 import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
-import { measureCluster } from "./cluster.js";
+import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureFailover } from "./failover.js";
 import { measurePlacement } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
@@ -52,6 +52,10 @@ const growth = (["binpack", "spread"] as const).map((strategy) => {
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 
+const total = (c: CpuShare) => c.nodes + c.etcd + c.client;
+const cpu = (c: CpuShare) =>
+  `${fmt(c.nodes, 2)} + ${fmt(c.etcd, 2)} + ${fmt(c.client, 2)} = ${fmt(total(c), 2)}`;
+
 const bare = median(start.bareMs);
 const blix = median(start.blixardMs);
 console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.version})
@@ -67,7 +71,7 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
 | three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
-${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |\n| store transactions per create, all nodes (concurrency ${t.concurrency}): sent to etcd after group commit | ${fmt(t.txnsSentPerCreate, 2)} | asked for by API, scheduler and agents: ${fmt(t.txnsRequestedPerCreate, 2)} | ${fmt(t.txnsSentPerCreate / t.txnsRequestedPerCreate, 2)} |`).join("\n")}
+${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |\n| store transactions per create, all nodes (concurrency ${t.concurrency}): sent to etcd after group commit | ${fmt(t.txnsSentPerCreate, 2)} | asked for by API, scheduler and agents: ${fmt(t.txnsRequestedPerCreate, 2)} | ${fmt(t.txnsSentPerCreate / t.txnsRequestedPerCreate, 2)} |\n| CPU ms per create (concurrency ${t.concurrency}): nodes + etcd members + client | ${cpu(t.createCpuMs)} | per raw put: ${cpu(t.putCpuMs)} | ${fmt(total(t.createCpuMs) / total(t.putCpuMs), 2)} |`).join("\n")}
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 
