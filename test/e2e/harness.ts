@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
 
@@ -243,18 +244,13 @@ export class TestNode {
     }
   }
 
-  /** Kills the daemon and every VM it started (by the pids in its state dirs), then removes the data dir. */
+  /** Kills the daemon and every VM it started (by the pids in its launch records), then removes the data dir. */
   async destroy(): Promise<void> {
     await this.kill("SIGKILL");
-    const vms = join(this.dataDir, "vms");
-    if (existsSync(vms)) {
-      for (const name of readdirSync(vms)) {
-        const pidfile = join(vms, name, "qemu.pid");
-        if (!existsSync(pidfile)) continue;
-        const pid = Number.parseInt(readFileSync(pidfile, "utf8"), 10);
-        if (pid > 0 && this.qemuPids().includes(pid)) process.kill(pid, "SIGKILL");
-      }
-    }
+    // Every driver's VM processes, by the pids in their launch records (checked to be the VM's), as the
+    // node's watchdog finds them: microvm-nix runners name their files relatively, so a command-line
+    // search alone misses them.
+    await killNodeVms(join(this.dataDir, "vms"));
     for (const pid of this.qemuPids()) process.kill(pid, "SIGKILL");
     const etcd = this.etcdPid();
     if (etcd !== undefined) process.kill(etcd, "SIGKILL");
