@@ -1,3 +1,4 @@
+import { Socket } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import {
   connectNodeAdapter,
@@ -5,7 +6,6 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { type Handler, type ListeningServer, listen } from "./http-server.js";
@@ -44,7 +44,9 @@ describe("one port for every protocol", () => {
     try {
       const client = createClient(VmService, createGrpcTransport({ baseUrl }));
       await client.getVm({ name: "web" });
-      const accepted = setNoDelay.mock.contexts.filter((socket) => (socket as Socket).localPort === server.port);
+      const accepted = setNoDelay.mock.contexts.filter(
+        (socket) => (socket as Socket).localPort === server.port,
+      );
       expect(accepted.length).toBeGreaterThan(0);
       expect(setNoDelay.mock.calls[setNoDelay.mock.contexts.indexOf(accepted[0])]).toEqual([true]);
     } finally {
