@@ -7,7 +7,9 @@
  * strategy. Like Nomad, a large cluster is not scored in full: nodes are visited from a random start
  * and the best of the first `limit` feasible ones wins (every node of a cluster of up to 32, else
  * max(32, 2·⌈log2 n⌉)), so the cost of a placement stays nearly flat as the cluster grows while most
- * nodes fit. Only when nothing fits is every node visited, to say for each why it did not.
+ * nodes fit. Only when nothing fits is every node visited, to say for each why it did not. The nodes
+ * are read through a CandidateTable (core/candidate-table.ts), whose columns keep that flat cost flat
+ * on clusters too large for the CPU caches.
  */
 
 import { CandidateTable, type CompiledRequest } from "./candidate-table.js";
@@ -30,7 +32,8 @@ export interface NodeReason {
 export type Placement =
   | {
       ok: true;
-      node: string /** The node's row in the table. */;
+      node: string;
+      /** The node's row in the table: count the VM there with CandidateTable.assign. */
       index: number;
       score: number;
       evaluated: number;
