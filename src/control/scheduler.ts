@@ -5,6 +5,8 @@
  * core/scheduling.ts. Every write is compare-and-swap on the
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
+
+import { ClusterLoad } from "../core/cluster-load.js";
 import { errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
@@ -39,6 +41,8 @@ interface Cached {
 
 export class Scheduler {
   private readonly vms = new Map<string, Cached>();
+  /** The same records counted per node, kept with vms, so a pass need not re-count every VM. */
+  private readonly perNode = new ClusterLoad();
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly alive = new Set<string>();
   private readonly statuses = new Map<string, VmStatus>();
@@ -140,6 +144,7 @@ export class Scheduler {
     this.loaded = false;
     this.loadAgain = false;
     this.vms.clear();
+    this.perNode.clear();
     this.nodes.clear();
     this.alive.clear();
     this.statuses.clear();
@@ -185,6 +190,7 @@ export class Scheduler {
       // the read's revision delivers them again, and putVm ignores what is older than it holds.
       const newer = [...this.vms.values()].filter((c) => c.kv.modRevision > vms.revision);
       this.vms.clear();
+      this.perNode.clear();
       for (const kv of vms.kvs) this.putVm(kv);
       for (const c of newer) this.putVm(c.kv);
       mirror(this.nodes, keys.nodesPrefix, nodes.kvs);
@@ -234,11 +240,13 @@ export class Scheduler {
     if (before && before.node !== "" && (before.node !== record.node || record.deleting))
       this.capacityGeneration++;
     this.vms.set(record.name, { kv, record });
+    this.perNode.set(record);
   }
 
   private dropVm(name: string): void {
     if (this.vms.get(name)?.record.node) this.capacityGeneration++;
     this.vms.delete(name);
+    this.perNode.delete(name);
     this.triedAt.delete(name);
   }
 
@@ -277,7 +285,7 @@ export class Scheduler {
         const decisions = planScheduling(
           {
             nodes: nodeViews([...this.nodes.values()], this.alive, this.cordons),
-            vms: [...this.vms.values()].map((c) => c.record),
+            load: this.perNode,
             statuses: this.statuses,
             retry: (vm) => this.triedAt.get(vm.name) !== this.capacityGeneration,
             now: this.opts.clock.now(),
@@ -286,10 +294,8 @@ export class Scheduler {
           this.opts.config,
           () => this.opts.random.next(),
         );
-        for (const vm of this.vms.values()) {
-          if (vm.record.node === "" && vm.record.unschedulable !== undefined) {
-            this.triedAt.set(vm.record.name, this.capacityGeneration);
-          }
+        for (const vm of this.perNode.unassigned()) {
+          if (vm.unschedulable !== undefined) this.triedAt.set(vm.name, this.capacityGeneration);
         }
         // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
         // and a remote store then carries them in few transactions (ports/group-commit-store.ts).

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ClusterLoad } from "./cluster-load.js";
 import type { NodeView } from "./node-record.js";
 import { planScheduling, type SchedulerConfig } from "./scheduling.js";
 import { initialStatus, type VmRecord, type VmStatus } from "./vm-record.js";
@@ -43,7 +44,7 @@ const plan = (
   now = 0,
   notReadySince = new Map<string, number>(),
   statuses = new Map<string, VmStatus>(),
-) => planScheduling({ nodes, vms, statuses, now, notReadySince }, config, () => 0);
+) => planScheduling({ nodes, load: ClusterLoad.of(vms), statuses, now, notReadySince }, config, () => 0);
 
 describe("scheduling", () => {
   it("places unassigned VMs, accounting each before the next", () => {

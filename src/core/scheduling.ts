@@ -3,8 +3,9 @@
  * nodes that have been gone longer than the grace period, and finish deleting VMs whose node is gone.
  * Pure: the leader's controller applies the decisions; the simulator can run the same planning.
  */
-import { allocationsByNode, nodeAllocatable } from "./allocation.js";
+import { nodeAllocatable } from "./allocation.js";
 import { CandidateTable } from "./candidate-table.js";
+import type { ClusterLoad } from "./cluster-load.js";
 import type { NodeView } from "./node-record.js";
 import {
   type Candidate,
@@ -23,7 +24,8 @@ export interface SchedulerConfig {
 
 export interface ClusterSnapshot {
   nodes: readonly NodeView[];
-  vms: readonly VmRecord[];
+  /** The VM records, counted per node (kept up to date by the scheduler, or ClusterLoad.of(vms)). */
+  load: ClusterLoad;
   /** The agents' status reports, by VM name. */
   statuses: ReadonlyMap<string, VmStatus>;
   now: number;
@@ -47,10 +49,9 @@ export function planScheduling(
   config: SchedulerConfig,
   random: () => number,
 ): Decision[] {
-  const { now, notReadySince } = snapshot;
+  const { now, notReadySince, load } = snapshot;
   const ready = new Set(snapshot.nodes.filter((n) => n.state === "Ready").map((n) => n.id));
-  const assigned = new Set(snapshot.vms.map((vm) => vm.node).filter((n) => n !== ""));
-  for (const id of [...snapshot.nodes.map((n) => n.id), ...assigned]) {
+  for (const id of [...snapshot.nodes.map((n) => n.id), ...load.assignedNodes()]) {
     if (ready.has(id)) notReadySince.delete(id);
     else if (!notReadySince.has(id)) notReadySince.set(id, now);
   }
@@ -59,13 +60,13 @@ export function planScheduling(
     return since !== undefined && now - since >= config.graceMs;
   };
 
-  const table = CandidateTable.from(buildCandidates(snapshot.nodes, snapshot.vms));
+  const table = CandidateTable.from(buildCandidates(snapshot.nodes, load));
   const decisions: Decision[] = [];
   // Only VMs without a node, or on a node gone past the grace period, need a decision; the others are
-  // counted in the table only (sorting all of them each pass cost O(V log V) on a big cluster).
-  const ordered = snapshot.vms
-    .filter((vm) => vm.node === "" || gone(vm.node))
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+  // counted in the table only, so a pass costs O(nodes + those VMs), not O(all VMs).
+  const ordered = [...load.unassigned()];
+  for (const [node] of notReadySince) if (gone(node)) ordered.push(...load.onNode(node));
+  ordered.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
   for (const vm of ordered) {
     if (vm.deleting) {
       if (vm.node === "" || gone(vm.node))
@@ -122,29 +123,10 @@ export function placementRequest(
   };
 }
 
-/** Placement candidates: each node with what its VMs use, their ports and the images they run. */
-export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmRecord[]): Candidate[] {
-  const usage = allocationsByNode(vms);
-  const ports = new Map<string, Set<string>>();
-  const images = new Map<string, Set<string>>();
-  const groups = new Map<string, Set<string>>();
-  for (const vm of vms) {
-    if (vm.node === "") continue;
-    if (vm.group !== undefined && !vm.deleting) {
-      const g = groups.get(vm.node) ?? new Set<string>();
-      g.add(vm.group);
-      groups.set(vm.node, g);
-    }
-    const p = ports.get(vm.node) ?? new Set<string>();
-    for (const f of vm.spec.forwards) p.add(`${f.protocol}/${f.host}`);
-    ports.set(vm.node, p);
-    const i = images.get(vm.node) ?? new Set<string>();
-    for (const path of [vm.spec.kernel, vm.spec.initrd, vm.spec.disk]) if (path) i.add(path);
-    images.set(vm.node, i);
-  }
+/** Placement candidates: each node with what its VMs use, their ports, groups and images. */
+export function buildCandidates(nodes: readonly NodeView[], load: ClusterLoad): Candidate[] {
   return nodes.map((view) => {
     const total = nodeAllocatable(view);
-    const used = usage.get(view.id);
     return {
       id: view.id,
       labels: view.labels,
@@ -153,11 +135,7 @@ export function buildCandidates(nodes: readonly NodeView[], vms: readonly VmReco
       schedulable: !view.cordoned,
       vcpus: total.vcpus,
       memoryMiB: total.memoryMiB,
-      usedVcpus: used?.vcpus ?? 0,
-      usedMemoryMiB: used?.memoryMiB ?? 0,
-      groups: groups.get(view.id) ?? new Set<string>(),
-      ports: ports.get(view.id) ?? new Set<string>(),
-      images: images.get(view.id) ?? new Set<string>(),
+      ...load.candidateLoad(view.id),
     };
   });
 }
