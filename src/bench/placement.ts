@@ -3,7 +3,12 @@
  * synthetic clusters: every placement is accounted on its node before the next, as the scheduler does.
  */
 import { CandidateTable } from "../core/candidate-table.js";
+import { ClusterLoad } from "../core/cluster-load.js";
+import type { NodeView } from "../core/node-record.js";
 import { type Candidate, type PlacementRequest, placeIn, type Strategy } from "../core/placement.js";
+import { planScheduling } from "../core/scheduling.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
 
 export interface PlacementFigures {
   nodes: number;
@@ -62,4 +67,57 @@ export function measurePlacement(size: number, strategy: Strategy, placements: n
     perSecond: (placements / ms) * 1000,
     microsEach: (ms * 1000) / placements,
   };
+}
+
+export interface PassFigures {
+  nodes: number;
+  vms: number;
+  /** Mean milliseconds of one scheduling pass that places one new VM. */
+  msEach: number;
+}
+
+/**
+ * One scheduling pass (core/scheduling.ts, as the leader runs it) on a cluster of `vms` placed VMs,
+ * each pass placing one new one: the leader's cost per create when creates arrive one at a time.
+ */
+export function measureSchedulingPass(nodeCount: number, vmCount: number, passes: number): PassFigures {
+  const nodes: NodeView[] = Array.from({ length: nodeCount }, (_, i) => ({
+    id: `node-${String(i).padStart(6, "0")}`,
+    apiUrl: "",
+    labels: { zone: `z${i % 4}` },
+    capacity: { vcpus: 100_000, memoryMiB: 100_000_000, drivers: ["qemu"] },
+    startedAt: "",
+    state: "Ready",
+    cordoned: false,
+    draining: false,
+  }));
+  const vm = (i: number, node: string): VmRecord => ({
+    name: `vm-${i}`,
+    spec: parseVmSpec({ name: `vm-${i}`, kernel: "/boot/vmlinux", vcpus: 1, memory: 256 }),
+    desiredState: "running",
+    node,
+    restartNonce: 0,
+    deleting: false,
+    createdAt: new Date(1_800_000_000_000 + i).toISOString(),
+  });
+  const load = ClusterLoad.of(Array.from({ length: vmCount }, (_, i) => vm(i, nodes[i % nodeCount]!.id)));
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const config = { defaultStrategy: "spread" as const, graceMs: 5_000 };
+  const t0 = performance.now();
+  for (let p = 0; p < passes; p++) {
+    const pending = vm(vmCount + p, "");
+    load.set(pending);
+    const [decision] = planScheduling(
+      { nodes, load, statuses: new Map(), now: 0, notReadySince: new Map() },
+      config,
+      random,
+    );
+    if (decision?.type !== "assign") throw new Error(`the pass did not place ${pending.name}`);
+    load.set({ ...pending, node: decision.node });
+  }
+  return { nodes: nodeCount, vms: vmCount, msEach: (performance.now() - t0) / passes };
 }

@@ -10,7 +10,7 @@ import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureFailover } from "./failover.js";
-import { measurePlacement } from "./placement.js";
+import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 
@@ -49,6 +49,15 @@ const growth = (["binpack", "spread"] as const).map((strategy) => {
   });
   return { strategy, ratio: median(ratios), ratios };
 });
+measureSchedulingPass(1_000, 10_000, 50); // JIT warm-up, not reported
+const passes = (
+  [
+    [100, 1_000],
+    [1_000, 10_000],
+    [1_000, 50_000],
+    [5_000, 50_000],
+  ] as const
+).map(([nodes, vms]) => measureSchedulingPass(nodes, vms, 200));
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 
@@ -80,6 +89,12 @@ Placement, production code in process (20,000 placements each, every one account
 | nodes | strategy | placements/s | µs each |
 |---|---|---|---|
 ${placement.map((p) => `| ${p.nodes} | ${p.strategy} | ${fmt(p.perSecond, 0)} | ${fmt(p.microsEach, 1)} |`).join("\n")}
+
+One scheduling pass placing one new VM (core/scheduling.ts with the leader's per-node counts; 200 passes each):
+
+| nodes | placed VMs | ms per pass |
+|---|---|---|
+${passes.map((p) => `| ${p.nodes} | ${p.vms} | ${fmt(p.msEach, 2)} |`).join("\n")}
 
 Growth of the time per placement from 1,000 to 50,000 nodes, five alternating pairs each:
 ${growth.map((g) => `${g.strategy} **${fmt(g.ratio, 2)}×** (${g.ratios.map((r) => fmt(r, 2)).join(", ")})`).join("; ")}.
