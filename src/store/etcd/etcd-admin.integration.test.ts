@@ -248,4 +248,33 @@ describe("EtcdAdmin", () => {
       await cluster.waitHealthy();
     }
   });
+
+  it("refuses a learner while a voting member is down, and waits out etcd's health window once it is back", async () => {
+    const before = await admin.memberStatuses();
+    const leaderUrl = before.find((s) => s.leader)?.clientUrls[0];
+    const index = cluster.endpoints.findIndex((url) => url !== leaderUrl);
+    const [first, second] = await freePorts(2);
+    await cluster.stopMember(index);
+    try {
+      const refused = await admin.addLearner(`http://127.0.0.1:${first}`, { healthWaitMs: 1_500 }).then(
+        () => undefined,
+        (err: unknown) => err as Error & { code: string },
+      );
+      expect(refused?.code).toBe("UNAVAILABLE");
+      expect(refused?.message).toMatch(/unreachable/);
+      // A refusal, not a lost reply: the error does not say it may have been added, and it was not.
+      expect(refused?.message).not.toMatch(/may have been added/);
+      expect(await admin.members()).toHaveLength(3);
+      // Back, but etcd refuses for ~5 s after the member reconnects (a join right after a cluster
+      // started failed so in CI): the add waits that out instead of failing.
+      await cluster.restartMember(index);
+      const { id, members } = await admin.addLearner(`http://127.0.0.1:${second}`, { healthWaitMs: 30_000 });
+      expect(members).toHaveLength(4);
+      await admin.remove(id);
+    } finally {
+      await cluster.restartMember(index);
+      await cluster.waitHealthy();
+    }
+    expect(await admin.members()).toHaveLength(3);
+  });
 });

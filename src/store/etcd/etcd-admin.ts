@@ -44,6 +44,9 @@ const NOT_FOUND = "member not found";
 const NOT_LEARNER = "can only promote a learner member";
 const NOT_IN_SYNC = "can only promote a learner member which is in sync with leader";
 const PROMOTE_PAUSE_MS = 1_000;
+const HEALTH_PAUSE_MS = 500;
+/** etcd's refusal of a membership change while a voting member is down or has just reconnected. */
+const UNHEALTHY = "etcdserver: unhealthy cluster";
 /** Each member's status call in memberStatuses() gets at most this long. */
 const STATUS_TIMEOUT_MS = 2_000;
 
@@ -145,12 +148,21 @@ export class EtcdAdmin {
     return Promise.all(members.map((member) => this.statusOf(member)));
   }
 
-  /** Adds a member with `peerUrl` as a learner; its node then starts etcd with state "existing". */
-  async addLearner(peerUrl: string): Promise<{ id: string; members: MemberInfo[] }> {
+  /**
+   * Adds a member with `peerUrl` as a learner; its node then starts etcd with state "existing". etcd
+   * refuses membership changes for a few seconds after a member (re)connects ("unhealthy cluster",
+   * checked before anything is proposed, so nothing was added): such refusals are retried for up to
+   * `healthWaitMs` (10 s by default).
+   */
+  async addLearner(
+    peerUrl: string,
+    options: { healthWaitMs?: number } = {},
+  ): Promise<{ id: string; members: MemberInfo[] }> {
     const what = `add an etcd learner with peer URL ${peerUrl}`;
+    const deadline = Date.now() + (options.healthWaitMs ?? 10_000);
     let maybeAdded = false;
-    try {
-      return await this.endpoints.run("read", this.callTimeoutMs, async (client, call) => {
+    const attempt = () =>
+      this.endpoints.run("read", this.callTimeoutMs, async (client, call) => {
         try {
           const reply = await client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true }, call);
           return { id: toHex(reply.member.ID), members: reply.members.map(toMember) };
@@ -160,10 +172,19 @@ export class EtcdAdmin {
             const ours = members.find((m) => m.learner && !m.started && m.peerUrls.includes(peerUrl));
             if (ours !== undefined) return { id: ours.id, members };
           }
-          maybeAdded ||= blamesEndpoint(err) && !wasNotSent(err);
+          maybeAdded ||= blamesEndpoint(err) && !wasNotSent(err) && !has(err, UNHEALTHY);
           throw err;
         }
       });
+    try {
+      for (;;) {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (maybeAdded || !has(err, UNHEALTHY) || Date.now() + HEALTH_PAUSE_MS >= deadline) throw err;
+          await sleep(HEALTH_PAUSE_MS);
+        }
+      }
     } catch (err) {
       if (alreadyAdded(err)) {
         throw new BlixardError(
@@ -349,7 +370,7 @@ export class EtcdAdmin {
           "or remove the ones that are gone for good, first",
       );
     }
-    if (has(err, "etcdserver: unhealthy cluster")) {
+    if (has(err, UNHEALTHY)) {
       return fail(
         "UNAVAILABLE",
         "etcd refuses membership changes while a voting member is unreachable or has just reconnected; " +
