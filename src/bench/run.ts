@@ -9,6 +9,7 @@ import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
 import { measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
+import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
@@ -60,6 +61,8 @@ const passes = (
 ).map(([nodes, vms]) => measureSchedulingPass(nodes, vms, 200));
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
+console.error("benchmarks: CPU per etcd call in a Node process");
+const etcdCall = await measureEtcdCallCost(2000);
 
 const total = (c: CpuShare) => c.nodes + c.etcd + c.client;
 const cpu = (c: CpuShare) =>
@@ -81,6 +84,7 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
 | three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
 ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |\n| store transactions per create, all nodes (concurrency ${t.concurrency}): sent to etcd after group commit | ${fmt(t.txnsSentPerCreate, 2)} | asked for by API, scheduler and agents: ${fmt(t.txnsRequestedPerCreate, 2)} | ${fmt(t.txnsSentPerCreate / t.txnsRequestedPerCreate, 2)} |\n| CPU ms per create (concurrency ${t.concurrency}): nodes + etcd members + client | ${cpu(t.createCpuMs)} | per raw put: ${cpu(t.putCpuMs)} | ${fmt(total(t.createCpuMs) / total(t.putCpuMs), 2)} |`).join("\n")}
+| CPU ms per etcd call in a Node process (etcd3 over grpc-js): get / txn / quorum-confirmed txn | ${fmt(etcdCall.get, 2)} / ${fmt(etcdCall.txn, 2)} / ${fmt(etcdCall.quorumTxn, 2)} | | |
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 
