@@ -1,7 +1,8 @@
 /** The NodeService handlers: membership as registered in the store, with the current leader marked. */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { allocationsByNode, type NodeUsage, nodeUsage } from "../core/allocation.js";
+import { type NodeUsage, nodeUsage } from "../core/allocation.js";
+import { ClusterLoad } from "../core/cluster-load.js";
 import { BlixardError } from "../core/errors.js";
 import { keys, nameFromKey } from "../core/keys.js";
 import { type Cordon, type NodeRecord, type NodeView, nodeViews } from "../core/node-record.js";
@@ -66,8 +67,8 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       deps.store.range(keys.vmsPrefix),
       deps.leader(),
     ]);
-    const allocations = allocationsByNode(vms.kvs.map((kv) => JSON.parse(kv.value) as VmRecord));
-    return { views, leader, usage: (view: NodeView) => nodeUsage(view, allocations) };
+    const load = ClusterLoad.of(vms.kvs.map((kv) => JSON.parse(kv.value) as VmRecord));
+    return { views, leader, usage: (view: NodeView) => nodeUsage(view, load.used(view.id)) };
   };
   const one = async (id: string) => {
     const { views, leader, usage } = await snapshot();

@@ -5,7 +5,6 @@
  * core/scheduling.ts. Every write is compare-and-swap on the
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
-
 import { ClusterLoad } from "../core/cluster-load.js";
 import { errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";

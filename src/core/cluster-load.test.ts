@@ -1,15 +1,34 @@
 import { describe, expect, it } from "vitest";
-import { allocationsByNode } from "./allocation.js";
 import { ClusterLoad } from "./cluster-load.js";
 import type { VmRecord } from "./vm-record.js";
 
 /** The from-scratch count the scheduler made before every pass: the model ClusterLoad must match. */
 function recount(vms: Iterable<VmRecord>) {
-  const perNode = new Map<string, { ports: Set<string>; images: Set<string>; groups: Set<string> }>();
+  const perNode = new Map<
+    string,
+    {
+      vcpus: number;
+      memoryMiB: number;
+      vms: number;
+      ports: Set<string>;
+      images: Set<string>;
+      groups: Set<string>;
+    }
+  >();
   for (const vm of vms) {
     if (vm.node === "") continue;
-    const entry = perNode.get(vm.node) ?? { ports: new Set(), images: new Set(), groups: new Set() };
+    const entry = perNode.get(vm.node) ?? {
+      vcpus: 0,
+      memoryMiB: 0,
+      vms: 0,
+      ports: new Set<string>(),
+      images: new Set<string>(),
+      groups: new Set<string>(),
+    };
     perNode.set(vm.node, entry);
+    entry.vcpus += vm.spec.vcpus;
+    entry.memoryMiB += vm.spec.memory;
+    entry.vms += 1;
     for (const f of vm.spec.forwards) entry.ports.add(`${f.protocol}/${f.host}`);
     for (const path of [vm.spec.kernel, vm.spec.initrd, vm.spec.disk]) if (path) entry.images.add(path);
     if (vm.group !== undefined && !vm.deleting) entry.groups.add(vm.group);
@@ -63,10 +82,14 @@ describe("ClusterLoad", () => {
           load.set(vm);
           truth.set(name, vm);
         }
-        const allocations = allocationsByNode(truth.values());
         const sets = recount(truth.values());
         for (const node of ["a", "b", "c"]) {
-          const expected = allocations.get(node) ?? { vcpus: 0, memoryMiB: 0, vms: 0 };
+          const counted = sets.get(node);
+          const expected = {
+            vcpus: counted?.vcpus ?? 0,
+            memoryMiB: counted?.memoryMiB ?? 0,
+            vms: counted?.vms ?? 0,
+          };
           expect(load.used(node), `seed ${seed} step ${step} node ${node}`).toEqual(expected);
           const fields = load.candidateLoad(node);
           const model = sets.get(node);
@@ -86,7 +109,7 @@ describe("ClusterLoad", () => {
             .map((vm) => vm.name)
             .sort(),
         );
-        expect([...load.assignedNodes()].sort()).toEqual([...allocations.keys()].sort());
+        expect([...load.assignedNodes()].sort()).toEqual([...sets.keys()].sort());
         expect(load.size).toBe(truth.size);
       }
     }
