@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import type { GroupCommitStats } from "../ports/group-commit-store.js";
 import { createMetrics } from "./metrics.js";
@@ -24,5 +25,21 @@ describe("createMetrics", () => {
   it("has no store transaction counts on a node without group commit (SQLite)", async () => {
     const { registry } = createMetrics(async () => []);
     expect(await registry.metrics()).not.toContain("blixard_store_transactions_total");
+  });
+});
+
+describe("the /metrics exposition", () => {
+  // promtool comes from Debian's prometheus package (scripts/install-system-deps.sh); a missing
+  // promtool fails this test instead of skipping it, so CI cannot silently stop checking.
+  it("passes `promtool check metrics`, default Node.js metrics and group commit counts included", async () => {
+    const { registry } = createMetrics(async () => [], { requested: 3, sent: 1, split: 0 });
+    const text = await registry.metrics();
+    // The counter-suffixed gauges that promtool rejected are gone; the per-type gauges remain.
+    expect(text).not.toMatch(/^# TYPE \S+_total gauge$/m);
+    expect(text).toMatch(/^# TYPE blixard_nodejs_active_handles gauge$/m);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(check.error, "promtool must be installed (scripts/install-system-deps.sh)").toBeUndefined();
+    expect(`${check.stdout}${check.stderr}`).toBe("");
+    expect(check.status).toBe(0);
   });
 });
