@@ -12,7 +12,9 @@ export interface DataDirLayout {
   storeFile: string;
   nodeFile: string;
   tokenFile: string;
+  /** The node lock (see node-lock.ts) and the pid of its holder, for the refusal message. */
   lockFile: string;
+  lockPidFile: string;
   vmsDir: string;
   defaultImageDir: string;
   /** Cluster membership of a node with a managed etcd member (absent on single nodes). */
@@ -35,7 +37,8 @@ export function layout(root: string): DataDirLayout {
     storeFile: join(root, "store.db"),
     nodeFile: join(root, "node.json"),
     tokenFile: join(root, "token"),
-    lockFile: join(root, "node.pid"),
+    lockFile: join(root, "node.lock"),
+    lockPidFile: join(root, "node.pid"),
     vmsDir: join(root, "vms"),
     defaultImageDir: join(root, "images", "default"),
     clusterFile: join(root, "cluster.json"),

@@ -1,43 +1,54 @@
 /**
- * One daemon per data directory: two agents converging the same VMs would fight. The lock is a pidfile;
- * a stale one (its process is gone, e.g. after SIGKILL) is taken over.
+ * One daemon per data directory: two agents converging the same VMs would fight.
+ *
+ * The lock is a kernel lock that dies with its process, so there is no check-then-act window and no
+ * stale lock after SIGKILL. Node has no flock(2); better-sqlite3 (already the embedded store) takes
+ * POSIX fcntl locks on its database file. A connection in `locking_mode=EXCLUSIVE` that has written
+ * keeps its exclusive fcntl lock until it is closed or its process exits, and another process's
+ * attempt fails at once with SQLITE_BUSY (busy timeout 0). fcntl locks are not inherited across
+ * fork/exec, so the qemu processes and the watchdog the node spawns never hold it.
+ *
+ * The holder's pid goes to a separate plain file only to name it in the refusal: a process that does
+ * not hold the lock cannot read the locked database.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { BlixardError } from "../core/errors.js";
 
-export function acquireNodeLock(path: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, "wx", 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new BlixardError(
-          "FAILED_PRECONDITION",
-          `another blixard node (pid ${pid}) is using this data dir (${path}); stop it first or pass another --data-dir`,
-        );
-      }
-      unlinkSync(path);
-    }
+export function acquireNodeLock(lockPath: string, pidPath: string): () => void {
+  const db = new Database(lockPath, { timeout: 0 });
+  try {
+    db.pragma("locking_mode = EXCLUSIVE");
+    // The database only carries the lock: keep no journal file beside it.
+    db.pragma("journal_mode = MEMORY");
+    // A write takes the exclusive lock; in EXCLUSIVE locking mode it is kept after COMMIT.
+    db.exec("BEGIN EXCLUSIVE");
+    db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
+    db.prepare("DELETE FROM holder").run();
+    db.prepare("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
+    db.exec("COMMIT");
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+    throw new BlixardError(
+      "FAILED_PRECONDITION",
+      `another blixard node${holderPid(pidPath)} is using this data dir (lock ${lockPath}); stop it first or pass another --data-dir`,
+    );
   }
-  throw new BlixardError("INTERNAL", `could not take the node lock ${path}`);
+  writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 });
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    db.close();
+  };
 }
 
-function isAlive(pid: number): boolean {
+function holderPid(pidPath: string): string {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    const pid = Number.parseInt(readFileSync(pidPath, "utf8").trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? ` (pid ${pid})` : "";
+  } catch {
+    return "";
   }
 }

@@ -62,7 +62,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const log = createPinoLogger({ level: options.logLevel });
   const dirs = layout(options.dataDir);
   ensureDataDir(dirs);
-  const releaseLock = acquireNodeLock(dirs.lockFile);
+  const releaseLock = acquireNodeLock(dirs.lockFile, dirs.lockPidFile);
   const cleanups: Cleanup[] = [releaseLock];
   try {
     const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
