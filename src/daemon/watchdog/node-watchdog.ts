@@ -1,26 +1,19 @@
 /**
  * Starting and feeding the node watchdog (watchdog-main.ts) from the daemon: spawned detached, so it
  * outlives a daemon that is killed or frozen; its pid is recorded so that the next daemon replaces it;
- * the daemon touches the heartbeat at every lease renewal that gets through.
+ * the daemon writes a heartbeat (heartbeat.ts, on the monotonic clock) at every lease renewal that
+ * gets through.
  */
 import { spawn } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { heartbeatAgeMs, writeHeartbeat } from "./heartbeat.js";
 
 export interface NodeWatchdog {
   /**
-   * When the previous daemon's last renewal got through (the heartbeat file's time, kept across
-   * restarts), or undefined when there was no heartbeat yet (a new node).
+   * When the previous daemon's last renewal got through, in wall-clock ms (now minus the heartbeat's
+   * monotonic age, kept across restarts), or undefined when there was no heartbeat yet (a new node).
    */
   readonly lastBeat: number | undefined;
   /** Called at every lease renewal that got through. */
@@ -37,8 +30,10 @@ export function startNodeWatchdog(runDir: string, vmsDir: string, ttlMs: number)
   stopLeftover(pidFile);
   // The heartbeat is kept across restarts: it tells when this node's lease was last renewed, and a
   // daemon that restarts must not reset it, or a node restarting in a loop would never be fenced.
-  const lastBeat = existsSync(heartbeat) ? statSync(heartbeat).mtimeMs : undefined;
-  if (lastBeat === undefined) writeFileSync(heartbeat, "", { mode: 0o600 });
+  const age = existsSync(heartbeat) ? heartbeatAgeMs(heartbeat) : undefined;
+  // A heartbeat from before a reboot has an unknown age: its lease is long gone, so say "the epoch".
+  const lastBeat = age === undefined ? undefined : Number.isFinite(age) ? Date.now() - age : 0;
+  if (lastBeat === undefined) writeHeartbeat(heartbeat);
   const log = openSync(join(runDir, "watchdog.log"), "a", 0o600);
   const child = spawn(process.execPath, [MAIN, heartbeat, vmsDir, String(ttlMs)], {
     detached: true,
@@ -50,8 +45,7 @@ export function startNodeWatchdog(runDir: string, vmsDir: string, ttlMs: number)
   return {
     lastBeat,
     beat() {
-      const now = new Date();
-      utimesSync(heartbeat, now, now);
+      writeHeartbeat(heartbeat);
     },
     stop() {
       stopLeftover(pidFile);
