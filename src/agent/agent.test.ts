@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VmRepository } from "../api/vm-repository.js";
+import { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
@@ -363,5 +364,73 @@ describe("Agent", () => {
     expect([...driver.vms.values()].some((vm) => vm.runtime.state === "running")).toBe(false);
     const kv = await store.get(keys.status("web"));
     expect(JSON.parse(kv!.value)).toMatchObject({ node: "node-b", pid: 4242 });
+  });
+  it("backs off exponentially while the store fails its watch and reads, and starts over once it delivers", async () => {
+    // A store that breaks every watch at once and fails every read, as a full or lost disk does.
+    let broken = false;
+    let reads = 0;
+    const breakers: (() => void)[] = [];
+    const failing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "range")
+          return async (...args: Parameters<SqliteStore["range"]>) => {
+            if (broken) {
+              if (args[0] === keys.vmsPrefix) reads++;
+              throw new Error("SQLITE_IOERR: disk I/O error");
+            }
+            return target.range(...args);
+          };
+        if (prop !== "watch") return Reflect.get(target, prop, receiver);
+        return (prefix: string, options: { fromRevision: number }) => {
+          const inner = target.watch(prefix, options);
+          let fail: (err: Error) => void = () => {};
+          const failed = new Promise<never>((_, reject) => {
+            fail = reject;
+          });
+          failed.catch(() => {});
+          breakers.push(() => fail(new BlixardError("COMPACTED", "revision compacted")));
+          if (broken) breakers.at(-1)!();
+          return {
+            close: () => inner.close(),
+            async *[Symbol.asyncIterator]() {
+              const it = inner[Symbol.asyncIterator]();
+              for (;;) {
+                const next = await Promise.race([it.next(), failed]);
+                if (next.done) return;
+                yield next.value;
+              }
+            },
+          };
+        };
+      },
+    });
+    await agent.shutdown({ stopVms: false });
+    agent = new Agent({
+      nodeId: NODE,
+      store: failing,
+      driver,
+      clock,
+      logger: silentLogger,
+      prober,
+      stopOptions,
+    });
+    await agent.start();
+    broken = true;
+    for (const b of breakers.splice(0)) b();
+    // Two minutes of a broken store: reloads 1, 2, 4, 8, 16, 30 and 30 s after the failures before
+    // them (the next at 121 s), where it used to reload every second: 120 times.
+    for (let t = 0; t < 120_000; t += 500) {
+      clock.advance(500);
+      await settle();
+    }
+    expect(reads).toBe(7);
+    // The store recovers: the agent follows it again and acts on a new VM.
+    broken = false;
+    clock.advance(30_000);
+    await settle();
+    await store.put(keys.vm("late"), JSON.stringify(record("late")));
+    await settle();
+    await agent.idle();
+    expect((await driver.inspect("late")).state).toBe("running");
   });
 });

@@ -9,6 +9,7 @@ import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
+import { RetryBackoff } from "../core/retry-backoff.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
@@ -58,6 +59,11 @@ export class Agent {
   private resyncTimer: TimerHandle | undefined;
   private running = false;
   private fenced = false;
+  /**
+   * Waits between attempts to follow the store again after a failure: 1 s, 2 s, ... up to 30 s on the
+   * injected clock, from 1 s again once a watch delivers. A failing store is not hammered.
+   */
+  private readonly rewatches = new RetryBackoff({ initialSeconds: 1, maxSeconds: 30 });
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: "agent" });
@@ -202,6 +208,7 @@ export class Agent {
       let next = fromRevision;
       try {
         for await (const batch of watch) {
+          this.rewatches.succeeded();
           next = batch.revision + 1;
           for (const event of batch.events) {
             const name = nameFromKey(keys.vmsPrefix, event.kv.key);
@@ -214,9 +221,10 @@ export class Agent {
         }
       } catch (err) {
         if (!this.running) return;
-        this.log.warn({ err: errorMessage(err) }, "store watch failed; reloading state");
+        const retryInMs = this.rewatches.failed(this.opts.clock.now());
+        this.log.warn({ err: errorMessage(err), retryInMs }, "store watch failed; reloading state");
         const reload = isBlixardError(err, "COMPACTED");
-        this.opts.clock.setTimeout(() => void this.rewatch(reload ? undefined : next), 1000);
+        this.opts.clock.setTimeout(() => void this.rewatch(reload ? undefined : next), retryInMs);
       }
     })();
   }
@@ -228,8 +236,9 @@ export class Agent {
       this.follow(revision);
       for (const name of await this.localNames()) void this.enqueue(name);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "store unavailable; retrying");
-      this.opts.clock.setTimeout(() => void this.rewatch(fromRevision), 1000);
+      const retryInMs = this.rewatches.failed(this.opts.clock.now());
+      this.log.warn({ err: errorMessage(err), retryInMs }, "store unavailable; retrying");
+      this.opts.clock.setTimeout(() => void this.rewatch(fromRevision), retryInMs);
     }
   }
 

@@ -348,4 +348,79 @@ describe("Scheduler", () => {
     await settle();
     expect(await record("web")).toMatchObject({ node: "b", epoch: 1 });
   });
+  it("reloads when a finish-delete's transaction fails, so the VM does not stay deleting without an event", async () => {
+    // The record of VM doomed (deleting, on no node) changes just before the delete lands, and the
+    // watch never delivers that change: the delete's compare fails. The scheduler used to drop the VM
+    // from its cache anyway, so it stayed `deleting` in the store for good, with no event.
+    const lagging = withoutEvents((e) => e.kv.key === keys.vm("doomed"));
+    let raced = false;
+    const racing = new Proxy(lagging, {
+      get(target, prop, receiver) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          const deletes = request.success.some((op) => op.type === "delete" && op.key === keys.vm("doomed"));
+          if (deletes && !raced) {
+            raced = true;
+            await store.put(
+              keys.vm("doomed"),
+              JSON.stringify({ ...vm("doomed"), deleting: true, restartNonce: 1 }),
+            );
+          }
+          return target.txn(request);
+        };
+      },
+    });
+    scheduler.stop();
+    scheduler = schedulerOn(racing);
+    await register("a", true);
+    await store.put(keys.vm("doomed"), JSON.stringify({ ...vm("doomed"), deleting: true }));
+    scheduler.start();
+    await settle();
+    expect(raced).toBe(true);
+    expect(await store.get(keys.vm("doomed"))).toBeUndefined();
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
+    expect(events).toContainEqual(expect.objectContaining({ type: "deleted", vm: "doomed" }));
+  });
+
+  it("backs off exponentially while every write fails (a full disk), and starts over after a success", async () => {
+    let failing = true;
+    let attempts = 0;
+    const full = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "txn") return Reflect.get(target, prop, receiver);
+        return async (request: TxnRequest) => {
+          const places = request.success.some((op) => op.type === "put" && op.key.startsWith(keys.vmsPrefix));
+          if (places) attempts++;
+          if (places && failing) throw new Error("SQLITE_FULL: database or disk is full");
+          return target.txn(request);
+        };
+      },
+    });
+    scheduler.stop();
+    scheduler = schedulerOn(full);
+    await register("a", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    scheduler.start();
+    await settle();
+    // The attack on the old loop: with no time passing, it retried as fast as the store failed.
+    expect(attempts).toBe(2);
+    // A minute of failures: retries 0.5, 1, 2, 4, 8 and 16 s apart (the next 30 s later), not one per tick.
+    for (let t = 0; t < 60_000; t += 100) {
+      clock.advance(100);
+      await settle();
+    }
+    expect(attempts).toBe(8);
+    // The disk is freed: the next retry (30 s later at most) lands, and the series starts over.
+    failing = false;
+    clock.advance(30_000);
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "a" });
+    failing = true;
+    attempts = 0;
+    await store.put(keys.vm("db"), JSON.stringify(vm("db")));
+    await settle();
+    clock.advance(500);
+    await settle();
+    expect(attempts).toBe(3);
+  });
 });

@@ -6,10 +6,11 @@
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
 import { ClusterLoad } from "../core/cluster-load.js";
-import { errorMessage } from "../core/errors.js";
+import { BlixardError, errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js";
+import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
@@ -61,6 +62,12 @@ export class Scheduler {
   private loadTimer: TimerHandle | undefined;
   private passing = false;
   private again = false;
+  /**
+   * Waits between reloads after failures: a store that fails every write (a full disk) once made the
+   * reload-and-retry a hot loop. A lost reply is retried at once; then 0.5 s, 1 s, ... up to 30 s on
+   * the injected clock, from the first wait again after a pass whose writes all landed.
+   */
+  private readonly reloads = new RetryBackoff({ initialSeconds: 0.5, maxSeconds: 30, firstAtOnce: true });
 
   private readonly eventKeys: EventKeys;
 
@@ -94,7 +101,8 @@ export class Scheduler {
       return;
     }
     if (!this.loaded) {
-      void this.load();
+      // A reload waiting out its backoff is not hurried by every change or tick.
+      if (!this.loadTimer) void this.load();
       return;
     }
     if (this.passing) {
@@ -150,6 +158,22 @@ export class Scheduler {
     this.cordons.clear();
     this.notReadySince.clear();
     this.triedAt.clear();
+  }
+
+  /**
+   * After a failure: the cache may no longer say where VMs are (a write whose reply was lost may have
+   * landed), so it is dropped and read again once the backoff has passed.
+   */
+  private reloadAfterFailure(err: unknown, what: string): void {
+    const delayMs = this.reloads.failed(this.opts.clock.now());
+    this.log.warn(
+      { err: errorMessage(err), retryInMs: delayMs, failures: this.reloads.consecutiveFailures },
+      `${what}; reloading the cluster state`,
+    );
+    for (const watch of this.watches.splice(0)) watch.close();
+    this.loaded = false;
+    if (delayMs === 0) void this.load();
+    else this.loadLater(delayMs);
   }
 
   /** A reload in a while, unless one is pending already (every broken watch asks for one). */
@@ -221,8 +245,7 @@ export class Scheduler {
       this.loaded = true;
       this.poke();
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "cannot load the cluster state; retrying");
-      this.loadLater(1000);
+      this.reloadAfterFailure(err, "cannot load the cluster state");
     } finally {
       this.loading = false;
       if (this.loadAgain) void this.load();
@@ -264,8 +287,7 @@ export class Scheduler {
         }
       } catch (err) {
         if (!this.running || !this.watches.includes(watch)) return;
-        this.log.warn({ err: errorMessage(err) }, "watch failed; reloading the cluster state");
-        this.loadLater(1000);
+        this.reloadAfterFailure(err, "watch failed");
       }
     })();
   }
@@ -301,12 +323,12 @@ export class Scheduler {
         const applied = await Promise.allSettled(decisions.map((decision) => this.apply(decision, fence)));
         const failed = applied.find((outcome) => outcome.status === "rejected");
         if (failed) throw failed.reason;
+        this.reloads.succeeded();
       } while (this.again && this.running);
     } catch (err) {
       // A write whose reply was lost may have landed: the cache no longer says where VMs are, and a
       // pass from it could fill a node twice. Read everything again (which retries every Pending VM).
-      this.log.warn({ err: errorMessage(err) }, "scheduling pass failed; reloading the cluster state");
-      void this.load();
+      this.reloadAfterFailure(err, "scheduling pass failed");
     } finally {
       this.passing = false;
     }
@@ -322,7 +344,7 @@ export class Scheduler {
     const { kv, record } = cached;
     const unchanged: Compare = { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision };
     if (decision.type === "finish-delete") {
-      await this.opts.store.txn({
+      const deleted = await this.opts.store.txn({
         compare: [unchanged, fence, ...stillGone(decision.node || undefined)],
         success: [
           { type: "delete", key: keys.vm(record.name) },
@@ -331,6 +353,12 @@ export class Scheduler {
           this.event("deleted", record.name, decision.node, "its node is gone"),
         ],
       });
+      if (!deleted.succeeded) {
+        // The record changed since the cache read it, or the node came back. Dropping it from the
+        // cache anyway left a VM `deleting` in the store for good, with no event, when the change's
+        // watch event did not come (a lagging watch): fail the pass so the state is read again.
+        throw new BlixardError("CONFLICT", `VM ${record.name} changed before its delete landed; reloading`);
+      }
       this.dropVm(record.name);
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
