@@ -202,6 +202,13 @@ describe("Agent", () => {
     await advance(1000);
     expect(driver.vms.has("stray")).toBe(false);
     expect(driver.calls.filter((c) => c.op === "stop").map((c) => c.name)).toEqual(["stray"]);
+    // Its state is quarantined, never deleted: nobody asked for that, and it may be the only copy of
+    // the guest's writes (after a failover, or when the store was lost). The event says so.
+    expect(driver.calls.filter((c) => c.op === "quarantine" || c.op === "remove")).toEqual([
+      { op: "quarantine", name: "stray" },
+    ]);
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
+    expect(events).toContainEqual(expect.objectContaining({ type: "quarantined", vm: "stray", node: NODE }));
   });
 
   it("reports health from its check and restarts a VM that turns unhealthy", async () => {

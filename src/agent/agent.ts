@@ -466,7 +466,10 @@ export class Agent {
     this.log.info({ vm: name }, "deleted VM");
   }
 
-  /** A VM on this node with no record (deleted behind our back, or assigned elsewhere) is fenced off. */
+  /**
+   * A VM on this node with no record (deleted behind our back, or assigned elsewhere) is fenced off:
+   * stopped, and its state dir quarantined rather than deleted.
+   */
   private async removeOrphan(name: string): Promise<void> {
     const runtime = await this.opts.driver.inspect(name);
     if (runtime.state === "running") {
@@ -474,7 +477,23 @@ export class Agent {
       this.log.warn({ vm: name, method }, "stopped a VM that has no desired state on this node");
     }
     this.stopMonitor(name);
-    if ((await this.opts.driver.list()).includes(name)) await this.opts.driver.remove(name);
+    if ((await this.opts.driver.list()).includes(name)) {
+      // Nobody asked this node to delete it: after a failover its disk may hold the only copy of the
+      // guest's writes, and an empty or wrong store must not wipe every disk. Moved aside, kept.
+      const reason = "no record assigns it to this node";
+      await this.opts.driver.remove(name, { quarantine: { reason } });
+      await this.opts.store.txn({
+        compare: [],
+        success: [
+          eventEntry(this.eventKeys, this.opts.clock.now(), {
+            type: "quarantined",
+            vm: name,
+            node: this.opts.nodeId,
+            reason: `its state dir was moved to quarantine: ${reason}`,
+          }),
+        ],
+      });
+    }
     if (this.statuses.has(name)) {
       // A delete that fails may still have applied (a lost reply): until it is known to be done, the
       // store may hold no status at all, so the next status for this VM must be written whatever it is.

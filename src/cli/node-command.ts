@@ -1,6 +1,6 @@
 /**
  * `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM; `node list` and
- * `node get ID` show cluster membership.
+ * `node get ID` show cluster membership; `node quarantine` handles kept state dirs.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
@@ -8,6 +8,7 @@ import { parseLabels } from "../core/node-record.js";
 import { UsageError } from "./cli-error.js";
 import { type GlobalOptions, nodeClient, vmClient } from "./client.js";
 import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
+import { registerQuarantineCommands } from "./quarantine-command.js";
 
 interface NodeFlags {
   dataDir?: string;
@@ -35,6 +36,8 @@ interface NodeFlags {
   memoryOvercommit?: string;
   placementStrategy?: string;
   failoverGrace?: string;
+  acceptEmptyStore?: boolean;
+  consoleLogMaxBytes?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -101,6 +104,14 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--restore <file>",
       "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
     )
+    .option(
+      "--accept-empty-store",
+      "start although the store holds no VM while the data dir's vms/ holds state (they are quarantined, not deleted)",
+    )
+    .option(
+      "--console-log-max-bytes <n>",
+      "rotate each VM's console log at this size; two files kept (default 10485760 = 10 MiB)",
+    )
     .action(async (flags: NodeFlags) => {
       // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
       // program when both define it, so take it from there too.
@@ -133,6 +144,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         memoryOvercommit: numberFlag(flags.memoryOvercommit),
         placementStrategy: flags.placementStrategy,
         failoverGraceSeconds: numberFlag(flags.failoverGrace),
+        acceptEmptyStore: flags.acceptEmptyStore ?? false,
+        consoleLogMaxBytes: numberFlag(flags.consoleLogMaxBytes),
       });
       // Listening before the node starts: a signal that arrives while it starts (its API may answer
       // already) stops it cleanly once it has started, instead of killing it with its etcd member
@@ -158,6 +171,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       process.stderr.write("shutting down (VMs keep running unless --stop-vms-on-exit)\n");
       await running.shutdown();
     });
+
+  registerQuarantineCommands(node, () => program.opts<{ dataDir?: string }>().dataDir);
 
   node
     .command("list")

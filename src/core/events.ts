@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   "stopped",
   "deleted",
   "fenced",
+  "quarantined",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

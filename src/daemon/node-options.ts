@@ -107,6 +107,17 @@ const baseSchema = z.strictObject({
   failoverGraceSeconds: z.number().min(0).max(3600).default(5),
   /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
   restore: z.string().min(1).optional(),
+  /**
+   * Start although the store holds no VM at all while `vms/` holds state dirs (a lost or replaced
+   * store.db): those dirs are then quarantined as orphans, never deleted.
+   */
+  acceptEmptyStore: z.boolean().default(false),
+  /** Console logs rotate at this size (console.log plus console.log.1 kept): at most twice on disk. */
+  consoleLogMaxBytes: z
+    .int()
+    .min(64 * 1024)
+    .max(2 ** 40)
+    .default(10 * 1024 * 1024),
 });
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);

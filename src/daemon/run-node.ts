@@ -41,6 +41,7 @@ import { forgetMembership } from "./cluster/cluster-file.js";
 import { startManagedMember } from "./cluster/managed-member.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
+import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
@@ -107,6 +108,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
+    await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
     const qemu = new QemuDriver({ vmsDir: dirs.vmsDir, accel: accel.accel, logger: log, clock: systemClock });
     const microvmNix = microvmNixOffer(options.microvmNix, findOnPath("nix"));
     log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");

@@ -14,6 +14,7 @@ import type {
   DriverCapabilities,
   LogTail,
   ProgressFn,
+  RemoveOptions,
   StartedVm,
   StopMethod,
   StopOptions,
@@ -93,8 +94,8 @@ export class DriverSet implements VmDriver {
     return [...new Set(all.flat())].sort();
   }
 
-  async remove(name: string): Promise<void> {
-    await this.owner(name).remove(name);
+  async remove(name: string, options?: RemoveOptions): Promise<void> {
+    await this.owner(name).remove(name, options);
     this.owners.delete(name);
   }
 

@@ -43,6 +43,11 @@ export interface StopOptions {
   killTimeoutMs: number;
 }
 
+export interface RemoveOptions {
+  /** Keep the state: move it to quarantine, noting why. */
+  quarantine?: { reason: string };
+}
+
 export interface VmDriver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
@@ -64,6 +69,10 @@ export interface VmDriver {
   logSize(name: string): Promise<number>;
   /** Names of the VMs that have a state directory on this node. */
   list(): Promise<string[]>;
-  /** Removes the VM's state directory. The VM must not be running. */
-  remove(name: string): Promise<void>;
+  /**
+   * Removes the VM's state directory. The VM must not be running. With `quarantine`, the directory is
+   * moved aside (to `<data-dir>/quarantine/`) instead: for state nobody asked to delete (an orphan),
+   * which may hold the only copy of a guest's writes.
+   */
+  remove(name: string, options?: RemoveOptions): Promise<void>;
 }

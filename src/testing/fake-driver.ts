@@ -8,6 +8,7 @@ import type { Clock } from "../ports/clock.js";
 import type {
   DriverCapabilities,
   LogTail,
+  RemoveOptions,
   StartedVm,
   StopMethod,
   StopOptions,
@@ -21,7 +22,7 @@ interface FakeVm {
 }
 
 export type FakeCall = {
-  op: "prepare" | "start" | "stop" | "remove" | "adopt";
+  op: "prepare" | "start" | "stop" | "remove" | "quarantine" | "adopt";
   name: string;
   detail?: string;
 };
@@ -105,8 +106,8 @@ export class FakeDriver implements VmDriver {
     return [...this.vms.keys()];
   }
 
-  async remove(name: string): Promise<void> {
-    this.calls.push({ op: "remove", name });
+  async remove(name: string, options?: RemoveOptions): Promise<void> {
+    this.calls.push({ op: options?.quarantine ? "quarantine" : "remove", name });
     if (this.vms.get(name)?.runtime.state === "running") throw new Error(`${name} is running`);
     this.vms.delete(name);
   }

@@ -1,7 +1,7 @@
 /**
  * What every driver that keeps a VM in `<vmsDir>/<name>/` does the same way: the console log in
- * `console.log`, the list of VMs from the directories, adoption through inspect, removal of a VM
- * that is down, and per-VM serialisation. Each driver adds how it starts, stops and inspects.
+ * `console.log`, the list of VMs from the directories, adoption through inspect, removal (or
+ * quarantine) of a VM that is down, and per-VM serialisation. Each driver adds how it starts, stops and inspects.
  */
 import { rm } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
@@ -12,6 +12,7 @@ import type {
   DriverCapabilities,
   LogTail,
   ProgressFn,
+  RemoveOptions,
   StartedVm,
   StopMethod,
   StopOptions,
@@ -23,6 +24,7 @@ import type { OwnChild } from "../qemu/spawn-qemu.js";
 import { listVmNames } from "../qemu/vm-paths.js";
 import { fileExists } from "./files.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { quarantineDirFor, quarantineStateDir } from "./quarantine.js";
 
 export interface StateDirFiles {
   stateDir: string;
@@ -78,7 +80,7 @@ export abstract class StateDirDriver implements VmDriver {
     return listVmNames(this.vmsDir);
   }
 
-  async remove(name: string): Promise<void> {
+  async remove(name: string, options?: RemoveOptions): Promise<void> {
     const { stateDir } = this.files(name);
     await this.locks.run(name, async () => {
       const runtime = await this.inspect(name);
@@ -89,7 +91,19 @@ export abstract class StateDirDriver implements VmDriver {
         );
       }
       await this.beforeRemove(name);
-      await rm(stateDir, { recursive: true, force: true });
+      if (options?.quarantine && (await fileExists(stateDir))) {
+        const reason = options.quarantine.reason;
+        const dir = await quarantineStateDir(
+          stateDir,
+          quarantineDirFor(this.vmsDir),
+          name,
+          this.clock.now(),
+          reason,
+        );
+        this.log.warn({ vm: name, quarantine: dir, reason }, "moved the VM's state dir to quarantine");
+      } else {
+        await rm(stateDir, { recursive: true, force: true });
+      }
       this.children.delete(name);
     });
   }
