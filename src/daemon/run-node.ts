@@ -39,6 +39,7 @@ import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
 import { startManagedMember } from "./cluster/managed-member.js";
+import { startConsoleLogRotator } from "./console-log-rotator.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
@@ -109,6 +110,14 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
+    // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
+    const rotator = startConsoleLogRotator({
+      vmsDir: dirs.vmsDir,
+      maxBytes: options.consoleLogMaxBytes,
+      clock: systemClock,
+      logger: log,
+    });
+    cleanups.unshift(() => rotator.stop());
     const qemu = new QemuDriver({ vmsDir: dirs.vmsDir, accel: accel.accel, logger: log, clock: systemClock });
     const microvmNix = microvmNixOffer(options.microvmNix, findOnPath("nix"));
     log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");

@@ -1,9 +1,20 @@
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../platform/system-clock.js";
 import { fileSize, followFile, readTail } from "./console-log.js";
+import { rotateConsoleLog } from "./console-rotation.js";
 
 let dir: string;
 let file: string;
@@ -68,3 +79,78 @@ describe("followFile", () => {
     expect(result.done).toBe(true);
   });
 });
+
+describe("rotateConsoleLog", () => {
+  const onDisk = () => statSize(file) + statSize(`${file}.1`);
+  const statSize = (f: string) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
+
+  // The attack: a guest printing without end to its serial console filled the host's disk.
+  it("keeps a guest-sized flood under twice the cap on disk, its writer's fd staying open", async () => {
+    const cap = 1024 * 1024;
+    // Opened like qemu's chardev with append=on: O_APPEND, held for the VM's whole life.
+    const fd = openSync(file, "a", 0o600);
+    try {
+      const chunk = `${"x".repeat(1023)}\n`.repeat(64); // 64 KiB of console output
+      for (let i = 0; i < 400; i++) {
+        writeSync(fd, chunk);
+        // The node checks about once a second; here every 256 KiB of output (25 MiB in all).
+        if (i % 4 === 3) {
+          await rotateConsoleLog(file, cap);
+          expect(onDisk()).toBeLessThan(2 * cap);
+        }
+      }
+      writeSync(fd, "the newest line\n");
+      await rotateConsoleLog(file, cap);
+      expect(onDisk()).toBeLessThan(2 * cap);
+      // O_APPEND writes land at the truncated end, not at the old offset (no sparse 25 MiB file).
+      expect(statSync(file).blocks * 512).toBeLessThan(2 * cap);
+      expect((await readTail(file, 1)).text).toBe("the newest line\n");
+      expect(readFileSync(`${file}.1`, "utf8").endsWith(chunk)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("leaves a log under the cap alone", async () => {
+    writeFileSync(file, "booted\n");
+    expect(await rotateConsoleLog(file, 1024)).toBe(false);
+    expect(readFileSync(file, "utf8")).toBe("booted\n");
+    expect(await rotateConsoleLog(path.join(dir, "missing.log"), 1024)).toBe(false);
+  });
+
+  it("lets a follower continue across a rotation without losing or repeating output", async () => {
+    const fd = openSync(file, "a", 0o600);
+    const abort = new AbortController();
+    const seen: string[] = [];
+    try {
+      writeSync(fd, "one\n");
+      const follower = (async () => {
+        for await (const text of followFile(file, 0, abort.signal, systemClock, 20)) seen.push(text);
+      })();
+      await until(() => seen.join("") === "one\n");
+      // Written and rotated away before the follower looks again: it must come from the copy.
+      writeSync(fd, `two ${"y".repeat(100)}\n`);
+      // The cap is the log's size: the copy holds all of it, so nothing is cut for size.
+      expect(await rotateConsoleLog(file, statSync(file).size)).toBe(true);
+      writeSync(fd, "three\n");
+      await until(() => seen.join("").endsWith("three\n"));
+      abort.abort();
+      await follower;
+      expect(seen.join("")).toBe(`one\ntwo ${"y".repeat(100)}\nthree\n`);
+    } finally {
+      abort.abort();
+      closeSync(fd);
+    }
+  });
+});
+
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(done()).toBe(true);
+}

@@ -1,12 +1,14 @@
 /**
  * Reading the serial console log, which qemu appends to for the VM's whole life (and across
  * restarts). Reads are bounded so that a large log never has to fit in memory to show its tail.
+ * The log is rotated by copytruncate (console-rotation.ts); a follower picks up across a rotation.
  */
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import type { Clock } from "../../ports/clock.js";
+import { rotatedFile, rotationOf, withLogLock } from "./console-rotation.js";
 
-const CHUNK = 64 * 1024;
+export const CHUNK = 64 * 1024;
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
@@ -22,7 +24,7 @@ export async function fileSize(file: string): Promise<number> {
   }
 }
 
-async function openIfExists(file: string): Promise<FileHandle | undefined> {
+export async function openIfExists(file: string): Promise<FileHandle | undefined> {
   try {
     return await open(file, "r");
   } catch (err) {
@@ -37,7 +39,10 @@ export interface Tail {
   offset: number;
 }
 
-/** The last `lines` lines of the file (all of it when undefined); "" when it does not exist. */
+/**
+ * The last `lines` lines of the file (all of it when undefined: at most the rotation size plus what
+ * was written since the last check); "" when it does not exist.
+ */
 export async function readTail(file: string, lines?: number): Promise<Tail> {
   const handle = await openIfExists(file);
   if (!handle) return { text: "", offset: 0 };
@@ -98,8 +103,11 @@ export async function readSince(file: string, offset: number, maxBytes: number):
 
 /**
  * Yields text appended after `offset`, polling every `intervalMs`, until `signal` aborts. Multi-byte
- * characters split across polls are held back until complete. If the file shrinks (the VM was
- * removed and recreated), following restarts from its beginning.
+ * characters split across polls are held back until complete. A rotation (console-rotation.ts) is
+ * seen by its generation, not by the size (the new log may already be longer than the old offset):
+ * what was written after `offset` before it comes from the rotated copy, then the new log from its
+ * start. If the file shrinks otherwise (the VM was removed and recreated), following restarts from
+ * its beginning. Reads hold the log's rotation lock, so a rotation never lands mid-read.
  */
 export async function* followFile(
   file: string,
@@ -109,35 +117,57 @@ export async function* followFile(
   intervalMs = 200,
 ): AsyncGenerator<string> {
   let position = offset;
+  let seen = rotationOf(file);
   let decoder = new StringDecoder("utf8");
   while (!signal.aborted) {
-    const size = await fileSize(file);
-    if (size < position) {
-      position = 0;
-      decoder = new StringDecoder("utf8");
-    }
-    if (size > position) {
-      const handle = await openIfExists(file);
-      if (handle) {
-        try {
-          while (position < size && !signal.aborted) {
-            const buf = Buffer.alloc(Math.min(CHUNK, size - position));
-            const { bytesRead } = await handle.read(buf, 0, buf.length, position);
-            if (bytesRead === 0) break;
-            position += bytesRead;
-            const text = decoder.write(buf.subarray(0, bytesRead));
-            if (text !== "") yield text;
-          }
-        } finally {
-          await handle.close();
-        }
-        continue;
+    const texts = await withLogLock(file, async () => {
+      const out: string[] = [];
+      const now = rotationOf(file);
+      if (now.generation !== seen.generation) {
+        // One rotation since: the copy starts at now.start of the log this follower was reading.
+        // More than one: this follower missed whole copies; the last one is all there is.
+        const from = now.generation === seen.generation + 1 ? Math.max(0, position - now.start) : 0;
+        out.push(decoder.write(await readFrom(rotatedFile(file), from)) + decoder.end());
+        position = 0;
+        seen = now;
+        decoder = new StringDecoder("utf8");
       }
-    }
+      const size = await fileSize(file);
+      if (size < position) {
+        position = 0;
+        decoder = new StringDecoder("utf8");
+      }
+      if (size > position) {
+        const length = Math.min(FOLLOW_READ, size - position);
+        const bytes = await readFrom(file, position, length);
+        position += bytes.length;
+        out.push(decoder.write(bytes));
+      }
+      return out.filter((t) => t !== "");
+    });
+    for (const text of texts) yield text;
+    if (texts.length > 0) continue;
     try {
       await clock.sleep(intervalMs, signal);
     } catch {
       return;
     }
+  }
+}
+
+/** At most this much is read per lock hold, so a follower far behind does not hold up a rotation. */
+const FOLLOW_READ = 4 * CHUNK;
+
+/** `length` bytes (or to the end) from `position`; empty when the file does not exist. */
+async function readFrom(file: string, position: number, length?: number): Promise<Buffer> {
+  const handle = await openIfExists(file);
+  if (!handle) return Buffer.alloc(0);
+  try {
+    const size = (await handle.stat()).size;
+    const buf = Buffer.alloc(Math.max(0, Math.min(length ?? size, size - position)));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }
