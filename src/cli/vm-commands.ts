@@ -4,6 +4,7 @@ import { UsageError } from "./cli-error.js";
 import { type GlobalOptions, vmClient } from "./client.js";
 import { outputFormat, printData, vmDetail, vmJson, vmTable } from "./output.js";
 import type { CreateFlags } from "./spec-input.js";
+import { consoleOutput } from "./terminal-safe.js";
 import { gone, ready, stopped, waitFor } from "./wait.js";
 
 interface WaitFlags {
@@ -171,23 +172,28 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
     });
 
   vm.command("logs <name>")
-    .description("print the VM's serial console")
-    .option("-f, --follow", "keep printing new output")
-    .option("--tail <n>", "only the last N lines")
-    .action(async (name: string, flags: { follow?: boolean; tail?: string }) => {
-      const tail = flags.tail === undefined ? 0 : Number(flags.tail);
+    .description(
+      "print the VM's serial console (the last 100 lines by default); control characters and escape sequences are stripped on a terminal",
+    )
+    .option("-f, --follow", "keep printing new output (continues across log rotations)")
+    .option("--tail <n>", "only the last N lines, or `all` for the whole retained log", "100")
+    .option("--raw", "print the guest's bytes as they are, escape sequences included, even on a terminal")
+    .action(async (name: string, flags: { follow?: boolean; tail: string; raw?: boolean }) => {
+      const tail = flags.tail === "all" ? 0 : Number(flags.tail);
       if (!Number.isInteger(tail) || tail < 0)
-        throw new Error(`--tail must be a whole number (got "${flags.tail}")`);
+        throw new UsageError(`--tail must be a whole number or all (got "${flags.tail}")`);
+      // A guest is hostile: its escape sequences must not reach the user's terminal (terminal-safe.ts).
+      const out = consoleOutput({ tty: process.stdout.isTTY === true, raw: flags.raw === true });
       if (!flags.follow) {
         const { text } = await client().getVmLogs({ name, tail });
-        process.stdout.write(text);
+        process.stdout.write(out(text));
         return;
       }
       const abort = new AbortController();
       process.once("SIGINT", () => abort.abort());
       try {
         for await (const chunk of client().followVmLogs({ name, tail }, { signal: abort.signal })) {
-          process.stdout.write(chunk.text);
+          process.stdout.write(out(chunk.text));
         }
       } catch (err) {
         if (!abort.signal.aborted) throw err;

@@ -110,7 +110,7 @@ describe("a three-node cluster with managed etcd", () => {
     }
     // The console log lives on b; c fetches it from b.
     const logs = await until("web's console through c", () => {
-      const out = c.cli("vm", "logs", "web");
+      const out = c.cli("vm", "logs", "web", "--tail", "all");
       return out.code === 0 && /Linux version/.test(out.stdout) ? out.stdout : undefined;
     });
     expect(logs).toMatch(/Linux version/);
