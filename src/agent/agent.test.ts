@@ -371,6 +371,11 @@ describe("Agent", () => {
     expect([...driver.vms.values()].some((vm) => vm.runtime.state === "running")).toBe(false);
     const kv = await store.get(keys.status("web"));
     expect(JSON.parse(kv!.value)).toMatchObject({ node: "node-b", pid: 4242 });
+    // The accident it stops: after a failover this node's overlay may hold the only copy of the guest's
+    // writes since the new owner started from the base image. It is quarantined, never deleted.
+    expect(
+      driver.calls.filter((c) => c.name === "web" && (c.op === "remove" || c.op === "quarantine")),
+    ).toEqual([{ op: "quarantine", name: "web" }]);
   });
   it("backs off exponentially while the store fails its watch and reads, and starts over once it delivers", async () => {
     // A store that breaks every watch at once and fails every read, as a full or lost disk does.

@@ -17,6 +17,7 @@ import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Compare, KeyValue, Store, Watch } from "../ports/store.js";
+import { apply, mirror, placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
 
 export interface SchedulerOptions {
   store: Store;
@@ -128,15 +129,7 @@ export class Scheduler {
     const fence = this.opts.fence();
     if (!fence) return;
     try {
-      const { kvs } = await this.opts.store.range(keys.eventsPrefix);
-      const excess = kvs.length - (this.opts.maxEvents ?? 10_000);
-      for (let i = 0; i < excess; i += 128) {
-        const batch = kvs.slice(i, Math.min(excess, i + 128));
-        await this.opts.store.txn({
-          compare: [fence],
-          success: batch.map((kv) => ({ type: "delete" as const, key: kv.key })),
-        });
-      }
+      await pruneEventLog(this.opts.store, fence, this.opts.maxEvents ?? 10_000);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "could not prune the event log");
     }
@@ -408,30 +401,4 @@ export class Scheduler {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
     }
   }
-}
-
-/**
- * A move off a lost node holds only while that node is still NotReady in the store (its liveness key
- * is gone), whatever the cache says: a cache that has not seen the node come back must not hand its
- * VMs to another node while it runs them. A node whose key is gone has fenced itself already.
- */
-function stillGone(node: string | undefined): Compare[] {
-  return node ? [{ key: keys.alive(node), target: "createRevision", op: "=", value: 0 }] : [];
-}
-
-function placementOf(record: VmRecord): string {
-  const placement = record.spec.placement;
-  if (placement?.node) return "manual placement";
-  return placement?.strategy ? `strategy ${placement.strategy}` : "the default strategy";
-}
-
-function mirror<T>(map: Map<string, T>, prefix: string, kvs: readonly KeyValue[]): void {
-  map.clear();
-  for (const kv of kvs) map.set(nameFromKey(prefix, kv.key), JSON.parse(kv.value) as T);
-}
-
-function apply<T>(map: Map<string, T>, prefix: string, type: "put" | "delete", kv: KeyValue): void {
-  const name = nameFromKey(prefix, kv.key);
-  if (type === "put") map.set(name, JSON.parse(kv.value) as T);
-  else map.delete(name);
 }
