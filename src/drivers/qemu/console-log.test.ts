@@ -154,3 +154,17 @@ async function until(done: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(done()).toBe(true);
 }
+
+describe("readTail after a rotation", () => {
+  it("reaches back into the rotated copy for lines the log no longer holds", async () => {
+    writeFileSync(file, "one\ntwo\nthree\n");
+    expect(await rotateConsoleLog(file, 8)).toBe(true);
+    appendFileSync(file, "four\n");
+    // The copy holds the newest 8 bytes of the old log: "o\nthree\n".
+    expect((await readTail(file, 2)).text).toBe("three\nfour\n");
+    expect((await readTail(file, 1)).text).toBe("four\n");
+    const all = await readTail(file);
+    expect(all.text).toBe("o\nthree\nfour\n");
+    expect(all.offset).toBe(5);
+  });
+});

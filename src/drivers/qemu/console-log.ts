@@ -40,50 +40,67 @@ export interface Tail {
 }
 
 /**
- * The last `lines` lines of the file (all of it when undefined: at most the rotation size plus what
- * was written since the last check); "" when it does not exist.
+ * The last `lines` lines of the log (all of it when undefined), reaching back into the rotated copy
+ * when the log itself holds fewer since its last rotation: at most twice the rotation size is read;
+ * "" when there is no log yet. The offset is the log's size, to follow from.
  */
 export async function readTail(file: string, lines?: number): Promise<Tail> {
+  // Under the rotation lock: a rotation between the two reads would show a stretch twice or not at all.
+  return withLogLock(file, async () => {
+    const current = await lastLines(file, lines);
+    if (lines !== undefined && lines <= 0) return { text: "", offset: current.size };
+    const more = lines === undefined ? undefined : lines - current.lines;
+    const older =
+      more === undefined || more > 0 ? (await lastLines(rotatedFile(file), more)).bytes : Buffer.alloc(0);
+    // Cutting just after a newline byte never splits a UTF-8 character.
+    return { text: Buffer.concat([older, current.bytes]).toString("utf8"), offset: current.size };
+  });
+}
+
+interface LastLines {
+  bytes: Buffer;
+  /** How many lines `bytes` holds (a final line without a newline counts). */
+  lines: number;
+  size: number;
+}
+
+/** The last `lines` lines of one file (all when undefined), read backwards a chunk at a time. */
+async function lastLines(file: string, lines: number | undefined): Promise<LastLines> {
   const handle = await openIfExists(file);
-  if (!handle) return { text: "", offset: 0 };
+  if (!handle) return { bytes: Buffer.alloc(0), lines: 0, size: 0 };
   try {
     const size = (await handle.stat()).size;
-    if (lines === undefined) {
-      const all = Buffer.alloc(size);
-      const { bytesRead } = await handle.read(all, 0, size, 0);
-      return { text: all.subarray(0, bytesRead).toString("utf8"), offset: bytesRead };
-    }
-    if (lines <= 0 || size === 0) return { text: "", offset: size };
-    // Walk back from the end a chunk at a time until enough newlines are seen. A final newline ends
-    // the last line rather than starting an empty one, so it is not counted.
+    if (lines !== undefined && lines <= 0) return { bytes: Buffer.alloc(0), lines: 0, size };
+    // A final newline ends the last line rather than starting an empty one, so it is not counted.
     const chunks: Buffer[] = [];
     let position = size;
     let newlines = 0;
-    let start = 0;
     while (position > 0) {
       const length = Math.min(CHUNK, position);
       position -= length;
       const buf = Buffer.alloc(length);
       await handle.read(buf, 0, length, position);
       chunks.unshift(buf);
+      if (lines === undefined) continue;
       const scanEnd = position + length === size ? length - 1 : length;
-      let cut = -1;
       for (let i = scanEnd - 1; i >= 0; i--) {
         if (buf[i] === 0x0a && ++newlines === lines) {
-          cut = i + 1;
-          break;
+          chunks[0] = buf.subarray(i + 1);
+          return { bytes: Buffer.concat(chunks), lines, size };
         }
       }
-      if (cut >= 0) {
-        start = cut;
-        break;
-      }
     }
-    // Cutting just after a newline byte never splits a UTF-8 character.
-    return { text: Buffer.concat(chunks).subarray(start).toString("utf8"), offset: size };
+    const bytes = Buffer.concat(chunks);
+    return { bytes, lines: size === 0 ? 0 : countLines(bytes), size };
   } finally {
     await handle.close();
   }
+}
+
+function countLines(bytes: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < bytes.length - 1; i++) if (bytes[i] === 0x0a) n++;
+  return n + 1;
 }
 
 /** At most the last `maxBytes` of what was written after `offset` (e.g. this start's qemu errors). */
