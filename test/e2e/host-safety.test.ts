@@ -1,13 +1,24 @@
 /**
  * Host safety with a real node and a real qemu VM: /metrics passes promtool, a node refuses to start
- * on an empty store while it holds VM state, and a VM state dir that no record claims is quarantined,
- * never deleted, until `blixard node quarantine delete`.
+ * on an empty store while it holds VM state, a VM state dir that no record claims is quarantined,
+ * never deleted, until `blixard node quarantine delete`, and a flooded console log stays bounded
+ * while `vm logs -f` on a terminal follows it across rotations with escape sequences stripped.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { image, isAlive, TestNode, until } from "./harness.js";
+import { CLI, image, isAlive, TestNode, until } from "./harness.js";
 
 describe("host safety", () => {
   let node: TestNode;
@@ -67,5 +78,67 @@ describe("host safety", () => {
 
     node.ok("node", "quarantine", "delete", entry!.entry);
     expect(readdirSync(join(node.dataDir, "quarantine"))).toEqual([]);
+  });
+});
+
+describe("console logs with a real VM", () => {
+  const cap = 64 * 1024;
+  let node: TestNode;
+  let follower: ReturnType<typeof spawn> | undefined;
+
+  beforeAll(async () => {
+    node = await TestNode.start(["--console-log-max-bytes", String(cap)]);
+  });
+  afterAll(async () => {
+    if (follower?.pid && follower.exitCode === null && follower.signalCode === null) {
+      const exited = new Promise((r) => follower!.once("exit", r));
+      process.kill(-follower.pid, "SIGKILL");
+      await exited;
+    }
+    await node?.destroy();
+  });
+
+  // The attacks: a guest flooding its console to fill the host's disk, and printing escape sequences
+  // (a window title, a screen clear) into the terminal of whoever reads its log.
+  it("keeps a flooded log under twice the cap, and `vm logs -f` on a tty follows it across rotations, stripped", async () => {
+    const { kernel, initrd } = image();
+    node.ok("vm", "create", "chatty", "--kernel", kernel, "--initrd", initrd, "--memory", "256", "--start");
+    const log = join(node.vmDir("chatty"), "console.log");
+    // `script` gives the CLI a pseudo-terminal for stdout, as a user's shell would.
+    const command = [process.execPath, CLI, "--server", node.url, "vm", "logs", "chatty", "-f", "--tail", "1"]
+      .map((a) => `'${a}'`)
+      .join(" ");
+    follower = spawn("script", ["-qfec", command, "/dev/null"], {
+      env: { ...process.env, BLIXARD_DATA_DIR: node.dataDir },
+      stdio: ["pipe", "pipe", "inherit"],
+      detached: true,
+    });
+    let seen = "";
+    follower.stdout!.on("data", (c: Buffer) => {
+      seen += c.toString("utf8");
+    });
+    await until("the follower to print the console", () => seen.length > 0 || undefined, 60_000);
+
+    // The guest's side, as qemu writes it: O_APPEND to the log it holds open.
+    const fd = openSync(log, "a");
+    try {
+      writeSync(fd, "\x1b]0;pwned-title\x07MARK-ONE\n");
+      for (let i = 0; i < 400; i++) writeSync(fd, `${"flood ".repeat(100)}\x1b[2J\x1b[H\n`);
+      await until("the node to rotate the log", () => statSync(log).size < cap || undefined, 30_000);
+      writeSync(fd, "MARK-TWO\x1b[31m red\n");
+    } finally {
+      closeSync(fd);
+    }
+    await until(
+      "the follower to show output after the rotation",
+      () => seen.includes("MARK-TWO") || undefined,
+      30_000,
+    );
+    expect(seen).toContain("MARK-ONE");
+    expect(seen).toContain("MARK-TWO red");
+    expect(seen).not.toContain("\x1b");
+    expect(seen).not.toContain("pwned-title");
+    const onDisk = statSync(log).size + statSync(`${log}.1`).size;
+    expect(onDisk).toBeLessThan(2 * cap);
   });
 });
