@@ -155,6 +155,26 @@ async function until(done: () => boolean): Promise<void> {
   expect(done()).toBe(true);
 }
 
+describe("followFile with a relative path", () => {
+  it("sees a rotation made through the absolute path of the same log", async () => {
+    const relative = path.relative(process.cwd(), file);
+    writeFileSync(file, "one\n");
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const follower = (async () => {
+      for await (const text of followFile(relative, 0, abort.signal, systemClock, 20)) seen.push(text);
+    })();
+    await until(() => seen.join("") === "one\n");
+    appendFileSync(file, "two\n");
+    expect(await rotateConsoleLog(file, 8)).toBe(true);
+    appendFileSync(file, "three and more\n");
+    await until(() => seen.join("").endsWith("more\n"));
+    abort.abort();
+    await follower;
+    expect(seen.join("")).toBe("one\ntwo\nthree and more\n");
+  });
+});
+
 describe("readTail after a rotation", () => {
   it("reaches back into the rotated copy for lines the log no longer holds", async () => {
     writeFileSync(file, "one\ntwo\nthree\n");

@@ -9,6 +9,7 @@
  * a truncated log that has grown again past a follower's offset cannot be told apart by its size.
  */
 import { open, rename, truncate } from "node:fs/promises";
+import { resolve } from "node:path";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import { CHUNK, fileSize, openIfExists } from "./console-log.js";
 
@@ -24,12 +25,13 @@ const rotations = new Map<string, Rotation>();
 
 export const rotatedFile = (file: string) => `${file}.1`;
 
+// Keyed by absolute path: the rotator and a follower may name one log differently (a relative data dir).
 export function rotationOf(file: string): Rotation {
-  return rotations.get(file) ?? { generation: 0, start: 0 };
+  return rotations.get(resolve(file)) ?? { generation: 0, start: 0 };
 }
 
 export function withLogLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  return locks.run(file, fn);
+  return locks.run(resolve(file), fn);
 }
 
 /**
@@ -67,7 +69,7 @@ export async function rotateConsoleLog(file: string, maxBytes: number): Promise<
     }
     await rename(tmp, rotatedFile(file));
     await truncate(file, 0);
-    rotations.set(file, { generation: rotationOf(file).generation + 1, start });
+    rotations.set(resolve(file), { generation: rotationOf(file).generation + 1, start });
     return true;
   });
 }
