@@ -3,35 +3,13 @@
  * restarts). Reads are bounded so that a large log never has to fit in memory to show its tail.
  * The log is rotated by copytruncate (console-rotation.ts); a follower picks up across a rotation.
  */
-import { type FileHandle, open, stat } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import type { Clock } from "../../ports/clock.js";
 import { rotatedFile, rotationOf, withLogLock } from "./console-rotation.js";
+import { CHUNK, fileSize, openIfExists } from "./log-files.js";
 
-export const CHUNK = 64 * 1024;
-
-function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException).code === "ENOENT";
-}
-
-/** Size in bytes, 0 when the file does not exist yet (the VM has not started). */
-export async function fileSize(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch (err) {
-    if (isMissing(err)) return 0;
-    throw err;
-  }
-}
-
-export async function openIfExists(file: string): Promise<FileHandle | undefined> {
-  try {
-    return await open(file, "r");
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-}
+// Re-exported: the drivers ask the console log's size from here.
+export { fileSize };
 
 export interface Tail {
   text: string;

@@ -11,7 +11,7 @@
 import { open, rename, truncate } from "node:fs/promises";
 import { resolve } from "node:path";
 import { KeyedLock } from "../shared/keyed-lock.js";
-import { CHUNK, fileSize, openIfExists } from "./console-log.js";
+import { CHUNK, fileSize, openIfExists } from "./log-files.js";
 
 export interface Rotation {
   /** How many times this process has rotated the log. */
