@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { GroupCommitStats } from "../ports/group-commit-store.js";
 import { createMetrics } from "./metrics.js";
@@ -32,8 +35,14 @@ describe("the /metrics exposition", () => {
   // promtool comes from Debian's prometheus package (scripts/install-system-deps.sh); a missing
   // promtool fails this test instead of skipping it, so CI cannot silently stop checking.
   it("passes `promtool check metrics`, default Node.js metrics and group commit counts included", async () => {
-    const { registry } = createMetrics(async () => [], { requested: 3, sent: 1, split: 0 });
+    const quarantineDir = mkdtempSync(join(tmpdir(), "blixard-metrics-quarantine-"));
+    mkdirSync(join(quarantineDir, "web-2026-12-03T07-00-00-000Z"));
+    writeFileSync(join(quarantineDir, "web-2026-12-03T07-00-00-000Z", "disk.qcow2"), "x".repeat(10_000));
+    const { registry } = createMetrics(async () => [], { requested: 3, sent: 1, split: 0 }, quarantineDir);
     const text = await registry.metrics();
+    rmSync(quarantineDir, { recursive: true, force: true });
+    expect(text).toMatch(/^blixard_quarantined_state_dirs 1$/m);
+    expect(text).toMatch(/^blixard_quarantine_bytes [1-9]\d*$/m);
     // The counter-suffixed gauges that promtool rejected are gone; the per-type gauges remain.
     expect(text).not.toMatch(/^# TYPE \S+_total gauge$/m);
     expect(text).toMatch(/^# TYPE blixard_nodejs_active_handles gauge$/m);

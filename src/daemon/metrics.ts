@@ -2,6 +2,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { PHASES, type VmView } from "../core/vm-record.js";
+import { listQuarantine, type QuarantinedDir } from "../drivers/shared/quarantine.js";
 import type { GroupCommitStats } from "../ports/group-commit-store.js";
 
 export interface NodeMetrics {
@@ -9,8 +10,15 @@ export interface NodeMetrics {
   agent: AgentMetrics;
 }
 
-/** `groupCommit`: the counts of an etcd-backed node's group commit (absent on SQLite). */
-export function createMetrics(listVms: () => Promise<VmView[]>, groupCommit?: GroupCommitStats): NodeMetrics {
+/**
+ * `groupCommit`: the counts of an etcd-backed node's group commit (absent on SQLite). `quarantineDir`:
+ * where this node keeps state dirs it did not delete, whose size an operator should watch.
+ */
+export function createMetrics(
+  listVms: () => Promise<VmView[]>,
+  groupCommit?: GroupCommitStats,
+  quarantineDir?: string,
+): NodeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "blixard_" });
   // prom-client's default totals are gauges named with a counter's `_total` suffix, which
@@ -19,6 +27,7 @@ export function createMetrics(listVms: () => Promise<VmView[]>, groupCommit?: Gr
   for (const gauge of ["handles", "requests", "resources"])
     registry.removeSingleMetric(`blixard_nodejs_active_${gauge}_total`);
   if (groupCommit) storeTransactions(registry, groupCommit);
+  if (quarantineDir) quarantine(registry, quarantineDir);
 
   new Gauge({
     name: "blixard_vms",
@@ -76,6 +85,32 @@ function storeTransactions(registry: Registry, stats: GroupCommitStats): void {
         this.inc({ stage }, stats[stage] - counted[stage]);
         counted[stage] = stats[stage];
       }
+    },
+  });
+}
+
+/** Quarantined state dirs are kept until deleted by hand: their count and disk use, read at scrape. */
+function quarantine(registry: Registry, dir: string): void {
+  let last: Promise<QuarantinedDir[]> | undefined;
+  // One walk per scrape serves both gauges.
+  const entries = () => {
+    last ??= listQuarantine(dir).finally(() => setImmediate(() => (last = undefined)));
+    return last;
+  };
+  new Gauge({
+    name: "blixard_quarantined_state_dirs",
+    help: "VM state dirs this node moved to quarantine instead of deleting (blixard node quarantine list)",
+    registers: [registry],
+    async collect() {
+      this.set((await entries()).length);
+    },
+  });
+  new Gauge({
+    name: "blixard_quarantine_bytes",
+    help: "Disk space used by quarantined VM state dirs",
+    registers: [registry],
+    async collect() {
+      this.set((await entries()).reduce((sum, e) => sum + e.bytes, 0));
     },
   });
 }

@@ -22,6 +22,7 @@ import { MicrovmNixDriver } from "../drivers/microvm-nix/microvm-nix-driver.js";
 import { findOnPath, microvmNixOffer } from "../drivers/microvm-nix/offer.js";
 import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
+import { quarantineDirFor } from "../drivers/shared/quarantine.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
@@ -131,6 +132,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const metrics = createMetrics(
       () => repo.list(),
       store instanceof GroupCommitStore ? store.stats : undefined,
+      quarantineDirFor(dirs.vmsDir),
     );
 
     const agent = new Agent({
