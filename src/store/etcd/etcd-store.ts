@@ -45,7 +45,7 @@ export class EtcdStore implements Store {
 
   private constructor(private readonly options: CompiledEtcdStoreOptions) {
     this.log = options.logger;
-    this.endpoints = new EtcdEndpoints(options.endpoints, this.log);
+    this.endpoints = new EtcdEndpoints(options.endpoints, this.log, options.connection);
     this.codec = new KeyCodec(options.namespace);
   }
 

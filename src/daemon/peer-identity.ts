@@ -1,0 +1,19 @@
+/**
+ * Which node is calling: the node id in the client certificate of a TLS connection, when that
+ * certificate was verified against the cluster CA. Node-to-node calls (log routing) present their
+ * node certificate instead of any user credential; the auth layer treats the result as a `node`
+ * principal. Undefined for cleartext connections, connections without a certificate, and
+ * certificates the CA did not sign (the server asks for a certificate but lets those through, to
+ * be authenticated by a token instead).
+ */
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { nodeIdOfCert } from "../pki/node-cert.js";
+
+export function nodeIdFromPeerCertificate(socket: Socket | TLSSocket | undefined | null): string | undefined {
+  const tls = socket as TLSSocket | undefined | null;
+  if (!tls || typeof tls.getPeerCertificate !== "function" || tls.authorized !== true) return undefined;
+  const cert = tls.getPeerCertificate();
+  if (!cert?.raw) return undefined;
+  return nodeIdOfCert(new Uint8Array(cert.raw));
+}
