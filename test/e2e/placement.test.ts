@@ -24,7 +24,7 @@ describe("placement across a 3-node cluster", () => {
 
   beforeAll(async () => {
     a = await TestNode.start(["--cluster-init", "--label", "zone=eu", ...common], { portSpan: 3 });
-    const token = readFileSync(join(a.dataDir, "token"), "utf8").trim();
+    const token = a.joinToken();
     const join_ = ["--join", `127.0.0.1:${a.port}`, "--token", token];
     b = await TestNode.start([...join_, "--label", "zone=eu", ...common], { portSpan: 3 });
     c = await TestNode.start([...join_, "--label", "zone=us", ...common], { portSpan: 3 });
