@@ -11,6 +11,7 @@ import { defaultDataDir } from "../daemon/data-dir.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { nodeHttpsAgent } from "../pki/https-agent.js";
 
 export interface GlobalOptions {
   server: string;
@@ -79,6 +80,8 @@ function transport(options: GlobalOptions) {
     baseUrl,
     httpVersion: "1.1",
     interceptors: [auth],
-    ...(baseUrl.startsWith("https://") && ca !== undefined ? { nodeOptions: { ca } } : {}),
+    ...(baseUrl.startsWith("https://") && ca !== undefined
+      ? { nodeOptions: { agent: nodeHttpsAgent({ caPem: ca }) } }
+      : {}),
   });
 }

@@ -17,6 +17,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import type { LogSource } from "../api/vm-service.js";
 import { BlixardError, type ErrorCode } from "../core/errors.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { nodeHttpsAgent } from "../pki/https-agent.js";
 
 export interface RoutedLogSourceOptions {
   /** This node. */
@@ -37,6 +38,8 @@ export interface RoutedLogSourceOptions {
 const TAIL_TIMEOUT_MS = 15_000;
 
 export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
+  // One agent for every call to other nodes: their TLS connections are kept and reused.
+  const agent = options.tls ? nodeHttpsAgent(options.tls) : undefined;
   async function remote(name: string): Promise<Remote | undefined> {
     const node = await options.ownerOf(name);
     if (node === options.nodeId) return undefined;
@@ -64,7 +67,7 @@ export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
       baseUrl: url,
       httpVersion: "1.1",
       interceptors: [bearer],
-      ...(tls ? { nodeOptions: { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem } } : {}),
+      ...(agent ? { nodeOptions: { agent } } : {}),
     });
     return { node, url, client: createClient(VmService, transport) };
   }

@@ -3,9 +3,7 @@
  * (each node reserves all but 512 MiB of this machine's memory), label constraints, strategies and
  * manual placement, and a VM that fits nowhere stays Pending with each node's reason.
  */
-import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { idOf, image, TestNode, until } from "./harness.js";
 

@@ -15,6 +15,7 @@ import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { JoinToken } from "../../core/join-token.js";
 import { ClusterService, type JoinResponse } from "../../gen/blixard/v1/cluster_pb.js";
 import { certFingerprint } from "../../pki/fingerprint.js";
+import { nodeHttpsAgent } from "../../pki/https-agent.js";
 import { httpsRequest } from "../../pki/https-request.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
@@ -116,6 +117,10 @@ export async function fetchPinnedCa(url: string, pinned: string): Promise<string
 function client(baseUrl: string, caPem: string) {
   return createClient(
     ClusterService,
-    createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { ca: caPem } }),
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      nodeOptions: { agent: nodeHttpsAgent({ caPem }) },
+    }),
   );
 }
