@@ -24,7 +24,7 @@ export const DEFAULT_SERVER = "http://127.0.0.1:7001";
 
 /** --ca-file, else BLIXARD_CA_FILE, else the node's own CA in the data dir (the CLI runs on the node). */
 export function findCa(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const explicit = options.caFile ?? env["BLIXARD_CA_FILE"];
+  const explicit = options.caFile ?? (env["BLIXARD_CA_FILE"] || undefined);
   const path = explicit ?? join(options.dataDir ?? defaultDataDir(env), "pki", "ca.crt");
   try {
     return readFileSync(path, "utf8");

@@ -65,12 +65,16 @@ export async function until<T>(
  * GET through the node's own CA when the URL is https (a cluster node serves TLS), plain fetch
  * otherwise. Resolves with the status and body.
  */
-export async function getFrom(node: TestNode, path: string): Promise<{ status: number; body: string }> {
+export async function getFrom(
+  node: TestNode,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   if (!node.url.startsWith("https://")) {
-    const res = await fetch(`${node.url}${path}`);
+    const res = await fetch(`${node.url}${path}`, { headers });
     return { status: res.status, body: await res.text() };
   }
-  const reply = await httpsRequest(`${node.url}${path}`, { caPem: node.caPem() });
+  const reply = await httpsRequest(`${node.url}${path}`, { caPem: node.caPem() }, { headers });
   return { status: reply.status, body: reply.body };
 }
 
@@ -218,11 +222,20 @@ export class TestNode {
     return this.cliEnv({}, ...args);
   }
 
-  /** Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's). */
+  /**
+   * Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's, and
+   * BLIXARD_CA_FILE to its CA when it serves TLS, as a user who configured the CA).
+   */
   cliEnv(env: Record<string, string>, ...args: string[]): CliResult {
+    const ca = join(this.dataDir, "pki", "ca.crt");
     const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
       encoding: "utf8",
-      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir, ...env },
+      env: {
+        ...process.env,
+        BLIXARD_DATA_DIR: this.dataDir,
+        ...(existsSync(ca) ? { BLIXARD_CA_FILE: ca } : {}),
+        ...env,
+      },
       timeout: 300_000,
     });
     return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
