@@ -72,6 +72,22 @@ describe("the API over TLS", () => {
     expect(reply.body).toBe(material.caPem);
   });
 
+  it("lets a joiner without any credential reach ClusterService.Join (its join token is in the body), and only that", async () => {
+    seen.length = 0;
+    const headers = { "content-type": "application/json" };
+    await httpsRequest(
+      `${baseUrl}/blixard.v1.ClusterService/Join`,
+      { caPem: material.caPem },
+      { method: "POST", body: "{}", headers },
+    );
+    await httpsRequest(
+      `${baseUrl}/blixard.v1.ClusterService/Leave`,
+      { caPem: material.caPem },
+      { method: "POST", body: "{}", headers },
+    );
+    expect(seen).toEqual(["node", "user"]);
+  });
+
   it("treats only a client certificate from the cluster CA as a node (a forged one stays a user)", async () => {
     const now = new Date();
     const ours = await issueOwnNodeCert(
