@@ -74,7 +74,7 @@ function clients(node: BenchNode) {
   return { vms: createClient(VmService, transport), cluster: createClient(ClusterService, transport) };
 }
 
-async function readyCluster(nodes: BenchNode[]): Promise<void> {
+export async function readyCluster(nodes: BenchNode[]): Promise<void> {
   await waitFor(
     "three voting members and a leader",
     async () => {

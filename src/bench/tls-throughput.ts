@@ -40,7 +40,9 @@ function clients(node: BenchNode) {
   };
   const tls = node.tls();
   // One keep-alive agent each, as a long-lived client holds: connections (and TLS sessions) are reused.
-  const agent = tls ? nodeHttpsAgent(tls) : new HttpAgent({ keepAlive: true });
+  // A user's client: it verifies the node against the CA and presents no certificate (the token
+  // authenticates it), as the CLI does.
+  const agent = tls ? nodeHttpsAgent({ caPem: tls.caPem }) : new HttpAgent({ keepAlive: true });
   return {
     connect: createClient(
       VmService,
