@@ -26,9 +26,8 @@ import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
-import { initClusterPki } from "../pki/cluster-pki.js";
 import { certFingerprint } from "../pki/fingerprint.js";
-import { hasPki, type NodeTls, type PkiLayout, pkiLayout, readNodeTls } from "../pki/pki-files.js";
+import { pkiLayout } from "../pki/pki-files.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
@@ -44,6 +43,7 @@ import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
 import { etcdTls, startManagedMember } from "./cluster/managed-member.js";
 import { nodeHosts } from "./cluster/node-hosts.js";
+import { standaloneNodePki } from "./cluster/node-pki.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { externalEtcdConnection } from "./etcd/external-etcd.js";
@@ -132,7 +132,18 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const repo = new VmRepository(store, systemClock, nodeId);
     // TLS on the API in a cluster (loopback included) and whenever it binds beyond loopback.
     const tls =
-      managed?.tls ?? (isLoopback(options.bind.host) ? undefined : await standalonePki(pki, nodeId, options));
+      managed?.tls ??
+      (isLoopback(options.bind.host)
+        ? undefined
+        : await standaloneNodePki({
+            pki,
+            nodeId,
+            hosts: nodeHosts(options),
+            now: new Date(systemClock.now()),
+            ...(options.store.kind === "etcd" && options.store.endpoints[0]?.startsWith("https://")
+              ? { shareThrough: store }
+              : {}),
+          }));
     const joinTokens = tls
       ? new JoinTokens(store, systemClock, cryptoRandom, () => certFingerprint(tls.caPem))
       : undefined;
@@ -327,12 +338,6 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     await runCleanups(cleanups, log);
     throw err;
   }
-}
-
-/** A node outside a cluster that serves beyond loopback gets its own CA and certificate, once. */
-async function standalonePki(pki: PkiLayout, nodeId: string, options: NodeOptions): Promise<NodeTls> {
-  if (!hasPki(pki)) await initClusterPki(pki, nodeId, nodeHosts(options), new Date(systemClock.now()));
-  return readNodeTls(pki);
 }
 
 /**
