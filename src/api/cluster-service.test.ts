@@ -155,6 +155,8 @@ describe("ClusterService", () => {
     [{ peerUrl: "http://127.0.0.1" }, /peer_url/],
     [{ peerUrl: "ftp://h:1" }, /peer_url/],
     [{ csr: "not a csr" }, /csr:/],
+    [{ hosts: ["evil\u0000.example"] }, /hosts: .* is not a host name/],
+    [{ hosts: Array.from({ length: 65 }, (_, i) => `h${i}.example`) }, /hosts: more than 64/],
   ])("validates %j, naming the field", async (bad, message) => {
     const { client, admitted } = setup();
     const { presented } = await secretOf(client, { reusable: true });

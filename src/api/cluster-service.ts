@@ -69,14 +69,20 @@ export function clusterServiceImpl(deps: ClusterServiceDeps): ServiceImpl<typeof
           violations: [{ field: "peer_url", message: peerProblem }],
         });
       }
-      if (!req.csr.includes("BEGIN CERTIFICATE REQUEST") || req.hosts.length > 64) {
-        throw new BlixardError(
-          "INVALID_ARGUMENT",
-          "csr: send a PEM certificate request (and at most 64 hosts)",
-          {
-            violations: [{ field: "csr", message: "expected a PEM PKCS#10 request" }],
-          },
-        );
+      if (!req.csr.includes("BEGIN CERTIFICATE REQUEST") || req.csr.length > 16_384) {
+        throw new BlixardError("INVALID_ARGUMENT", "csr: send a PEM certificate request (PKCS#10)", {
+          violations: [{ field: "csr", message: "expected a PEM PKCS#10 request" }],
+        });
+      }
+      const badHost = req.hosts.find((h) => !HOST_RE.test(h));
+      if (req.hosts.length > 64 || badHost !== undefined) {
+        const message =
+          badHost === undefined
+            ? "more than 64 hosts"
+            : `"${badHost.slice(0, 80)}" is not a host name or IP address`;
+        throw new BlixardError("INVALID_ARGUMENT", `hosts: ${message}`, {
+          violations: [{ field: "hosts", message }],
+        });
       }
       try {
         return await deps.admit({ nodeId: req.nodeId, peerUrl: req.peerUrl, csr: req.csr, hosts: req.hosts });
@@ -137,6 +143,10 @@ export function clusterServiceImpl(deps: ClusterServiceDeps): ServiceImpl<typeof
     },
   };
 }
+
+/** A DNS name or an IPv4/IPv6 address, as a certificate SAN may carry it. */
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]{2,45})$/;
 
 function requireTokens(deps: ClusterServiceDeps): JoinTokens {
   if (!deps.joinTokens) {
