@@ -2,6 +2,7 @@
  * The node-side PKI steps: forming a cluster creates the CA and the node's own certificate; a node
  * that holds the CA signs joiners' CSRs; a joiner stores what the cluster sent back.
  */
+import { X509Certificate } from "node:crypto";
 import { BlixardError } from "../core/errors.js";
 import { createClusterCa, loadCa } from "./cluster-ca.js";
 import { certFingerprint } from "./fingerprint.js";
@@ -52,4 +53,25 @@ export function storeJoinedPki(pki: PkiLayout, issued: IssuedPki, keyPem: string
     );
   }
   writePki(pki, { caPem: issued.caPem, caKeyPem: issued.caKeyPem, certPem: issued.certPem, keyPem });
+}
+
+const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Renews this node's certificate when it expires within 30 days (certificates last a year), with a
+ * new key, for the same hosts plus `hosts`. Only a node holding the CA key can. Returns whether it did.
+ */
+export async function renewNodeCertIfDue(
+  pki: PkiLayout,
+  nodeId: string,
+  hosts: readonly string[],
+  now: Date,
+): Promise<boolean> {
+  const material = readPki(pki);
+  const cert = new X509Certificate(material.certPem);
+  if (Date.parse(cert.validTo) - now.getTime() > RENEW_BEFORE_MS) return false;
+  const ca = await loadCa({ certPem: material.caPem, keyPem: material.caKeyPem });
+  const own = await issueOwnNodeCert(ca, nodeId, hosts, now);
+  writePki(pki, { caPem: material.caPem, caKeyPem: material.caKeyPem, ...own });
+  return true;
 }

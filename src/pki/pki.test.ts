@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatJoinToken, parseJoinToken } from "../core/join-token.js";
 import { createClusterCa, loadCa } from "./cluster-ca.js";
+import { initClusterPki, renewNodeCertIfDue } from "./cluster-pki.js";
 import { certFingerprint } from "./fingerprint.js";
 import { createNodeCsr, issueOwnNodeCert, nodeIdOfCert, signNodeCsr } from "./node-cert.js";
 import { pkiLayout, readPki, writePki } from "./pki-files.js";
@@ -83,5 +84,21 @@ describe("cluster PKI", async () => {
     expect(statSync(pki.caKey).mode & 0o777).toBe(0o600);
     expect(statSync(pki.nodeKey).mode & 0o777).toBe(0o600);
     expect(readPki(pki).caKeyPem).toBe(caMaterial.keyPem);
+  });
+
+  it("renews a node certificate within 30 days of its expiry, with a new key, and not before", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "blixard-pki-renew-"));
+    dirs.push(dir);
+    const pki = pkiLayout(dir);
+    const first = await initClusterPki(pki, "node-a", ["10.0.0.1"], now);
+    const later = (days: number) => new Date(now.getTime() + days * 86_400_000);
+    expect(await renewNodeCertIfDue(pki, "node-a", ["10.0.0.1"], later(300))).toBe(false);
+    expect(await renewNodeCertIfDue(pki, "node-a", ["10.0.0.1"], later(340))).toBe(true);
+    const renewed = readPki(pki);
+    expect(renewed.keyPem).not.toBe(first.keyPem);
+    const cert = new X509Certificate(renewed.certPem);
+    expect(Date.parse(cert.validTo)).toBeGreaterThan(later(700).getTime());
+    expect(cert.verify(new X509Certificate(first.caPem).publicKey)).toBe(true);
+    expect(cert.checkIP("10.0.0.1")).toBe("10.0.0.1");
   });
 });

@@ -8,7 +8,7 @@
 import { BlixardError } from "../../core/errors.js";
 import { parseJoinToken } from "../../core/join-token.js";
 import { joinCandidates, readTailscaleStatus } from "../../discovery/tailscale.js";
-import { initClusterPki, storeJoinedPki } from "../../pki/cluster-pki.js";
+import { initClusterPki, renewNodeCertIfDue, storeJoinedPki } from "../../pki/cluster-pki.js";
 import { createNodeCsr } from "../../pki/node-cert.js";
 import { hasPki, type NodeTls, type PkiLayout, readNodeTls } from "../../pki/pki-files.js";
 import type { Clock } from "../../ports/clock.js";
@@ -220,6 +220,12 @@ async function restart(ctx: MemberContext, file: ClusterFile): Promise<ManagedMe
       "FAILED_PRECONDITION",
       `this node is a cluster member (${ctx.dirs.clusterFile}) but has no certificates in ${ctx.pki.dir}; ` +
         "restore pki/ from a backup of the data dir, or remove cluster.json and etcd/ and join again",
+    );
+  }
+  if (await renewNodeCertIfDue(ctx.pki, ctx.nodeId, nodeHosts(ctx.options), new Date(ctx.clock.now()))) {
+    ctx.logger.info(
+      { file: ctx.pki.nodeCert },
+      "renewed this node's certificate (it expired within 30 days)",
     );
   }
   const member = await launch(ctx, file, Number.POSITIVE_INFINITY);

@@ -6,13 +6,13 @@
  *   /blixard/v1/pki/ca (create-if-absent), the others take it. Whoever can read that key can mint node
  *   certificates, which is no more than etcd access already grants (it can rewrite every VM record);
  *   over plain `etcd://` the CA is not shared, since it would cross the network in the clear.
- * Each node then issues its own certificate.
+ * Each node then issues its own certificate, and renews it on a start within 30 days of its expiry.
  */
 import { z } from "zod";
 import { BlixardError } from "../../core/errors.js";
 import { keys } from "../../core/keys.js";
 import { createClusterCa, loadCa } from "../../pki/cluster-ca.js";
-import { initClusterPki } from "../../pki/cluster-pki.js";
+import { initClusterPki, renewNodeCertIfDue } from "../../pki/cluster-pki.js";
 import { issueOwnNodeCert } from "../../pki/node-cert.js";
 import { hasPki, type NodeTls, type PkiLayout, readNodeTls, writePki } from "../../pki/pki-files.js";
 import type { Store } from "../../ports/store.js";
@@ -29,7 +29,10 @@ export interface NodePkiContext {
 }
 
 export async function standaloneNodePki(ctx: NodePkiContext): Promise<NodeTls> {
-  if (hasPki(ctx.pki)) return readNodeTls(ctx.pki);
+  if (hasPki(ctx.pki)) {
+    await renewNodeCertIfDue(ctx.pki, ctx.nodeId, ctx.hosts, ctx.now);
+    return readNodeTls(ctx.pki);
+  }
   if (!ctx.shareThrough) {
     await initClusterPki(ctx.pki, ctx.nodeId, ctx.hosts, ctx.now);
     return readNodeTls(ctx.pki);
