@@ -199,7 +199,7 @@ in
       default = null;
       example = "/run/secrets/blixard-token";
       description = ''
-        A file holding the cluster token (the `token` file of a member node). Keep it out of the
+        A file holding this node's API token, or with cluster.join a join token (the `join-token` file of the first node, or `blixard cluster token create`). Keep it out of the
         Nix store (mode 0600, e.g. from agenix or sops-nix); the node copies it into its data dir
         with mode 0600.
       '';

@@ -1,8 +1,12 @@
 /** A blixard node process for benchmarks: its own data dir and port, killed by pid afterwards. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import type { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { nodeHttpsAgent } from "../pki/https-agent.js";
+import { httpsRequest } from "../pki/https-request.js";
+import { type NodeTls, pkiLayout, readNodeTls } from "../pki/pki-files.js";
 import { freePortRun, freePorts } from "../store/etcd/free-ports.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -32,12 +36,41 @@ export class BenchNode {
 
   port = 0;
 
+  host = "127.0.0.1";
+
+  /** The node's CA and certificate once it has them (cluster nodes serve TLS). */
+  tls(): NodeTls | undefined {
+    const pki = pkiLayout(this.dataDir);
+    return existsSync(pki.caCert) ? readNodeTls(pki) : undefined;
+  }
+
+  /** Connect/gRPC transport options: the cluster CA to verify the node with, when it serves TLS. */
+  transportOptions(): { baseUrl: string; nodeOptions?: { agent: Agent } } {
+    const tls = this.tls();
+    return tls ? { baseUrl: this.url, nodeOptions: { agent: nodeHttpsAgent(tls) } } : { baseUrl: this.url };
+  }
+
+  /** GET a path (with the node's token when `auth`), over TLS when the node serves it. */
+  async get(path: string, auth = false): Promise<{ status: number; body: string }> {
+    const headers: Record<string, string> = auth ? { authorization: `Bearer ${this.token()}` } : {};
+    const tls = this.tls();
+    if (!tls) {
+      const res = await fetch(`${this.url}${path}`, { headers });
+      return { status: res.status, body: await res.text() };
+    }
+    const reply = await httpsRequest(`${this.url}${path}`, { caPem: tls.caPem }, { headers });
+    return { status: reply.status, body: reply.body };
+  }
+
+  token(): string {
+    return readFileSync(join(this.dataDir, "token"), "utf8").trim();
+  }
+
   /** Starts the node; `extraArgs` such as --cluster-init. The port stays the same across restarts. */
   async start(extraArgs: string[] = []): Promise<void> {
     this.port ||= await freePortRun(3);
-    this.url = `http://127.0.0.1:${this.port}`;
     const log = openSync(join(this.dataDir, "node.log"), "a");
-    const bind = `127.0.0.1:${this.port}`;
+    const bind = `${this.host}:${this.port}`;
     this.proc = spawn(
       process.execPath,
       [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, "--log-level", "warn", ...extraArgs],
@@ -52,8 +85,9 @@ export class BenchNode {
           throw new Error(
             `node exited: ${readFileSync(join(this.dataDir, "node.log"), "utf8").slice(-2000)}`,
           );
-        return fetch(`${this.url}/healthz`).then(
-          (r) => r.ok,
+        this.url = `${this.tls() ? "https" : "http"}://${this.host}:${this.port}`;
+        return this.get("/healthz").then(
+          (r) => r.status === 200,
           () => false,
         );
       },
@@ -103,7 +137,10 @@ export class BenchNode {
   }
 
   cli(...args: string[]): string {
-    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], { encoding: "utf8" });
+    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir },
+    });
     if (res.status !== 0) throw new Error(`blixard ${args.join(" ")}: ${res.stderr}`);
     return res.stdout;
   }
@@ -141,7 +178,7 @@ export async function formCluster(size: number, flags: string[] = []): Promise<B
   const nodes = Array.from({ length: size }, () => new BenchNode());
   const [first] = nodes;
   await first!.start(["--cluster-init", ...flags]);
-  const token = readFileSync(join(first!.dataDir, "token"), "utf8").trim();
+  const token = readFileSync(join(first!.dataDir, "join-token"), "utf8").trim();
   for (const node of nodes.slice(1)) {
     await node.start(["--join", `127.0.0.1:${first!.port}`, "--token", token, ...flags]);
   }

@@ -66,11 +66,15 @@ export interface ClusterFigures {
 
 function clients(node: BenchNode) {
   // Binary protobuf, as gRPC clients send; the CLI's JSON costs the node a little more per call.
-  const transport = createConnectTransport({ baseUrl: node.url, httpVersion: "1.1", useBinaryFormat: true });
+  const transport = createConnectTransport({
+    ...node.transportOptions(),
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+  });
   return { vms: createClient(VmService, transport), cluster: createClient(ClusterService, transport) };
 }
 
-async function readyCluster(nodes: BenchNode[]): Promise<void> {
+export async function readyCluster(nodes: BenchNode[]): Promise<void> {
   await waitFor(
     "three voting members and a leader",
     async () => {
@@ -92,7 +96,7 @@ async function readyCluster(nodes: BenchNode[]): Promise<void> {
 async function storeTransactions(nodes: BenchNode[]): Promise<{ requested: number; sent: number }> {
   const total = { requested: 0, sent: 0 };
   for (const node of nodes) {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const text = (await node.get("/metrics", true)).body;
     for (const stage of ["requested", "sent"] as const) {
       const match = new RegExp(`^blixard_store_transactions_total\\{stage="${stage}"\\} (\\d+)`, "m").exec(
         text,
@@ -134,7 +138,16 @@ export async function measureCluster(
 
     // Any node serves the API: the creates are spread over all three, as clients of a cluster would.
     const apis = nodes.map((node) => clients(node).vms);
-    const raw = new Etcd3({ hosts: nodes.map((n) => `http://127.0.0.1:${n.port + 1}`) });
+    // etcd takes only clients with a certificate from the cluster CA: the bench presents the first node's.
+    const tls = nodes[0]!.tls()!;
+    const raw = new Etcd3({
+      hosts: nodes.map((n) => `https://127.0.0.1:${n.port + 1}`),
+      credentials: {
+        rootCertificate: Buffer.from(tls.caPem),
+        certChain: Buffer.from(tls.certPem),
+        privateKey: Buffer.from(tls.keyPem),
+      },
+    });
     let valueBytes = 0;
     const throughput: Throughput[] = [];
     for (const [round, c] of concurrency.entries()) {

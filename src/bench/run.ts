@@ -14,6 +14,7 @@ import { measureFailover } from "./failover.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
+import { measureTlsThroughput } from "./tls-throughput.js";
 
 const dir = imageDir();
 // The kernel a node defaults to: the uncompressed vmlinux when the image has one.
@@ -30,6 +31,8 @@ console.error(`benchmarks: start overhead (${rounds} rounds)`);
 const start = await measureStartOverhead(kernel, initrd, rounds);
 console.error("benchmarks: API throughput");
 const api = await measureApiThroughput(kernel, 2000, 16);
+console.error("benchmarks: API over TLS against plain HTTP");
+const tls = await measureTlsThroughput(kernel, 1000, 16, 5);
 console.error("benchmarks: CLI latency");
 const cli = await measureCliLatency(kernel, 20);
 console.error("benchmarks: agent memory");
@@ -78,11 +81,17 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | VM creates/s over the API (SQLite, ${api.count} VMs, concurrency ${api.concurrency}) | ${fmt(api.createsPerSec, 0)} | | |
 | VM gets/s over the API (Connect, HTTP/1.1) | ${fmt(api.getsPerSec, 0)} | | |
 | VM gets/s over gRPC (HTTP/2, h2c) | ${fmt(api.grpcGetsPerSec, 0)} | Connect over HTTP/1.1: ${fmt(api.getsPerSec, 0)} | ${fmt(api.grpcGetsPerSec / api.getsPerSec, 2)} |
+${
+  tls
+    ? `| VM gets/s over HTTPS (Connect, HTTP/1.1; node on ${tls.host}, ${tls.count} VMs, concurrency ${tls.concurrency}, median of rounds) | ${fmt(tls.tlsGetsPerSec, 0)} | plain HTTP on loopback, same run: ${fmt(tls.plainGetsPerSec, 0)} | ${fmt(tls.tlsGetsPerSec / tls.plainGetsPerSec, 2)} |
+| VM gets/s over gRPC with TLS (HTTP/2, ALPN h2) | ${fmt(tls.tlsGrpcGetsPerSec, 0)} | gRPC h2c on loopback, same run: ${fmt(tls.plainGrpcGetsPerSec, 0)} | ${fmt(tls.tlsGrpcGetsPerSec / tls.plainGrpcGetsPerSec, 2)} |`
+    : "| API over TLS | skipped: this host has no non-loopback IPv4 address to bind a TLS node to | | |"
+}
 | ListVms with ${api.count} VMs (ms) | ${fmt(api.listMs, 0)} | | |
 | cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
-| three nodes form a cluster (managed etcd; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
+| three nodes form a cluster (managed etcd behind mutual TLS; CA, join tokens, CSRs; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
 ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |\n| store transactions per create, all nodes (concurrency ${t.concurrency}): sent to etcd after group commit | ${fmt(t.txnsSentPerCreate, 2)} | asked for by API, scheduler and agents: ${fmt(t.txnsRequestedPerCreate, 2)} | ${fmt(t.txnsSentPerCreate / t.txnsRequestedPerCreate, 2)} |\n| CPU ms per create (concurrency ${t.concurrency}): nodes + etcd members + client | ${cpu(t.createCpuMs)} | per raw put: ${cpu(t.putCpuMs)} | ${fmt(total(t.createCpuMs) / total(t.putCpuMs), 2)} |`).join("\n")}
 | CPU ms per etcd call in a Node process (etcd3 over grpc-js): get / txn / quorum-confirmed txn | ${fmt(etcdCall.get, 2)} / ${fmt(etcdCall.txn, 2)} / ${fmt(etcdCall.quorumTxn, 2)} | | |
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |

@@ -5,6 +5,16 @@ export class UsageError extends Error {}
 
 export function describeError(err: unknown, server: string): string {
   if (err instanceof ConnectError) {
+    if (
+      /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate/i.test(
+        err.rawMessage,
+      )
+    ) {
+      return (
+        `cannot verify the TLS certificate of the node at ${server} (${err.rawMessage}): pass --ca-file with the ` +
+        "cluster CA (<data-dir>/pki/ca.crt on a member; it is public) or set BLIXARD_CA_FILE"
+      );
+    }
     if (err.code === Code.Unavailable || /ECONNREFUSED|fetch failed|ENOTFOUND/.test(err.rawMessage)) {
       return `cannot reach the blixard node at ${server}: is \`blixard node\` running? (set --server or BLIXARD_SERVER)`;
     }

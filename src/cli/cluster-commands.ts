@@ -16,11 +16,13 @@ import {
   isBackupKind,
   leaveMessage,
 } from "./cluster-output.js";
+import { registerJoinTokenCommands } from "./join-token-commands.js";
 import { outputFormat, printData } from "./output.js";
 import { progress } from "./progress.js";
 
 export function registerClusterCommands(program: Command, globals: () => GlobalOptions): void {
-  const cluster = program.command("cluster").description("show, leave or back up the cluster");
+  const cluster = program.command("cluster").description("show, leave or back up the cluster; join tokens");
+  registerJoinTokenCommands(cluster, globals);
 
   cluster
     .command("status")

@@ -29,6 +29,11 @@ interface NodeFlags {
   advertiseHost?: string;
   etcdClientPort?: string;
   etcdPeerPort?: string;
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUsername?: string;
+  etcdPasswordFile?: string;
   restore?: string;
   reserveVcpus?: string;
   reserveMemory?: string;
@@ -66,7 +71,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--label <key=value>", "a label for placement constraints (repeatable)", collect)
     .option(
       "--store <url>",
-      "sqlite (embedded, default) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]",
+      "sqlite (embedded, default) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]; etcd+https://... for TLS",
       "sqlite",
     )
     .option(
@@ -85,7 +90,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     )
     .option(
       "--token <token>",
-      "the cluster token (the `token` file of a member node); also set as this node's API token",
+      "with --join/--discover: a join token (`blixard cluster token create`); otherwise this node's API token",
     )
     .option(
       "--token-file <path>",
@@ -94,6 +99,14 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--advertise-host <host>", "the address other nodes reach this one at (default: the --bind host)")
     .option("--etcd-client-port <port>", "the managed etcd member's client port (default: API port + 1)")
     .option("--etcd-peer-port <port>", "the managed etcd member's peer port (default: API port + 2)")
+    .option("--etcd-cacert <file>", "external etcd over TLS: the CA that signed its server certificates")
+    .option("--etcd-cert <file>", "external etcd over TLS: this node's client certificate")
+    .option("--etcd-key <file>", "external etcd over TLS: the client certificate's key")
+    .option(
+      "--etcd-username <name>",
+      "external etcd: user name (password: --etcd-password-file or BLIXARD_ETCD_PASSWORD)",
+    )
+    .option("--etcd-password-file <file>", "external etcd: a file holding the user's password")
     .option("--reserve-vcpus <n>", "vcpus held back for the host, never given to VMs (default 0)")
     .option("--reserve-memory <mib>", "memory held back for the host, in MiB (default 512)")
     .option("--cpu-overcommit <ratio>", "vcpus of VMs per host CPU (default 4)")
@@ -137,6 +150,11 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         advertiseHost: flags.advertiseHost,
         etcdClientPort: numberFlag(flags.etcdClientPort),
         etcdPeerPort: numberFlag(flags.etcdPeerPort),
+        etcdCacert: flags.etcdCacert,
+        etcdCert: flags.etcdCert,
+        etcdKey: flags.etcdKey,
+        etcdUsername: flags.etcdUsername,
+        etcdPasswordFile: flags.etcdPasswordFile,
         restore: flags.restore,
         reserveVcpus: numberFlag(flags.reserveVcpus),
         reserveMemory: numberFlag(flags.reserveMemory),

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { describeError } from "./cli-error.js";
-import type { GlobalOptions } from "./client.js";
+import { DEFAULT_SERVER, type GlobalOptions } from "./client.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
 import { registerNodeCommand } from "./node-command.js";
@@ -15,7 +15,15 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
 const program = new Command("blixard")
   .version(pkg.version)
   .description("Run microVMs across a cluster of Linux hosts")
-  .option("--server <url>", "node API URL", process.env["BLIXARD_SERVER"] ?? "http://127.0.0.1:7001")
+  .option(
+    "--server <url>",
+    "node API URL (default: $BLIXARD_SERVER, else 127.0.0.1:7001, over https when the data dir has pki/ca.crt)",
+    process.env["BLIXARD_SERVER"] ?? DEFAULT_SERVER,
+  )
+  .option(
+    "--ca-file <file>",
+    "the cluster CA to verify an https:// node against (default: $BLIXARD_CA_FILE, <data-dir>/pki/ca.crt)",
+  )
   .option("--data-dir <dir>", "node data dir, to read the API token from (default: $BLIXARD_DATA_DIR)")
   .option("-v, --verbose", "print error details")
   // Usage errors print as one line too: commander's "(Did you mean ...?)" hint joins the error line.

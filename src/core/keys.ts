@@ -19,6 +19,11 @@ export const keys = {
   leader: `${ROOT}/election/leader`,
   /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */
   portClaim: (protocol: string, port: number) => `${ROOT}/ports/${protocol}/${port}`,
+  /** The cluster CA shared by nodes on an external etcd over TLS (certificate and key, PEM). */
+  clusterCa: `${ROOT}/pki/ca`,
+  joinTokensPrefix: `${ROOT}/join-tokens/`,
+  /** A join token by id: a hash of its secret, never the secret itself. */
+  joinToken: (id: string) => `${ROOT}/join-tokens/${id}`,
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,

@@ -1,12 +1,17 @@
 /**
- * One listening port for everything: Connect and gRPC-Web over HTTP/1.1, gRPC over cleartext HTTP/2
- * (h2c, prior knowledge), plus /healthz and /metrics. The first bytes of a connection tell which:
- * an HTTP/2 client opens with the "PRI * HTTP/2.0" preface.
+ * One listening port for everything: Connect and gRPC-Web over HTTP/1.1, gRPC over HTTP/2, plus
+ * /healthz and /metrics.
+ * - With TLS (a node in a cluster, or bound beyond loopback): one HTTPS server, ALPN choosing h2 or
+ *   http/1.1. It asks for a client certificate but does not require one: nodes present theirs
+ *   (peer-identity.ts reads it), the CLI and users authenticate with a token instead.
+ * - Without TLS (a single node on loopback): cleartext, where the first bytes of a connection tell
+ *   which protocol: an HTTP/2 client opens with the "PRI * HTTP/2.0" preface (h2c, prior knowledge).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createHttp1Server } from "node:http";
 import {
   createServer as createHttp2Server,
+  createSecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from "node:http2";
@@ -26,7 +31,20 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-export async function listen(handler: Handler, host: string, port: number): Promise<ListeningServer> {
+/** The server's certificate and key, and the CA that client certificates must chain to. */
+export interface ServerTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export async function listen(
+  handler: Handler,
+  host: string,
+  port: number,
+  tls?: ServerTls,
+): Promise<ListeningServer> {
+  if (tls) return listenTls(handler, host, port, tls);
   const h1 = createHttp1Server(handler as (req: IncomingMessage, res: ServerResponse) => void);
   h1.keepAliveTimeout = 5_000;
   const h2 = createHttp2Server(handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
@@ -52,6 +70,54 @@ export async function listen(handler: Handler, host: string, port: number): Prom
   return {
     host,
     port: boundPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+async function listenTls(
+  handler: Handler,
+  host: string,
+  port: number,
+  tls: ServerTls,
+): Promise<ListeningServer> {
+  const server = createSecureServer(
+    {
+      allowHTTP1: true,
+      key: tls.keyPem,
+      cert: tls.certPem,
+      ca: tls.caPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+      // No Nagle, as on the cleartext path: replies are small and each would wait out the client's
+      // delayed ACK (~40 ms a request). Set at accept, before TLS wraps the socket: a setNoDelay on
+      // the raw socket in a 'connection' listener comes after the wrap and is lost.
+      noDelay: true,
+    },
+    handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+  );
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  // A client that fails the handshake (no TLS, a bad certificate) only loses its own connection.
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    host,
+    port: typeof address === "object" && address ? address.port : port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -29,12 +29,19 @@ describe("node options", () => {
       endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
       namespace: "/blixard",
     });
+    expect(parseNodeOptions({ dataDir: "/d", store: "etcd+https://10.0.0.1:2379" }).store).toEqual({
+      kind: "etcd",
+      endpoints: ["https://10.0.0.1:2379"],
+      namespace: "",
+    });
   });
 
   it.each(["etcd://", "etcd://host", "mysql://x:1", "etcd://a:1,b"])(
     "rejects the store %j, naming the flag",
     (store) => {
-      expect(() => parseNodeOptions({ dataDir: "/d", store })).toThrow(/--store: .*etcd:\/\/HOST:PORT/);
+      expect(() => parseNodeOptions({ dataDir: "/d", store })).toThrow(
+        /--store: .*etcd\[\+https\]:\/\/HOST:PORT/,
+      );
     },
   );
 
@@ -55,11 +62,14 @@ describe("node options", () => {
   });
 
   describe("cluster flags", () => {
-    const token = "0123456789abcdef0123";
+    const token = `K10${"ab".repeat(32)}::join:abc123.${"s".repeat(32)}`;
 
-    it("accepts a join address as HOST:PORT or URL", () => {
+    it("accepts a join address as HOST:PORT or https URL (cluster nodes serve only TLS)", () => {
       expect(parseNodeOptions({ dataDir: "/d", join: "10.0.0.1:7001", token }).join).toBe(
-        "http://10.0.0.1:7001",
+        "https://10.0.0.1:7001",
+      );
+      expect(() => parseNodeOptions({ dataDir: "/d", join: "http://10.0.0.1:7001", token })).toThrow(
+        /--join/,
       );
       expect(parseNodeOptions({ dataDir: "/d", join: "https://n1:7001", token }).join).toBe(
         "https://n1:7001",
@@ -67,7 +77,14 @@ describe("node options", () => {
     });
 
     it.each([
-      [{ join: "10.0.0.1:7001" }, /--token: joining needs the cluster token/],
+      [{ join: "10.0.0.1:7001" }, /--token: joining needs a join token/],
+      // The admin credential of the old scheme is not a join token.
+      [{ join: "10.0.0.1:7001", token: "0123456789abcdef0123" }, /--token: not a join token/],
+      [{ etcdCacert: "/ca.crt", store: "etcd://h:2379" }, /--store: .*etcd\+https/],
+      [
+        { store: "etcd+https://h:2379", etcdCert: "/c.crt" },
+        /--etcd-key: a client certificate needs its key/,
+      ],
       [{ clusterInit: true, join: "h:1", token }, /--cluster-init: cannot both start a new cluster and join/],
       [{ join: "h:1", discover: "tailscale", token }, /--discover: give either --join/],
       [{ clusterInit: true, store: "etcd://h:2379" }, /--store: .*external etcd cluster/],

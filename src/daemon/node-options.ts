@@ -21,11 +21,14 @@ const bindSchema = z.string().transform((value, ctx) => {
   return { host, port };
 });
 
-/** `sqlite` (the default, embedded) or `etcd://host:port[,host:port...][/prefix]` for an external cluster. */
+/**
+ * `sqlite` (the default, embedded) or `etcd://host:port[,host:port...][/prefix]` for an external
+ * cluster; `etcd+https://...` reaches it over TLS (see --etcd-cacert, --etcd-cert, --etcd-key).
+ */
 const storeSchema = z.string().transform((value, ctx) => {
   if (value === "sqlite") return { kind: "sqlite" as const };
-  const match = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(value);
-  const endpoints = match?.[1]?.split(",").filter((e) => e !== "") ?? [];
+  const match = /^etcd(\+https)?:\/\/([^/]+)(\/.*)?$/.exec(value);
+  const endpoints = match?.[2]?.split(",").filter((e) => e !== "") ?? [];
   if (
     !match ||
     endpoints.length === 0 ||
@@ -33,27 +36,28 @@ const storeSchema = z.string().transform((value, ctx) => {
   ) {
     ctx.addIssue({
       code: "custom",
-      message: `"${value}" is neither sqlite nor etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (e.g. etcd://10.0.0.1:2379,10.0.0.2:2379)`,
+      message: `"${value}" is neither sqlite nor etcd[+https]://HOST:PORT[,HOST:PORT...][/PREFIX] (e.g. etcd+https://10.0.0.1:2379,10.0.0.2:2379)`,
     });
     return z.NEVER;
   }
   return {
     kind: "etcd" as const,
-    endpoints: endpoints.map((e) => `http://${e}`),
-    namespace: match[2] && match[2] !== "/" ? match[2] : "",
+    endpoints: endpoints.map((e) => `${match[1] ? "https" : "http"}://${e}`),
+    namespace: match[3] && match[3] !== "/" ? match[3] : "",
   };
 });
 
-/** A node to join through: HOST:PORT of its API, or its http(s) URL. */
+/** A node to join through: HOST:PORT of its API, or its https URL (cluster nodes serve only TLS). */
 const joinSchema = z.string().transform((value, ctx) => {
-  const url = /^https?:\/\//.test(value) ? value : `http://${value}`;
+  const url = /^https:\/\//.test(value) ? value : `https://${value}`;
   try {
     const parsed = new URL(url);
-    if (parsed.port !== "" || /^https?:\/\//.test(value)) return parsed.origin;
+    if (!value.startsWith("http://") && (parsed.port !== "" || value.startsWith("https://")))
+      return parsed.origin;
   } catch {}
   ctx.addIssue({
     code: "custom",
-    message: `"${value}" is not the API address of a node (HOST:PORT or http://HOST:PORT, e.g. 10.0.0.1:7001)`,
+    message: `"${value}" is not the API address of a node (HOST:PORT or https://HOST:PORT, e.g. 10.0.0.1:7001)`,
   });
   return z.NEVER;
 });
@@ -82,14 +86,24 @@ const baseSchema = z.strictObject({
   join: joinSchema.optional(),
   /** Join the cluster of an online Tailscale peer tagged tag:blixard. */
   discover: z.enum(["tailscale"]).optional(),
-  /** The cluster token: the API bearer token shared by every node, and what a join must present. */
+  /**
+   * With --join/--discover: the join token (`K10<ca-sha256>::join:<id>.<secret>`, from `blixard
+   * cluster token create`). Otherwise: the API bearer token this node accepts.
+   */
   token: z
     .string()
-    .regex(/^[A-Za-z0-9._~+/=-]{16,256}$/, "16 to 256 characters of letters, digits and ._~+/=-")
+    .regex(/^[A-Za-z0-9._~+/=:-]{16,256}$/, "16 to 256 characters of letters, digits and ._~+/=:-")
     .optional(),
   /** The address other nodes reach this one at (API and etcd); the bind host unless it is a wildcard. */
   advertiseHost: z.string().min(1).optional(),
   etcdClientPort: port.optional(),
+  /** External etcd over TLS: the CA of its server certificates, and a client certificate and key (files). */
+  etcdCacert: z.string().min(1).optional(),
+  etcdCert: z.string().min(1).optional(),
+  etcdKey: z.string().min(1).optional(),
+  /** etcd user authentication; the password comes from a file or BLIXARD_ETCD_PASSWORD, never argv. */
+  etcdUsername: z.string().min(1).max(256).optional(),
+  etcdPasswordFile: z.string().min(1).optional(),
   etcdPeerPort: port.optional(),
   /** Held back for the host; VMs are placed on the rest. */
   reserveVcpus: z.int().min(0).max(4096).default(DEFAULT_ALLOWANCE.reserved.vcpus),
@@ -135,7 +149,17 @@ export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
     problem("discover", "give either --join ADDR or --discover tailscale, not both");
   }
   if (joining && o.token === undefined) {
-    problem("token", "joining needs the cluster token: pass --token T (the token file of any member node)");
+    problem(
+      "token",
+      "joining needs a join token: pass --token with the output of `blixard cluster token create` on a member " +
+        "(or the join-token file in the first node's data dir)",
+    );
+  }
+  if (joining && o.token !== undefined && !/^K10[0-9a-f]{64}::join:/.test(o.token)) {
+    problem(
+      "token",
+      "not a join token (K10<ca-sha256>::join:<id>.<secret>); create one on a member with `blixard cluster token create`",
+    );
   }
   if (o.store.kind === "etcd" && (o.clusterInit || joining)) {
     problem(
@@ -151,6 +175,19 @@ export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
   }
   if (o.restore !== undefined && o.store.kind === "etcd") {
     problem("restore", "restore an external etcd cluster with its own tools (etcdutl snapshot restore)");
+  }
+  const etcdTlsFlags = o.etcdCacert ?? o.etcdCert ?? o.etcdKey ?? o.etcdUsername;
+  if (
+    etcdTlsFlags !== undefined &&
+    !(o.store.kind === "etcd" && o.store.endpoints[0]?.startsWith("https://"))
+  ) {
+    problem(
+      "store",
+      "--etcd-cacert/--etcd-cert/--etcd-key/--etcd-username apply to an external etcd over TLS: use --store etcd+https://HOST:PORT",
+    );
+  }
+  if ((o.etcdCert === undefined) !== (o.etcdKey === undefined)) {
+    problem("etcdKey", "a client certificate needs its key: give both --etcd-cert and --etcd-key");
   }
   const managed = o.clusterInit || joining;
   if (managed && o.advertiseHost === undefined && WILDCARDS.has(o.bind.host)) {

@@ -261,4 +261,22 @@ describe("routedLogSource", () => {
     log.length = 0;
     expect(await texts(5)).toBe("root\n# ");
   });
+
+  it("in a cluster with a PKI, refuses a plain-HTTP owner URL and never sends the token (a store writer repointed apiUrl)", async () => {
+    const remote = await startNode({
+      async getVmLogs() {
+        return { text: "secret console" };
+      },
+    });
+    const source = routedLogSource({
+      nodeId: "node-a",
+      local: { tail: async () => ({ text: "", offset: 0 }), follow: async function* () {} },
+      ownerOf: async () => "node-b",
+      apiUrlOf: async () => remote.url,
+      token: "admin-token-must-not-leak",
+      tls: { caPem: "unused", certPem: "unused", keyPem: "unused" },
+    });
+    await expect(source.tail("web", 10)).rejects.toThrow(/plain-HTTP API URL/);
+    expect(remote.auth).toEqual([]);
+  });
 });

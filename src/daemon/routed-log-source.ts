@@ -1,6 +1,8 @@
 /**
  * Serves VM console logs from whichever node runs the VM: the local driver for this node's VMs, the
- * owner's VmService (Connect over HTTP/1.1, with the cluster's shared bearer token) for the others.
+ * owner's VmService (Connect over HTTP/1.1) for the others: over mutual TLS with this node's certificate
+ * when the cluster has a PKI (the owner's certificate must chain to the cluster CA, so a store writer
+ * who points a node's apiUrl elsewhere gets no connection), else with the bearer token.
  *
  * The remote API returns text but no byte offset, so for a remote VM the offset is opaque: `tail`
  * returns the byte length of its text, which only tells `follow` whether the caller already has
@@ -15,6 +17,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import type { LogSource } from "../api/vm-service.js";
 import { BlixardError, type ErrorCode } from "../core/errors.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { nodeHttpsAgent } from "../pki/https-agent.js";
 
 export interface RoutedLogSourceOptions {
   /** This node. */
@@ -25,14 +28,18 @@ export interface RoutedLogSourceOptions {
   ownerOf(name: string): Promise<string>;
   /** A node's registered API URL; undefined when it has none. */
   apiUrlOf(node: string): Promise<string | undefined>;
-  /** Bearer token sent to other nodes. */
+  /** Bearer token sent to other nodes when there is no PKI (never over a TLS connection). */
   token: string | undefined;
+  /** The cluster CA and this node's certificate: node-to-node calls use mutual TLS. */
+  tls?: { caPem: string; certPem: string; keyPem: string };
 }
 
 /** How long a remote tail may take before the owner counts as unreachable. */
 const TAIL_TIMEOUT_MS = 15_000;
 
 export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
+  // One agent for every call to other nodes: their TLS connections are kept and reused.
+  const agent = options.tls ? nodeHttpsAgent(options.tls) : undefined;
   async function remote(name: string): Promise<Remote | undefined> {
     const node = await options.ownerOf(name);
     if (node === options.nodeId) return undefined;
@@ -44,11 +51,24 @@ export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
           "(`blixard node list` shows NotReady nodes)",
       );
     }
+    const tls = options.tls;
+    if (tls && !url.startsWith("https://")) {
+      throw new BlixardError(
+        "UNAVAILABLE",
+        `node "${node}" registered a plain-HTTP API URL (${url}); nodes of a cluster serve TLS, so this ` +
+          "record was not written by a cluster node. Restart that node to re-register it",
+      );
+    }
     const bearer: Interceptor = (next) => (req) => {
-      if (options.token) req.header.set("authorization", `Bearer ${options.token}`);
+      if (options.token && !tls) req.header.set("authorization", `Bearer ${options.token}`);
       return next(req);
     };
-    const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", interceptors: [bearer] });
+    const transport = createConnectTransport({
+      baseUrl: url,
+      httpVersion: "1.1",
+      interceptors: [bearer],
+      ...(agent ? { nodeOptions: { agent } } : {}),
+    });
     return { node, url, client: createClient(VmService, transport) };
   }
 

@@ -3,7 +3,7 @@
  * driver, system clock, pino) to the agent and the API, and serves them. This and sim/ are the only
  * places that construct adapters.
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -12,6 +12,7 @@ import { NodeRegistration } from "../agent/node-registration.js";
 import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
 import { EventLog } from "../api/event-log.js";
+import { JoinTokens } from "../api/join-tokens.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
@@ -26,6 +27,8 @@ import { quarantineDirFor } from "../drivers/shared/quarantine.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { certFingerprint } from "../pki/fingerprint.js";
+import { pkiLayout } from "../pki/pki-files.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
@@ -39,15 +42,19 @@ import { checkHostFiles } from "./admission.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
-import { startManagedMember } from "./cluster/managed-member.js";
+import { etcdTls, startManagedMember } from "./cluster/managed-member.js";
+import { nodeHosts } from "./cluster/node-hosts.js";
+import { standaloneNodePki } from "./cluster/node-pki.js";
 import { startConsoleLogRotator } from "./console-log-rotator.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
+import { externalEtcdConnection } from "./etcd/external-etcd.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
+import { withPkiRoutes } from "./pki-routes.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
@@ -69,7 +76,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const cleanups: Cleanup[] = [releaseLock];
   try {
     const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
-    const token = loadOrCreateToken(dirs, options.token);
+    const joining = options.join !== undefined || options.discover !== undefined;
+    // A join token is for joining only; it never becomes this node's API credential.
+    const token = loadOrCreateToken(dirs, joining ? undefined : options.token);
+    const pki = pkiLayout(dirs.root);
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
 
@@ -77,7 +87,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       options,
       dirs,
       nodeId,
-      token,
+      token: joining ? options.token : undefined,
+      pki,
       clock: systemClock,
       random: cryptoRandom,
       logger: log,
@@ -86,9 +97,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       cleanups.unshift(() => managed.member.stop());
       cleanups.unshift(() => managed.admin.close());
     }
+    const externalConnection = externalEtcdConnection(options);
     const external =
       options.store.kind === "etcd"
-        ? EtcdAdmin.connect({ endpoints: options.store.endpoints, logger: log })
+        ? EtcdAdmin.connect({ endpoints: options.store.endpoints, logger: log, ...externalConnection })
         : undefined;
     if (external) cleanups.unshift(() => external.close());
     let sqlite: SqliteStore | undefined;
@@ -105,6 +117,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           namespace:
             managed?.file.namespace ?? (options.store.kind === "etcd" ? options.store.namespace : ""),
           logger: log,
+          ...(managed ? { tls: etcdTls(managed.tls) } : externalConnection),
         }),
       );
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
@@ -129,6 +142,24 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       dirs.vmsDir,
     );
     const repo = new VmRepository(store, systemClock, nodeId);
+    // TLS on the API in a cluster (loopback included) and whenever it binds beyond loopback.
+    const tls =
+      managed?.tls ??
+      (isLoopback(options.bind.host)
+        ? undefined
+        : await standaloneNodePki({
+            pki,
+            nodeId,
+            hosts: nodeHosts(options),
+            now: new Date(systemClock.now()),
+            ...(options.store.kind === "etcd" && options.store.endpoints[0]?.startsWith("https://")
+              ? { shareThrough: store }
+              : {}),
+          }));
+    const joinTokens = tls
+      ? new JoinTokens(store, systemClock, cryptoRandom, () => certFingerprint(tls.caPem))
+      : undefined;
+    if (managed?.formed && joinTokens) await writeBootstrapJoinToken(joinTokens, dirs.root);
     const metrics = createMetrics(
       () => repo.list(),
       store instanceof GroupCommitStore ? store.stats : undefined,
@@ -162,6 +193,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         nodeId,
         local: driverLogSource(driver),
         token,
+        ...(tls ? { tls } : {}),
         ownerOf: async (name) => (await repo.get(name)).status.node,
         apiUrlOf: async (id) => (await listNodes(store)).find((view) => view.id === id)?.apiUrl,
       }),
@@ -188,8 +220,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       leader,
       ...clusterControl({
         nodeId,
-        token,
         dirs,
+        pki,
+        clock: systemClock,
+        ...(joinTokens ? { joinTokens } : {}),
         random: cryptoRandom,
         logger: log,
         ...(managed ? { managed } : {}),
@@ -216,12 +250,24 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       registry: metrics.registry,
       token: requireToken ? token : undefined,
     });
-    const server = await listen(handler, options.bind.host, options.bind.port);
+    const server = await listen(
+      tls
+        ? withPkiRoutes({
+            caPem: tls.caPem,
+            asUser: handler,
+            // A node presenting a certificate from the cluster CA needs no user token.
+            asNode: createRequestHandler({ connect, registry: metrics.registry, token: undefined }),
+          })
+        : handler,
+      options.bind.host,
+      options.bind.port,
+      tls,
+    );
     cleanups.unshift(() => server.close());
 
     const advertised = advertisedHost(options);
     const host = advertised.includes(":") ? `[${advertised}]` : advertised;
-    const url = `http://${host}:${server.port}`;
+    const url = `${tls ? "https" : "http"}://${host}:${server.port}`;
 
     // In a cluster, a watchdog outside this process kills the node's VMs once its lease heartbeat is
     // older than the TTL: the leader may be moving them, and a frozen daemon could not fence itself.
@@ -296,12 +342,30 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     election.start();
     cleanups.unshift(() => election.resign());
     cleanups.unshift(() => scheduler.stop());
-    log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
+    log.info(
+      { nodeId, url, dataDir: dirs.root, tokenRequired: requireToken, tls: tls !== undefined },
+      "blixard node ready",
+    );
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
     await runCleanups(cleanups, log);
     throw err;
   }
+}
+
+/**
+ * The join token a new cluster starts with (k3s's server token): reusable until revoked
+ * (`blixard cluster token revoke bootstrap`), written 0600 to `<data-dir>/join-token`.
+ */
+async function writeBootstrapJoinToken(tokens: JoinTokens, root: string): Promise<void> {
+  // A cluster restored from a snapshot may carry the old cluster's bootstrap token.
+  if ((await tokens.list()).some((t) => t.id === "bootstrap")) await tokens.revoke("bootstrap");
+  const { token } = await tokens.create({
+    id: "bootstrap",
+    reusable: true,
+    description: "created by --cluster-init",
+  });
+  writeFileSync(join(root, "join-token"), `${token}\n`, { mode: 0o600 });
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */

@@ -18,13 +18,13 @@ describe("Tailscale discovery", () => {
   it("offers the online peers tagged tag:blixard, on their IPv4 address, never itself", () => {
     const candidates = joinCandidates(parseTailscaleStatus(fixture("status-running.json")), { port: 7001 });
     // hv-3 is tagged but offline; laptop is online but untagged; hv-1 is this host.
-    expect(candidates).toEqual([{ hostName: "hv-2", url: "http://100.64.0.2:7001" }]);
+    expect(candidates).toEqual([{ hostName: "hv-2", url: "https://100.64.0.2:7001" }]);
   });
 
   it("honours another tag", () => {
     const status = parseTailscaleStatus(fixture("status-running.json"));
     expect(joinCandidates(status, { tag: "tag:server", port: 9000 }).map((c) => c.url)).toEqual([
-      "http://100.64.0.2:9000",
+      "https://100.64.0.2:9000",
     ]);
   });
 

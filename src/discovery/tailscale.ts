@@ -26,7 +26,7 @@ export type TailscaleStatus = z.infer<typeof statusSchema>;
 
 export interface JoinCandidate {
   hostName: string;
-  /** The peer's Blixard API URL on its first Tailscale IPv4 address (IPv6 when it has none). */
+  /** The peer's Blixard API URL (https: cluster nodes serve TLS) on its first Tailscale IPv4 address (IPv6 when it has none). */
   url: string;
 }
 
@@ -72,7 +72,7 @@ export function joinCandidates(
       const ip = ips.find((a) => a.includes(".")) ?? ips[0];
       if (!ip) return [];
       const host = ip.includes(":") ? `[${ip}]` : ip;
-      return [{ hostName: peer.HostName, url: `http://${host}:${options.port}` }];
+      return [{ hostName: peer.HostName, url: `https://${host}:${options.port}` }];
     })
     .sort((a, b) => a.hostName.localeCompare(b.hostName));
 }

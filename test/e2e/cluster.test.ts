@@ -8,7 +8,8 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { idOf, image, TestNode, until } from "./harness.js";
+import { httpsRequest } from "../../src/pki/https-request.js";
+import { getFrom, idOf, image, TestNode, until } from "./harness.js";
 
 const TTL = 2;
 
@@ -34,7 +35,6 @@ interface StatusJson {
   nodes: NodeJson[];
 }
 
-const tokenOf = (node: TestNode) => readFileSync(join(node.dataDir, "token"), "utf8").trim();
 const nodes = (via: TestNode) => JSON.parse(via.ok("node", "list", "-o", "json")) as NodeJson[];
 const status = (via: TestNode) => JSON.parse(via.ok("cluster", "status", "-o", "json")) as StatusJson;
 const joinFlags = (via: TestNode, token: string) => [
@@ -55,7 +55,7 @@ describe("a three-node cluster with managed etcd", () => {
 
   beforeAll(async () => {
     a = await TestNode.start(["--cluster-init", "--lease-ttl", String(TTL)], { portSpan: 3 });
-    token = tokenOf(a);
+    token = a.joinToken();
     b = await TestNode.start(joinFlags(a, token), { portSpan: 3 });
     // The third node joins through the second: any member admits newcomers.
     c = await TestNode.start(joinFlags(b, token), { portSpan: 3 });
@@ -83,10 +83,59 @@ describe("a three-node cluster with managed etcd", () => {
       expect(s.nodes.filter((n) => n.leader)).toHaveLength(1);
       expect([idOf(a), idOf(b), idOf(c)]).toContain(s.leader);
     }
-    // Every node shares the cluster token, and its member's data lives under its data dir.
-    expect(tokenOf(b)).toBe(token);
+    // Every node has the cluster's CA and its own certificate; keys are 0600 in a 0700 directory.
+    // The join token never became an API credential of the joiners.
+    expect(readFileSync(join(b.dataDir, "token"), "utf8")).not.toContain(token);
+    for (const node of [a, b, c]) {
+      expect(node.caPem()).toBe(a.caPem());
+      expect(statSync(join(node.dataDir, "pki")).mode & 0o777).toBe(0o700);
+      expect(statSync(join(node.dataDir, "pki", "node.key")).mode & 0o777).toBe(0o600);
+      expect(statSync(join(node.dataDir, "pki", "ca.key")).mode & 0o777).toBe(0o600);
+      expect(node.url).toMatch(/^https:/);
+    }
+    expect(statSync(join(a.dataDir, "join-token")).mode & 0o777).toBe(0o600);
     expect(statSync(join(c.dataDir, "etcd", "data")).isDirectory()).toBe(true);
     expect(statSync(join(c.dataDir, "token")).mode & 0o777).toBe(0o600);
+  });
+
+  it("speaks only TLS: the API, and etcd's client and peer ports refuse connections without a node certificate", async () => {
+    // The API: plain HTTP gets no answer; HTTPS verified against the cluster CA works.
+    await expect(fetch(`http://127.0.0.1:${a.port}/healthz`)).rejects.toThrow();
+    expect((await getFrom(a, "/healthz")).status).toBe(200);
+    // etcd: the attack of issue 11 was `etcdctl put` on the advertised client port.
+    for (const port of [a.port + 1, a.port + 2]) {
+      await expect(fetch(`http://127.0.0.1:${port}/version`)).rejects.toThrow();
+      await expect(httpsRequest(`https://127.0.0.1:${port}/version`, { caPem: a.caPem() })).rejects.toThrow();
+      // Control: the node's own certificate is accepted, so the refusals are the certificate check.
+      const own = await httpsRequest(`https://127.0.0.1:${port}/version`, {
+        caPem: a.caPem(),
+        certPem: readFileSync(join(a.dataDir, "pki", "node.crt"), "utf8"),
+        keyPem: readFileSync(join(a.dataDir, "pki", "node.key"), "utf8"),
+      });
+      expect(own.status).toBe(200);
+    }
+  });
+
+  it("lists, creates and revokes join tokens; a revoked token cannot join", async () => {
+    const once = a.ok("cluster", "token", "create", "--ttl", "10m").trim();
+    expect(once).toMatch(/^K10[0-9a-f]{64}::join:[0-9a-z]+\.[A-Za-z0-9_-]+$/);
+    const id = /::join:([0-9a-z]+)\./.exec(once)?.[1] ?? "";
+    const listed = JSON.parse(a.ok("cluster", "token", "list", "-o", "json")) as { id: string }[];
+    expect(listed.map((t) => t.id).sort()).toEqual(["bootstrap", id].sort());
+    // The store keeps a hash, never the secret: a store reader cannot recover a token.
+    expect(a.ok("cluster", "token", "list", "-o", "json")).not.toContain(once.split(".").pop());
+    a.ok("cluster", "token", "revoke", id);
+    const revoked = await TestNode.create(joinFlags(a, once), { portSpan: 3 });
+    extra.push(revoked);
+    await expect(revoked.launch()).rejects.toThrow(/rejected the join token/);
+  });
+
+  it("refuses a join token whose CA fingerprint is not the cluster's, before sending its secret", async () => {
+    const forged = `K10${"0".repeat(64)}${token.slice(67)}`;
+    const intruder = await TestNode.create(joinFlags(a, forged), { portSpan: 3 });
+    extra.push(intruder);
+    await expect(intruder.launch()).rejects.toThrow(/CA fingerprint .* does not match the join token/);
+    expect(status(a).members).toHaveLength(3);
   });
 
   it("serves state written through one node from every node, console logs included", async () => {
@@ -117,7 +166,9 @@ describe("a three-node cluster with managed etcd", () => {
   });
 
   it("refuses to start a node that presents a wrong join token", async () => {
-    const intruder = await TestNode.create(joinFlags(a, "not-the-cluster-token-000"), { portSpan: 3 });
+    // The right CA fingerprint and token id, a guessed secret.
+    const guessed = `${token.slice(0, token.lastIndexOf(".") + 1)}${"x".repeat(48)}`;
+    const intruder = await TestNode.create(joinFlags(a, guessed), { portSpan: 3 });
     extra.push(intruder);
     await expect(intruder.launch()).rejects.toThrow(/rejected the join token/);
     expect(status(a).members).toHaveLength(3);

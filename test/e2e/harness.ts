@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
+import { httpsRequest } from "../../src/pki/https-request.js";
 import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
 
@@ -60,10 +61,26 @@ export async function until<T>(
   }
 }
 
+/**
+ * GET through the node's own CA when the URL is https (a cluster node serves TLS), plain fetch
+ * otherwise. Resolves with the status and body.
+ */
+export async function getFrom(
+  node: TestNode,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  if (!node.url.startsWith("https://")) {
+    const res = await fetch(`${node.url}${path}`, { headers });
+    return { status: res.status, body: await res.text() };
+  }
+  const reply = await httpsRequest(`${node.url}${path}`, { caPem: node.caPem() }, { headers });
+  return { status: reply.status, body: reply.body };
+}
+
 export class TestNode {
   readonly dataDir: string;
   readonly port: number;
-  readonly url: string;
   readonly host: string;
   private proc: ChildProcess | undefined;
   private readonly extraArgs: string[];
@@ -73,7 +90,6 @@ export class TestNode {
     this.dataDir = dataDir;
     this.port = port;
     this.host = options.host ?? "127.0.0.1";
-    this.url = `http://${this.host}:${port}`;
     this.extraArgs = extraArgs;
     this.env = options.env ?? {};
   }
@@ -94,6 +110,21 @@ export class TestNode {
     const dataDir = mkdtempSync(join(tmpdir(), "blixard-e2e-"));
     const port = options.port ?? (await freePortRun(options.portSpan ?? 1));
     return new TestNode(dataDir, port, extraArgs, options);
+  }
+
+  /** https once the node has a CA (cluster nodes, and nodes bound beyond loopback, serve TLS). */
+  get url(): string {
+    const scheme = existsSync(join(this.dataDir, "pki", "ca.crt")) ? "https" : "http";
+    return `${scheme}://${this.host}:${this.port}`;
+  }
+
+  caPem(): string {
+    return readFileSync(join(this.dataDir, "pki", "ca.crt"), "utf8");
+  }
+
+  /** The bootstrap join token that --cluster-init wrote. */
+  joinToken(): string {
+    return readFileSync(join(this.dataDir, "join-token"), "utf8").trim();
   }
 
   /** The pid of the node's managed etcd member, from its pidfile, while it runs. */
@@ -154,8 +185,8 @@ export class TestNode {
         const proc = this.proc;
         if (proc?.exitCode !== null || proc.signalCode !== null)
           throw new Error(`node exited early (${proc?.exitCode ?? proc?.signalCode}):\n${this.log()}`);
-        return fetch(`${this.url}/healthz`).then(
-          (r) => r.ok || undefined,
+        return getFrom(this, "/healthz").then(
+          (r) => r.status === 200 || undefined,
           () => undefined,
         );
       },
@@ -191,11 +222,20 @@ export class TestNode {
     return this.cliEnv({}, ...args);
   }
 
-  /** Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's). */
+  /**
+   * Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's, and
+   * BLIXARD_CA_FILE to its CA when it serves TLS, as a user who configured the CA).
+   */
   cliEnv(env: Record<string, string>, ...args: string[]): CliResult {
+    const ca = join(this.dataDir, "pki", "ca.crt");
     const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
       encoding: "utf8",
-      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir, ...env },
+      env: {
+        ...process.env,
+        BLIXARD_DATA_DIR: this.dataDir,
+        ...(existsSync(ca) ? { BLIXARD_CA_FILE: ca } : {}),
+        ...env,
+      },
       timeout: 300_000,
     });
     return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
@@ -270,7 +310,7 @@ export async function startCluster(size: number, flags: string[]): Promise<TestN
   const first = await TestNode.start(["--cluster-init", ...flags], { portSpan: 3 });
   const nodes = [first];
   try {
-    const token = readFileSync(join(first.dataDir, "token"), "utf8").trim();
+    const token = first.joinToken();
     for (let i = 1; i < size; i++) {
       nodes.push(
         await TestNode.start(["--join", `127.0.0.1:${first.port}`, "--token", token, ...flags], {

@@ -3,9 +3,7 @@
  * (each node reserves all but 512 MiB of this machine's memory), label constraints, strategies and
  * manual placement, and a VM that fits nowhere stays Pending with each node's reason.
  */
-import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { idOf, image, TestNode, until } from "./harness.js";
 
@@ -24,7 +22,7 @@ describe("placement across a 3-node cluster", () => {
 
   beforeAll(async () => {
     a = await TestNode.start(["--cluster-init", "--label", "zone=eu", ...common], { portSpan: 3 });
-    const token = readFileSync(join(a.dataDir, "token"), "utf8").trim();
+    const token = a.joinToken();
     const join_ = ["--join", `127.0.0.1:${a.port}`, "--token", token];
     b = await TestNode.start([...join_, "--label", "zone=eu", ...common], { portSpan: 3 });
     c = await TestNode.start([...join_, "--label", "zone=us", ...common], { portSpan: 3 });

@@ -40,7 +40,8 @@ describe("joining through Tailscale discovery", () => {
   });
 
   it("joins the cluster of the online peer tagged tag:blixard", async () => {
-    const token = readFileSync(join(first.dataDir, "token"), "utf8").trim();
+    // The same join token as --join: it pins the cluster CA, which the tailnet peer must present.
+    const token = first.joinToken();
     const second = await TestNode.start(["--discover", "tailscale", "--token", token], {
       host: "127.0.0.2",
       port: first.port,
@@ -56,10 +57,13 @@ describe("joining through Tailscale discovery", () => {
   });
 
   it("says clearly when tailscale is not installed", async () => {
-    const node = await TestNode.create(["--discover", "tailscale", "--token", "0123456789abcdef0123"], {
-      portSpan: 3,
-      env: { PATH: "/usr/bin:/bin" },
-    });
+    const node = await TestNode.create(
+      ["--discover", "tailscale", "--token", `K10${"ab".repeat(32)}::join:abc123.${"s".repeat(32)}`],
+      {
+        portSpan: 3,
+        env: { PATH: "/usr/bin:/bin" },
+      },
+    );
     others.push(node);
     await expect(node.launch()).rejects.toThrow(
       /needs the tailscale CLI, but "tailscale" is not installed or not on PATH/,

@@ -2,12 +2,15 @@
  * What the ClusterService needs from this node, for each way it keeps its state: a managed etcd
  * member (join, leave, snapshot), an external etcd (status, snapshot) or SQLite (backup only).
  */
-import { timingSafeEqual } from "node:crypto";
 import { closeSync, createReadStream, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ClusterServiceDeps, JoinGrant, StoreKind } from "../../api/cluster-service.js";
+import type { ClusterServiceDeps, JoinApplication, JoinGrant, StoreKind } from "../../api/cluster-service.js";
+import type { JoinTokens } from "../../api/join-tokens.js";
 import { BlixardError } from "../../core/errors.js";
 import { checkLeave } from "../../core/quorum.js";
+import { signJoiner } from "../../pki/cluster-pki.js";
+import type { PkiLayout } from "../../pki/pki-files.js";
+import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { Random } from "../../ports/random.js";
 import { type EtcdAdmin, initialClusterString } from "../../store/etcd/etcd-admin.js";
@@ -17,8 +20,11 @@ import type { ManagedMember } from "./managed-member.js";
 
 export interface ClusterControlContext {
   nodeId: string;
-  token: string;
   dirs: DataDirLayout;
+  pki: PkiLayout;
+  clock: Clock;
+  /** Join tokens, on a node with a managed member. */
+  joinTokens?: JoinTokens;
   random: Random;
   logger: Logger;
   /** Exactly one of these, matching the store kind. */
@@ -36,17 +42,13 @@ export type ClusterControl = Omit<ClusterServiceDeps, "leader" | "nodeId">;
 export function clusterControl(ctx: ClusterControlContext): ClusterControl {
   const storeKind: StoreKind = ctx.managed ? "etcd-managed" : ctx.external ? "etcd-external" : "sqlite";
   const admin = ctx.managed?.admin ?? ctx.external;
-  const expected = Buffer.from(ctx.token);
   return {
     storeKind,
-    checkToken(given) {
-      const buf = Buffer.from(given);
-      return buf.length === expected.length && timingSafeEqual(buf, expected);
-    },
+    joinTokens: ctx.managed ? ctx.joinTokens : undefined,
     async members() {
       return admin ? await admin.memberStatuses() : [];
     },
-    admit: (nodeId, peerUrl) => admit(ctx, storeKind, nodeId, peerUrl),
+    admit: (application) => admit(ctx, storeKind, application),
     leave: (force) => leave(ctx, storeKind, force),
     async backup() {
       if (admin) return { kind: "etcd-snapshot" as const, chunks: admin.snapshot() };
@@ -59,8 +61,7 @@ export function clusterControl(ctx: ClusterControlContext): ClusterControl {
 async function admit(
   ctx: ClusterControlContext,
   kind: StoreKind,
-  nodeId: string,
-  peerUrl: string,
+  { nodeId, peerUrl, csr, hosts }: JoinApplication,
 ): Promise<JoinGrant> {
   const managed = ctx.managed;
   if (!managed) {
@@ -87,6 +88,8 @@ async function admit(
       `a node with id ${nodeId} is already a member of this cluster; a node that left rejoins with the same data dir`,
     );
   }
+  // Signed before etcd learns of the member: a bad CSR changes nothing.
+  const issued = await signJoiner(ctx.pki, { csrPem: csr, nodeId, hosts, now: new Date(ctx.clock.now()) });
   let id = samePeer?.id;
   let after = members;
   if (id === undefined) {
@@ -106,6 +109,9 @@ async function admit(
     clusterToken: managed.file.clusterToken,
     endpoints: after.filter((m) => m.started && !m.learner).flatMap((m) => m.clientUrls.slice(0, 1)),
     namespace: managed.file.namespace,
+    caCertificate: issued.caPem,
+    caKey: issued.caKeyPem,
+    certificate: issued.certPem,
   };
 }
 

@@ -6,6 +6,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { BlixardError } from "../../core/errors.js";
+import { pkiLayout } from "../../pki/pki-files.js";
 import type { DataDirLayout } from "../data-dir.js";
 
 const clusterFileSchema = z.object({
@@ -49,10 +50,14 @@ export function writeClusterFile(path: string, file: ClusterFile): void {
   writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Forgets the membership (cluster.json and the member's data): the next start is a single node or a new join. */
-export function forgetMembership(dirs: Pick<DataDirLayout, "clusterFile" | "etcdDir">): void {
+/**
+ * Forgets the membership (cluster.json, the member's data and the cluster's certificates): the next
+ * start is a single node or a new join, which brings new certificates.
+ */
+export function forgetMembership(dirs: Pick<DataDirLayout, "clusterFile" | "etcdDir" | "root">): void {
   rmSync(dirs.clusterFile, { force: true });
   rmSync(dirs.etcdDir, { recursive: true, force: true });
+  rmSync(pkiLayout(dirs.root).dir, { recursive: true, force: true });
 }
 
 function safeJson(text: string): unknown {

@@ -6,7 +6,11 @@
  * - a node that is already a member (cluster.json exists) restarts its member, whatever the flags.
  */
 import { BlixardError } from "../../core/errors.js";
+import { parseJoinToken } from "../../core/join-token.js";
 import { joinCandidates, readTailscaleStatus } from "../../discovery/tailscale.js";
+import { initClusterPki, renewNodeCertIfDue, storeJoinedPki } from "../../pki/cluster-pki.js";
+import { createNodeCsr } from "../../pki/node-cert.js";
+import { hasPki, type NodeTls, type PkiLayout, readNodeTls } from "../../pki/pki-files.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { Random } from "../../ports/random.js";
@@ -19,6 +23,7 @@ import { assertPortFree, ManagedEtcd } from "../etcd/managed-etcd.js";
 import { advertisedHost, type NodeOptions } from "../node-options.js";
 import { type ClusterFile, forgetMembership, readClusterFile, writeClusterFile } from "./cluster-file.js";
 import { requestJoin } from "./join-client.js";
+import { nodeHosts } from "./node-hosts.js";
 
 export interface ManagedMember {
   member: ManagedEtcd;
@@ -26,13 +31,19 @@ export interface ManagedMember {
   file: ClusterFile;
   /** Client URLs of every started member, this node's first. */
   endpoints: string[];
+  /** This node's certificate and the cluster CA: for etcd, the API and calls to other nodes. */
+  tls: NodeTls;
+  /** True when this start formed the cluster (--cluster-init): the node creates the bootstrap join token. */
+  formed: boolean;
 }
 
 export interface MemberContext {
   options: NodeOptions;
   dirs: DataDirLayout;
   nodeId: string;
-  token: string;
+  /** The join token (--token), when joining. */
+  token: string | undefined;
+  pki: PkiLayout;
   clock: Clock;
   random: Random;
   logger: Logger;
@@ -77,6 +88,7 @@ function memberConfig(ctx: MemberContext, file: ClusterFile): MemberConfig {
     clusterToken: file.clusterToken,
     compactionRetentionHours: COMPACTION_RETENTION_HOURS,
     snapshotCount: SNAPSHOT_COUNT,
+    tls: { caFile: ctx.pki.caCert, certFile: ctx.pki.nodeCert, keyFile: ctx.pki.nodeKey },
   };
 }
 
@@ -135,6 +147,8 @@ async function init(ctx: MemberContext): Promise<ManagedMember> {
       });
       ctx.logger.info({ from: ctx.options.restore }, "restored the etcd snapshot");
     }
+    await initClusterPki(ctx.pki, ctx.nodeId, nodeHosts(ctx.options), new Date(ctx.clock.now()));
+    ctx.logger.info({ dir: ctx.pki.dir }, "created the cluster CA and this node's certificate");
     writeClusterFile(ctx.dirs.clusterFile, file);
     member = await launch(ctx, file, 30_000);
   } catch (err) {
@@ -142,14 +156,14 @@ async function init(ctx: MemberContext): Promise<ManagedMember> {
     forgetMembership(ctx.dirs);
     throw err;
   }
-  ctx.logger.info(
-    { url: member.url },
-    "formed a new cluster; other nodes join with --join and this node's token",
-  );
-  return finish(ctx, file, member, [member.url]);
+  ctx.logger.info({ url: member.url }, "formed a new cluster");
+  return finish(ctx, file, member, [member.url], true);
 }
 
 async function join(ctx: MemberContext): Promise<ManagedMember> {
+  if (ctx.token === undefined)
+    throw new BlixardError("INVALID_ARGUMENT", "--token: joining needs a join token");
+  const token = parseJoinToken(ctx.token);
   const base = newMemberFile(ctx);
   await assertPortFree(base.host, base.clientPort, "etcd client", "--etcd-client-port");
   await assertPortFree(base.host, base.peerPort, "etcd peer", "--etcd-peer-port");
@@ -157,14 +171,24 @@ async function join(ctx: MemberContext): Promise<ManagedMember> {
     ctx.options.join !== undefined
       ? [ctx.options.join]
       : await tailscaleCandidates(ctx.options.bind.port, ctx.logger);
+  const hosts = nodeHosts(ctx.options);
+  const { keyPem, csrPem } = await createNodeCsr(ctx.nodeId);
   const { via, grant } = await requestJoin({
     candidates,
-    token: ctx.token,
+    token,
     nodeId: ctx.nodeId,
     peerUrl: peerUrl(base),
+    csrPem,
+    hosts,
     clock: ctx.clock,
     logger: ctx.logger,
   });
+  storeJoinedPki(
+    ctx.pki,
+    { caPem: grant.caCertificate, caKeyPem: grant.caKey, certPem: grant.certificate },
+    keyPem,
+    token.caFingerprint,
+  );
   ctx.logger.info({ via, memberId: grant.memberId }, "admitted as an etcd learner; starting the member");
   const file: ClusterFile = {
     ...base,
@@ -177,7 +201,7 @@ async function join(ctx: MemberContext): Promise<ManagedMember> {
   };
   writeClusterFile(ctx.dirs.clusterFile, file);
   const member = await launch(ctx, file, 120_000);
-  return finish(ctx, file, member, grant.endpoints);
+  return finish(ctx, file, member, grant.endpoints, false);
 }
 
 async function restart(ctx: MemberContext, file: ClusterFile): Promise<ManagedMember> {
@@ -191,8 +215,21 @@ async function restart(ctx: MemberContext, file: ClusterFile): Promise<ManagedMe
         `(${ctx.dirs.clusterFile}); drop --etcd-client-port/--etcd-peer-port or leave and rejoin the cluster`,
     );
   }
+  if (!hasPki(ctx.pki)) {
+    throw new BlixardError(
+      "FAILED_PRECONDITION",
+      `this node is a cluster member (${ctx.dirs.clusterFile}) but has no certificates in ${ctx.pki.dir}; ` +
+        "restore pki/ from a backup of the data dir, or remove cluster.json and etcd/ and join again",
+    );
+  }
+  if (await renewNodeCertIfDue(ctx.pki, ctx.nodeId, nodeHosts(ctx.options), new Date(ctx.clock.now()))) {
+    ctx.logger.info(
+      { file: ctx.pki.nodeCert },
+      "renewed this node's certificate (it expired within 30 days)",
+    );
+  }
   const member = await launch(ctx, file, Number.POSITIVE_INFINITY);
-  return finish(ctx, file, member, [member.url, ...file.peers]);
+  return finish(ctx, file, member, [member.url, ...file.peers], false);
 }
 
 /** Promotes the member if it is still a learner, then records where the other members are. */
@@ -201,8 +238,12 @@ async function finish(
   file: ClusterFile,
   member: ManagedEtcd,
   adminEndpoints: string[],
+  formed: boolean,
 ): Promise<ManagedMember> {
   const own = clientUrl(file);
+  const tls = readNodeTls(ctx.pki);
+  const withAdmin = <T>(endpoints: string[], fn: (admin: EtcdAdmin) => Promise<T>) =>
+    withEtcdAdmin(endpoints, tls, fn);
   const voters = adminEndpoints.filter((url) => url !== own);
   try {
     const members = await withAdmin(voters.length > 0 ? voters : [own], (admin) => admin.members());
@@ -233,9 +274,11 @@ async function finish(
     writeClusterFile(ctx.dirs.clusterFile, updated);
     return {
       member,
-      admin: EtcdAdmin.connect({ endpoints: [own, ...others], logger: ctx.logger }),
+      admin: EtcdAdmin.connect({ endpoints: [own, ...others], logger: ctx.logger, tls: etcdTls(tls) }),
       file: updated,
       endpoints: [own, ...others],
+      tls,
+      formed,
     };
   } catch (err) {
     await member.stop();
@@ -243,8 +286,17 @@ async function finish(
   }
 }
 
-async function withAdmin<T>(endpoints: string[], fn: (admin: EtcdAdmin) => Promise<T>): Promise<T> {
-  const admin = EtcdAdmin.connect({ endpoints });
+/** The etcd client's TLS: the cluster CA and the node's certificate (etcd checks client certificates). */
+export function etcdTls(tls: NodeTls) {
+  return { caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem };
+}
+
+async function withEtcdAdmin<T>(
+  endpoints: string[],
+  tls: NodeTls,
+  fn: (admin: EtcdAdmin) => Promise<T>,
+): Promise<T> {
+  const admin = EtcdAdmin.connect({ endpoints, tls: etcdTls(tls) });
   try {
     return await fn(admin);
   } finally {

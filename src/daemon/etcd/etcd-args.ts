@@ -1,6 +1,8 @@
 /**
  * The configuration of a managed etcd member. Ports derive from the node's API port (client = API + 1,
- * peer = API + 2) unless given, so a node needs one flag to form a cluster.
+ * peer = API + 2) unless given, so a node needs one flag to form a cluster. The member speaks only
+ * mutual TLS on both ports, with the node's certificate from the cluster CA: a client or peer without
+ * a certificate signed by that CA is refused (etcd's --client-cert-auth and --peer-client-cert-auth).
  */
 import { join } from "node:path";
 import type { EtcdMemberConfig } from "../../store/etcd/etcd-member.js";
@@ -20,6 +22,14 @@ export interface MemberConfig {
   compactionRetentionHours: number;
   /** Raft entries between snapshots. */
   snapshotCount: number;
+  /** The cluster CA and this node's certificate and key (pki/), for both ports. */
+  tls: MemberTlsFiles;
+}
+
+export interface MemberTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 export function derivePorts(apiPort: number, overrides: { client?: number; peer?: number } = {}) {
@@ -31,11 +41,11 @@ function urlHost(host: string): string {
 }
 
 export function clientUrl(config: Pick<MemberConfig, "host" | "clientPort">): string {
-  return `http://${urlHost(config.host)}:${config.clientPort}`;
+  return `https://${urlHost(config.host)}:${config.clientPort}`;
 }
 
 export function peerUrl(config: Pick<MemberConfig, "host" | "peerPort">): string {
-  return `http://${urlHost(config.host)}:${config.peerPort}`;
+  return `https://${urlHost(config.host)}:${config.peerPort}`;
 }
 
 /** The shared member process config (store/etcd/etcd-member.ts) plus compaction and snapshots. */
@@ -54,6 +64,21 @@ export function memberProcessConfig(config: MemberConfig, runDir: string, binary
       "--auto-compaction-mode=periodic",
       `--auto-compaction-retention=${config.compactionRetentionHours}h`,
       `--snapshot-count=${config.snapshotCount}`,
+      ...tlsArgs(config.tls),
     ],
   };
+}
+
+/** Mutual TLS on the client and the peer port; paths only, so no key material is on the command line. */
+export function tlsArgs(tls: MemberTlsFiles): string[] {
+  return [
+    `--cert-file=${tls.certFile}`,
+    `--key-file=${tls.keyFile}`,
+    `--trusted-ca-file=${tls.caFile}`,
+    "--client-cert-auth",
+    `--peer-cert-file=${tls.certFile}`,
+    `--peer-key-file=${tls.keyFile}`,
+    `--peer-trusted-ca-file=${tls.caFile}`,
+    "--peer-client-cert-auth",
+  ];
 }

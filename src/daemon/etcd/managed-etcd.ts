@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { BlixardError } from "../../core/errors.js";
+import { type HttpsTls, httpsRequest } from "../../pki/https-request.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import { EtcdMemberProcess } from "../../store/etcd/etcd-member.js";
@@ -99,7 +100,7 @@ export class ManagedEtcd {
         throw new BlixardError("FAILED_PRECONDITION", `etcd exited at start: ${this.logTail()}`);
       }
       if (this.stopping) throw new BlixardError("UNAVAILABLE", "the node is stopping");
-      if (await isHealthy(this.url)) return;
+      if (await isHealthy(this.url, this.healthTls())) return;
       const now = this.opts.clock.now();
       if (now - started > timeoutMs) {
         throw new BlixardError(
@@ -149,6 +150,16 @@ export class ManagedEtcd {
     if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
   }
 
+  /** The member checks client certificates on /health too: the node presents its own. */
+  private healthTls(): HttpsTls {
+    const { tls } = this.opts.config;
+    return {
+      caPem: readFileSync(tls.caFile, "utf8"),
+      certPem: readFileSync(tls.certFile, "utf8"),
+      keyPem: readFileSync(tls.keyFile, "utf8"),
+    };
+  }
+
   private logTail(): string {
     try {
       return readFileSync(this.logFile, "utf8").trim().split("\n").slice(-3).join(" | ");
@@ -158,10 +169,10 @@ export class ManagedEtcd {
   }
 }
 
-async function isHealthy(url: string): Promise<boolean> {
+async function isHealthy(url: string, tls: HttpsTls): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-    return res.ok && ((await res.json()) as { health?: string }).health === "true";
+    const res = await httpsRequest(`${url}/health`, tls, { timeoutMs: 1000 });
+    return res.status === 200 && (JSON.parse(res.body) as { health?: string }).health === "true";
   } catch {
     return false;
   }

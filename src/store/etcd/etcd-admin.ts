@@ -18,7 +18,7 @@ import { BlixardError, errorMessage } from "../../core/errors.js";
 import { type Logger, silentLogger } from "../../ports/logger.js";
 import { type CallOptions, EtcdEndpoints } from "./etcd-endpoints.js";
 import { blamesEndpoint, toStoreError, wasNotSent } from "./etcd-errors.js";
-import { compileEtcdStoreOptions } from "./etcd-options.js";
+import { compileEtcdStoreOptions, type EtcdConnection, type EtcdTls } from "./etcd-options.js";
 
 export type { MemberInfo, MemberStatus } from "../../core/cluster-member.js";
 
@@ -28,6 +28,9 @@ export interface EtcdAdminOptions {
   /** The deadline of each call, retries included; 5 s by default. */
   callTimeoutMs?: number;
   logger?: Logger;
+  /** TLS material and etcd credentials, as for EtcdStore. */
+  tls?: EtcdTls;
+  auth?: { username: string; password: string };
 }
 
 export interface PromoteOptions {
@@ -119,6 +122,7 @@ export class EtcdAdmin {
     private readonly endpoints: EtcdEndpoints,
     private readonly callTimeoutMs: number,
     private readonly log: Logger,
+    private readonly connection: EtcdConnection,
   ) {}
 
   /** Makes the clients; they connect on the first call. */
@@ -126,9 +130,16 @@ export class EtcdAdmin {
     const compiled = compileEtcdStoreOptions({
       endpoints: options.endpoints,
       callTimeoutMs: options.callTimeoutMs,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
     const log = (options.logger ?? silentLogger).child({ component: "etcd-admin" });
-    return new EtcdAdmin(new EtcdEndpoints(compiled.endpoints, log), compiled.callTimeoutMs, log);
+    return new EtcdAdmin(
+      new EtcdEndpoints(compiled.endpoints, log, compiled.connection),
+      compiled.callTimeoutMs,
+      log,
+      compiled.connection,
+    );
   }
 
   async members(): Promise<MemberInfo[]> {
@@ -322,7 +333,7 @@ export class EtcdAdmin {
     if (url === undefined) {
       return { ...member, ...unknown, error: "not started: its etcd has not joined the cluster yet" };
     }
-    const endpoint = new EtcdEndpoints([url], this.log);
+    const endpoint = new EtcdEndpoints([url], this.log, this.connection);
     const timeoutMs = Math.min(this.callTimeoutMs, STATUS_TIMEOUT_MS);
     try {
       const status = await endpoint.run("read", timeoutMs, (client, call: CallOptions) =>

@@ -11,6 +11,7 @@ import { randomInt } from "node:crypto";
 import { Etcd3, type IOptions } from "etcd3";
 import type { Logger } from "../../ports/logger.js";
 import { blamesEndpoint, type CallKind, isRetryable } from "./etcd-errors.js";
+import type { EtcdConnection } from "./etcd-options.js";
 
 /**
  * The library's fault policies, reduced to running the call once. The library only calls execute(),
@@ -44,6 +45,25 @@ const GRPC_OPTIONS = {
   "grpc.enable_channelz": 0,
 };
 
+/** etcd3's TLS and auth options; with TLS, the member's certificate must name the host dialled. */
+function clientOptions(connection: EtcdConnection): Partial<IOptions> {
+  const { tls, auth } = connection;
+  const pem = (text: string | undefined) => (text === undefined ? undefined : Buffer.from(text));
+  return {
+    ...(tls === undefined
+      ? {}
+      : {
+          credentials: {
+            // etcd3 wants a root certificate; without one, grpc-js falls back to the system's CAs.
+            rootCertificate: pem(tls.caPem) as Buffer,
+            ...(tls.keyPem === undefined ? {} : { privateKey: pem(tls.keyPem) }),
+            ...(tls.certPem === undefined ? {} : { certChain: pem(tls.certPem) }),
+          },
+        }),
+    ...(auth === undefined ? {} : { auth }),
+  };
+}
+
 export interface CallOptions {
   deadline: Date;
 }
@@ -56,13 +76,15 @@ export class EtcdEndpoints {
   constructor(
     readonly endpoints: readonly string[],
     private readonly log: Logger,
+    connection: EtcdConnection = {},
   ) {
     const faultHandling: FaultHandling = {
       host: () => ONCE as unknown as ReturnType<NonNullable<FaultHandling["host"]>>,
       global: ONCE as unknown as FaultHandling["global"],
     };
     this.clients = endpoints.map(
-      (host) => new Etcd3({ hosts: [host], faultHandling, grpcOptions: GRPC_OPTIONS }),
+      (host) =>
+        new Etcd3({ hosts: [host], faultHandling, grpcOptions: GRPC_OPTIONS, ...clientOptions(connection) }),
     );
     // Spread the clients of many nodes over the members instead of all starting on the first one.
     this.current = randomInt(this.clients.length);

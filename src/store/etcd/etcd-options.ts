@@ -18,6 +18,23 @@ export interface EtcdStoreOptions {
    */
   namespace?: string;
   logger?: Logger;
+  /** TLS for https:// endpoints: the CA that signed the members' certificates, and a client certificate. */
+  tls?: EtcdTls;
+  /** etcd's own user authentication (etcd's `auth enable`), on top of TLS. */
+  auth?: { username: string; password: string };
+}
+
+/** PEM texts; a client certificate and key go together. */
+export interface EtcdTls {
+  caPem?: string;
+  certPem?: string;
+  keyPem?: string;
+}
+
+/** How each etcd3 client reaches the members: TLS material and user credentials when given. */
+export interface EtcdConnection {
+  tls?: EtcdTls;
+  auth?: { username: string; password: string };
 }
 
 export interface CompiledEtcdStoreOptions {
@@ -26,6 +43,7 @@ export interface CompiledEtcdStoreOptions {
   callTimeoutMs: number;
   namespace: string;
   logger: Logger;
+  connection: EtcdConnection;
 }
 
 function positiveMs(value: number | undefined, fallback: number, name: string): number {
@@ -47,8 +65,33 @@ export function compileEtcdStoreOptions(options: EtcdStoreOptions): CompiledEtcd
       "no etcd endpoints given; pass the client URLs of the members, e.g. http://127.0.0.1:2379",
     );
   }
+  const tls = options.tls;
+  if (tls && (tls.certPem === undefined) !== (tls.keyPem === undefined)) {
+    throw new BlixardError(
+      "INVALID_ARGUMENT",
+      "an etcd client certificate needs its key and the other way round; pass both --etcd-cert and --etcd-key",
+    );
+  }
+  const secure = endpoints.filter((e) => e.startsWith("https://")).length;
+  if (secure > 0 && secure < endpoints.length) {
+    throw new BlixardError(
+      "INVALID_ARGUMENT",
+      `the etcd endpoints mix https:// and plain ones (${endpoints.join(", ")}); use TLS for all of them`,
+    );
+  }
+  if (secure === 0 && (tls !== undefined || options.auth !== undefined)) {
+    throw new BlixardError(
+      "INVALID_ARGUMENT",
+      "etcd TLS files or credentials were given for plain http:// endpoints, where they would travel in " +
+        "the clear; use https:// endpoints",
+    );
+  }
   return {
     endpoints,
+    connection: {
+      ...(tls === undefined && secure > 0 ? { tls: {} } : tls === undefined ? {} : { tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+    },
     dialTimeoutMs: positiveMs(options.dialTimeoutMs, 5_000, "dialTimeoutMs"),
     callTimeoutMs: positiveMs(options.callTimeoutMs, 5_000, "callTimeoutMs"),
     namespace: options.namespace ?? "",

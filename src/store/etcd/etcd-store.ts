@@ -45,7 +45,7 @@ export class EtcdStore implements Store {
 
   private constructor(private readonly options: CompiledEtcdStoreOptions) {
     this.log = options.logger;
-    this.endpoints = new EtcdEndpoints(options.endpoints, this.log);
+    this.endpoints = new EtcdEndpoints(options.endpoints, this.log, options.connection);
     this.codec = new KeyCodec(options.namespace);
   }
 
@@ -57,6 +57,24 @@ export class EtcdStore implements Store {
       await store.endpoints.run("read", compiled.dialTimeoutMs, (client, call) => store.probe(client, call));
     } catch (err) {
       await store.close();
+      const message = errorMessage(err);
+      if (/authentication failed|invalid user ID or password|user name is empty/i.test(message)) {
+        throw new BlixardError(
+          "UNAUTHENTICATED",
+          `etcd refused the user name or password (${message}); check --etcd-username and the password in ` +
+            "--etcd-password-file or BLIXARD_ETCD_PASSWORD",
+          { cause: err },
+        );
+      }
+      if (/bad certificate|certificate required|unknown ca|certificate verify failed/i.test(message)) {
+        throw new BlixardError(
+          "UNAUTHENTICATED",
+          `cannot reach the etcd cluster at ${compiled.endpoints.join(", ")}: the TLS handshake failed ` +
+            `(${message}); etcd wants a client certificate from its CA (--etcd-cert, --etcd-key) and its ` +
+            "server certificate must verify against --etcd-cacert",
+          { cause: err },
+        );
+      }
       throw new BlixardError(
         "UNAVAILABLE",
         `cannot reach the etcd cluster at ${compiled.endpoints.join(", ")} within ${compiled.dialTimeoutMs} ms ` +

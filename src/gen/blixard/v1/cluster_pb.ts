@@ -10,14 +10,170 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/cluster.proto.
  */
 export const file_blixard_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChhibGl4YXJkL3YxL2NsdXN0ZXIucHJvdG8SCmJsaXhhcmQudjEiPwoLSm9pblJlcXVlc3QSDQoFdG9rZW4YASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghwZWVyX3VybBgDIAEoCSJ3CgxKb2luUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEhcKD2luaXRpYWxfY2x1c3RlchgCIAEoCRIVCg1jbHVzdGVyX3Rva2VuGAMgASgJEhEKCWVuZHBvaW50cxgEIAMoCRIRCgluYW1lc3BhY2UYBSABKAki3gEKCkV0Y2RNZW1iZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglwZWVyX3VybHMYAyADKAkSEwoLY2xpZW50X3VybHMYBCADKAkSDwoHbGVhcm5lchgFIAEoCBIPCgdzdGFydGVkGAYgASgIEg4KBmxlYWRlchgHIAEoCBIRCglyYWZ0X3Rlcm0YCCABKAQSEgoKcmFmdF9pbmRleBgJIAEoBBIVCg1kYl9zaXplX2J5dGVzGAogASgEEg8KB3ZlcnNpb24YCyABKAkSDQoFZXJyb3IYDCABKAkiGQoXR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QicwoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEg0KBXN0b3JlGAEgASgJEicKB21lbWJlcnMYAiADKAsyFi5ibGl4YXJkLnYxLkV0Y2RNZW1iZXISDgoGbGVhZGVyGAMgASgJEg8KB25vZGVfaWQYBCABKAkiHQoMTGVhdmVSZXF1ZXN0Eg0KBWZvcmNlGAEgASgIIjsKDUxlYXZlUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRIZChFyZW1haW5pbmdfbWVtYmVycxgCIAEoDSIPCg1CYWNrdXBSZXF1ZXN0IiwKDkJhY2t1cFJlc3BvbnNlEgwKBGtpbmQYASABKAkSDAoEZGF0YRgCIAEoDDKrAgoOQ2x1c3RlclNlcnZpY2USOQoESm9pbhIXLmJsaXhhcmQudjEuSm9pblJlcXVlc3QaGC5ibGl4YXJkLnYxLkpvaW5SZXNwb25zZRJdChBHZXRDbHVzdGVyU3RhdHVzEiMuYmxpeGFyZC52MS5HZXRDbHVzdGVyU3RhdHVzUmVxdWVzdBokLmJsaXhhcmQudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEjwKBUxlYXZlEhguYmxpeGFyZC52MS5MZWF2ZVJlcXVlc3QaGS5ibGl4YXJkLnYxLkxlYXZlUmVzcG9uc2USQQoGQmFja3VwEhkuYmxpeGFyZC52MS5CYWNrdXBSZXF1ZXN0GhouYmxpeGFyZC52MS5CYWNrdXBSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("ChhibGl4YXJkL3YxL2NsdXN0ZXIucHJvdG8SCmJsaXhhcmQudjEiVAoWQ3JlYXRlSm9pblRva2VuUmVxdWVzdBITCgt0dGxfc2Vjb25kcxgBIAEoDRIQCghyZXVzYWJsZRgCIAEoCBITCgtkZXNjcmlwdGlvbhgDIAEoCSJRChdDcmVhdGVKb2luVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRInCgRpbmZvGAIgASgLMhkuYmxpeGFyZC52MS5Kb2luVG9rZW5JbmZvImoKDUpvaW5Ub2tlbkluZm8SCgoCaWQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIcmV1c2FibGUYAyABKAgSEgoKZXhwaXJlc19hdBgEIAEoCRISCgpjcmVhdGVkX2F0GAUgASgJIhcKFUxpc3RKb2luVG9rZW5zUmVxdWVzdCJDChZMaXN0Sm9pblRva2Vuc1Jlc3BvbnNlEikKBnRva2VucxgBIAMoCzIZLmJsaXhhcmQudjEuSm9pblRva2VuSW5mbyIkChZSZXZva2VKb2luVG9rZW5SZXF1ZXN0EgoKAmlkGAEgASgJIhkKF1Jldm9rZUpvaW5Ub2tlblJlc3BvbnNlIlsKC0pvaW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB25vZGVfaWQYAiABKAkSEAoIcGVlcl91cmwYAyABKAkSCwoDY3NyGAQgASgJEg0KBWhvc3RzGAUgAygJIrQBCgxKb2luUmVzcG9uc2USEQoJbWVtYmVyX2lkGAEgASgJEhcKD2luaXRpYWxfY2x1c3RlchgCIAEoCRIVCg1jbHVzdGVyX3Rva2VuGAMgASgJEhEKCWVuZHBvaW50cxgEIAMoCRIRCgluYW1lc3BhY2UYBSABKAkSFgoOY2FfY2VydGlmaWNhdGUYBiABKAkSDgoGY2Ffa2V5GAcgASgJEhMKC2NlcnRpZmljYXRlGAggASgJIt4BCgpFdGNkTWVtYmVyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJcGVlcl91cmxzGAMgAygJEhMKC2NsaWVudF91cmxzGAQgAygJEg8KB2xlYXJuZXIYBSABKAgSDwoHc3RhcnRlZBgGIAEoCBIOCgZsZWFkZXIYByABKAgSEQoJcmFmdF90ZXJtGAggASgEEhIKCnJhZnRfaW5kZXgYCSABKAQSFQoNZGJfc2l6ZV9ieXRlcxgKIAEoBBIPCgd2ZXJzaW9uGAsgASgJEg0KBWVycm9yGAwgASgJIhkKF0dldENsdXN0ZXJTdGF0dXNSZXF1ZXN0InMKGEdldENsdXN0ZXJTdGF0dXNSZXNwb25zZRINCgVzdG9yZRgBIAEoCRInCgdtZW1iZXJzGAIgAygLMhYuYmxpeGFyZC52MS5FdGNkTWVtYmVyEg4KBmxlYWRlchgDIAEoCRIPCgdub2RlX2lkGAQgASgJIh0KDExlYXZlUmVxdWVzdBINCgVmb3JjZRgBIAEoCCI7Cg1MZWF2ZVJlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSGQoRcmVtYWluaW5nX21lbWJlcnMYAiABKA0iDwoNQmFja3VwUmVxdWVzdCIsCg5CYWNrdXBSZXNwb25zZRIMCgRraW5kGAEgASgJEgwKBGRhdGEYAiABKAwyvAQKDkNsdXN0ZXJTZXJ2aWNlEjkKBEpvaW4SFy5ibGl4YXJkLnYxLkpvaW5SZXF1ZXN0GhguYmxpeGFyZC52MS5Kb2luUmVzcG9uc2USXQoQR2V0Q2x1c3RlclN0YXR1cxIjLmJsaXhhcmQudjEuR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QaJC5ibGl4YXJkLnYxLkdldENsdXN0ZXJTdGF0dXNSZXNwb25zZRI8CgVMZWF2ZRIYLmJsaXhhcmQudjEuTGVhdmVSZXF1ZXN0GhkuYmxpeGFyZC52MS5MZWF2ZVJlc3BvbnNlEkEKBkJhY2t1cBIZLmJsaXhhcmQudjEuQmFja3VwUmVxdWVzdBoaLmJsaXhhcmQudjEuQmFja3VwUmVzcG9uc2UwARJaCg9DcmVhdGVKb2luVG9rZW4SIi5ibGl4YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlcXVlc3QaIy5ibGl4YXJkLnYxLkNyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlElcKDkxpc3RKb2luVG9rZW5zEiEuYmxpeGFyZC52MS5MaXN0Sm9pblRva2Vuc1JlcXVlc3QaIi5ibGl4YXJkLnYxLkxpc3RKb2luVG9rZW5zUmVzcG9uc2USWgoPUmV2b2tlSm9pblRva2VuEiIuYmxpeGFyZC52MS5SZXZva2VKb2luVG9rZW5SZXF1ZXN0GiMuYmxpeGFyZC52MS5SZXZva2VKb2luVG9rZW5SZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * @generated from message blixard.v1.CreateJoinTokenRequest
+ */
+export type CreateJoinTokenRequest = Message<"blixard.v1.CreateJoinTokenRequest"> & {
+  /**
+   * Seconds until the token expires; 0 for a token that does not expire.
+   *
+   * @generated from field: uint32 ttl_seconds = 1;
+   */
+  ttlSeconds: number;
+
+  /**
+   * Usable for any number of joins until it expires or is revoked; otherwise it is spent by one join.
+   *
+   * @generated from field: bool reusable = 2;
+   */
+  reusable: boolean;
+
+  /**
+   * Shown by `cluster token list`.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message blixard.v1.CreateJoinTokenRequest.
+ * Use `create(CreateJoinTokenRequestSchema)` to create a new message.
+ */
+export const CreateJoinTokenRequestSchema: GenMessage<CreateJoinTokenRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 0);
+
+/**
+ * @generated from message blixard.v1.CreateJoinTokenResponse
+ */
+export type CreateJoinTokenResponse = Message<"blixard.v1.CreateJoinTokenResponse"> & {
+  /**
+   * The whole token; only this reply carries its secret.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: blixard.v1.JoinTokenInfo info = 2;
+   */
+  info?: JoinTokenInfo | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.CreateJoinTokenResponse.
+ * Use `create(CreateJoinTokenResponseSchema)` to create a new message.
+ */
+export const CreateJoinTokenResponseSchema: GenMessage<CreateJoinTokenResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 1);
+
+/**
+ * @generated from message blixard.v1.JoinTokenInfo
+ */
+export type JoinTokenInfo = Message<"blixard.v1.JoinTokenInfo"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: bool reusable = 3;
+   */
+  reusable: boolean;
+
+  /**
+   * RFC 3339; empty when the token does not expire.
+   *
+   * @generated from field: string expires_at = 4;
+   */
+  expiresAt: string;
+
+  /**
+   * @generated from field: string created_at = 5;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message blixard.v1.JoinTokenInfo.
+ * Use `create(JoinTokenInfoSchema)` to create a new message.
+ */
+export const JoinTokenInfoSchema: GenMessage<JoinTokenInfo> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 2);
+
+/**
+ * @generated from message blixard.v1.ListJoinTokensRequest
+ */
+export type ListJoinTokensRequest = Message<"blixard.v1.ListJoinTokensRequest"> & {
+};
+
+/**
+ * Describes the message blixard.v1.ListJoinTokensRequest.
+ * Use `create(ListJoinTokensRequestSchema)` to create a new message.
+ */
+export const ListJoinTokensRequestSchema: GenMessage<ListJoinTokensRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 3);
+
+/**
+ * @generated from message blixard.v1.ListJoinTokensResponse
+ */
+export type ListJoinTokensResponse = Message<"blixard.v1.ListJoinTokensResponse"> & {
+  /**
+   * @generated from field: repeated blixard.v1.JoinTokenInfo tokens = 1;
+   */
+  tokens: JoinTokenInfo[];
+};
+
+/**
+ * Describes the message blixard.v1.ListJoinTokensResponse.
+ * Use `create(ListJoinTokensResponseSchema)` to create a new message.
+ */
+export const ListJoinTokensResponseSchema: GenMessage<ListJoinTokensResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 4);
+
+/**
+ * @generated from message blixard.v1.RevokeJoinTokenRequest
+ */
+export type RevokeJoinTokenRequest = Message<"blixard.v1.RevokeJoinTokenRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message blixard.v1.RevokeJoinTokenRequest.
+ * Use `create(RevokeJoinTokenRequestSchema)` to create a new message.
+ */
+export const RevokeJoinTokenRequestSchema: GenMessage<RevokeJoinTokenRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 5);
+
+/**
+ * @generated from message blixard.v1.RevokeJoinTokenResponse
+ */
+export type RevokeJoinTokenResponse = Message<"blixard.v1.RevokeJoinTokenResponse"> & {
+};
+
+/**
+ * Describes the message blixard.v1.RevokeJoinTokenResponse.
+ * Use `create(RevokeJoinTokenResponseSchema)` to create a new message.
+ */
+export const RevokeJoinTokenResponseSchema: GenMessage<RevokeJoinTokenResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_cluster, 6);
 
 /**
  * @generated from message blixard.v1.JoinRequest
  */
 export type JoinRequest = Message<"blixard.v1.JoinRequest"> & {
   /**
-   * The cluster token (the `token` file of any member node).
+   * The join token's secret part, `<id>.<secret>` (never the CA fingerprint, which the joiner checks).
    *
    * @generated from field: string token = 1;
    */
@@ -31,11 +187,25 @@ export type JoinRequest = Message<"blixard.v1.JoinRequest"> & {
   nodeId: string;
 
   /**
-   * Where the other members reach the newcomer's etcd member, e.g. http://10.0.0.2:7003.
+   * Where the other members reach the newcomer's etcd member, e.g. https://10.0.0.2:7003.
    *
    * @generated from field: string peer_url = 3;
    */
   peerUrl: string;
+
+  /**
+   * A PKCS#10 request (PEM) for the newcomer's node certificate, CN = node_id; its key stays with it.
+   *
+   * @generated from field: string csr = 4;
+   */
+  csr: string;
+
+  /**
+   * Addresses and names the certificate must cover (the newcomer's advertise host and addresses).
+   *
+   * @generated from field: repeated string hosts = 5;
+   */
+  hosts: string[];
 };
 
 /**
@@ -43,7 +213,7 @@ export type JoinRequest = Message<"blixard.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 0);
+  messageDesc(file_blixard_v1_cluster, 7);
 
 /**
  * @generated from message blixard.v1.JoinResponse
@@ -83,6 +253,27 @@ export type JoinResponse = Message<"blixard.v1.JoinResponse"> & {
    * @generated from field: string namespace = 5;
    */
   namespace: string;
+
+  /**
+   * The cluster CA (PEM); the newcomer checks it against the token's fingerprint.
+   *
+   * @generated from field: string ca_certificate = 6;
+   */
+  caCertificate: string;
+
+  /**
+   * The CA's key (PEM): every managed member signs the certificates of the nodes it admits.
+   *
+   * @generated from field: string ca_key = 7;
+   */
+  caKey: string;
+
+  /**
+   * The newcomer's node certificate (PEM), signed by the CA.
+   *
+   * @generated from field: string certificate = 8;
+   */
+  certificate: string;
 };
 
 /**
@@ -90,7 +281,7 @@ export type JoinResponse = Message<"blixard.v1.JoinResponse"> & {
  * Use `create(JoinResponseSchema)` to create a new message.
  */
 export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 1);
+  messageDesc(file_blixard_v1_cluster, 8);
 
 /**
  * @generated from message blixard.v1.EtcdMember
@@ -166,7 +357,7 @@ export type EtcdMember = Message<"blixard.v1.EtcdMember"> & {
  * Use `create(EtcdMemberSchema)` to create a new message.
  */
 export const EtcdMemberSchema: GenMessage<EtcdMember> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 2);
+  messageDesc(file_blixard_v1_cluster, 9);
 
 /**
  * @generated from message blixard.v1.GetClusterStatusRequest
@@ -179,7 +370,7 @@ export type GetClusterStatusRequest = Message<"blixard.v1.GetClusterStatusReques
  * Use `create(GetClusterStatusRequestSchema)` to create a new message.
  */
 export const GetClusterStatusRequestSchema: GenMessage<GetClusterStatusRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 3);
+  messageDesc(file_blixard_v1_cluster, 10);
 
 /**
  * @generated from message blixard.v1.GetClusterStatusResponse
@@ -217,7 +408,7 @@ export type GetClusterStatusResponse = Message<"blixard.v1.GetClusterStatusRespo
  * Use `create(GetClusterStatusResponseSchema)` to create a new message.
  */
 export const GetClusterStatusResponseSchema: GenMessage<GetClusterStatusResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 4);
+  messageDesc(file_blixard_v1_cluster, 11);
 
 /**
  * @generated from message blixard.v1.LeaveRequest
@@ -236,7 +427,7 @@ export type LeaveRequest = Message<"blixard.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 5);
+  messageDesc(file_blixard_v1_cluster, 12);
 
 /**
  * @generated from message blixard.v1.LeaveResponse
@@ -260,7 +451,7 @@ export type LeaveResponse = Message<"blixard.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 6);
+  messageDesc(file_blixard_v1_cluster, 13);
 
 /**
  * @generated from message blixard.v1.BackupRequest
@@ -273,7 +464,7 @@ export type BackupRequest = Message<"blixard.v1.BackupRequest"> & {
  * Use `create(BackupRequestSchema)` to create a new message.
  */
 export const BackupRequestSchema: GenMessage<BackupRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 7);
+  messageDesc(file_blixard_v1_cluster, 14);
 
 /**
  * @generated from message blixard.v1.BackupResponse
@@ -297,7 +488,7 @@ export type BackupResponse = Message<"blixard.v1.BackupResponse"> & {
  * Use `create(BackupResponseSchema)` to create a new message.
  */
 export const BackupResponseSchema: GenMessage<BackupResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_cluster, 8);
+  messageDesc(file_blixard_v1_cluster, 15);
 
 /**
  * Cluster formation and maintenance. Any node serves it; Join is what `blixard node --join` calls.
@@ -343,6 +534,32 @@ export const ClusterService: GenService<{
     methodKind: "server_streaming";
     input: typeof BackupRequestSchema;
     output: typeof BackupResponseSchema;
+  },
+  /**
+   * Join tokens (`K10<ca-sha256>::join:<id>.<secret>`): created, listed and revoked by an admin.
+   *
+   * @generated from rpc blixard.v1.ClusterService.CreateJoinToken
+   */
+  createJoinToken: {
+    methodKind: "unary";
+    input: typeof CreateJoinTokenRequestSchema;
+    output: typeof CreateJoinTokenResponseSchema;
+  },
+  /**
+   * @generated from rpc blixard.v1.ClusterService.ListJoinTokens
+   */
+  listJoinTokens: {
+    methodKind: "unary";
+    input: typeof ListJoinTokensRequestSchema;
+    output: typeof ListJoinTokensResponseSchema;
+  },
+  /**
+   * @generated from rpc blixard.v1.ClusterService.RevokeJoinToken
+   */
+  revokeJoinToken: {
+    methodKind: "unary";
+    input: typeof RevokeJoinTokenRequestSchema;
+    output: typeof RevokeJoinTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_blixard_v1_cluster, 0);
