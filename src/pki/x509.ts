@@ -3,7 +3,7 @@
  * key pairs and turns keys into the PEM files that etcd (Go) and Node's tls read.
  */
 import { webcrypto } from "node:crypto";
-import "./reflect-metadata-shim.js";
+import "reflect-metadata";
 
 export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
