@@ -6,6 +6,7 @@ import { BlixardError, type FieldViolation, isBlixardError } from "../core/error
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
+import { encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
 
@@ -70,7 +71,7 @@ export class VmRepository {
         compare.push({ key, target: "createRevision", op: "=", value: 0 });
       }
       success.push(
-        { type: "put", key: keys.vm(record.name), value: JSON.stringify(record) },
+        { type: "put", key: keys.vm(record.name), value: encodeVmRecord(record) },
         { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
         ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
         eventEntry(this.eventKeys, this.clock.now(), {
@@ -126,7 +127,7 @@ export class VmRepository {
       const result = await this.store.txn({
         confirmQuorum: true,
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
-        success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
+        success: [{ type: "put", key: kv.key, value: encodeVmRecord(next) }],
       });
       if (!result.succeeded) continue;
       // The VM may already be gone again: a stopped VM marked for deletion is removed within

@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   "stopped",
   "deleted",
   "fenced",
+  /** An agent found a record no valid API call could have written, and did nothing with it. */
+  "refused",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
