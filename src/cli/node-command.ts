@@ -35,6 +35,7 @@ interface NodeFlags {
   memoryOvercommit?: string;
   placementStrategy?: string;
   failoverGrace?: string;
+  maxRequestBytes?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -98,6 +99,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--placement-strategy <name>", "for VMs that name none: spread (default), binpack or locality")
     .option("--failover-grace <seconds>", "how long a node may be NotReady before its VMs move (default 5)")
     .option(
+      "--max-request-bytes <n>",
+      "largest API request body, compressed and decompressed (default 1048576)",
+    )
+    .option(
       "--restore <file>",
       "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
     )
@@ -133,6 +138,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         memoryOvercommit: numberFlag(flags.memoryOvercommit),
         placementStrategy: flags.placementStrategy,
         failoverGraceSeconds: numberFlag(flags.failoverGrace),
+        maxRequestBytes: numberFlag(flags.maxRequestBytes),
       });
       // Listening before the node starts: a signal that arrives while it starts (its API may answer
       // already) stops it cleanly once it has started, instead of killing it with its etcd member

@@ -5,6 +5,7 @@ import { BlixardError } from "../core/errors.js";
 import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
 import { STRATEGIES } from "../core/placement.js";
 import { toViolations } from "../core/vm-spec.js";
+import { DEFAULT_MAX_REQUEST_BYTES } from "./body-limit.js";
 import { defaultDataDir } from "./data-dir.js";
 
 const bindSchema = z.string().transform((value, ctx) => {
@@ -105,6 +106,12 @@ const baseSchema = z.strictObject({
   placementStrategy: z.enum(STRATEGIES).default("spread"),
   /** How long a node may be NotReady before the leader moves its VMs elsewhere. */
   failoverGraceSeconds: z.number().min(0).max(3600).default(5),
+  /** Largest request body accepted, compressed and after decompression (1 MiB by default). */
+  maxRequestBytes: z
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(DEFAULT_MAX_REQUEST_BYTES),
   /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
   restore: z.string().min(1).optional(),
 });

@@ -13,6 +13,7 @@ import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
 import { EventLog } from "../api/event-log.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
+import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
@@ -35,12 +36,14 @@ import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
+import { limitRequestBodies } from "./body-limit.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
 import { startManagedMember } from "./cluster/managed-member.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
+import { forwardAdmission } from "./forward-admission.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
@@ -137,11 +140,22 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       },
     });
 
+    // The node's own ports are never forwarded to a VM (the API port is known once it listens).
+    let apiPort = options.bind.port;
+    const checkForwards = forwardAdmission(() => [
+      { port: apiPort, what: "API port" },
+      ...(managed
+        ? [
+            { port: managed.file.clientPort, what: "etcd client port" },
+            { port: managed.file.peerPort, what: "etcd peer port" },
+          ]
+        : []),
+    ]);
     const service = vmServiceImpl({
       repo,
       clock: systemClock,
       nodeId,
-      admission: checkHostFiles,
+      admission: async (spec) => [...(await checkHostFiles(spec)), ...(await checkForwards(spec))],
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
       events: new EventLog(store),
       // A VM's console lives on the node that runs it; other nodes fetch it from there.
@@ -191,6 +205,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       }),
     });
     const connect = connectNodeAdapter({
+      // Bounds what a request may make the node read or inflate, and refuses fields it does not know.
+      readMaxBytes: options.maxRequestBytes,
+      jsonOptions: { ignoreUnknownFields: false },
+      interceptors: [rejectUnknownFields],
       routes: (router) => {
         router.service(VmService, withErrorMapping(service));
         router.service(NodeService, withErrorMapping(nodes));
@@ -203,8 +221,13 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       registry: metrics.registry,
       token: requireToken ? token : undefined,
     });
-    const server = await listen(handler, options.bind.host, options.bind.port);
+    const server = await listen(
+      limitRequestBodies(handler, options.maxRequestBytes),
+      options.bind.host,
+      options.bind.port,
+    );
     cleanups.unshift(() => server.close());
+    apiPort = server.port;
 
     const advertised = advertisedHost(options);
     const host = advertised.includes(":") ? `[${advertised}]` : advertised;
