@@ -48,6 +48,7 @@ import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
+import { protocolErrorsAsInvalidArgument } from "./protocol-errors.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
@@ -222,7 +223,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       token: requireToken ? token : undefined,
     });
     const server = await listen(
-      limitRequestBodies(handler, options.maxRequestBytes),
+      limitRequestBodies(protocolErrorsAsInvalidArgument(handler), options.maxRequestBytes),
       options.bind.host,
       options.bind.port,
     );

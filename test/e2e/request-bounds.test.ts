@@ -126,6 +126,25 @@ describe("bounded requests against a running node", () => {
   });
 
   it.each([
+    ["application/proto", "", Buffer.from([0])],
+    ["application/json", "gzip", Buffer.from("not gzip")],
+  ])(
+    "answers a malformed %s body (encoding %j) with invalid_argument, not internal",
+    async (type, encoding, body) => {
+      const reply = await rawRequest(`${node.url}${CREATE}`, {
+        headers: { ...json, "content-type": type, ...(encoding ? { "content-encoding": encoding } : {}) },
+        body,
+      });
+      expect(reply.status).toBe(400);
+      expect(JSON.parse(reply.body)).toMatchObject({
+        code: "invalid_argument",
+        message: expect.stringMatching(/parse binary|decompression failed/),
+      });
+      await stillServes();
+    },
+  );
+
+  it.each([
     [(n: TestNode) => n.port, /spec\.forwards\.0\.host: port \d+ is this node's API port/],
     [() => 80, /spec\.forwards\.0\.host: must be 1024 or above/],
   ])("refuses a forward of a port the VM must not hold (%#)", (port, why) => {
