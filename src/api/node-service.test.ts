@@ -59,7 +59,18 @@ describe("NodeService", () => {
     );
     await store.put(keys.node("b"), JSON.stringify(record("b")));
     const vm = (name: string, node: string, vcpus: number, memory: number) =>
-      store.put(keys.vm(name), JSON.stringify({ name, node, spec: { vcpus, memory } }));
+      store.put(
+        keys.vm(name),
+        JSON.stringify({
+          name,
+          node,
+          spec: parseVmSpec({ name, kernel: "/k", vcpus, memory }),
+          desiredState: "running",
+          restartNonce: 0,
+          deleting: false,
+          createdAt: "2026-01-01T00:00:00.000Z",
+        }),
+      );
     await vm("x", "a", 2, 2048);
     await vm("y", "a", 4, 512);
     await vm("z", "", 8, 8192); // not placed yet: counts nowhere
