@@ -74,7 +74,10 @@ const baseSchema = z.strictObject({
   stopVmsOnExit: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   gracefulStopSeconds: z.number().min(0.1).max(3600).default(10),
-  labels: z.record(z.string(), z.string()).default({}),
+  labels: z
+    .record(z.string().max(63), z.string().max(253))
+    .refine((l) => Object.keys(l).length <= 64, "at most 64 labels")
+    .default({}),
   /** TTL of the node's liveness lease and of the leader's lease. */
   leaseTtlSeconds: z.int().min(2).max(300).default(5),
   /** Start a new cluster: this node runs the first managed etcd member. */
