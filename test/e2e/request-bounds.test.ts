@@ -5,6 +5,7 @@
  * of the node's own API port. Each is refused with a clear error, the node's resident memory stays
  * bounded (measured from /proc, not timed), and the node keeps serving.
  */
+import { connect } from "node:http2";
 import { createGzip } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { image, isAlive, TestNode } from "./harness.js";
@@ -92,6 +93,42 @@ describe("bounded requests against a running node", () => {
     await stillServes();
     expect(node.ok("vm", "list", "-o", "json").trim()).toBe("[]");
   }, 120_000);
+
+  it("refuses a gRPC message whose length prefix says 200 MB, over HTTP/2, without reading it", async () => {
+    const pid = node.pid!;
+    const before = rssBytes(pid);
+    const session = connect(node.url);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": CREATE,
+        "content-type": "application/grpc",
+        te: "trailers",
+        ...bearer(node.dataDir),
+      });
+      const trailers = new Promise<Record<string, unknown>>((resolve) => {
+        stream.on("trailers", (t) => resolve(t));
+        stream.on("response", (h) => {
+          if (h["grpc-status"] !== undefined) resolve(h);
+        });
+      });
+      stream.on("error", () => {});
+      stream.on("data", () => {});
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(200 * MiB, 1);
+      stream.write(header);
+      // Some of the announced body, as an attacker would stream it.
+      for (let i = 0; i < 8; i++) stream.write(Buffer.alloc(MiB, "a"));
+      const answer = await trailers;
+      expect(answer["grpc-status"]).toBe("8"); // RESOURCE_EXHAUSTED
+      expect(String(answer["grpc-message"])).toMatch(/readMaxBytes|larger than/);
+      stream.close();
+    } finally {
+      session.close();
+    }
+    expect(rssBytes(pid) - before).toBeLessThan(100 * MiB);
+    await stillServes();
+  });
 
   it("refuses an unknown JSON field, naming it, and creates nothing", async () => {
     const reply = await rawRequest(`${node.url}${CREATE}`, {
