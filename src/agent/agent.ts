@@ -10,7 +10,8 @@ import type { HealthTracker } from "../core/health.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
+import { decodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
@@ -44,6 +45,11 @@ export class Agent {
   /** The store revision of each record in `records`: status writes are conditioned on it. */
   private readonly revisions = new Map<string, number>();
   private readonly statuses = new Map<string, VmStatus>();
+  /**
+   * Records assigned here that no valid API call could have written, with what is wrong: never started,
+   * stopped or removed on their strength, only reported (status message and a `refused` event).
+   */
+  private readonly refused = new Map<string, string>();
   /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
   private readonly unsynced = new Set<string>();
   /** VMs whose last reconcile failed: re-checked on every resync until one succeeds. */
@@ -185,7 +191,18 @@ export class Agent {
   }
 
   private remember(kv: KeyValue): void {
-    const record = JSON.parse(kv.value) as VmRecord;
+    const decoded = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
+    if (!decoded.ok) {
+      this.forget(decoded.name);
+      if (decoded.node === this.opts.nodeId) {
+        this.refused.set(decoded.name, decoded.problem);
+        this.revisions.set(decoded.name, kv.modRevision);
+      }
+      return;
+    }
+    const record = decoded.record;
+    // A refused record that was replaced by a valid one starts afresh: its refusal was no failure of the VM.
+    if (this.refused.delete(record.name)) this.statuses.delete(record.name);
     if (record.node === this.opts.nodeId) {
       this.records.set(record.name, record);
       this.revisions.set(record.name, kv.modRevision);
@@ -195,10 +212,11 @@ export class Agent {
   private forget(name: string): void {
     this.records.delete(name);
     this.revisions.delete(name);
+    this.refused.delete(name);
   }
 
   private async localNames(): Promise<Set<string>> {
-    return new Set([...this.records.keys(), ...(await this.opts.driver.list())]);
+    return new Set([...this.records.keys(), ...this.refused.keys(), ...(await this.opts.driver.list())]);
   }
 
   private follow(fromRevision: number): void {
@@ -264,7 +282,10 @@ export class Agent {
     if (!this.running || this.fenced) return;
     const t0 = this.opts.clock.now();
     const record = this.records.get(name);
-    if (!record) {
+    const refusal = this.refused.get(name);
+    if (refusal !== undefined) {
+      await this.reportRefused(name, refusal);
+    } else if (!record) {
       await this.removeOrphan(name);
     } else {
       const runtime = await this.opts.driver.inspect(name);
@@ -440,6 +461,47 @@ export class Agent {
     });
     if (!result.succeeded) throw new StaleRecordError(name);
     if (this.statuses.get(name) === status) this.unsynced.delete(name);
+  }
+
+  /**
+   * Reports a record this agent will not act on. A VM already running under an earlier, valid record is
+   * left as it is (stopping it on the word of an untrusted record would be an attack of its own); the
+   * operator fixes or deletes the record. Written once per distinct problem, not at every resync.
+   */
+  private async reportRefused(name: string, problem: string): Promise<void> {
+    const message = `refused: the store holds a record for this VM that no valid API call could have written (${problem.slice(0, 2000)}); nothing was started. Delete it with: blixard vm delete ${name}`;
+    const previous = this.statuses.get(name);
+    if (previous?.message === message && !this.unsynced.has(name)) return;
+    const revision = this.revisions.get(name);
+    if (revision === undefined) return;
+    this.stopMonitor(name);
+    const now = this.opts.clock.now();
+    const running = (await this.opts.driver.inspect(name)).state === "running";
+    const base = previous ?? initialStatus(this.opts.nodeId, new Date(now).toISOString());
+    const status: VmStatus = {
+      ...base,
+      phase: running ? base.phase : "Failed",
+      message,
+      nextRestartAt: null,
+      updatedAt: new Date(now).toISOString(),
+    };
+    this.log.error({ vm: name, problem }, "refused an invalid VM record from the store");
+    this.statuses.set(name, status);
+    this.unsynced.add(name);
+    const result = await this.opts.store.txn({
+      compare: [{ key: keys.vm(name), target: "modRevision", op: "=", value: revision }],
+      success: [
+        { type: "put", key: keys.status(name), value: JSON.stringify(status) },
+        eventEntry(this.eventKeys, now, {
+          type: "refused",
+          vm: name,
+          node: this.opts.nodeId,
+          reason: message,
+        }),
+      ],
+    });
+    if (!result.succeeded) throw new StaleRecordError(name);
+    this.unsynced.delete(name);
   }
 
   private async removeVm(record: VmRecord): Promise<void> {

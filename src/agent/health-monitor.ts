@@ -1,8 +1,10 @@
 /**
  * Probes one running VM's health check on its interval and reports each change of health.
  * Console checks follow the serial log from the offset where this boot began, so a line from an
- * earlier boot never counts.
+ * earlier boot never counts. Their pattern runs on RE2 (linear time): the guest writes the text and a
+ * user wrote the pattern, and a backtracking engine here would stall the whole node.
  */
+import { compileConsolePattern } from "../core/console-pattern.js";
 import { type HealthTracker, initialHealth, nextHealth } from "../core/health.js";
 import { type HealthCheck, healthCheckHostPort, type VmSpec } from "../core/vm-spec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
@@ -84,9 +86,10 @@ export class HealthMonitor {
   }
 
   private async followConsole(pattern: string): Promise<void> {
-    const regex = new RegExp(pattern, "m");
     let window = "";
     try {
+      // Inside the try: a record that slipped past validation fails this check, not the agent.
+      const regex = compileConsolePattern(pattern);
       for await (const chunk of this.deps.driver.followLogs(
         this.name,
         this.consoleOffset,

@@ -2,6 +2,7 @@ import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -58,7 +59,18 @@ describe("NodeService", () => {
     );
     await store.put(keys.node("b"), JSON.stringify(record("b")));
     const vm = (name: string, node: string, vcpus: number, memory: number) =>
-      store.put(keys.vm(name), JSON.stringify({ name, node, spec: { vcpus, memory } }));
+      store.put(
+        keys.vm(name),
+        JSON.stringify({
+          name,
+          node,
+          spec: parseVmSpec({ name, kernel: "/k", vcpus, memory }),
+          desiredState: "running",
+          restartNonce: 0,
+          deleting: false,
+          createdAt: "2026-01-01T00:00:00.000Z",
+        }),
+      );
     await vm("x", "a", 2, 2048);
     await vm("y", "a", 4, 512);
     await vm("z", "", 8, 8192); // not placed yet: counts nowhere
@@ -95,7 +107,17 @@ describe("NodeService", () => {
     const vm = (name: string, node: string, deleting = false) =>
       store.put(
         keys.vm(name),
-        JSON.stringify({ name, node, deleting, epoch: 2, spec: { vcpus: 1, memory: 64 } }),
+        // A whole record: the repository refuses to write back one the API could not have written.
+        JSON.stringify({
+          name,
+          node,
+          deleting,
+          epoch: 2,
+          spec: parseVmSpec({ name, kernel: "/k", vcpus: 1, memory: 64 }),
+          desiredState: "running",
+          restartNonce: 0,
+          createdAt: "2026-01-01T00:00:00.000Z",
+        }),
       );
     await vm("x", "a");
     await vm("y", "b");

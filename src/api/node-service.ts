@@ -8,9 +8,10 @@ import { keys, nameFromKey } from "../core/keys.js";
 import { type Cordon, type NodeRecord, type NodeView, nodeViews } from "../core/node-record.js";
 import type { Resources } from "../core/placement.js";
 import type { VmRecord } from "../core/vm-record.js";
+import { decodeVmRecord } from "../core/vm-record-codec.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
 import type { Clock } from "../ports/clock.js";
-import type { Store } from "../ports/store.js";
+import type { KeyValue, Store } from "../ports/store.js";
 import type { VmRepository } from "./vm-repository.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
@@ -67,7 +68,7 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       deps.store.range(keys.vmsPrefix),
       deps.leader(),
     ]);
-    const load = ClusterLoad.of(vms.kvs.map((kv) => JSON.parse(kv.value) as VmRecord));
+    const load = ClusterLoad.of(validRecords(vms.kvs));
     return { views, leader, usage: (view: NodeView) => nodeUsage(view, load.used(view.id)) };
   };
   const one = async (id: string) => {
@@ -105,8 +106,7 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       await cordon(req.id, true);
       const records = await deps.store.range(keys.vmsPrefix);
       const moved: string[] = [];
-      for (const kv of records.kvs) {
-        const record = JSON.parse(kv.value) as VmRecord;
+      for (const record of validRecords(records.kvs)) {
         if (record.node !== req.id || record.deleting) continue;
         await deps.repo.update(record.name, (r) =>
           r.node === req.id && !r.deleting
@@ -125,4 +125,12 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       return { node: await one(req.id) };
     },
   };
+}
+
+/** The VM records the API could have written; the others are reported by their node's agent. */
+function validRecords(kvs: readonly KeyValue[]): VmRecord[] {
+  return kvs.flatMap((kv) => {
+    const result = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
+    return result.ok ? [result.record] : [];
+  });
 }

@@ -6,6 +6,7 @@ import { BlixardError, type FieldViolation, isBlixardError } from "../core/error
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
+import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
 
@@ -29,7 +30,7 @@ export class VmRepository {
       this.store.get(keys.status(name)),
     ]);
     if (!vm) throw notFound(name);
-    return toView(JSON.parse(vm.value) as VmRecord, status);
+    return toView(decoded(vm), status);
   }
 
   async list(): Promise<VmView[]> {
@@ -38,10 +39,38 @@ export class VmRepository {
       this.store.range(keys.statusPrefix),
     ]);
     const byName = new Map(statuses.kvs.map((kv) => [nameFromKey(keys.statusPrefix, kv.key), kv]));
-    return vms.kvs.map((kv) => {
-      const record = JSON.parse(kv.value) as VmRecord;
-      return toView(record, byName.get(record.name));
+    // An invalid record has no spec to show; `vm get NAME` says what is wrong with it.
+    return vms.kvs.flatMap((kv) => {
+      const result = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
+      return result.ok ? [toView(result.record, byName.get(result.record.name))] : [];
     });
+  }
+
+  /**
+   * Removes a record that no valid API call could have written, with its status: it cannot be marked
+   * for deletion like a valid one (the agent acts on no invalid record). False when the record is valid.
+   */
+  async purgeInvalid(name: string): Promise<boolean> {
+    const kv = await this.store.get(keys.vm(name));
+    if (!kv) throw notFound(name);
+    const result = decodeVmRecord(name, kv.value);
+    if (result.ok) return false;
+    const txn = await this.store.txn({
+      compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
+      success: [
+        { type: "delete", key: kv.key },
+        { type: "delete", key: keys.status(name) },
+        eventEntry(this.eventKeys, this.clock.now(), {
+          type: "deleted",
+          vm: name,
+          node: "",
+          reason: "removed a record no valid API call could have written",
+        }),
+      ],
+    });
+    if (!txn.succeeded)
+      throw new BlixardError("CONFLICT", `VM "${name}" changed meanwhile; retry the request`);
+    return true;
   }
 
   /**
@@ -70,7 +99,7 @@ export class VmRepository {
         compare.push({ key, target: "createRevision", op: "=", value: 0 });
       }
       success.push(
-        { type: "put", key: keys.vm(record.name), value: JSON.stringify(record) },
+        { type: "put", key: keys.vm(record.name), value: encodeVmRecord(record) },
         { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
         ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
         eventEntry(this.eventKeys, this.clock.now(), {
@@ -122,11 +151,11 @@ export class VmRepository {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const kv = await this.store.get(keys.vm(name));
       if (!kv) throw notFound(name);
-      const next = change(JSON.parse(kv.value) as VmRecord);
+      const next = change(decoded(kv));
       const result = await this.store.txn({
         confirmQuorum: true,
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
-        success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
+        success: [{ type: "put", key: kv.key, value: encodeVmRecord(next) }],
       });
       if (!result.succeeded) continue;
       // The VM may already be gone again: a stopped VM marked for deletion is removed within
@@ -166,6 +195,17 @@ function toView(record: VmRecord, status: KeyValue | VmStatus | undefined): VmVi
       ? (record.unschedulable ?? "waiting for the scheduler to place it")
       : `placed on ${record.node}; waiting for its agent`;
   return { ...viewOf(record), status: { ...pending, restarts: observed.restarts, message } };
+}
+
+/** The record under `kv`, or FAILED_PRECONDITION saying what is wrong with it and how to clear it. */
+function decoded(kv: KeyValue): VmRecord {
+  const name = nameFromKey(keys.vmsPrefix, kv.key);
+  const result = decodeVmRecord(name, kv.value);
+  if (result.ok) return result.record;
+  throw new BlixardError(
+    "FAILED_PRECONDITION",
+    `the stored record of VM "${name}" is not one the API could have written (${result.problem.slice(0, 2000)}); nothing acts on it. Remove it with: blixard vm delete ${name}`,
+  );
 }
 
 function notFound(name: string): BlixardError {

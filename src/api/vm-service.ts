@@ -125,7 +125,10 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     },
 
     async deleteVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({ ...r, deleting: true }));
+      const name = validName(req.name);
+      // A record no valid API call wrote is removed outright: no agent acts on it to finish a delete.
+      if (await repo.purgeInvalid(name)) return {};
+      const view = await repo.update(name, (r) => ({ ...r, deleting: true }));
       return { vm: vmToProto(view) };
     },
 

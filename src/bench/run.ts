@@ -12,6 +12,7 @@ import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
+import { measureRecordCodec } from "./record-codec.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 import { measureTlsThroughput } from "./tls-throughput.js";
@@ -39,6 +40,8 @@ console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
 console.error("benchmarks: failover of a real VM after host loss");
 const failover = await measureFailover(kernel, initrd);
+console.error("benchmarks: VM record codec");
+const codec = measureRecordCodec(20_000);
 console.error("benchmarks: placement");
 measurePlacement(1_000, "binpack", 20_000); // JIT warm-up, not reported
 const placement = [100, 1_000, 5_000, 10_000, 50_000].flatMap((size) =>
@@ -95,6 +98,7 @@ ${
 ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node cluster (${t.count} VMs, concurrency ${t.concurrency}) | ${fmt(t.createsPerSec, 0)} | raw etcd puts/s of ${cluster.valueBytes} B, same cluster and concurrency: ${fmt(t.rawPutsPerSec, 0)} | ${fmt(t.createsPerSec / t.rawPutsPerSec, 2)} |\n| store transactions per create, all nodes (concurrency ${t.concurrency}): sent to etcd after group commit | ${fmt(t.txnsSentPerCreate, 2)} | asked for by API, scheduler and agents: ${fmt(t.txnsRequestedPerCreate, 2)} | ${fmt(t.txnsSentPerCreate / t.txnsRequestedPerCreate, 2)} |\n| CPU ms per create (concurrency ${t.concurrency}): nodes + etcd members + client | ${cpu(t.createCpuMs)} | per raw put: ${cpu(t.putCpuMs)} | ${fmt(total(t.createCpuMs) / total(t.putCpuMs), 2)} |`).join("\n")}
 | CPU ms per etcd call in a Node process (etcd3 over grpc-js): get / txn / quorum-confirmed txn | ${fmt(etcdCall.get, 2)} / ${fmt(etcdCall.txn, 2)} / ${fmt(etcdCall.quorumTxn, 2)} | | |
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
+| µs to read one VM record: validating decode (core/vm-record-codec.ts) / encode | ${fmt(codec.decodeMicros, 1)} / ${fmt(codec.encodeMicros, 1)} | \`JSON.parse\` alone: ${fmt(codec.jsonParseMicros, 1)} | ${fmt(codec.decodeMicros / codec.jsonParseMicros, 1)} |
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 
 Placement, production code in process (20,000 placements each, every one accounted before the next):

@@ -43,6 +43,7 @@ interface NodeFlags {
   failoverGrace?: string;
   acceptEmptyStore?: boolean;
   consoleLogMaxBytes?: string;
+  maxRequestBytes?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -114,6 +115,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .option("--placement-strategy <name>", "for VMs that name none: spread (default), binpack or locality")
     .option("--failover-grace <seconds>", "how long a node may be NotReady before its VMs move (default 5)")
     .option(
+      "--max-request-bytes <n>",
+      "largest API request body, compressed and decompressed (default 1048576)",
+    )
+    .option(
       "--restore <file>",
       "seed a new node from `blixard cluster backup`: a SQLite backup, or an etcd snapshot with --cluster-init",
     )
@@ -164,6 +169,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         failoverGraceSeconds: numberFlag(flags.failoverGrace),
         acceptEmptyStore: flags.acceptEmptyStore ?? false,
         consoleLogMaxBytes: numberFlag(flags.consoleLogMaxBytes),
+        maxRequestBytes: numberFlag(flags.maxRequestBytes),
       });
       // Listening before the node starts: a signal that arrives while it starts (its API may answer
       // already) stops it cleanly once it has started, instead of killing it with its etcd member

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -37,6 +39,30 @@ describe("buildSpec", () => {
       "/work",
     );
     expect(spec).toMatchObject({ vcpus: 4, kernel: "/work/k/vmlinuz" });
+  });
+
+  // A typo nested in any table of any format is an error naming the key, never a silent default.
+  it.each([
+    ["typo.toml", 'vcpus = 1\n[placement]\nzone = "eu"\n', /Placement .*key "zone" is unknown/],
+    [
+      "typo.yaml",
+      "healthCheck:\n  type: console\n  pattern: x\n  intervall: 2\n",
+      /HealthCheck .*key "intervall" is unknown/,
+    ],
+    ["typo.json", '{"microvm": {"runnner": "/r"}}', /MicrovmSpec .*key "runnner" is unknown/],
+    [
+      "typo2.toml",
+      '[[forwards]]\nhost = 8080\nguest = 80\nproto = "udp"\n',
+      /PortForward .*key "proto" is unknown/,
+    ],
+  ])("rejects a nested unknown key in %s, naming it", (file, text, why) => {
+    const dir = mkdtempSync(join(tmpdir(), "blixard-spec-"));
+    try {
+      writeFileSync(join(dir, file), text);
+      expect(() => buildSpec("web", { file: join(dir, file) })).toThrow(why);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects an unknown field instead of dropping it", () => {

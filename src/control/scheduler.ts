@@ -13,6 +13,7 @@ import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js"
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import { decodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
@@ -249,7 +250,14 @@ export class Scheduler {
     const cached = this.vms.get(nameFromKey(keys.vmsPrefix, kv.key));
     // A watch event for a write the cache already holds, or an older one.
     if (cached && cached.kv.modRevision >= kv.modRevision) return;
-    const record = JSON.parse(kv.value) as VmRecord;
+    const decoded = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
+    if (!decoded.ok) {
+      // Not something the API could have written: never placed (the agent of a named node reports it).
+      this.log.warn({ vm: decoded.name, problem: decoded.problem }, "ignoring an invalid VM record");
+      this.dropVm(decoded.name);
+      return;
+    }
+    const record = decoded.record;
     const before = cached?.record;
     // A VM leaving a node, or asking for less, may make room for a Pending one.
     if (before && before.node !== "" && (before.node !== record.node || record.deleting))

@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "deleted",
   "fenced",
   "quarantined",
+  /** An agent found a record no valid API call could have written, and did nothing with it. */
+  "refused",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

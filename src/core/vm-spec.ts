@@ -4,6 +4,7 @@
  * impure and live in the API's admission step, not here.
  */
 import { z } from "zod";
+import { consolePatternProblem } from "./console-pattern.js";
 import { BlixardError, type FieldViolation } from "./errors.js";
 import { microvmSpecSchema } from "./microvm-spec.js";
 import { nameProblem } from "./names.js";
@@ -33,8 +34,21 @@ const hostPath = z
 
 const port = z.int().min(1).max(65535);
 
+/**
+ * Ports below 1024 belong to privileged host services (sshd, DNS, a web server) that a VM must not
+ * take over or shadow. Whether the port is free, and not the node's own, is checked at admission.
+ */
+export const MIN_FORWARD_HOST_PORT = 1024;
+const hostPort = z
+  .int()
+  .min(
+    MIN_FORWARD_HOST_PORT,
+    `must be ${MIN_FORWARD_HOST_PORT} or above (lower ports are privileged host services); pick e.g. 8080`,
+  )
+  .max(65535);
+
 export const portForwardSchema = z.strictObject({
-  host: port,
+  host: hostPort,
   guest: port,
   protocol: z.enum(["tcp", "udp"]).default("tcp"),
 });
@@ -54,7 +68,16 @@ export const healthCheckSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("http"),
     port,
-    path: z.string().startsWith("/", "must start with '/'").default("/"),
+    path: z
+      .string()
+      .max(1024)
+      .startsWith("/", "must start with '/'")
+      // Spaces and control characters would split or extend the probe's HTTP request line.
+      .refine(
+        (p) => ![...p].some((c) => c <= " " || c === "\u007f"),
+        "must not contain spaces or control characters",
+      )
+      .default("/"),
     ...healthTiming,
   }),
   z.strictObject({
@@ -63,14 +86,10 @@ export const healthCheckSchema = z.discriminatedUnion("type", [
       .string()
       .min(1)
       .max(1024)
-      .refine((p) => {
-        try {
-          new RegExp(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }, "must be a valid regular expression"),
+      .superRefine((p, ctx) => {
+        const problem = consolePatternProblem(p);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
     ...healthTiming,
   }),
 ]);
@@ -93,6 +112,7 @@ export const placementSchema = z.strictObject({
     .array(
       z
         .string()
+        .max(256)
         .refine(
           (c) => parseConstraint(c) !== undefined,
           "must be KEY=VALUE or KEY!=VALUE on a node label, e.g. zone=eu-1",

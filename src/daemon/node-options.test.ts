@@ -93,6 +93,12 @@ describe("node options", () => {
       [{ clusterInit: true, bind: "0.0.0.0:7001" }, /--advertise-host: the API binds to 0\.0\.0\.0/],
       [{ join: "h:1", token, restore: "/b" }, /--restore: a joining node takes the cluster's state/],
       [{ clusterInit: true, etcdPeerPort: 70000 }, /--etcd-peer-port/],
+      [{ maxRequestBytes: 1000 }, /--max-request-bytes/],
+      [{ maxRequestBytes: 2 ** 30 }, /--max-request-bytes/],
+      [
+        { labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) },
+        /--labels: at most 64 labels/,
+      ],
     ])("rejects %j, naming the flag and the fix", (input, message) => {
       expect(() => parseNodeOptions({ dataDir: "/d", ...input })).toThrow(message);
     });
@@ -106,6 +112,13 @@ describe("node options", () => {
       });
       expect(options.advertiseHost).toBe("10.0.0.5");
     });
+  });
+
+  it("bounds request bodies at 1 MiB unless told otherwise", () => {
+    expect(parseNodeOptions({ dataDir: "/d" }).maxRequestBytes).toBe(1024 * 1024);
+    expect(parseNodeOptions({ dataDir: "/d", maxRequestBytes: 4 * 1024 * 1024 }).maxRequestBytes).toBe(
+      4 * 1024 * 1024,
+    );
   });
 
   it("defaults the host reservation and overcommit, and checks their ranges", () => {

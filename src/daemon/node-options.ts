@@ -5,6 +5,7 @@ import { BlixardError } from "../core/errors.js";
 import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
 import { STRATEGIES } from "../core/placement.js";
 import { toViolations } from "../core/vm-spec.js";
+import { DEFAULT_MAX_REQUEST_BYTES } from "./body-limit.js";
 import { defaultDataDir } from "./data-dir.js";
 
 const bindSchema = z.string().transform((value, ctx) => {
@@ -77,7 +78,10 @@ const baseSchema = z.strictObject({
   stopVmsOnExit: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   gracefulStopSeconds: z.number().min(0.1).max(3600).default(10),
-  labels: z.record(z.string(), z.string()).default({}),
+  labels: z
+    .record(z.string().max(63), z.string().max(253))
+    .refine((l) => Object.keys(l).length <= 64, "at most 64 labels")
+    .default({}),
   /** TTL of the node's liveness lease and of the leader's lease. */
   leaseTtlSeconds: z.int().min(2).max(300).default(5),
   /** Start a new cluster: this node runs the first managed etcd member. */
@@ -119,6 +123,12 @@ const baseSchema = z.strictObject({
   placementStrategy: z.enum(STRATEGIES).default("spread"),
   /** How long a node may be NotReady before the leader moves its VMs elsewhere. */
   failoverGraceSeconds: z.number().min(0).max(3600).default(5),
+  /** Largest request body accepted, compressed and after decompression (1 MiB by default). */
+  maxRequestBytes: z
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(DEFAULT_MAX_REQUEST_BYTES),
   /** A backup file (etcd snapshot or SQLite) to seed a new node's store with. */
   restore: z.string().min(1).optional(),
   /**

@@ -14,6 +14,7 @@ import { withErrorMapping } from "../api/error-mapping.js";
 import { EventLog } from "../api/event-log.js";
 import { JoinTokens } from "../api/join-tokens.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
+import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
@@ -39,6 +40,7 @@ import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
+import { limitRequestBodies } from "./body-limit.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
@@ -50,11 +52,13 @@ import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { externalEtcdConnection } from "./etcd/external-etcd.js";
+import { forwardAdmission } from "./forward-admission.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
 import { withPkiRoutes } from "./pki-routes.js";
+import { protocolErrorsAsInvalidArgument } from "./protocol-errors.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
@@ -181,11 +185,22 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       },
     });
 
+    // The node's own ports are never forwarded to a VM (the API port is known once it listens).
+    let apiPort = options.bind.port;
+    const checkForwards = forwardAdmission(() => [
+      { port: apiPort, what: "API port" },
+      ...(managed
+        ? [
+            { port: managed.file.clientPort, what: "etcd client port" },
+            { port: managed.file.peerPort, what: "etcd peer port" },
+          ]
+        : []),
+    ]);
     const service = vmServiceImpl({
       repo,
       clock: systemClock,
       nodeId,
-      admission: checkHostFiles,
+      admission: async (spec) => [...(await checkHostFiles(spec)), ...(await checkForwards(spec))],
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
       events: new EventLog(store),
       // A VM's console lives on the node that runs it; other nodes fetch it from there.
@@ -238,6 +253,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       }),
     });
     const connect = connectNodeAdapter({
+      // Bounds what a request may make the node read or inflate, and refuses fields it does not know.
+      readMaxBytes: options.maxRequestBytes,
+      jsonOptions: { ignoreUnknownFields: false },
+      interceptors: [rejectUnknownFields],
       routes: (router) => {
         router.service(VmService, withErrorMapping(service));
         router.service(NodeService, withErrorMapping(nodes));
@@ -251,19 +270,25 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       token: requireToken ? token : undefined,
     });
     const server = await listen(
-      tls
-        ? withPkiRoutes({
-            caPem: tls.caPem,
-            asUser: handler,
-            // A node presenting a certificate from the cluster CA needs no user token.
-            asNode: createRequestHandler({ connect, registry: metrics.registry, token: undefined }),
-          })
-        : handler,
+      limitRequestBodies(
+        protocolErrorsAsInvalidArgument(
+          tls
+            ? withPkiRoutes({
+                caPem: tls.caPem,
+                asUser: handler,
+                // A node presenting a certificate from the cluster CA needs no user token.
+                asNode: createRequestHandler({ connect, registry: metrics.registry, token: undefined }),
+              })
+            : handler,
+        ),
+        options.maxRequestBytes,
+      ),
       options.bind.host,
       options.bind.port,
       tls,
     );
     cleanups.unshift(() => server.close());
+    apiPort = server.port;
 
     const advertised = advertisedHost(options);
     const host = advertised.includes(":") ? `[${advertised}]` : advertised;

@@ -1,0 +1,168 @@
+/**
+ * Defence in depth: the agent acts only on VM records that a valid API call could have written. The
+ * attack: whoever can write the store (`etcdctl put /blixard/v1/vms/x ...` on an open etcd, or a direct
+ * write to the SQLite file) plants a record with a kernel path that climbs out, an unknown field, or a
+ * microvm runner combined with what the API refuses. The driver must never be asked to touch it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { VmRepository } from "../api/vm-repository.js";
+import type { VmEvent } from "../core/events.js";
+import { keys } from "../core/keys.js";
+import type { VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
+import { silentLogger } from "../ports/logger.js";
+import { ManualClock } from "../ports/manual-clock.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { FakeDriver } from "../testing/fake-driver.js";
+import { Agent } from "./agent.js";
+
+const NODE = "node-a";
+
+describe("Agent refusing records the API could not have written", () => {
+  let clock: ManualClock;
+  let store: SqliteStore;
+  let driver: FakeDriver;
+  let repo: VmRepository;
+  let agent: Agent;
+
+  function valid(name: string): VmRecord {
+    return {
+      name,
+      spec: parseVmSpec({ name, kernel: "/k" }),
+      desiredState: "running",
+      node: NODE,
+      restartNonce: 0,
+      deleting: false,
+      createdAt: new Date(clock.now()).toISOString(),
+    };
+  }
+
+  async function put(name: string, value: unknown): Promise<void> {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    await store.txn({ compare: [], success: [{ type: "put", key: keys.vm(name), value: text }] });
+  }
+
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setImmediate(r));
+      await agent.idle();
+    }
+  }
+
+  async function events(vm: string): Promise<VmEvent[]> {
+    const { kvs } = await store.range(keys.eventsPrefix);
+    return kvs.map((kv) => JSON.parse(kv.value) as VmEvent).filter((e) => e.vm === vm);
+  }
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    store = await SqliteStore.open({ path: ":memory:", clock });
+    driver = new FakeDriver(clock);
+    repo = new VmRepository(store, clock);
+    agent = new Agent({
+      nodeId: NODE,
+      store,
+      driver,
+      clock,
+      logger: silentLogger,
+      prober: { tcp: async () => true, http: async () => true },
+      stopOptions: { gracefulTimeoutMs: 1000, quitTimeoutMs: 1000, killTimeoutMs: 1000 },
+      resyncIntervalMs: 1000,
+    });
+    await agent.start();
+  });
+
+  afterEach(async () => {
+    await agent.shutdown({ stopVms: false });
+    await store.close();
+  });
+
+  const base = () => valid("x");
+  it.each<[string, () => unknown, RegExp]>([
+    [
+      "a kernel path that climbs out",
+      () => ({ ...base(), spec: { ...base().spec, kernel: "/boot/../etc/shadow" } }),
+      /spec\.kernel/,
+    ],
+    [
+      "an unknown spec field",
+      () => ({ ...base(), spec: { ...base().spec, exec: "/bin/sh -c id" } }),
+      /spec.*exec/,
+    ],
+    [
+      "a microvm runner on a qemu VM",
+      () => ({ ...base(), spec: { ...base().spec, microvm: { runner: "/tmp/evil" } } }),
+      /spec\.microvm/,
+    ],
+    [
+      "a runner with a disk the API refuses",
+      () => ({
+        ...base(),
+        spec: {
+          ...base().spec,
+          driver: "microvm-nix",
+          kernel: undefined,
+          disk: "/dev/sda",
+          microvm: {
+            ...parseVmSpec({ name: "x", driver: "microvm-nix", microvm: {} }).microvm,
+            runner: "/tmp/evil",
+          },
+        },
+      }),
+      /spec\.disk/,
+    ],
+    [
+      "a privileged host port forward",
+      () => ({ ...base(), spec: { ...base().spec, forwards: [{ host: 22, guest: 22, protocol: "tcp" }] } }),
+      /spec\.forwards\.0\.host/,
+    ],
+    ["an unknown record field", () => ({ ...base(), runAs: "root" }), /runAs/],
+    ["no spec at all", () => ({ name: "x", node: NODE, desiredState: "running" }), /spec/],
+    ["a record stored under another VM's name", () => ({ ...valid("y") }), /stored under key "x"/],
+  ])(
+    "refuses %s: nothing started, a refused event and a Failed status say why",
+    async (_what, hostile, why) => {
+      await put("x", hostile());
+      await settle();
+      clock.advance(1000);
+      await settle();
+      expect(driver.calls.filter((c) => c.name === "x" && c.op !== "adopt")).toEqual([]);
+      const refused = (await events("x")).filter((e) => e.type === "refused");
+      // Reported once, not at every resync.
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.reason).toMatch(why);
+      const status = JSON.parse((await store.get(keys.status("x")))!.value) as {
+        phase: string;
+        message: string;
+      };
+      expect(status.phase).toBe("Failed");
+      expect(status.message).toMatch(/^refused: /);
+    },
+  );
+
+  it("ignores a record that is not JSON and keeps serving valid ones", async () => {
+    await put("x", "{not json");
+    await repo.create(valid("web"));
+    await settle();
+    expect(driver.starts("x")).toBe(0);
+    expect(driver.starts("web")).toBe(1);
+    // No node can tell the record is its own, so none reports it (the scheduler logs it).
+    expect(await events("x")).toEqual([]);
+  });
+
+  it("starts the VM once a valid record replaces the hostile one", async () => {
+    await put("x", { ...base(), spec: { ...base().spec, kernel: "/etc/../etc/shadow" } });
+    await settle();
+    expect(driver.starts("x")).toBe(0);
+    await put("x", valid("x"));
+    await settle();
+    expect(driver.starts("x")).toBe(1);
+  });
+
+  it("leaves alone a hostile record assigned to another node (its agent reports it)", async () => {
+    await put("x", { ...base(), node: "node-b", spec: { ...base().spec, kernel: "/etc/../shadow" } });
+    await settle();
+    expect(driver.calls.filter((c) => c.name === "x")).toEqual([]);
+    expect(await events("x")).toEqual([]);
+  });
+});
