@@ -17,7 +17,7 @@ module.exports = {
       comment: "core/ holds pure domain logic: no Node built-ins, no other layer",
       severity: "error",
       from: { path: layer("core") , pathNot: PRODUCTION.pathNot },
-      to: { pathNot: [layer("core"), "^node_modules/zod/"] },
+      to: { pathNot: [layer("core"), "(^|/)node_modules/zod/"] },
     },
     {
       name: "core-no-builtins",

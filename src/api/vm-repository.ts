@@ -49,16 +49,17 @@ export class VmRepository {
    * ports. The port claims are keys written in the same transaction, so the check is atomic and costs
    * one key per port however many VMs exist.
    */
-  async create(record: VmRecord): Promise<VmView> {
-    const [view] = await this.createAll([record]);
+  async create(record: VmRecord, actor?: string): Promise<VmView> {
+    const [view] = await this.createAll([record], actor);
     return view!;
   }
 
   /**
    * Creates all the records or none: one transaction checks that no name exists and no forwarded
-   * port is claimed, for every record (a replica group is created whole).
+   * port is claimed, for every record (a replica group is created whole). `actor` names who asked
+   * (a token name), for the audit trail.
    */
-  async createAll(records: readonly VmRecord[]): Promise<VmView[]> {
+  async createAll(records: readonly VmRecord[], actor?: string): Promise<VmView[]> {
     const now = new Date(this.clock.now()).toISOString();
     const compare: Compare[] = [];
     const success: TxnOp[] = [];
@@ -78,6 +79,7 @@ export class VmRepository {
           vm: record.name,
           node: record.node,
           reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
+          ...(actor === undefined ? {} : { actor }),
         }),
       );
       views.push(toView(record, status));

@@ -6,6 +6,7 @@ import type { GlobalOptions } from "./client.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
 import { registerNodeCommand } from "./node-command.js";
+import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -17,6 +18,10 @@ const program = new Command("blixard")
   .description("Run microVMs across a cluster of Linux hosts")
   .option("--server <url>", "node API URL", process.env["BLIXARD_SERVER"] ?? "http://127.0.0.1:7001")
   .option("--data-dir <dir>", "node data dir, to read the API token from (default: $BLIXARD_DATA_DIR)")
+  .option(
+    "--token-file <path>",
+    "read the API token from this file (default: $BLIXARD_TOKEN, else <data-dir>/token)",
+  )
   .option("-v, --verbose", "print error details")
   // Usage errors print as one line too: commander's "(Did you mean ...?)" hint joins the error line.
   .configureOutput({ outputError: (text, write) => write(`${text.trimEnd().replace(/\n+/g, " ")}\n`) })
@@ -27,6 +32,7 @@ registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
 registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
+registerTokenCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,8 @@ export interface VmEvent {
   /** The node the event happened on or concerns; "" when none. */
   node: string;
   reason: string;
+  /** The token name of the request that caused it; absent for events the system caused (and old ones). */
+  actor?: string;
 }
 
 /** Makes event keys unique per writer: time, writer id, then a counter for events in the same ms. */

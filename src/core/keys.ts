@@ -19,6 +19,9 @@ export const keys = {
   leader: `${ROOT}/election/leader`,
   /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */
   portClaim: (protocol: string, port: number) => `${ROOT}/ports/${protocol}/${port}`,
+  tokensPrefix: `${ROOT}/tokens/`,
+  /** An API token's record: name, role, expiry and the SHA-256 of its secret (core/tokens.ts). */
+  token: (name: string) => `${ROOT}/tokens/${name}`,
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,

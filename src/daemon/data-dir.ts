@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_TOKEN_NAME, formatToken } from "../core/tokens.js";
 
 export interface DataDirLayout {
   root: string;
@@ -14,6 +15,8 @@ export interface DataDirLayout {
   tokenFile: string;
   lockFile: string;
   vmsDir: string;
+  /** Guest images; the only host paths a VM spec of a non-admin may name. */
+  imagesDir: string;
   defaultImageDir: string;
   /** Cluster membership of a node with a managed etcd member (absent on single nodes). */
   clusterFile: string;
@@ -37,6 +40,7 @@ export function layout(root: string): DataDirLayout {
     tokenFile: join(root, "token"),
     lockFile: join(root, "node.pid"),
     vmsDir: join(root, "vms"),
+    imagesDir: join(root, "images"),
     defaultImageDir: join(root, "images", "default"),
     clusterFile: join(root, "cluster.json"),
     etcdDir: join(root, "etcd"),
@@ -63,7 +67,10 @@ export function loadOrCreateNodeId(dirs: DataDirLayout, newId: () => string): st
   return id;
 }
 
-/** The API bearer token, generated at first start with mode 0600; `given` (--token) replaces it. */
+/**
+ * The admin API token (`blx_admin_<secret>`), generated at first start with mode 0600; `given`
+ * (--token) replaces it. The node stores its hash as the `admin` token unless the cluster has one.
+ */
 export function loadOrCreateToken(dirs: DataDirLayout, given?: string): string {
   if (given !== undefined) {
     writeFileSync(dirs.tokenFile, `${given}\n`, { mode: 0o600, flag: "w" });
@@ -76,7 +83,7 @@ export function loadOrCreateToken(dirs: DataDirLayout, given?: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  const token = randomBytes(32).toString("hex");
+  const token = formatToken(ADMIN_TOKEN_NAME, randomBytes(32).toString("hex"));
   writeFileSync(dirs.tokenFile, `${token}\n`, { mode: 0o600, flag: "w" });
   chmodSync(dirs.tokenFile, 0o600);
   return token;

@@ -9,10 +9,14 @@ import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Agent } from "../agent/agent.js";
 import { NodeRegistration } from "../agent/node-registration.js";
+import { bearerTokenChecker } from "../api/authenticator.js";
 import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
 import { EventLog } from "../api/event-log.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
+import { authorize, principalValues } from "../api/principal-context.js";
+import { TokenRepository } from "../api/token-repository.js";
+import { tokenServiceImpl } from "../api/token-service.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { LeaderElection, readLeader } from "../control/leader-election.js";
@@ -24,6 +28,7 @@ import { detectAccel } from "../drivers/qemu/accel.js";
 import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
+import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
@@ -41,10 +46,11 @@ import { forgetMembership } from "./cluster/cluster-file.js";
 import { startManagedMember } from "./cluster/managed-member.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
+import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
-import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
+import { advertisedHost, type NodeOptions } from "./node-options.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
@@ -144,6 +150,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       admission: checkHostFiles,
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
       events: new EventLog(store),
+      imageRoot: dirs.imagesDir,
       // A VM's console lives on the node that runs it; other nodes fetch it from there.
       logs: routedLogSource({
         nodeId,
@@ -190,18 +197,30 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         },
       }),
     });
+    const tokens = new TokenRepository(store, systemClock, cryptoRandom);
+    if (!(await tokens.bootstrapAdmin(token))) {
+      log.warn(
+        { tokenFile: dirs.tokenFile },
+        "the token file does not hold the cluster's current admin token (it was rotated); copy the new one into it",
+      );
+    }
     const connect = connectNodeAdapter({
+      // Every RPC is authorized against core/policy.ts here, for the principal the handler bound.
+      interceptors: [authorize],
+      contextValues: principalValues,
       routes: (router) => {
         router.service(VmService, withErrorMapping(service));
         router.service(NodeService, withErrorMapping(nodes));
         router.service(ClusterService, withErrorMapping(cluster));
+        router.service(TokenService, withErrorMapping(tokenServiceImpl(tokens)));
       },
     });
-    const requireToken = !isLoopback(options.bind.host);
     const handler = createRequestHandler({
       connect,
       registry: metrics.registry,
-      token: requireToken ? token : undefined,
+      // The integrator adds a node-certificate checker here for node-to-node calls.
+      checkers: [bearerTokenChecker(tokens)],
+      hostCheck: createHostCheck({ bindHost: options.bind.host, advertiseHost: advertisedHost(options) }),
     });
     const server = await listen(handler, options.bind.host, options.bind.port);
     cleanups.unshift(() => server.close());
@@ -283,7 +302,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     election.start();
     cleanups.unshift(() => election.resign());
     cleanups.unshift(() => scheduler.stop());
-    log.info({ nodeId, url, dataDir: dirs.root, tokenRequired: requireToken }, "blixard node ready");
+    log.info({ nodeId, url, dataDir: dirs.root }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
     await runCleanups(cleanups, log);
