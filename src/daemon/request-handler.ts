@@ -36,12 +36,9 @@ export function createRequestHandler(options: RequestHandlerOptions): Handler {
       (result) => {
         if (result === undefined || "problem" in result) {
           const why = result === undefined ? "no credential" : result.problem;
-          return reply(
-            res,
-            401,
-            "text/plain",
-            `unauthenticated (${why}): send Authorization: Bearer <token>; the CLI reads BLIXARD_TOKEN, --token-file or <data-dir>/token\n`,
-          );
+          const message = `unauthenticated (${why}): send Authorization: Bearer <token>; the CLI reads BLIXARD_TOKEN, --token-file or <data-dir>/token`;
+          // A Connect error body, so that clients show the reason (an expired or revoked token).
+          return reply(res, 401, "application/json", JSON.stringify({ code: "unauthenticated", message }));
         }
         bindPrincipal(req, result.principal);
         // RPCs are authorized by the Connect interceptor, which answers in the caller's protocol.

@@ -57,7 +57,8 @@ describe("VM lifecycle with a real qemu VM", () => {
   });
 
   it("exports VMs by phase and the time to ready as Prometheus metrics", async () => {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const auth = { authorization: `Bearer ${node.adminToken()}` };
+    const text = await (await fetch(`${node.url}/metrics`, { headers: auth })).text();
     expect(text).toMatch(/^blixard_vms\{phase="Running"\} 1$/m);
     expect(text).toMatch(/^blixard_vm_time_to_ready_seconds_count 1$/m);
     expect(text).toMatch(/^blixard_reconcile_duration_seconds_count [1-9]\d*$/m);
