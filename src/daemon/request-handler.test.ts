@@ -184,7 +184,9 @@ describe("request handler: every request authenticated and authorized", () => {
     clock.advance(61_000);
     const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${short}` } });
     expect(res.status).toBe(401);
-    expect(await res.text()).toMatch(/token "short" expired at 2026-01-01T00:01:00.000Z/);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe("unauthenticated");
+    expect(body.message).toMatch(/token "short" expired at 2026-01-01T00:01:00.000Z/);
   });
 
   it("refuses a revoked token, and rotation retires the old secret", async () => {
@@ -192,7 +194,9 @@ describe("request handler: every request authenticated and authorized", () => {
     await tokensAs(admin).revokeToken({ name: "ci" });
     const revoked = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${t}` } });
     expect(revoked.status).toBe(401);
-    expect(await revoked.text()).toContain('token "ci" does not exist or was revoked');
+    expect(((await revoked.json()) as { message: string }).message).toContain(
+      'token "ci" does not exist or was revoked',
+    );
 
     const fresh = (await tokensAs(admin).rotateToken({ name: "admin" })).secret;
     expect(await codeOf(tokensAs(admin).listTokens({}))).toBe("Unauthenticated");
