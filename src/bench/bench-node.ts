@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Interceptor } from "@connectrpc/connect";
 import { freePortRun, freePorts } from "../store/etcd/free-ports.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -61,6 +62,22 @@ export class BenchNode {
     );
   }
 
+  /** The admin token the node wrote at first start: every API request needs it, loopback too. */
+  token(): string {
+    return readFileSync(join(this.dataDir, "token"), "utf8").trim();
+  }
+
+  /** Transport interceptors that send the admin token. */
+  auth(): Interceptor[] {
+    const header = `Bearer ${this.token()}`;
+    return [
+      (next) => (req) => {
+        req.header.set("authorization", header);
+        return next(req);
+      },
+    ];
+  }
+
   /** Pids of the node process and of its managed etcd member (when it has one running). */
   pids(): { node: number | undefined; etcd: number | undefined } {
     const pidfile = join(this.dataDir, "etcd", "etcd.pid");
@@ -103,7 +120,13 @@ export class BenchNode {
   }
 
   cli(...args: string[]): string {
-    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], { encoding: "utf8" });
+    const res = spawnSync(
+      process.execPath,
+      [CLI, "--server", this.url, "--data-dir", this.dataDir, ...args],
+      {
+        encoding: "utf8",
+      },
+    );
     if (res.status !== 0) throw new Error(`blixard ${args.join(" ")}: ${res.stderr}`);
     return res.stdout;
   }

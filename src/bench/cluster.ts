@@ -66,7 +66,12 @@ export interface ClusterFigures {
 
 function clients(node: BenchNode) {
   // Binary protobuf, as gRPC clients send; the CLI's JSON costs the node a little more per call.
-  const transport = createConnectTransport({ baseUrl: node.url, httpVersion: "1.1", useBinaryFormat: true });
+  const transport = createConnectTransport({
+    baseUrl: node.url,
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+    interceptors: node.auth(),
+  });
   return { vms: createClient(VmService, transport), cluster: createClient(ClusterService, transport) };
 }
 
@@ -92,7 +97,8 @@ async function readyCluster(nodes: BenchNode[]): Promise<void> {
 async function storeTransactions(nodes: BenchNode[]): Promise<{ requested: number; sent: number }> {
   const total = { requested: 0, sent: 0 };
   for (const node of nodes) {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const headers = { authorization: `Bearer ${node.token()}` };
+    const text = await (await fetch(`${node.url}/metrics`, { headers })).text();
     for (const stage of ["requested", "sent"] as const) {
       const match = new RegExp(`^blixard_store_transactions_total\\{stage="${stage}"\\} (\\d+)`, "m").exec(
         text,

@@ -19,7 +19,10 @@ export async function measureFailover(kernel: string, initrd: string): Promise<F
   const nodes = await formCluster(3);
   try {
     const vms = (node: BenchNode) =>
-      createClient(VmService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
+      createClient(
+        VmService,
+        createConnectTransport({ baseUrl: node.url, httpVersion: "1.1", interceptors: node.auth() }),
+      );
     const port = await freePort();
     await vms(nodes[0]!).createVm({
       start: true,
