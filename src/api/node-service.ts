@@ -11,6 +11,7 @@ import type { VmRecord } from "../core/vm-record.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
 import type { Clock } from "../ports/clock.js";
 import type { Store } from "../ports/store.js";
+import { actorOf } from "./principal-context.js";
 import type { VmRepository } from "./vm-repository.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
@@ -101,17 +102,20 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       });
       return { node: await one(req.id) };
     },
-    async drainNode(req) {
+    async drainNode(req, ctx) {
       await cordon(req.id, true);
       const records = await deps.store.range(keys.vmsPrefix);
       const moved: string[] = [];
       for (const kv of records.kvs) {
         const record = JSON.parse(kv.value) as VmRecord;
         if (record.node !== req.id || record.deleting) continue;
-        await deps.repo.update(record.name, (r) =>
-          r.node === req.id && !r.deleting
-            ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
-            : r,
+        await deps.repo.update(
+          record.name,
+          (r) =>
+            r.node === req.id && !r.deleting
+              ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
+              : r,
+          { actor: actorOf(ctx)?.name, reason: `drain of ${req.id} requested` },
         );
         moved.push(record.name);
       }

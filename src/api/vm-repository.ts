@@ -119,16 +119,36 @@ export class VmRepository {
     });
   }
 
-  /** Applies `change` to the current record atomically; `change` may throw to refuse. */
-  async update(name: string, change: (record: VmRecord) => VmRecord): Promise<VmView> {
+  /**
+   * Applies `change` to the current record atomically; `change` may throw to refuse. With `request`,
+   * a "requested" event naming the actor is written in the same transaction (the audit trail).
+   */
+  async update(
+    name: string,
+    change: (record: VmRecord) => VmRecord,
+    request?: { actor: string | undefined; reason: string },
+  ): Promise<VmView> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const kv = await this.store.get(keys.vm(name));
       if (!kv) throw notFound(name);
-      const next = change(JSON.parse(kv.value) as VmRecord);
+      const current = JSON.parse(kv.value) as VmRecord;
+      const next = change(current);
+      const audit = request
+        ? [
+            eventEntry(this.eventKeys, this.clock.now(), {
+              type: "requested",
+              vm: name,
+              // A drain clears the node: the event concerns the node the VM leaves.
+              node: next.node || current.node,
+              reason: request.reason,
+              ...(request.actor === undefined ? {} : { actor: request.actor }),
+            }),
+          ]
+        : [];
       const result = await this.store.txn({
         confirmQuorum: true,
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
-        success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }],
+        success: [{ type: "put", key: kv.key, value: JSON.stringify(next) }, ...audit],
       });
       if (!result.succeeded) continue;
       // The VM may already be gone again: a stopped VM marked for deletion is removed within

@@ -88,7 +88,11 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
         return { created: records.map((r) => r.name), deleting: [] };
       }
       const surplus = members.slice(req.replicas);
-      for (const vm of surplus) await repo.update(vm.name, (r) => ({ ...r, deleting: true }));
+      const request = {
+        actor: actorOf(ctx)?.name,
+        reason: `delete requested: group ${group} scaled to ${req.replicas}`,
+      };
+      for (const vm of surplus) await repo.update(vm.name, (r) => ({ ...r, deleting: true }), request);
       return { created: [], deleting: surplus.map((v) => v.name) };
     },
 
@@ -101,38 +105,47 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       return { vms: views.sort((a, b) => a.name.localeCompare(b.name)).map(vmToProto) };
     },
 
-    async startVm(req) {
+    async startVm(req, ctx) {
       const name = validName(req.name);
       const current = await repo.get(name);
       // Starting a VM that is desired running but has failed or stopped for good asks for a fresh start.
       const retry = current.desiredState === "running" && TERMINAL.has(current.status.phase);
-      const view = await repo.update(name, (r) => ({
-        ...notDeleting(r),
-        desiredState: "running",
-        restartNonce: r.restartNonce + (retry ? 1 : 0),
-      }));
+      const view = await repo.update(
+        name,
+        (r) => ({
+          ...notDeleting(r),
+          desiredState: "running",
+          restartNonce: r.restartNonce + (retry ? 1 : 0),
+        }),
+        requested(ctx, "start requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async stopVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({
-        ...notDeleting(r),
-        desiredState: "stopped",
-      }));
+    async stopVm(req, ctx) {
+      const view = await repo.update(
+        validName(req.name),
+        (r) => ({ ...notDeleting(r), desiredState: "stopped" }),
+        requested(ctx, "stop requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async restartVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({
-        ...notDeleting(r),
-        desiredState: "running",
-        restartNonce: r.restartNonce + 1,
-      }));
+    async restartVm(req, ctx) {
+      const view = await repo.update(
+        validName(req.name),
+        (r) => ({ ...notDeleting(r), desiredState: "running", restartNonce: r.restartNonce + 1 }),
+        requested(ctx, "restart requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async deleteVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({ ...r, deleting: true }));
+    async deleteVm(req, ctx) {
+      const view = await repo.update(
+        validName(req.name),
+        (r) => ({ ...r, deleting: true }),
+        requested(ctx, "delete requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
@@ -253,6 +266,11 @@ async function admit(
     throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
   }
   return spec;
+}
+
+/** The audit event of a user's request: who asked for what. */
+function requested(ctx: HandlerContext, reason: string): { actor: string | undefined; reason: string } {
+  return { actor: actorOf(ctx)?.name, reason };
 }
 
 /** Refuses the spec fields the caller's role may not set; no principal counts as the operator role. */

@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   "stopped",
   "deleted",
   "fenced",
+  /** A user asked for a change (start, stop, restart, delete, scale, drain); its actor says who. */
+  "requested",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

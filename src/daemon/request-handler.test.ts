@@ -208,7 +208,13 @@ describe("request handler: every request authenticated and authorized", () => {
   it("records the token name as the actor of the events a request causes", async () => {
     const operator = (await tokensAs(admin).createToken({ name: "deployer", role: "operator" })).secret;
     await vmsAs(operator).createVm({ spec: { name: "web" } });
+    await vmsAs(operator).stopVm({ name: "web" });
+    await vmsAs(admin).deleteVm({ name: "web" });
     const { events } = await vmsAs(admin).listEvents({});
-    expect(events.map((e) => [e.type, e.vm, e.actor])).toEqual([["created", "web", "deployer"]]);
+    expect(events.map((e) => [e.type, e.vm, e.actor, e.reason])).toEqual([
+      ["created", "web", "deployer", "created stopped"],
+      ["requested", "web", "deployer", "stop requested"],
+      ["requested", "web", "admin", "delete requested"],
+    ]);
   });
 });

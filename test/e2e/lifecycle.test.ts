@@ -115,7 +115,7 @@ describe("VM lifecycle with a real qemu VM", () => {
     expect(types.filter((t) => t === "starting").length).toBeGreaterThanOrEqual(3);
     expect(events.slice(1).every((e) => e.node !== "")).toBe(true);
     const table = node.ok("events", "--vm", "web", "--limit", "2");
-    expect(table).toMatch(/^TIME\s+TYPE\s+VM\s+NODE\s+REASON/);
+    expect(table).toMatch(/^TIME\s+TYPE\s+VM\s+NODE\s+ACTOR\s+REASON/);
     expect(table.trim().split("\n")).toHaveLength(3);
   });
 });
