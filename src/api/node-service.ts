@@ -12,6 +12,7 @@ import { decodeVmRecord } from "../core/vm-record-codec.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
 import type { Clock } from "../ports/clock.js";
 import type { KeyValue, Store } from "../ports/store.js";
+import { actorOf } from "./principal-context.js";
 import type { VmRepository } from "./vm-repository.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
@@ -102,16 +103,19 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       });
       return { node: await one(req.id) };
     },
-    async drainNode(req) {
+    async drainNode(req, ctx) {
       await cordon(req.id, true);
       const records = await deps.store.range(keys.vmsPrefix);
       const moved: string[] = [];
       for (const record of validRecords(records.kvs)) {
         if (record.node !== req.id || record.deleting) continue;
-        await deps.repo.update(record.name, (r) =>
-          r.node === req.id && !r.deleting
-            ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
-            : r,
+        await deps.repo.update(
+          record.name,
+          (r) =>
+            r.node === req.id && !r.deleting
+              ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
+              : r,
+          { actor: actorOf(ctx)?.name, reason: `drain of ${req.id} requested` },
         );
         moved.push(record.name);
       }

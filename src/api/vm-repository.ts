@@ -78,16 +78,17 @@ export class VmRepository {
    * ports. The port claims are keys written in the same transaction, so the check is atomic and costs
    * one key per port however many VMs exist.
    */
-  async create(record: VmRecord): Promise<VmView> {
-    const [view] = await this.createAll([record]);
+  async create(record: VmRecord, actor?: string): Promise<VmView> {
+    const [view] = await this.createAll([record], actor);
     return view!;
   }
 
   /**
    * Creates all the records or none: one transaction checks that no name exists and no forwarded
-   * port is claimed, for every record (a replica group is created whole).
+   * port is claimed, for every record (a replica group is created whole). `actor` names who asked
+   * (a token name), for the audit trail.
    */
-  async createAll(records: readonly VmRecord[]): Promise<VmView[]> {
+  async createAll(records: readonly VmRecord[], actor?: string): Promise<VmView[]> {
     const now = new Date(this.clock.now()).toISOString();
     const compare: Compare[] = [];
     const success: TxnOp[] = [];
@@ -107,6 +108,7 @@ export class VmRepository {
           vm: record.name,
           node: record.node,
           reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
+          ...(actor === undefined ? {} : { actor }),
         }),
       );
       views.push(toView(record, status));
@@ -146,16 +148,36 @@ export class VmRepository {
     });
   }
 
-  /** Applies `change` to the current record atomically; `change` may throw to refuse. */
-  async update(name: string, change: (record: VmRecord) => VmRecord): Promise<VmView> {
+  /**
+   * Applies `change` to the current record atomically; `change` may throw to refuse. With `request`,
+   * a "requested" event naming the actor is written in the same transaction (the audit trail).
+   */
+  async update(
+    name: string,
+    change: (record: VmRecord) => VmRecord,
+    request?: { actor: string | undefined; reason: string },
+  ): Promise<VmView> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const kv = await this.store.get(keys.vm(name));
       if (!kv) throw notFound(name);
-      const next = change(decoded(kv));
+      const current = decoded(kv);
+      const next = change(current);
+      const audit = request
+        ? [
+            eventEntry(this.eventKeys, this.clock.now(), {
+              type: "requested",
+              vm: name,
+              // A drain clears the node: the event concerns the node the VM leaves.
+              node: next.node || current.node,
+              reason: request.reason,
+              ...(request.actor === undefined ? {} : { actor: request.actor }),
+            }),
+          ]
+        : [];
       const result = await this.store.txn({
         confirmQuorum: true,
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
-        success: [{ type: "put", key: kv.key, value: encodeVmRecord(next) }],
+        success: [{ type: "put", key: kv.key, value: encodeVmRecord(next) }, ...audit],
       });
       if (!result.succeeded) continue;
       // The VM may already be gone again: a stopped VM marked for deletion is removed within

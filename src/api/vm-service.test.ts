@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
@@ -40,6 +40,8 @@ describe("VmService", () => {
         async *follow() {},
       },
       events: new EventLog(store),
+      // The tests boot files from a temp dir; the operator-role checks are in vm-service-roles.test.ts.
+      imageRoot: dirname(dir),
     });
     client = createClient(
       VmService,

@@ -2,15 +2,17 @@
  * The VmService handlers: validate each request once, then write desired state through the repository.
  * Nothing here touches a VM directly; the agent converges VMs to what these handlers record.
  */
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { BlixardError, type FieldViolation } from "../core/errors.js";
 import { nameProblem } from "../core/names.js";
+import { specFieldViolations } from "../core/spec-policy.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec, type VmSpec } from "../core/vm-spec.js";
 import type { VmService } from "../gen/blixard/v1/vm_pb.js";
 import type { Clock } from "../ports/clock.js";
 import { specInputFromProto, vmToProto } from "./convert.js";
 import type { EventFilter, EventLog, LoggedEvent } from "./event-log.js";
+import { actorOf } from "./principal-context.js";
 import type { VmRepository } from "./vm-repository.js";
 
 /** Console logs of VMs on this node. */
@@ -37,6 +39,8 @@ export interface VmServiceDeps {
   defaultImage: () => Promise<DefaultImage | undefined>;
   logs: LogSource;
   events: EventLog;
+  /** The node's image directory: the only host paths a non-admin spec may name (core/spec-policy.ts). */
+  imageRoot: string;
 }
 
 const TERMINAL = new Set(["Stopped", "Failed"]);
@@ -44,17 +48,18 @@ const TERMINAL = new Set(["Stopped", "Failed"]);
 export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService> {
   const { repo } = deps;
   return {
-    async createVm(req) {
-      const spec = await admit(deps, specInputFromProto(req.spec));
+    async createVm(req, ctx) {
+      const spec = await admit(deps, ctx, specInputFromProto(req.spec));
+      const actor = actorOf(ctx)?.name;
       if (req.replicas === 0) {
-        return { vm: vmToProto(await repo.create(newRecord(deps, spec, req.start))) };
+        return { vm: vmToProto(await repo.create(newRecord(deps, spec, req.start), actor)) };
       }
       const replicas = replicaRecords(deps, spec, req.start, req.replicas, 1);
-      const views = await repo.createAll(replicas);
+      const views = await repo.createAll(replicas, actor);
       return { vm: vmToProto(views[0]!), replicas: views.map(vmToProto) };
     },
 
-    async scaleVmGroup(req) {
+    async scaleVmGroup(req, ctx) {
       const group = validName(req.group);
       if (req.replicas > MAX_REPLICAS) throw replicasProblem(`at most ${MAX_REPLICAS} replicas`);
       const members = (await repo.list())
@@ -68,6 +73,8 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       }
       if (req.replicas > members.length) {
         const template = members[members.length - 1]!;
+        // An admin's group may boot host paths; an operator scaling it would create more such VMs.
+        permitSpec(deps, ctx, template.spec);
         const next = Math.max(...members.map((m) => replicaIndex(m.name, group))) + 1;
         const records = replicaRecords(
           deps,
@@ -77,11 +84,15 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
           next,
           group,
         );
-        await repo.createAll(records);
+        await repo.createAll(records, actorOf(ctx)?.name);
         return { created: records.map((r) => r.name), deleting: [] };
       }
       const surplus = members.slice(req.replicas);
-      for (const vm of surplus) await repo.update(vm.name, (r) => ({ ...r, deleting: true }));
+      const request = {
+        actor: actorOf(ctx)?.name,
+        reason: `delete requested: group ${group} scaled to ${req.replicas}`,
+      };
+      for (const vm of surplus) await repo.update(vm.name, (r) => ({ ...r, deleting: true }), request);
       return { created: [], deleting: surplus.map((v) => v.name) };
     },
 
@@ -94,41 +105,50 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       return { vms: views.sort((a, b) => a.name.localeCompare(b.name)).map(vmToProto) };
     },
 
-    async startVm(req) {
+    async startVm(req, ctx) {
       const name = validName(req.name);
       const current = await repo.get(name);
       // Starting a VM that is desired running but has failed or stopped for good asks for a fresh start.
       const retry = current.desiredState === "running" && TERMINAL.has(current.status.phase);
-      const view = await repo.update(name, (r) => ({
-        ...notDeleting(r),
-        desiredState: "running",
-        restartNonce: r.restartNonce + (retry ? 1 : 0),
-      }));
+      const view = await repo.update(
+        name,
+        (r) => ({
+          ...notDeleting(r),
+          desiredState: "running",
+          restartNonce: r.restartNonce + (retry ? 1 : 0),
+        }),
+        requested(ctx, "start requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async stopVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({
-        ...notDeleting(r),
-        desiredState: "stopped",
-      }));
+    async stopVm(req, ctx) {
+      const view = await repo.update(
+        validName(req.name),
+        (r) => ({ ...notDeleting(r), desiredState: "stopped" }),
+        requested(ctx, "stop requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async restartVm(req) {
-      const view = await repo.update(validName(req.name), (r) => ({
-        ...notDeleting(r),
-        desiredState: "running",
-        restartNonce: r.restartNonce + 1,
-      }));
+    async restartVm(req, ctx) {
+      const view = await repo.update(
+        validName(req.name),
+        (r) => ({ ...notDeleting(r), desiredState: "running", restartNonce: r.restartNonce + 1 }),
+        requested(ctx, "restart requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
-    async deleteVm(req) {
+    async deleteVm(req, ctx) {
       const name = validName(req.name);
       // A record no valid API call wrote is removed outright: no agent acts on it to finish a delete.
       if (await repo.purgeInvalid(name)) return {};
-      const view = await repo.update(name, (r) => ({ ...r, deleting: true }));
+      const view = await repo.update(
+        name,
+        (r) => ({ ...r, deleting: true }),
+        requested(ctx, "delete requested"),
+      );
       return { vm: vmToProto(view) };
     },
 
@@ -219,10 +239,14 @@ function eventFilter(req: { vm: string; node: string; limit: number }): EventFil
 }
 
 function eventToProto(event: LoggedEvent) {
-  return { ...event, revision: BigInt(event.revision) };
+  return { ...event, actor: event.actor ?? "", revision: BigInt(event.revision) };
 }
 
-async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promise<VmSpec> {
+async function admit(
+  deps: VmServiceDeps,
+  ctx: HandlerContext,
+  input: Record<string, unknown>,
+): Promise<VmSpec> {
   // A microvm-nix VM boots the kernel its NixOS configuration builds; only qemu VMs take the default image.
   if (input["kernel"] === undefined && (input["driver"] ?? "qemu") === "qemu") {
     const image = await deps.defaultImage();
@@ -237,12 +261,28 @@ async function admit(deps: VmServiceDeps, input: Record<string, unknown>): Promi
     if (input["initrd"] === undefined && image.initrd) input["initrd"] = image.initrd;
   }
   const spec = parseVmSpec(input);
+  // Before the host checks, so that a caller without the admin role cannot probe which files exist.
+  permitSpec(deps, ctx, spec);
   const violations = await deps.admission(spec);
   if (violations.length > 0) {
     const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
     throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
   }
   return spec;
+}
+
+/** The audit event of a user's request: who asked for what. */
+function requested(ctx: HandlerContext, reason: string): { actor: string | undefined; reason: string } {
+  return { actor: actorOf(ctx)?.name, reason };
+}
+
+/** Refuses the spec fields the caller's role may not set; no principal counts as the operator role. */
+function permitSpec(deps: VmServiceDeps, ctx: HandlerContext, spec: VmSpec): void {
+  const violations = specFieldViolations(actorOf(ctx)?.role ?? "operator", spec, deps.imageRoot);
+  if (violations.length > 0) {
+    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    throw new BlixardError("PERMISSION_DENIED", `permission denied: ${summary}`, { violations });
+  }
 }
 
 function validName(name: string): string {

@@ -25,14 +25,20 @@ export async function measureApiThroughput(
   const node = new BenchNode();
   await node.start();
   try {
-    const client = createClient(VmService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
+    const client = createClient(
+      VmService,
+      createConnectTransport({ baseUrl: node.url, httpVersion: "1.1", interceptors: node.auth() }),
+    );
     await client.listVms({});
     const rssBeforeKiB = await node.settledRssKiB();
     const createSecs = await pool(count, concurrency, (i) =>
       client.createVm({ spec: { name: `vm-${i}`, kernel } }),
     );
     const getSecs = await pool(count, concurrency, (i) => client.getVm({ name: `vm-${i}` }));
-    const grpc = createClient(VmService, createGrpcTransport({ baseUrl: node.url }));
+    const grpc = createClient(
+      VmService,
+      createGrpcTransport({ baseUrl: node.url, interceptors: node.auth() }),
+    );
     const grpcSecs = await pool(count, concurrency, (i) => grpc.getVm({ name: `vm-${i}` }));
     const t0 = performance.now();
     const { vms } = await client.listVms({});

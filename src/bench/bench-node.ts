@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import type { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Interceptor } from "@connectrpc/connect";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
 import { httpsRequest } from "../pki/https-request.js";
 import { type NodeTls, pkiLayout, readNodeTls } from "../pki/pki-files.js";
@@ -44,10 +45,14 @@ export class BenchNode {
     return existsSync(pki.caCert) ? readNodeTls(pki) : undefined;
   }
 
-  /** Connect/gRPC transport options: the cluster CA to verify the node with, when it serves TLS. */
-  transportOptions(): { baseUrl: string; nodeOptions?: { agent: Agent } } {
+  /**
+   * Connect/gRPC transport options: the admin token, and the cluster CA to verify the node with when
+   * it serves TLS.
+   */
+  transportOptions(): { baseUrl: string; nodeOptions?: { agent: Agent }; interceptors: Interceptor[] } {
     const tls = this.tls();
-    return tls ? { baseUrl: this.url, nodeOptions: { agent: nodeHttpsAgent(tls) } } : { baseUrl: this.url };
+    const base = { baseUrl: this.url, interceptors: this.auth() };
+    return tls ? { ...base, nodeOptions: { agent: nodeHttpsAgent(tls) } } : base;
   }
 
   /** GET a path (with the node's token when `auth`), over TLS when the node serves it. */
@@ -60,10 +65,6 @@ export class BenchNode {
     }
     const reply = await httpsRequest(`${this.url}${path}`, { caPem: tls.caPem }, { headers });
     return { status: reply.status, body: reply.body };
-  }
-
-  token(): string {
-    return readFileSync(join(this.dataDir, "token"), "utf8").trim();
   }
 
   /** Starts the node; `extraArgs` such as --cluster-init. The port stays the same across restarts. */
@@ -93,6 +94,22 @@ export class BenchNode {
       },
       120_000,
     );
+  }
+
+  /** The admin token the node wrote at first start: every API request needs it, loopback too. */
+  token(): string {
+    return readFileSync(join(this.dataDir, "token"), "utf8").trim();
+  }
+
+  /** Transport interceptors that send the admin token. */
+  auth(): Interceptor[] {
+    const header = `Bearer ${this.token()}`;
+    return [
+      (next) => (req) => {
+        req.header.set("authorization", header);
+        return next(req);
+      },
+    ];
   }
 
   /** Pids of the node process and of its managed etcd member (when it has one running). */
@@ -137,10 +154,13 @@ export class BenchNode {
   }
 
   cli(...args: string[]): string {
-    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
-      encoding: "utf8",
-      env: { ...process.env, BLIXARD_DATA_DIR: this.dataDir },
-    });
+    const res = spawnSync(
+      process.execPath,
+      [CLI, "--server", this.url, "--data-dir", this.dataDir, ...args],
+      {
+        encoding: "utf8",
+      },
+    );
     if (res.status !== 0) throw new Error(`blixard ${args.join(" ")}: ${res.stderr}`);
     return res.stdout;
   }

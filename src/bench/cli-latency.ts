@@ -23,7 +23,7 @@ export async function measureCliLatency(kernel: string, runs: number): Promise<C
     const result: CliLatency = { listMs: [], nodeBaselineMs: [] };
     for (let i = 0; i < runs; i++) {
       result.nodeBaselineMs.push(timeRun(["-e", "0"]));
-      result.listMs.push(timeRun([CLI, "--server", node.url, "vm", "list"]));
+      result.listMs.push(timeRun([CLI, "--server", node.url, "--data-dir", node.dataDir, "vm", "list"]));
     }
     return result;
   } finally {

@@ -19,8 +19,9 @@ export function describeError(err: unknown, server: string): string {
       return `cannot reach the blixard node at ${server}: is \`blixard node\` running? (set --server or BLIXARD_SERVER)`;
     }
     if (err.code === Code.Unauthenticated) {
-      return `the node at ${server} rejected our token: set BLIXARD_TOKEN to the contents of <data-dir>/token`;
+      return `the node at ${server} rejected our token: set BLIXARD_TOKEN to the contents of <data-dir>/token, or pass --token-file (${err.rawMessage.trim()})`;
     }
+    if (err.code === Code.PermissionDenied) return err.rawMessage;
     return err.rawMessage;
   }
   if (err instanceof Error) return err.message;

@@ -134,6 +134,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
       // program when both define it, so take it from there too.
       const dataDir = flags.dataDir ?? program.opts<{ dataDir?: string }>().dataDir;
+      // Likewise --token-file, which the client commands read their API token from.
+      const tokenFile = flags.tokenFile ?? program.opts<{ tokenFile?: string }>().tokenFile;
       // Loaded lazily so that client commands never pay for the daemon's imports.
       const { parseNodeOptions } = await import("../daemon/node-options.js");
       const { runNode } = await import("../daemon/run-node.js");
@@ -151,7 +153,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         clusterInit: flags.clusterInit ?? false,
         join: flags.join,
         discover: flags.discover,
-        token: flags.tokenFile === undefined ? flags.token : readTokenFile(flags.tokenFile, flags.token),
+        token: tokenFile === undefined ? flags.token : readTokenFile(tokenFile, flags.token),
         advertiseHost: flags.advertiseHost,
         etcdClientPort: numberFlag(flags.etcdClientPort),
         etcdPeerPort: numberFlag(flags.etcdPeerPort),

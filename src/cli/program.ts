@@ -6,6 +6,7 @@ import { DEFAULT_SERVER, type GlobalOptions } from "./client.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
 import { registerNodeCommand } from "./node-command.js";
+import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -25,6 +26,10 @@ const program = new Command("blixard")
     "the cluster CA to verify an https:// node against (default: $BLIXARD_CA_FILE, <data-dir>/pki/ca.crt)",
   )
   .option("--data-dir <dir>", "node data dir, to read the API token from (default: $BLIXARD_DATA_DIR)")
+  .option(
+    "--token-file <path>",
+    "read the API token from this file (default: $BLIXARD_TOKEN, else <data-dir>/token)",
+  )
   .option("-v, --verbose", "print error details")
   // Usage errors print as one line too: commander's "(Did you mean ...?)" hint joins the error line.
   .configureOutput({ outputError: (text, write) => write(`${text.trimEnd().replace(/\n+/g, " ")}\n`) })
@@ -35,6 +40,7 @@ registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
 registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
+registerTokenCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

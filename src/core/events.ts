@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   "quarantined",
   /** An agent found a record no valid API call could have written, and did nothing with it. */
   "refused",
+  /** A user asked for a change (start, stop, restart, delete, scale, drain); its actor says who. */
+  "requested",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -33,6 +35,8 @@ export interface VmEvent {
   /** The node the event happened on or concerns; "" when none. */
   node: string;
   reason: string;
+  /** The token name of the request that caused it; absent for events the system caused (and old ones). */
+  actor?: string;
 }
 
 /** Makes event keys unique per writer: time, writer id, then a counter for events in the same ms. */

@@ -24,6 +24,9 @@ export const keys = {
   joinTokensPrefix: `${ROOT}/join-tokens/`,
   /** A join token by id: a hash of its secret, never the secret itself. */
   joinToken: (id: string) => `${ROOT}/join-tokens/${id}`,
+  tokensPrefix: `${ROOT}/tokens/`,
+  /** An API token's record: name, role, expiry and the SHA-256 of its secret (core/tokens.ts). */
+  token: (name: string) => `${ROOT}/tokens/${name}`,
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,

@@ -20,7 +20,7 @@ describe("data dir", () => {
     const dirs = layout(root);
     ensureDataDir(dirs);
     const token = loadOrCreateToken(dirs);
-    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(token).toMatch(/^blx_admin_[0-9a-f]{64}$/);
     expect(statSync(dirs.tokenFile).mode & 0o777).toBe(0o600);
     expect(loadOrCreateToken(dirs)).toBe(token);
   });

@@ -3,9 +3,10 @@
  * Everything secret is created with mode 0600 and directories with 0700.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_TOKEN_NAME, formatToken } from "../core/tokens.js";
 
 export interface DataDirLayout {
   root: string;
@@ -16,6 +17,8 @@ export interface DataDirLayout {
   lockFile: string;
   lockPidFile: string;
   vmsDir: string;
+  /** Guest images; the only host paths a VM spec of a non-admin may name. */
+  imagesDir: string;
   defaultImageDir: string;
   /** Cluster membership of a node with a managed etcd member (absent on single nodes). */
   clusterFile: string;
@@ -40,6 +43,7 @@ export function layout(root: string): DataDirLayout {
     lockFile: join(root, "node.lock"),
     lockPidFile: join(root, "node.pid"),
     vmsDir: join(root, "vms"),
+    imagesDir: join(root, "images"),
     defaultImageDir: join(root, "images", "default"),
     clusterFile: join(root, "cluster.json"),
     etcdDir: join(root, "etcd"),
@@ -66,11 +70,13 @@ export function loadOrCreateNodeId(dirs: DataDirLayout, newId: () => string): st
   return id;
 }
 
-/** The API bearer token, generated at first start with mode 0600; `given` (--token) replaces it. */
+/**
+ * The admin API token (`blx_admin_<secret>`), generated at first start with mode 0600; `given`
+ * (--token) replaces it. The node stores its hash as the `admin` token unless the cluster has one.
+ */
 export function loadOrCreateToken(dirs: DataDirLayout, given?: string): string {
   if (given !== undefined) {
-    writeFileSync(dirs.tokenFile, `${given}\n`, { mode: 0o600, flag: "w" });
-    chmodSync(dirs.tokenFile, 0o600);
+    writeSecretFile(dirs.tokenFile, given);
     return given;
   }
   try {
@@ -79,8 +85,18 @@ export function loadOrCreateToken(dirs: DataDirLayout, given?: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  const token = randomBytes(32).toString("hex");
-  writeFileSync(dirs.tokenFile, `${token}\n`, { mode: 0o600, flag: "w" });
-  chmodSync(dirs.tokenFile, 0o600);
+  const token = formatToken(ADMIN_TOKEN_NAME, randomBytes(32).toString("hex"));
+  writeSecretFile(dirs.tokenFile, token);
   return token;
+}
+
+/**
+ * Replaces a secret file whole (written aside with mode 0600, then renamed over it), so that a reader
+ * never sees half a secret and the file is never briefly readable by others.
+ */
+export function writeSecretFile(path: string, secret: string): void {
+  const partial = `${path}.partial`;
+  writeFileSync(partial, `${secret}\n`, { mode: 0o600, flag: "w" });
+  chmodSync(partial, 0o600);
+  renameSync(partial, path);
 }

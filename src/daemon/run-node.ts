@@ -3,17 +3,21 @@
  * driver, system clock, pino) to the agent and the API, and serves them. This and sim/ are the only
  * places that construct adapters.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Agent } from "../agent/agent.js";
 import { NodeRegistration } from "../agent/node-registration.js";
+import { bearerTokenChecker, nodeCertificateChecker } from "../api/authenticator.js";
 import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
 import { EventLog } from "../api/event-log.js";
 import { JoinTokens } from "../api/join-tokens.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
+import { authorize, principalValues } from "../api/principal-context.js";
+import { TokenRepository } from "../api/token-repository.js";
+import { tokenServiceImpl } from "../api/token-service.js";
 import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
@@ -27,6 +31,7 @@ import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { quarantineDirFor } from "../drivers/shared/quarantine.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
+import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { certFingerprint } from "../pki/fingerprint.js";
 import { pkiLayout } from "../pki/pki-files.js";
@@ -48,16 +53,16 @@ import { etcdTls, startManagedMember } from "./cluster/managed-member.js";
 import { nodeHosts } from "./cluster/node-hosts.js";
 import { standaloneNodePki } from "./cluster/node-pki.js";
 import { startConsoleLogRotator } from "./console-log-rotator.js";
-import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
+import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken, writeSecretFile } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { externalEtcdConnection } from "./etcd/external-etcd.js";
 import { forwardAdmission } from "./forward-admission.js";
+import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
-import { withPkiRoutes } from "./pki-routes.js";
 import { protocolErrorsAsInvalidArgument } from "./protocol-errors.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
@@ -203,6 +208,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       admission: async (spec) => [...(await checkHostFiles(spec)), ...(await checkForwards(spec))],
       defaultImage: async () => defaultImage(dirs.defaultImageDir),
       events: new EventLog(store),
+      imageRoot: dirs.imagesDir,
       // A VM's console lives on the node that runs it; other nodes fetch it from there.
       logs: routedLogSource({
         nodeId,
@@ -252,37 +258,40 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         },
       }),
     });
+    const tokens = new TokenRepository(store, systemClock, cryptoRandom);
+    if (managed?.joined) {
+      await issueLocalAdminToken(tokens, nodeId, dirs.tokenFile);
+      log.info({ tokenFile: dirs.tokenFile, name: nodeId }, "wrote this node's own admin token");
+    } else if (!(await tokens.bootstrapAdmin(token))) {
+      log.warn(
+        { tokenFile: dirs.tokenFile },
+        "the token file does not hold the cluster's current admin token (it was rotated); copy the new one into it",
+      );
+    }
     const connect = connectNodeAdapter({
       // Bounds what a request may make the node read or inflate, and refuses fields it does not know.
       readMaxBytes: options.maxRequestBytes,
       jsonOptions: { ignoreUnknownFields: false },
-      interceptors: [rejectUnknownFields],
+      // Every RPC is authorized against core/policy.ts first, for the principal the handler bound.
+      interceptors: [authorize, rejectUnknownFields],
+      contextValues: principalValues,
       routes: (router) => {
         router.service(VmService, withErrorMapping(service));
         router.service(NodeService, withErrorMapping(nodes));
         router.service(ClusterService, withErrorMapping(cluster));
+        router.service(TokenService, withErrorMapping(tokenServiceImpl(tokens)));
       },
     });
-    const requireToken = !isLoopback(options.bind.host);
     const handler = createRequestHandler({
       connect,
       registry: metrics.registry,
-      token: requireToken ? token : undefined,
+      // Users present tokens; other nodes (log routing) their certificate from the cluster CA.
+      checkers: [bearerTokenChecker(tokens), nodeCertificateChecker()],
+      hostCheck: createHostCheck({ bindHost: options.bind.host, advertiseHost: advertisedHost(options) }),
+      caPem: tls?.caPem,
     });
     const server = await listen(
-      limitRequestBodies(
-        protocolErrorsAsInvalidArgument(
-          tls
-            ? withPkiRoutes({
-                caPem: tls.caPem,
-                asUser: handler,
-                // A node presenting a certificate from the cluster CA needs no user token.
-                asNode: createRequestHandler({ connect, registry: metrics.registry, token: undefined }),
-              })
-            : handler,
-        ),
-        options.maxRequestBytes,
-      ),
+      limitRequestBodies(protocolErrorsAsInvalidArgument(handler), options.maxRequestBytes),
       options.bind.host,
       options.bind.port,
       tls,
@@ -367,10 +376,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     election.start();
     cleanups.unshift(() => election.resign());
     cleanups.unshift(() => scheduler.stop());
-    log.info(
-      { nodeId, url, dataDir: dirs.root, tokenRequired: requireToken, tls: tls !== undefined },
-      "blixard node ready",
-    );
+    log.info({ nodeId, url, dataDir: dirs.root, tls: tls !== undefined }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
     await runCleanups(cleanups, log);
@@ -390,7 +396,21 @@ async function writeBootstrapJoinToken(tokens: JoinTokens, root: string): Promis
     reusable: true,
     description: "created by --cluster-init",
   });
-  writeFileSync(join(root, "join-token"), `${token}\n`, { mode: 0o600 });
+  writeSecretFile(join(root, "join-token"), token);
+}
+
+/**
+ * A node that joins gets an admin token of its own, named after the node, so that the local CLI keeps
+ * needing nothing but the data dir. The cluster's `admin` token stays on the node that formed it; an
+ * admin revokes a node's token like any other (`blixard token revoke NODE_ID`), and a restart never
+ * recreates it (only a join does).
+ */
+async function issueLocalAdminToken(tokens: TokenRepository, nodeId: string, file: string): Promise<void> {
+  const exists = (await tokens.list()).some((t) => t.name === nodeId);
+  const { secret } = exists
+    ? await tokens.rotate(nodeId, nodeId)
+    : await tokens.create(nodeId, "admin", 0, nodeId);
+  writeSecretFile(file, secret);
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */

@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeCertificateChecker } from "../api/authenticator.js";
+import { actorOf, authorize, principalValues } from "../api/principal-context.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { loadCa } from "../pki/cluster-ca.js";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
@@ -11,35 +14,38 @@ import { httpsRequest } from "../pki/https-request.js";
 import { issueOwnNodeCert } from "../pki/node-cert.js";
 import type { PkiMaterial } from "../pki/pki-files.js";
 import { makeTestPki } from "../testing/test-pki.js";
+import { createHostCheck } from "./host-check.js";
 import { type Handler, type ListeningServer, listen } from "./http-server.js";
-import { withPkiRoutes } from "./pki-routes.js";
+import { createRequestHandler } from "./request-handler.js";
 
 describe("the API over TLS", () => {
   let server: ListeningServer;
   let baseUrl: string;
   let material: PkiMaterial;
   const dirs: string[] = [];
-  const seen: string[] = [];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "blixard-tls-"));
     dirs.push(dir);
     ({ material } = await makeTestPki(dir, "node-a"));
+    // The production request handler and policy interceptor; GetVm answers with the caller's name.
     const connect = connectNodeAdapter({
+      interceptors: [authorize],
+      contextValues: principalValues,
       routes: (router) =>
         router.service(VmService, {
-          async getVm(req) {
-            return { vm: { name: req.name, desiredState: "running" } };
+          async getVm(_req, ctx) {
+            return { vm: { name: actorOf(ctx)?.name ?? "nobody", desiredState: "running" } };
           },
         }),
     }) as Handler;
-    const tagged =
-      (who: string): Handler =>
-      (req, res) => {
-        seen.push(who);
-        connect(req, res);
-      };
-    const handler = withPkiRoutes({ caPem: material.caPem, asUser: tagged("user"), asNode: tagged("node") });
+    const handler = createRequestHandler({
+      connect,
+      registry: new Registry(),
+      checkers: [nodeCertificateChecker()],
+      hostCheck: createHostCheck({ bindHost: "127.0.0.1", advertiseHost: "127.0.0.1" }),
+      caPem: material.caPem,
+    });
     server = await listen(handler, "127.0.0.1", 0, material);
     baseUrl = `https://127.0.0.1:${server.port}`;
   });
@@ -49,17 +55,20 @@ describe("the API over TLS", () => {
   });
 
   it("serves Connect over HTTPS/1.1 and gRPC over TLS with ALPN h2 on one port, verified against the CA", async () => {
-    for (const transport of [
-      createConnectTransport({
-        baseUrl,
-        httpVersion: "1.1",
-        nodeOptions: { agent: nodeHttpsAgent(material) },
-      }),
-      createGrpcTransport({ baseUrl, nodeOptions: { ca: material.caPem } }),
-    ]) {
-      const { vm } = await createClient(VmService, transport).getVm({ name: "web" });
-      expect(vm).toMatchObject({ name: "web" });
-    }
+    // With the node's certificate (nodeHttpsAgent presents it) over HTTPS/1.1: a node of the cluster.
+    const overH1 = createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      nodeOptions: { agent: nodeHttpsAgent(material) },
+    });
+    const { vm } = await createClient(VmService, overH1).getVm({ name: "web" });
+    expect(vm?.name).toBe("node:node-a");
+    // gRPC with ALPN h2 and no client certificate: TLS works, and the policy refuses the anonymous caller.
+    const overH2 = createGrpcTransport({ baseUrl, nodeOptions: { ca: material.caPem } });
+    const err = await createClient(VmService, overH2)
+      .getVm({ name: "web" })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.Unauthenticated });
   });
 
   it("answers nothing in cleartext: a plain-HTTP client (or a guest probing the port) gets no reply", async () => {
@@ -73,22 +82,19 @@ describe("the API over TLS", () => {
   });
 
   it("lets a joiner without any credential reach ClusterService.Join (its join token is in the body), and only that", async () => {
-    seen.length = 0;
     const headers = { "content-type": "application/json" };
-    await httpsRequest(
-      `${baseUrl}/blixard.v1.ClusterService/Join`,
-      { caPem: material.caPem },
-      { method: "POST", body: "{}", headers },
-    );
-    await httpsRequest(
-      `${baseUrl}/blixard.v1.ClusterService/Leave`,
-      { caPem: material.caPem },
-      { method: "POST", body: "{}", headers },
-    );
-    expect(seen).toEqual(["node", "user"]);
+    const call = (method: string) =>
+      httpsRequest(
+        `${baseUrl}/blixard.v1.ClusterService/${method}`,
+        { caPem: material.caPem },
+        { method: "POST", body: "{}", headers },
+      );
+    // Join passes authentication (this test server has no ClusterService, so Connect answers 404).
+    expect((await call("Join")).status).toBe(404);
+    expect((await call("Leave")).status).toBe(401);
   });
 
-  it("treats only a client certificate from the cluster CA as a node (a forged one stays a user)", async () => {
+  it("treats only a client certificate from the cluster CA as a node (a forged one authenticates nobody)", async () => {
     const now = new Date();
     const ours = await issueOwnNodeCert(
       await loadCa({ certPem: material.caPem, keyPem: material.caKeyPem }),
@@ -100,18 +106,24 @@ describe("the API over TLS", () => {
     dirs.push(dir);
     const other = await makeTestPki(dir, "node-b");
     const call = async (cert?: { certPem: string; keyPem: string }) => {
-      seen.length = 0;
       const agent = nodeHttpsAgent({ caPem: material.caPem, ...cert });
-      await createClient(
-        VmService,
-        createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent } }),
-      ).getVm({ name: "x" });
-      agent.destroy();
-      return seen[0];
+      try {
+        const { vm } = await createClient(
+          VmService,
+          createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: { agent } }),
+        ).getVm({ name: "x" });
+        return vm?.name;
+      } catch (err) {
+        return ConnectError.from(err).code === Code.Unauthenticated ? "unauthenticated" : String(err);
+      } finally {
+        agent.destroy();
+      }
     };
-    expect(await call(ours)).toBe("node");
-    expect(await call()).toBe("user");
+    expect(await call(ours)).toBe("node:node-b");
+    expect(await call()).toBe("unauthenticated");
     // Same node id, signed by another CA: not a node of this cluster.
-    expect(await call({ certPem: other.material.certPem, keyPem: other.material.keyPem })).toBe("user");
+    expect(await call({ certPem: other.material.certPem, keyPem: other.material.keyPem })).toBe(
+      "unauthenticated",
+    );
   });
 });

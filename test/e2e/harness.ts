@@ -222,6 +222,11 @@ export class TestNode {
     return this.cliEnv({}, ...args);
   }
 
+  /** The admin token the node wrote to its data dir, for raw HTTP requests (every request needs one). */
+  adminToken(): string {
+    return readFileSync(join(this.dataDir, "token"), "utf8").trim();
+  }
+
   /**
    * Runs the CLI with extra environment variables (BLIXARD_DATA_DIR defaults to this node's, and
    * BLIXARD_CA_FILE to its CA when it serves TLS, as a user who configured the CA).

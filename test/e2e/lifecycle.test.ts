@@ -57,7 +57,8 @@ describe("VM lifecycle with a real qemu VM", () => {
   });
 
   it("exports VMs by phase and the time to ready as Prometheus metrics", async () => {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const auth = { authorization: `Bearer ${node.adminToken()}` };
+    const text = await (await fetch(`${node.url}/metrics`, { headers: auth })).text();
     expect(text).toMatch(/^blixard_vms\{phase="Running"\} 1$/m);
     expect(text).toMatch(/^blixard_vm_time_to_ready_seconds_count 1$/m);
     expect(text).toMatch(/^blixard_reconcile_duration_seconds_count [1-9]\d*$/m);
@@ -114,7 +115,7 @@ describe("VM lifecycle with a real qemu VM", () => {
     expect(types.filter((t) => t === "starting").length).toBeGreaterThanOrEqual(3);
     expect(events.slice(1).every((e) => e.node !== "")).toBe(true);
     const table = node.ok("events", "--vm", "web", "--limit", "2");
-    expect(table).toMatch(/^TIME\s+TYPE\s+VM\s+NODE\s+REASON/);
+    expect(table).toMatch(/^TIME\s+TYPE\s+VM\s+NODE\s+ACTOR\s+REASON/);
     expect(table.trim().split("\n")).toHaveLength(3);
   });
 });
