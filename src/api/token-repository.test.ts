@@ -36,6 +36,24 @@ describe("token repository", () => {
     expect(await b.verify(secret)).toEqual({ problem: 'token "ci" does not exist or was revoked' });
   });
 
+  it("keeps a token it verified before working while the store cannot be read, and refuses unknown ones", async () => {
+    const { secret } = await a.create("ci", "operator", 0, "admin");
+    const { secret: unseen } = await a.create("other", "viewer", 0, "admin");
+    const c = new TokenRepository(store, clock, cryptoRandom);
+    expect(await c.verify(secret)).toEqual({ principal: { name: "ci", role: "operator" } });
+    const get = store.get.bind(store);
+    store.get = async () => {
+      throw new Error("etcdserver: request timed out (no quorum)");
+    };
+    try {
+      clock.advance(60_000);
+      expect(await c.verify(secret)).toEqual({ principal: { name: "ci", role: "operator" } });
+      await expect(c.verify(unseen)).rejects.toThrow(/no quorum/);
+    } finally {
+      store.get = get;
+    }
+  });
+
   it("never lets a cached token outlive its expiry", async () => {
     const { secret } = await a.create("short", "viewer", 10, "admin");
     clock.advance(9_500);

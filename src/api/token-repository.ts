@@ -31,6 +31,7 @@ export type Verification = { principal: Principal } | { problem: string };
  * How long a verified token is trusted without reading its record again. Every API request is
  * authenticated, so this saves a store read (an etcd round trip in a cluster) per request; a token
  * revoked or rotated through another node is refused there within this time (at once on this node).
+ * While the store cannot be read, the last verification of a token stands (see verify).
  */
 const CACHE_MS = 1000;
 const CACHE_MAX = 1024;
@@ -58,7 +59,17 @@ export class TokenRepository {
       const expired = expiryProblem(cached.record, now);
       return expired ? { problem: expired } : { principal: cached.principal };
     }
-    const verdict = await this.verifyInStore(presented, digest);
+    let verdict: Awaited<ReturnType<TokenRepository["verifyInStore"]>>;
+    try {
+      verdict = await this.verifyInStore(presented, digest);
+    } catch (err) {
+      // The store cannot be read (a cluster without quorum): a token this node verified before keeps
+      // working, expiry still checked, so that requests reach the API and fail there with the real
+      // reason. A node cut off from quorum can serve no write anyway.
+      if (!cached) throw err;
+      const expired = expiryProblem(cached.record, now);
+      return expired ? { problem: expired } : { principal: cached.principal };
+    }
     if ("principal" in verdict && "record" in verdict) {
       if (this.cache.size >= CACHE_MAX) this.cache.clear();
       this.cache.set(digest, { principal: verdict.principal, record: verdict.record, until: now + CACHE_MS });

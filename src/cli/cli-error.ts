@@ -15,9 +15,11 @@ export function describeError(err: unknown, server: string): string {
         "cluster CA (<data-dir>/pki/ca.crt on a member; it is public) or set BLIXARD_CA_FILE"
       );
     }
-    if (err.code === Code.Unavailable || /ECONNREFUSED|fetch failed|ENOTFOUND/.test(err.rawMessage)) {
+    if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|fetch failed|socket hang up/.test(err.rawMessage)) {
       return `cannot reach the blixard node at ${server}: is \`blixard node\` running? (set --server or BLIXARD_SERVER)`;
     }
+    // The node answered, but something behind it (the store, another node) is unavailable: say what.
+    if (err.code === Code.Unavailable) return `the node at ${server} is unavailable: ${err.rawMessage}`;
     if (err.code === Code.Unauthenticated) {
       return `the node at ${server} rejected our token: set BLIXARD_TOKEN to the contents of <data-dir>/token, or pass --token-file (${err.rawMessage.trim()})`;
     }

@@ -11,6 +11,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Registry } from "prom-client";
 import { authenticate, type CredentialChecker, type Credentials } from "../api/authenticator.js";
 import { bindPrincipal } from "../api/principal-context.js";
+import { errorMessage } from "../core/errors.js";
 import { accessOf, decide } from "../core/policy.js";
 import type { HostCheck } from "./host-check.js";
 import type { Handler } from "./http-server.js";
@@ -50,7 +51,16 @@ export function createRequestHandler(options: RequestHandlerOptions): Handler {
         }
         serve(options, path, req, res);
       },
-      (err: unknown) => reply(res, 503, "text/plain", `cannot check the credential now: ${String(err)}\n`),
+      (err: unknown) =>
+        reply(
+          res,
+          503,
+          "application/json",
+          JSON.stringify({
+            code: "unavailable",
+            message: `cannot check the credential now (the store did not answer: ${errorMessage(err)}); retry when the cluster has quorum`,
+          }),
+        ),
     );
   };
 }

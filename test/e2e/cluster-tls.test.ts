@@ -59,7 +59,7 @@ describe("a cluster on wildcard binds: joins and node-to-node calls without a sh
     );
     await until("tls-web to run on b", () => (b.vm("tls-web").status.phase === "Running" ? true : undefined));
     const logs = await until("the console through a", () => {
-      const out = a.cli("vm", "logs", "tls-web");
+      const out = a.cli("vm", "logs", "tls-web", "--tail", "all");
       return out.code === 0 && /Linux version/.test(out.stdout) ? out.stdout : undefined;
     });
     expect(logs).toMatch(/Linux version/);

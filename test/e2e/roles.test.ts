@@ -54,9 +54,10 @@ describe("roles against a running node", () => {
       (req: unknown, opts: { signal: AbortSignal }) => unknown
     >;
     // Requests that reach the handler are refused by validation, or do nothing harmful: Join carries
-    // the admin token in its body (as joiners do) and an invalid peer URL; Leave fails on SQLite.
+    // a join token in its body that this node never issued, and an invalid peer URL; Leave fails on
+    // SQLite.
     const request =
-      method.name === "Join" ? { token: tokens.get("admin"), nodeId: "walker", peerUrl: "nope" } : {};
+      method.name === "Join" ? { token: "K10bogus::join:x.y", nodeId: "walker", peerUrl: "nope" } : {};
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 1500);
     try {
@@ -68,8 +69,13 @@ describe("roles against a running node", () => {
       }
       return "ok";
     } catch (err) {
-      const code = ConnectError.from(err).code;
-      return controller.signal.aborted && code === Code.Canceled ? "ok" : Code[code]!;
+      const e = ConnectError.from(err);
+      if (controller.signal.aborted && e.code === Code.Canceled) return "ok";
+      // The policy's own refusals say how to authenticate or which role is needed; a public RPC that
+      // authenticates its caller itself (Join, by the join token in its body) refuses differently.
+      return /send Authorization|needs the \w+ role/.test(e.rawMessage)
+        ? Code[e.code]!
+        : `handler:${Code[e.code]}`;
     } finally {
       clearTimeout(timer);
     }
@@ -82,8 +88,12 @@ describe("roles against a running node", () => {
         const path = `/${service.typeName}/${method.name}`;
         const access = accessOf(path);
         expect(access, `${path} has no policy entry`).toBeDefined();
-        if (access !== "public")
-          expect([path, await call(service, method, undefined)]).toEqual([path, "Unauthenticated"]);
+        const anonymous = await call(service, method, undefined);
+        if (access !== "public") expect([path, anonymous]).toEqual([path, "Unauthenticated"]);
+        else
+          expect(["PermissionDenied", "Unauthenticated"], `${path} without a credential`).not.toContain(
+            anonymous,
+          );
         for (const role of ROLES) {
           const got = await call(service, method, tokens.get(role));
           const allowed = access === "public" || roleAtLeast(role, access!);
