@@ -48,6 +48,7 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
     draining: view.draining,
     startedAt: view.startedAt,
     leader: view.id === leader,
+    isolation: view.isolation ?? "",
   });
 }
 

@@ -1,6 +1,8 @@
 /**
  * Start overhead: from `blixard vm start` to the guest's readiness line, against bare qemu started with
- * the very argv the driver builds, reaching the same line. Rounds alternate which goes first.
+ * the very argv the driver builds, reaching the same line. Rounds alternate which goes first. Blixard's
+ * VM runs jailed with passt (the node's default); bare qemu runs as root with qemu's own slirp, so the
+ * ratio includes the whole cost of the jail and of passt.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -31,7 +33,10 @@ async function bareQemu(kernel: string, initrd: string): Promise<number> {
     mkdirSync(paths.stateDir, { recursive: true });
     const spec = parseVmSpec({ name: "bare", kernel, initrd });
     const accel = detectAccel("auto").accel;
-    const argv = buildQemuArgs("bare", spec, paths, accel, accel === "tcg" ? { tscKhz: hostTscKhz() } : {});
+    const argv = buildQemuArgs("bare", spec, paths, accel, {
+      ...(accel === "tcg" ? { tscKhz: hostTscKhz() } : {}),
+      netdev: "user,id=net0",
+    });
     const t0 = performance.now();
     const qemu = spawn("qemu-system-x86_64", argv, { stdio: "ignore" });
     const exited = new Promise((r) => qemu.once("exit", r));

@@ -42,6 +42,7 @@ import { startManagedMember } from "./cluster/managed-member.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { listen } from "./http-server.js";
+import { setupIsolation } from "./isolation-setup.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
@@ -69,6 +70,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const token = loadOrCreateToken(dirs, options.token);
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
+    const isolation = await setupIsolation(options.isolation, dirs, log);
 
     const managed = await startManagedMember({
       options,
@@ -107,7 +109,14 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
-    const qemu = new QemuDriver({ vmsDir: dirs.vmsDir, accel: accel.accel, logger: log, clock: systemClock });
+    const qemu = new QemuDriver({
+      vmsDir: dirs.vmsDir,
+      accel: accel.accel,
+      logger: log,
+      clock: systemClock,
+      ...(isolation.jail ? { jail: isolation.jail } : {}),
+      passtBinary: isolation.passtBinary,
+    });
     const microvmNix = microvmNixOffer(options.microvmNix, findOnPath("nix"));
     log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");
     const driver = new DriverSet(
@@ -245,6 +254,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           overcommit: { cpu: options.cpuOvercommit, memory: options.memoryOvercommit },
         },
         startedAt: new Date(systemClock.now()).toISOString(),
+        isolation: isolation.summary,
       },
     });
     // Registration first: a node whose last renewal (by this process or the one before, as the
