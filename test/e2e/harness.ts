@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
+import { removeJailLeftovers } from "./jail-leftovers.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
 
@@ -256,6 +257,7 @@ export class TestNode {
     if (etcd !== undefined) process.kill(etcd, "SIGKILL");
     const watchdog = this.watchdogPid();
     if (watchdog !== undefined) process.kill(watchdog, "SIGKILL");
+    await removeJailLeftovers(join(this.dataDir, "vms"));
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

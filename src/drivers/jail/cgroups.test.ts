@@ -1,8 +1,14 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type CgroupLayout, createVmCgroup, nodeCgroupGroup, vmLimits } from "./cgroups.js";
+import {
+  type CgroupLayout,
+  createVmCgroup,
+  nodeCgroupGroup,
+  removeNodeCgroups,
+  vmLimits,
+} from "./cgroups.js";
 
 describe("VM cgroups", () => {
   let root: string;
@@ -47,6 +53,23 @@ describe("VM cgroups", () => {
     }
     expect(() => read("blixard/abc/web/cgroup.subtree_control")).toThrow();
     expect(procs).toEqual([join(root, "blixard/abc/web/cgroup.procs")]);
+  });
+
+  it("removes a node's group with the VM cgroups left in it, and nothing of another node's", async () => {
+    const mine: CgroupLayout = { version: "v1", root, group: "blixard/mine" };
+    const other: CgroupLayout = { version: "v1", root, group: "blixard/other" };
+    for (const c of ["memory", "cpu", "pids"]) {
+      mkdirSync(join(root, c, "blixard/mine/web"), { recursive: true });
+      mkdirSync(join(root, c, "blixard/mine/db"), { recursive: true });
+      mkdirSync(join(root, c, "blixard/other/web"), { recursive: true });
+    }
+    await removeNodeCgroups(mine);
+    for (const c of ["memory", "cpu", "pids"]) {
+      expect(existsSync(join(root, c, "blixard/mine"))).toBe(false);
+      expect(existsSync(join(root, c, "blixard/other/web"))).toBe(true);
+    }
+    await removeNodeCgroups(other);
+    expect(existsSync(join(root, "memory/blixard/other"))).toBe(false);
   });
 
   it("keeps two nodes on one host apart, so one VM name never shares a cgroup across nodes", () => {

@@ -5,7 +5,7 @@
  * a temporary directory standing in for /sys/fs/cgroup.
  */
 import { createHash } from "node:crypto";
-import { mkdir, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export type CgroupVersion = "v1" | "v2";
@@ -116,6 +116,40 @@ export async function removeVmCgroup(layout: CgroupLayout, name: string): Promis
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "EBUSY") throw err;
+    }
+  }
+}
+
+/**
+ * Removes a node's group and every VM cgroup left in it, for tests that remove a whole node (a node
+ * itself leaves them: its VMs outlive it). Cgroups whose processes are still exiting are retried.
+ */
+export async function removeNodeCgroups(layout: CgroupLayout): Promise<void> {
+  const roots =
+    layout.version === "v2"
+      ? [join(layout.root, layout.group)]
+      : V1_CONTROLLERS.map((c) => join(layout.root, c, layout.group));
+  for (const group of roots) {
+    let entries: string[];
+    try {
+      entries = (await readdir(group, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      continue;
+    }
+    for (const dir of [...entries.map((e) => join(group, e)), group]) {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") break;
+          if (code !== "EBUSY" || attempt === 49) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
     }
   }
 }
