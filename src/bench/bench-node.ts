@@ -3,6 +3,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { killNodeVms } from "../daemon/watchdog/kill-vms.js";
+import { removeJailLeftovers } from "../drivers/jail/leftovers.js";
 import { freePortRun, freePorts } from "../store/etcd/free-ports.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -123,6 +125,9 @@ export class BenchNode {
       if (!existsSync(pidfile)) continue;
       killByPidfile(pidfile, join(vms, name));
     }
+    // Each VM's passt too (it would end with qemu), then the cgroups and uid claims the jail made.
+    await killNodeVms(vms);
+    await removeJailLeftovers(vms);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

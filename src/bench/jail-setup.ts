@@ -7,12 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseVmSpec } from "../core/vm-spec.js";
-import { nodeCgroupGroup } from "../drivers/jail/cgroups.js";
+import { nodeCgroupGroup, removeNodeCgroups } from "../drivers/jail/cgroups.js";
+import { openToVmGroup } from "../drivers/jail/data-dir-access.js";
 import { probeHostIsolation } from "../drivers/jail/host-isolation.js";
 import { jailedCommand } from "../drivers/jail/jail-command.js";
 import { VmJail } from "../drivers/jail/vm-jail.js";
 import { launchPasst, stopPasst } from "../drivers/qemu/launch-passt.js";
 import { passtArgs } from "../drivers/qemu/passt.js";
+import { pollUntil } from "../drivers/qemu/poll.js";
+import { isVmProcess } from "../drivers/qemu/process-probe.js";
 import { vmPaths } from "../drivers/qemu/vm-paths.js";
 import { systemClock } from "../platform/system-clock.js";
 
@@ -25,8 +28,12 @@ export async function measureJailSetup(kernel: string, initrd: string, rounds: n
   const host = probeHostIsolation({ mode: "strict" });
   if (!host.cgroup || host.missing.length > 0)
     throw new Error(`cannot jail here: ${host.missing.join("; ")}`);
-  const vmsDir = mkdtempSync(join(tmpdir(), "blixard-jail-bench-"));
-  const registry = join(vmsDir, ".uids");
+  const root = mkdtempSync(join(tmpdir(), "blixard-jail-bench-"));
+  const vmsDir = join(root, "vms");
+  mkdirSync(vmsDir);
+  // As a node does at start: VM processes may pass through to their state dirs.
+  await openToVmGroup(root, vmsDir);
+  const registry = join(root, "uids");
   const jail = new VmJail({
     cgroup: { ...host.cgroup, group: nodeCgroupGroup(vmsDir) },
     mountNamespace: host.mountNamespace,
@@ -51,13 +58,17 @@ export async function measureJailSetup(kernel: string, initrd: string, rounds: n
       result.enterMs.push(t1 - t0);
       result.passtMs.push(t2 - t1);
       await stopPasst(passt.pid, paths.stateDir);
-      await passt.exited;
+      // Polled: the child is unreferenced, so awaiting its exit alone would let Node exit first.
+      await pollUntil(systemClock, 5_000, 20, async () =>
+        (await isVmProcess(passt.pid, paths.stateDir)) ? undefined : true,
+      );
       await jail.leave("jailbench");
       await jail.release(paths.stateDir, jailed.uid);
       rmSync(paths.stateDir, { recursive: true, force: true });
     }
   } finally {
-    rmSync(vmsDir, { recursive: true, force: true });
+    await removeNodeCgroups({ ...host.cgroup, group: nodeCgroupGroup(vmsDir) });
+    rmSync(root, { recursive: true, force: true });
   }
   return result;
 }

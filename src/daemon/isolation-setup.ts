@@ -12,6 +12,7 @@ import {
   type HostIsolation,
   type IsolationMode,
   probeHostIsolation,
+  refusal,
 } from "../drivers/jail/host-isolation.js";
 import { installLoopbackGuard } from "../drivers/jail/loopback-guard.js";
 import { VmJail } from "../drivers/jail/vm-jail.js";
@@ -37,22 +38,10 @@ export async function setupIsolation(
     host.missing.push(
       `jailed VMs cannot pass through ${closed} to the data dir ${dirs.root}; use a data dir under /var/lib`,
     );
-  if (!host.passt) {
-    throw new BlixardError(
-      "FAILED_PRECONDITION",
-      "passt is not installed: VMs' user networking needs it (qemu's own slirp would let every guest " +
-        "reach this host's loopback services); install the passt package",
-    );
-  }
   // Both modes: passt's --no-map-gw alone does not stop a guest's root from addressing 127.0.0.1.
+  const problem = refusal(host);
+  if (problem) throw new BlixardError("FAILED_PRECONDITION", problem);
   installLoopbackGuard();
-  if (mode === "strict" && host.missing.length > 0) {
-    throw new BlixardError(
-      "FAILED_PRECONDITION",
-      `cannot jail VMs on this host: ${host.missing.join("; ")}. Fix that, or pass --isolation none ` +
-        "to run qemu unjailed (as the node's user, with every host file it can read)",
-    );
-  }
   const jail =
     mode === "strict" && host.cgroup
       ? new VmJail({
@@ -65,5 +54,5 @@ export async function setupIsolation(
   const summary = describeIsolation(host);
   if (jail) log.info({ isolation: summary, cgroup: host.cgroup }, "VMs run jailed");
   else log.warn({ isolation: summary, missing: host.missing }, "VMs run UNJAILED (--isolation none)");
-  return { host, jail, passtBinary: host.passt, summary };
+  return { host, jail, passtBinary: host.passt ?? "passt", summary };
 }

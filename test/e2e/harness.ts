@@ -8,9 +8,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
+import { removeJailLeftovers } from "../../src/drivers/jail/leftovers.js";
 import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
-import { removeJailLeftovers } from "./jail-leftovers.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
 

@@ -99,3 +99,20 @@ export function describeIsolation(host: HostIsolation): string {
   if (host.mode === "none") return `none: qemu runs unjailed (${host.missing.join("; ") || "by choice"})`;
   return `strict: per-VM uid, seccomp, no capabilities, ${host.cgroup?.version ?? "no"} cgroups, mount namespace`;
 }
+
+/** Why the node must not start with this host and mode, or undefined when it may. */
+export function refusal(host: HostIsolation): string | undefined {
+  if (!host.passt) {
+    return (
+      "passt is not installed: VMs' user networking needs it (qemu's own slirp would let every guest " +
+      "reach this host's loopback services); install the passt package"
+    );
+  }
+  if (host.mode === "strict" && host.missing.length > 0) {
+    return (
+      `cannot jail VMs on this host: ${host.missing.join("; ")}. Fix that, or pass --isolation none ` +
+      "to run qemu unjailed (as the node's user, with every host file it can read)"
+    );
+  }
+  return undefined;
+}

@@ -1,13 +1,14 @@
 /**
- * What a jailed node leaves on the host outside its data dir, removed when a test removes the node:
+ * What a jailed node leaves on the host outside its data dir, removed when a test or a benchmark
+ * removes the node for good:
  * its VMs' cgroups (the node's group under the cgroup hierarchies) and the uid claims of its VMs in
  * /run/blixard/vm-uids. A node leaves both on purpose (its VMs outlive it); a test must not.
  */
 import { readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { nodeCgroupGroup, removeNodeCgroups } from "../../src/drivers/jail/cgroups.js";
-import { probeCgroup } from "../../src/drivers/jail/host-isolation.js";
-import { DEFAULT_UID_REGISTRY } from "../../src/drivers/jail/vm-uid.js";
+import { nodeCgroupGroup, removeNodeCgroups } from "./cgroups.js";
+import { probeCgroup } from "./host-isolation.js";
+import { DEFAULT_UID_REGISTRY } from "./vm-uid.js";
 
 export async function removeJailLeftovers(vmsDir: string): Promise<void> {
   const cgroup = probeCgroup("/sys/fs/cgroup");
