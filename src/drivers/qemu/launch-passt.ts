@@ -52,7 +52,12 @@ export async function launchPasst(launch: PasstLaunch): Promise<OwnChild> {
   if (ready === "ready") return own;
   if (!own.exit) killQuietly(own.pid);
   await withTimeout(clock, own.exited, 1_000);
-  const said = (await readSince(paths.passtLog, 0, 1_000)).replaceAll("Failed to send", "").trim();
+  // passt also reports each line it could not send to syslog (there is none here): noise, dropped.
+  const said = (await readSince(paths.passtLog, 0, 1_000))
+    .split("\n")
+    .filter((line) => !/bytes to syslog$/.test(line))
+    .join("\n")
+    .trim();
   throw new BlixardError(
     "DRIVER_FAILED",
     `passt (user networking) did not ${ready === "exited" ? "stay up" : "open its socket"}${said ? `: ${said}` : ""}`,

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
-import { BlixardError } from "../../core/errors.js";
+import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
@@ -26,6 +26,7 @@ import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-recor
 import { passtArgs } from "./passt.js";
 import { withTimeout } from "./poll.js";
 import { buildQemuArgs, qemuKernel } from "./qemu-args.js";
+import { qmpOnce } from "./qmp-client.js";
 import { killQuietly, spawnQemu } from "./spawn-qemu.js";
 import { stopVm } from "./stop-vm.js";
 import { type VmPaths, vmPaths } from "./vm-paths.js";
@@ -195,6 +196,7 @@ export class QemuDriver extends StateDirDriver {
           `qemu for VM ${name} failed to start: ${problem}${stderr ? `; qemu said: ${stderr}` : ""}`,
         );
       }
+      await this.announceGuest(name, paths);
       this.log.info(
         { vm: name, pid, accel: this.opts.accel, readyMs: this.opts.clock.now() - startedAt },
         "VM started",
@@ -242,6 +244,27 @@ export class QemuDriver extends StateDirDriver {
       own: this.children.get(name),
       clock: this.opts.clock,
     });
+  }
+
+  /**
+   * passt learns the guest's MAC address from the first frame the guest sends; until then a
+   * connection to a forwarded port is lost. A guest with static addresses that sends nothing (the
+   * test image) would lose its first one, so qemu announces the NIC (RARP, as after a migration).
+   */
+  private async announceGuest(name: string, paths: VmPaths): Promise<void> {
+    try {
+      await qmpOnce(
+        paths.qmpSocket,
+        "announce-self",
+        { initial: 50, max: 550, rounds: 1, step: 100 },
+        {
+          clock: this.opts.clock,
+          timeoutMs: 1_000,
+        },
+      );
+    } catch (err) {
+      this.log.warn({ vm: name, err: errorMessage(err) }, "could not announce the guest's NIC to passt");
+    }
   }
 
   /** Sets up the VM's uid, files and cgroups when the node jails VMs. */
