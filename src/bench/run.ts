@@ -34,10 +34,11 @@ const jailSetup = await measureJailSetup(kernel, initrd, 20);
 if (process.env["BLIXARD_BENCH_ONLY"] === "start") {
   const ratio = median(start.blixardMs) / median(start.bareMs);
   console.log(`| start → readiness line, median of ${rounds} (ms) | ${fmt(median(start.blixardMs), 0)} | bare qemu: ${fmt(median(start.bareMs), 0)} | ${fmt(ratio, 3)} |
+| same start, node with --isolation none (ms) | ${fmt(median(start.unjailedMs), 0)} | jailed: ${fmt(median(start.blixardMs), 0)} | ${fmt(median(start.blixardMs) / median(start.unjailedMs), 3)} |
 | jail setup: uid, files, cgroups, median of 20 (ms) | ${fmt(median(jailSetup.enterMs), 1)} | | |
 | passt start until its socket, median of 20 (ms) | ${fmt(median(jailSetup.passtMs), 1)} | | |
 
-Raw start times (ms): Blixard ${start.blixardMs.map((m) => fmt(m, 0)).join(", ")}; bare qemu ${start.bareMs.map((m) => fmt(m, 0)).join(", ")}`);
+Raw start times (ms): Blixard ${start.blixardMs.map((m) => fmt(m, 0)).join(", ")}; unjailed ${start.unjailedMs.map((m) => fmt(m, 0)).join(", ")}; bare qemu ${start.bareMs.map((m) => fmt(m, 0)).join(", ")}`);
   process.exit(0);
 }
 console.error("benchmarks: API throughput");

@@ -20,6 +20,8 @@ const READY = /BLIXARD-READY/g;
 export interface StartOverhead {
   bareMs: number[];
   blixardMs: number[];
+  /** The same start on a node with `--isolation none`: what the jail itself adds is the difference. */
+  unjailedMs: number[];
 }
 
 function readyCount(file: string): number {
@@ -67,22 +69,26 @@ export async function measureStartOverhead(
   rounds: number,
 ): Promise<StartOverhead> {
   const node = new BenchNode();
-  await node.start();
-  const result: StartOverhead = { bareMs: [], blixardMs: [] };
+  const unjailed = new BenchNode();
+  const result: StartOverhead = { bareMs: [], blixardMs: [], unjailedMs: [] };
   try {
+    await node.start();
+    await unjailed.start(["--isolation", "none"]);
     node.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
+    unjailed.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
+    const steps = [
+      async () => result.bareMs.push(await bareQemu(kernel, initrd)),
+      async () => result.blixardMs.push(await blixardStart(node, "bench")),
+      async () => result.unjailedMs.push(await blixardStart(unjailed, "bench")),
+    ];
     for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) {
-        result.bareMs.push(await bareQemu(kernel, initrd));
-        result.blixardMs.push(await blixardStart(node, "bench"));
-      } else {
-        result.blixardMs.push(await blixardStart(node, "bench"));
-        result.bareMs.push(await bareQemu(kernel, initrd));
-      }
+      // Each round starts with a different one of the three, so none always goes first.
+      for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]!();
       process.stderr.write(`  start round ${i + 1}/${rounds}\n`);
     }
   } finally {
     await node.stop();
+    await unjailed.stop();
   }
   return result;
 }
