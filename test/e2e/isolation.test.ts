@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, image, isAlive, TestNode, until } from "./harness.js";
+import { freePort, idOf, image, isAlive, TestNode, until } from "./harness.js";
 
 const NETNS = "blx-iso-e2e";
 const VETH_HOST = "blxiso0";
@@ -146,6 +146,11 @@ describe("VM isolation with real VMs", () => {
   }
 
   it("runs qemu and passt as a VM uid with seccomp, no capabilities and no_new_privs, in a memory-limited cgroup", async () => {
+    // The node says how it isolates its VMs.
+    const view = JSON.parse(node.ok("node", "get", idOf(node), "-o", "json")) as { isolation: string };
+    expect(view.isolation).toMatch(
+      /^strict: per-VM uid, seccomp, no capabilities, v[12] cgroups, mount namespace$/,
+    );
     createProbe("probe", "");
     const record = launchRecord(node, "probe");
     for (const pid of [record.pid, record.passtPid]) {
