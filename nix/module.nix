@@ -2,10 +2,13 @@
 # (nixos-modules/host). Blixard takes the place of microvm.nix's microvm@ units: it builds each VM's
 # runner with Nix and runs it from /var/lib/blixard/vms/<name>/ under cluster control.
 #
-# - The node runs as the user microvm.nix's runners expect (microvm, group kvm): their tap-up creates
-#   taps owned by "microvm", and their macvtap-up gives /dev/tapN to microvm:kvm.
-# - CAP_NET_ADMIN (ambient, so that tap-up and macvtap-up inherit it) creates those interfaces; the
-#   kvm group opens /dev/kvm. Nothing else is granted unless extraCapabilities says so.
+# - With isolation = "strict" (the default) the node runs as root, which the qemu jail needs (a uid
+#   per VM, cgroups, a mount namespace; docs/isolation.md): every qemu then runs as its VM's uid with
+#   no capabilities. With isolation = "none" the node runs as the user microvm.nix's runners expect
+#   (microvm, group kvm): their tap-up creates taps owned by "microvm", and their macvtap-up gives
+#   /dev/tapN to microvm:kvm.
+# - Unjailed, CAP_NET_ADMIN (ambient, so that tap-up and macvtap-up inherit it) creates those
+#   interfaces; the kvm group opens /dev/kvm. Nothing else is granted unless extraCapabilities says so.
 # - KillMode=process: VMs and the fencing watchdog are detached children that outlive a restart of
 #   the daemon, which re-adopts them (as Blixard's architecture requires); the daemon stops its
 #   managed etcd member itself.
@@ -31,6 +34,7 @@ let
   bindMatch = builtins.match "(.*):([0-9]+)" cfg.bind;
   apiPort = if bindMatch == null then 7001 else lib.toInt (builtins.elemAt bindMatch 1);
   managedEtcd = cfg.cluster.init || cfg.cluster.join != null;
+  jailed = cfg.isolation == "strict";
   etcdClientPort = if cfg.etcd.clientPort != null then cfg.etcd.clientPort else apiPort + 1;
   etcdPeerPort = if cfg.etcd.peerPort != null then cfg.etcd.peerPort else apiPort + 2;
 
@@ -49,6 +53,8 @@ let
       cfg.logLevel
       "--graceful-stop-timeout"
       (toString cfg.gracefulStopTimeout)
+      "--isolation"
+      cfg.isolation
     ]
     ++ lib.concatLists (lib.mapAttrsToList (key: value: [ "--label" "${key}=${value}" ]) cfg.labels)
     ++ optionals (cfg.advertiseHost != null) [
@@ -153,6 +159,19 @@ in
       description = ''
         Offer the microvm-nix driver: auto when nix is on the node's PATH (the module puts the
         system's nix there), on also without nix (prebuilt runners only), or off.
+      '';
+    };
+
+    isolation = mkOption {
+      type = types.enum [
+        "strict"
+        "none"
+      ];
+      default = "strict";
+      description = ''
+        strict: every qemu runs jailed (its own uid, no capabilities, seccomp, cgroup limits, a mount
+        namespace), which needs the node to run as root; the node refuses to start where the host
+        cannot. none: VMs run as the node's user (`user`), as microvm.nix's own units run them.
       '';
     };
 
@@ -277,7 +296,9 @@ in
 
     environment.systemPackages = [ cfg.package ];
 
-    systemd.tmpfiles.rules = [ "d ${cfg.dataDir} 0700 ${cfg.user} ${cfg.group} - -" ];
+    # Jailed, the node makes it root:<VM group> 0710 at start, so VM processes reach their state dirs.
+    systemd.tmpfiles.rules =
+      if jailed then [ "d ${cfg.dataDir} 0710 root root - -" ] else [ "d ${cfg.dataDir} 0700 ${cfg.user} ${cfg.group} - -" ];
 
     networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (
       [ apiPort ]
@@ -296,19 +317,22 @@ in
         "nix-daemon.socket"
       ];
       # nix builds the runners of microvm-nix VMs; qemu and etcd come with the package.
+      # passt is the VMs' user networking, nft installs the rule that keeps them off the host's
+      # loopback, setpriv and unshare (util-linux) are the jail's launcher.
       path = [
         config.nix.package
         pkgs.iproute2
+        pkgs.passt
+        pkgs.nftables
+        pkgs.util-linux
       ];
       environment.BLIXARD_DATA_DIR = cfg.dataDir;
       serviceConfig = {
         ExecStart = "${lib.getExe cfg.package} ${lib.escapeShellArgs args}";
-        User = cfg.user;
-        Group = cfg.group;
+        User = if jailed then "root" else cfg.user;
+        Group = if jailed then "root" else cfg.group;
         SupplementaryGroups = [ "kvm" ];
         WorkingDirectory = cfg.dataDir;
-        AmbientCapabilities = [ "CAP_NET_ADMIN" ] ++ cfg.extraCapabilities;
-        CapabilityBoundingSet = [ "CAP_NET_ADMIN" ] ++ cfg.extraCapabilities;
         # VMs and the watchdog outlive the daemon; a restarted daemon re-adopts them.
         KillMode = "process";
         Restart = "always";
@@ -321,7 +345,17 @@ in
         # Read-only /usr, /boot and /etc; /home and /tmp stay visible, since specs may share them.
         ProtectSystem = "full";
         SyslogIdentifier = "blixard";
-      };
+      }
+      # Root keeps what the jail needs (setuid, chown, mounts, cgroups, nftables); unjailed, only these.
+      // (
+        if jailed then
+          { }
+        else
+          {
+            AmbientCapabilities = [ "CAP_NET_ADMIN" ] ++ cfg.extraCapabilities;
+            CapabilityBoundingSet = [ "CAP_NET_ADMIN" ] ++ cfg.extraCapabilities;
+          }
+      );
     };
   };
 }

@@ -50,6 +50,7 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
     draining: view.draining,
     startedAt: view.startedAt,
     leader: view.id === leader,
+    isolation: view.isolation ?? "",
   });
 }
 

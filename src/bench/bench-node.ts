@@ -5,6 +5,8 @@ import type { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
+import { killNodeVms } from "../daemon/watchdog/kill-vms.js";
+import { removeJailLeftovers } from "../drivers/jail/leftovers.js";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
 import { httpsRequest } from "../pki/https-request.js";
 import { type NodeTls, pkiLayout, readNodeTls } from "../pki/pki-files.js";
@@ -180,6 +182,9 @@ export class BenchNode {
       if (!existsSync(pidfile)) continue;
       killByPidfile(pidfile, join(vms, name));
     }
+    // Each VM's passt too (it would end with qemu), then the cgroups and uid claims the jail made.
+    await killNodeVms(vms);
+    await removeJailLeftovers(vms);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

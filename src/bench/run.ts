@@ -11,6 +11,7 @@ import { measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
+import { measureJailSetup } from "./jail-setup.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureRecordCodec } from "./record-codec.js";
 import { measureStartOverhead } from "./start-overhead.js";
@@ -30,6 +31,18 @@ if (!existsSync(kernel) || !existsSync(initrd)) {
 const rounds = Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 6);
 console.error(`benchmarks: start overhead (${rounds} rounds)`);
 const start = await measureStartOverhead(kernel, initrd, rounds);
+console.error("benchmarks: jail setup");
+const jailSetup = await measureJailSetup(kernel, initrd, 20);
+if (process.env["BLIXARD_BENCH_ONLY"] === "start") {
+  const ratio = median(start.blixardMs) / median(start.bareMs);
+  console.log(`| start → readiness line, median of ${rounds} (ms) | ${fmt(median(start.blixardMs), 0)} | bare qemu: ${fmt(median(start.bareMs), 0)} | ${fmt(ratio, 3)} |
+| same start, node with --isolation none (ms) | ${fmt(median(start.unjailedMs), 0)} | jailed: ${fmt(median(start.blixardMs), 0)} | ${fmt(median(start.blixardMs) / median(start.unjailedMs), 3)} |
+| jail setup: uid, files, cgroups, median of 20 (ms) | ${fmt(median(jailSetup.enterMs), 1)} | | |
+| passt start until its socket, median of 20 (ms) | ${fmt(median(jailSetup.passtMs), 1)} | | |
+
+Raw start times (ms): Blixard ${start.blixardMs.map((m) => fmt(m, 0)).join(", ")}; unjailed ${start.unjailedMs.map((m) => fmt(m, 0)).join(", ")}; bare qemu ${start.bareMs.map((m) => fmt(m, 0)).join(", ")}`);
+  process.exit(0);
+}
 console.error("benchmarks: API throughput");
 const api = await measureApiThroughput(kernel, 2000, 16);
 console.error("benchmarks: API over TLS against plain HTTP");
@@ -81,6 +94,8 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 | benchmark | Blixard | baseline | ratio |
 |---|---|---|---|
 | start → readiness line, median of ${rounds} (ms) | ${fmt(blix, 0)} | bare qemu, same argv: ${fmt(bare, 0)} | ${fmt(blix / bare, 3)} |
+| jail setup: uid, files, cgroups, median of 20 (ms) | ${fmt(median(jailSetup.enterMs), 1)} | | |
+| passt start until its socket, median of 20 (ms) | ${fmt(median(jailSetup.passtMs), 1)} | | |
 | VM creates/s over the API (SQLite, ${api.count} VMs, concurrency ${api.concurrency}) | ${fmt(api.createsPerSec, 0)} | | |
 | VM gets/s over the API (Connect, HTTP/1.1) | ${fmt(api.getsPerSec, 0)} | | |
 | VM gets/s over gRPC (HTTP/2, h2c) | ${fmt(api.grpcGetsPerSec, 0)} | Connect over HTTP/1.1: ${fmt(api.getsPerSec, 0)} | ${fmt(api.grpcGetsPerSec / api.getsPerSec, 2)} |

@@ -1,6 +1,8 @@
 /**
  * Start overhead: from `blixard vm start` to the guest's readiness line, against bare qemu started with
- * the very argv the driver builds, reaching the same line. Rounds alternate which goes first.
+ * the very argv the driver builds, reaching the same line. Rounds alternate which goes first. Blixard's
+ * VM runs jailed with passt (the node's default); bare qemu runs as root with qemu's own slirp, so the
+ * ratio includes the whole cost of the jail and of passt.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -18,6 +20,8 @@ const READY = /BLIXARD-READY/g;
 export interface StartOverhead {
   bareMs: number[];
   blixardMs: number[];
+  /** The same start on a node with `--isolation none`: what the jail itself adds is the difference. */
+  unjailedMs: number[];
 }
 
 function readyCount(file: string): number {
@@ -31,7 +35,10 @@ async function bareQemu(kernel: string, initrd: string): Promise<number> {
     mkdirSync(paths.stateDir, { recursive: true });
     const spec = parseVmSpec({ name: "bare", kernel, initrd });
     const accel = detectAccel("auto").accel;
-    const argv = buildQemuArgs("bare", spec, paths, accel, accel === "tcg" ? { tscKhz: hostTscKhz() } : {});
+    const argv = buildQemuArgs("bare", spec, paths, accel, {
+      ...(accel === "tcg" ? { tscKhz: hostTscKhz() } : {}),
+      netdev: "user,id=net0",
+    });
     const t0 = performance.now();
     const qemu = spawn("qemu-system-x86_64", argv, { stdio: "ignore" });
     const exited = new Promise((r) => qemu.once("exit", r));
@@ -62,22 +69,26 @@ export async function measureStartOverhead(
   rounds: number,
 ): Promise<StartOverhead> {
   const node = new BenchNode();
-  await node.start();
-  const result: StartOverhead = { bareMs: [], blixardMs: [] };
+  const unjailed = new BenchNode();
+  const result: StartOverhead = { bareMs: [], blixardMs: [], unjailedMs: [] };
   try {
+    await node.start();
+    await unjailed.start(["--isolation", "none"]);
     node.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
+    unjailed.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
+    const steps = [
+      async () => result.bareMs.push(await bareQemu(kernel, initrd)),
+      async () => result.blixardMs.push(await blixardStart(node, "bench")),
+      async () => result.unjailedMs.push(await blixardStart(unjailed, "bench")),
+    ];
     for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) {
-        result.bareMs.push(await bareQemu(kernel, initrd));
-        result.blixardMs.push(await blixardStart(node, "bench"));
-      } else {
-        result.blixardMs.push(await blixardStart(node, "bench"));
-        result.bareMs.push(await bareQemu(kernel, initrd));
-      }
+      // Each round starts with a different one of the three, so none always goes first.
+      for (let j = 0; j < steps.length; j++) await steps[(i + j) % steps.length]!();
       process.stderr.write(`  start round ${i + 1}/${rounds}\n`);
     }
   } finally {
     await node.stop();
+    await unjailed.stop();
   }
   return result;
 }

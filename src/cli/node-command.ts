@@ -15,6 +15,7 @@ interface NodeFlags {
   bind?: string;
   accel?: string;
   microvmNix?: string;
+  isolation?: string;
   stopVmsOnExit?: boolean;
   logLevel?: string;
   gracefulStopTimeout?: string;
@@ -65,6 +66,11 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--microvm-nix <mode>",
       "offer the microvm-nix driver: auto (when nix is on the PATH), on (also without nix: prebuilt runners only) or off",
       "auto",
+    )
+    .option(
+      "--isolation <mode>",
+      "strict (default: qemu jailed with its own uid, seccomp, no capabilities, cgroup limits; refuse to start if the host cannot) or none",
+      "strict",
     )
     .option("--stop-vms-on-exit", "stop this node's VMs when the node exits (by default they keep running)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
@@ -144,6 +150,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         bind: flags.bind,
         accel: flags.accel,
         microvmNix: flags.microvmNix,
+        isolation: flags.isolation,
         stopVmsOnExit: flags.stopVmsOnExit ?? false,
         logLevel: flags.logLevel,
         gracefulStopSeconds: numberFlag(flags.gracefulStopTimeout),

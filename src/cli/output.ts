@@ -145,6 +145,7 @@ export function nodeJson(node: Node): Record<string, unknown> {
     cordoned: node.cordoned,
     draining: node.draining,
     startedAt: node.startedAt,
+    isolation: node.isolation,
   };
 }
 

@@ -25,6 +25,8 @@ export interface NodeRecord {
   allowance?: NodeAllowance;
   /** When this node process last registered. */
   startedAt: string;
+  /** How the node isolates its VMs (`--isolation`), and what its host lacks; absent in older records. */
+  isolation?: string;
 }
 
 export type NodeState = "Ready" | "NotReady";

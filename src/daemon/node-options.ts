@@ -75,6 +75,8 @@ const baseSchema = z.strictObject({
   accel: z.enum(["auto", "kvm", "tcg"]).default("auto"),
   /** Offer the microvm-nix driver: auto (when nix is on the PATH), on or off. */
   microvmNix: z.enum(["auto", "on", "off"]).default("auto"),
+  /** strict: every qemu jailed, or the node refuses to start; none: unjailed, for hosts that cannot. */
+  isolation: z.enum(["strict", "none"]).default("strict"),
   stopVmsOnExit: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   gracefulStopSeconds: z.number().min(0.1).max(3600).default(10),

@@ -60,6 +60,7 @@ import { externalEtcdConnection } from "./etcd/external-etcd.js";
 import { forwardAdmission } from "./forward-admission.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
+import { setupIsolation } from "./isolation-setup.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
@@ -91,6 +92,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const pki = pkiLayout(dirs.root);
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
+    const isolation = await setupIsolation(options.isolation, dirs, log);
 
     const managed = await startManagedMember({
       options,
@@ -141,7 +143,14 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       logger: log,
     });
     cleanups.unshift(() => rotator.stop());
-    const qemu = new QemuDriver({ vmsDir: dirs.vmsDir, accel: accel.accel, logger: log, clock: systemClock });
+    const qemu = new QemuDriver({
+      vmsDir: dirs.vmsDir,
+      accel: accel.accel,
+      logger: log,
+      clock: systemClock,
+      ...(isolation.jail ? { jail: isolation.jail } : {}),
+      passtBinary: isolation.passtBinary,
+    });
     const microvmNix = microvmNixOffer(options.microvmNix, findOnPath("nix"));
     log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");
     const driver = new DriverSet(
@@ -338,6 +347,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           overcommit: { cpu: options.cpuOvercommit, memory: options.memoryOvercommit },
         },
         startedAt: new Date(systemClock.now()).toISOString(),
+        isolation: isolation.summary,
       },
     });
     // Registration first: a node whose last renewal (by this process or the one before, as the

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
+import { removeJailLeftovers } from "../../src/drivers/jail/leftovers.js";
 import { httpsRequest } from "../../src/pki/https-request.js";
 import { freePortRun } from "../../src/store/etcd/free-ports.js";
 import { imageDir, REPO } from "./global-setup.js";
@@ -301,6 +302,7 @@ export class TestNode {
     if (etcd !== undefined) process.kill(etcd, "SIGKILL");
     const watchdog = this.watchdogPid();
     if (watchdog !== undefined) process.kill(watchdog, "SIGKILL");
+    await removeJailLeftovers(join(this.dataDir, "vms"));
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * What the watchdog does when the node's lease heartbeat goes stale: SIGKILL every qemu process this
  * node started, found through each VM's launch record or pidfile and checked against its command line
- * (the state dir must appear in it), so a reused pid is never killed.
+ * (the state dir must appear in it), so a reused pid is never killed. Each VM's passt goes with it.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,9 +13,15 @@ export async function killNodeVms(vmsDir: string): Promise<{ name: string; pid: 
   const killed: { name: string; pid: number }[] = [];
   for (const name of readdirSync(vmsDir)) {
     const stateDir = join(vmsDir, name);
-    const pid =
-      (await readLaunchRecord(join(stateDir, "vm.json")))?.pid ??
-      (await readPidfile(join(stateDir, "qemu.pid")));
+    const record = await readLaunchRecord(join(stateDir, "vm.json"));
+    // passt (the VM's user networking) would end with qemu anyway; killed too so nothing is left.
+    const passt = record?.passtPid;
+    if (passt !== undefined && (await isVmProcess(passt, stateDir))) {
+      try {
+        process.kill(passt, "SIGKILL");
+      } catch {}
+    }
+    const pid = record?.pid ?? (await readPidfile(join(stateDir, "qemu.pid")));
     if (pid === undefined || !(await isVmProcess(pid, stateDir))) continue;
     try {
       process.kill(pid, "SIGKILL");

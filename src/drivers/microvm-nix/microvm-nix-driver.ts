@@ -134,6 +134,8 @@ export class MicrovmNixDriver extends StateDirDriver {
         if (script) await this.runRequired(name, helper, script, paths);
       }
       const virtiofsd = await this.startVirtiofsd(name, layout, paths);
+      // Said at every start: the qemu driver's jail (docs/isolation.md) does not cover runners yet.
+      this.log.warn({ vm: name }, "microvm-run runs unjailed, as the node's user (docs/isolation.md)");
       const runScript = layout.helpers["microvm-run"]!;
       let own: OwnChild;
       try {

@@ -51,29 +51,49 @@ describe("Blixard's Nix packaging", () => {
   );
 
   it.skipIf(!canRun)(
-    "runs the node as microvm:kvm with CAP_NET_ADMIN, leaving VMs running across restarts",
+    "runs the node as root by default, so that every qemu is jailed, leaving VMs running across restarts",
     () => {
       const config = evalModule({});
       expect(config.failedAssertions).toEqual([]);
       const unit = config.systemd.services.blixard;
       expect(unit.serviceConfig).toMatchObject({
-        User: "microvm",
-        Group: "kvm",
-        AmbientCapabilities: ["CAP_NET_ADMIN"],
-        CapabilityBoundingSet: ["CAP_NET_ADMIN"],
+        User: "root",
+        Group: "root",
         KillMode: "process",
         LimitMEMLOCK: "infinity",
       });
+      // An empty bounding set would take every capability from root, and with it the jail.
+      expect(unit.serviceConfig).not.toHaveProperty("CapabilityBoundingSet");
       expect(unit.serviceConfig.ExecStart).toMatch(
-        /\/bin\/blixard 'node' '--data-dir' '\/var\/lib\/blixard' '--bind' '127\.0\.0\.1:7001' .*'--microvm-nix' 'auto'/,
+        /\/bin\/blixard 'node' '--data-dir' '\/var\/lib\/blixard' '--bind' '127\.0\.0\.1:7001' .*'--microvm-nix' 'auto'.*'--isolation' 'strict'/,
       );
-      // nix on the PATH is what makes the node offer the microvm-nix driver.
+      // nix on the PATH is what makes the node offer the microvm-nix driver; passt, nft and
+      // util-linux are the VMs' networking, the loopback rule and the jail's launcher.
       expect(unit.path[0]).toMatch(/-nix$/);
-      expect(config.users?.users["microvm"]).toMatchObject({ group: "kvm" });
-      expect(config.systemd.tmpfiles.rules).toEqual(["d /var/lib/blixard 0700 microvm kvm - -"]);
+      expect(unit.path.slice(2)).toEqual([
+        expect.stringMatching(/-passt$/),
+        expect.stringMatching(/-nftables$/),
+        expect.stringMatching(/-util-linux$/),
+      ]);
+      expect(config.systemd.tmpfiles.rules).toEqual(["d /var/lib/blixard 0710 root root - -"]);
       expect(config.networking?.firewall.allowedTCPPorts).toBeNull();
     },
   );
+
+  it.skipIf(!canRun)("runs the node as microvm:kvm with CAP_NET_ADMIN when VMs run unjailed", () => {
+    const config = evalModule({ isolation: "none" });
+    expect(config.failedAssertions).toEqual([]);
+    const unit = config.systemd.services.blixard;
+    expect(unit.serviceConfig).toMatchObject({
+      User: "microvm",
+      Group: "kvm",
+      AmbientCapabilities: ["CAP_NET_ADMIN"],
+      CapabilityBoundingSet: ["CAP_NET_ADMIN"],
+    });
+    expect(unit.serviceConfig.ExecStart).toContain("'--isolation' 'none'");
+    expect(config.users?.users["microvm"]).toMatchObject({ group: "kvm" });
+    expect(config.systemd.tmpfiles.rules).toEqual(["d /var/lib/blixard 0700 microvm kvm - -"]);
+  });
 
   it.skipIf(!canRun)("opens the API and managed etcd ports, and reads the token from a file", () => {
     const config = evalModule({

@@ -14,6 +14,10 @@ export interface LaunchRecord {
   qemuBinary: string;
   argv: string[];
   spec: VmSpec;
+  /** The VM's passt (user networking), which the stop and the watchdog end with qemu. */
+  passtPid?: number;
+  /** Absent when the node runs VMs unjailed (`--isolation none`). */
+  jail?: { uid: number; cgroups: string[]; command: string[] };
 }
 
 export async function writeLaunchRecord(file: string, record: LaunchRecord): Promise<void> {

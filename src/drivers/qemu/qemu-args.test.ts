@@ -39,6 +39,8 @@ describe("buildQemuArgs", () => {
         "web-1,process=blixard-web-1",
         "-kernel",
         "/images/vmlinuz",
+        "-sandbox",
+        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
         "-initrd",
         "/images/initrd.img",
         "-append",
@@ -56,7 +58,7 @@ describe("buildQemuArgs", () => {
         "-global",
         "virtio-mmio.force-legacy=false",
         "-netdev",
-        "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80",
+        "stream,id=net0,server=off,addr.type=unix,addr.path=/var/lib/blixard/vms/web-1/passt.sock",
         "-device",
         "virtio-net-device,netdev=net0",
         "-device",
@@ -100,21 +102,40 @@ describe("buildQemuArgs", () => {
     expect(args).not.toContain("-drive");
   });
 
-  it("forwards every port on loopback only, tcp and udp", () => {
+  it("connects the network to the VM's passt socket, never to qemu's slirp that maps the host's loopback", () => {
+    const args = buildQemuArgs("web-1", spec({ forwards: [{ host: 8080, guest: 80 }] }), paths, "tcg");
+    expect(args[args.indexOf("-netdev") + 1]).toBe(
+      "stream,id=net0,server=off,addr.type=unix,addr.path=/var/lib/blixard/vms/web-1/passt.sock",
+    );
+    expect(args.join(" ")).not.toMatch(/user,|hostfwd/);
+  });
+
+  it("always runs qemu under its seccomp sandbox, denying spawn, privilege and resource changes", () => {
+    const args = buildQemuArgs("web-1", spec(), paths, "tcg");
+    expect(args[args.indexOf("-sandbox") + 1]).toBe(
+      "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+    );
+  });
+
+  it("jailed, opens the kernel, initrd and base disk where they are bound into the state dir", () => {
+    const inDir = "/var/lib/blixard/vms/web-1/in";
     const args = buildQemuArgs(
       "web-1",
-      spec({
-        forwards: [
-          { host: 8080, guest: 80 },
-          { host: 5353, guest: 53, protocol: "udp" },
-        ],
-      }),
+      spec({ initrd: "/root/images/initrd.img", disk: "/root/images/base.raw" }),
       paths,
       "tcg",
+      {
+        inputs: { kernel: `${inDir}/kernel`, initrd: `${inDir}/initrd`, disk: `${inDir}/disk` },
+        diskFormat: "raw",
+      },
     );
-    expect(args[args.indexOf("-netdev") + 1]).toBe(
-      "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
+    expect(args[args.indexOf("-kernel") + 1]).toBe(`${inDir}/kernel`);
+    expect(args[args.indexOf("-initrd") + 1]).toBe(`${inDir}/initrd`);
+    expect(args[args.indexOf("-drive") + 1]).toBe(
+      `id=disk0,file=/var/lib/blixard/vms/web-1/disk.qcow2,if=none,format=qcow2,backing.file.filename=${inDir}/disk,backing.driver=raw`,
     );
+    // The jailed uid may not be able to reach the originals at all.
+    expect(args.join(" ")).not.toContain("/root/images");
   });
 
   it("keeps the user's kernel cmdline in one argv element, so it cannot add qemu options", () => {

@@ -5,6 +5,7 @@
 import { BlixardError } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Accel } from "./accel.js";
+import { passtNetdev } from "./passt.js";
 import type { VmPaths } from "./vm-paths.js";
 
 /**
@@ -21,7 +22,23 @@ export interface QemuArgsOptions {
    * PIT, which fails on a busy host and then hangs the boot (see host-tsc.ts).
    */
   tscKhz?: number;
+  /**
+   * Where the jailed qemu sees its kernel, initrd and base disk (bound into its state dir); the
+   * spec's own paths when unset.
+   */
+  inputs?: { kernel: string; initrd?: string; disk?: string };
+  /** The base disk's format, needed to open it at `inputs.disk` instead of the overlay's recorded path. */
+  diskFormat?: string;
+  /** The network backend; passt's stream socket unless given (tests and the bare-qemu benchmark). */
+  netdev?: string;
 }
+
+/**
+ * qemu's seccomp filter: no obsolete syscalls, no setuid/setgid or capability changes, no fork or
+ * exec, no scheduler or resource-limit changes. A guest that takes over qemu is held to what qemu
+ * needs to emulate the machine.
+ */
+export const SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
 /**
  * The kernel command line: serial console, then what the driver adds, then the user's arguments
@@ -36,11 +53,6 @@ export function kernelCmdline(name: string, spec: VmSpec, tscKhz?: number): stri
   ]
     .filter((s) => s !== "")
     .join(" ");
-}
-
-export function hostForwards(spec: VmSpec): string[] {
-  // Bound to loopback: user networking has no firewall, so a forward must not open the port to the network.
-  return spec.forwards.map((f) => `hostfwd=${f.protocol}:127.0.0.1:${f.host}-:${f.guest}`);
 }
 
 /** The spec's kernel; the schema requires one for the qemu driver, so its absence is a bug upstream. */
@@ -75,9 +87,11 @@ export function buildQemuArgs(
     // and Ctrl-Alt-Del (graceful stop) must end the process rather than reboot it.
     "-no-reboot",
     ...["-name", `${name},process=blixard-${name}`],
-    ...["-kernel", qemuKernel(spec)],
+    ...["-kernel", options.inputs?.kernel ?? qemuKernel(spec)],
+    ...["-sandbox", SANDBOX],
   ];
-  if (spec.initrd) args.push("-initrd", spec.initrd);
+  const initrd = spec.initrd ? (options.inputs?.initrd ?? spec.initrd) : undefined;
+  if (initrd) args.push("-initrd", initrd);
   const tscKhz = accel === "tcg" && options.tscKhz !== undefined ? Math.round(options.tscKhz) : undefined;
   args.push("-append", kernelCmdline(name, spec, tscKhz));
   args.push(
@@ -90,15 +104,22 @@ export function buildQemuArgs(
     // virtio-mmio defaults to the legacy (0.9) interface in qemu 7.2, and Linux's virtio_input refuses
     // legacy devices: without this the keyboard never appears and Ctrl-Alt-Del cannot be delivered.
     ...["-global", "virtio-mmio.force-legacy=false"],
-    ...["-netdev", ["user", "id=net0", ...hostForwards(spec)].join(",")],
+    ...["-netdev", options.netdev ?? passtNetdev(paths.passtSocket)],
     ...["-device", "virtio-net-device,netdev=net0"],
     // The keyboard exists for one reason: the graceful stop sends Ctrl-Alt-Del through it.
     ...["-device", "virtio-keyboard-device"],
   );
   if (spec.disk) {
     // The base image is never written: the guest writes to a copy-on-write overlay in its state dir.
+    // Jailed, the base is bound into the state dir: qemu opens it there, not at the path the overlay
+    // records, which the VM's uid may not be able to reach.
+    const jailedBase = options.inputs?.disk;
+    const backing =
+      jailedBase && options.diskFormat
+        ? `,backing.file.filename=${qemuOptValue(jailedBase)},backing.driver=${qemuOptValue(options.diskFormat)}`
+        : "";
     args.push(
-      ...["-drive", `id=disk0,file=${qemuOptValue(paths.diskOverlay)},if=none,format=qcow2`],
+      ...["-drive", `id=disk0,file=${qemuOptValue(paths.diskOverlay)},if=none,format=qcow2${backing}`],
       ...["-device", "virtio-blk-device,drive=disk0"],
     );
   }

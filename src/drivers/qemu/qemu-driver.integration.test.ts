@@ -4,7 +4,7 @@
  * Set BLIXARD_TEST_TIMINGS=/path.json to record the measured timings.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +15,11 @@ import { systemClock } from "../../platform/system-clock.js";
 import { silentLogger } from "../../ports/logger.js";
 import type { StopOptions, VmDriver } from "../../ports/vm-driver.js";
 import { imageDir } from "../../testing/test-image.js";
+import { nodeCgroupGroup } from "../jail/cgroups.js";
+import { openToVmGroup } from "../jail/data-dir-access.js";
+import { probeHostIsolation } from "../jail/host-isolation.js";
+import { removeJailLeftovers } from "../jail/leftovers.js";
+import { VmJail } from "../jail/vm-jail.js";
 import { isVmProcess, pidExists } from "./process-probe.js";
 import { QemuDriver } from "./qemu-driver.js";
 import { vmPaths } from "./vm-paths.js";
@@ -34,10 +39,27 @@ function record(what: string, ms: number) {
   timings[what] = [...(timings[what] ?? []), ms];
 }
 
-function newDriver(): QemuDriver {
-  const driver = new QemuDriver({ vmsDir, accel: "tcg", logger: silentLogger, clock: systemClock });
+function newDriver(jail?: VmJail): QemuDriver {
+  const driver = new QemuDriver({
+    vmsDir,
+    accel: "tcg",
+    logger: silentLogger,
+    clock: systemClock,
+    ...(jail ? { jail } : {}),
+  });
   drivers.push(driver);
   return driver;
+}
+
+/** The jail a strict node builds on this host (the e2e machines have every piece). */
+function hostJail(): VmJail {
+  const host = probeHostIsolation({ mode: "strict" });
+  if (!host.cgroup || host.missing.length > 0)
+    throw new Error(`cannot jail here: ${host.missing.join("; ")}`);
+  return new VmJail({
+    cgroup: { ...host.cgroup, group: nodeCgroupGroup(vmsDir) },
+    mountNamespace: host.mountNamespace,
+  });
 }
 
 function freePort(): Promise<number> {
@@ -93,8 +115,12 @@ async function timedStop(driver: VmDriver, name: string, options: StopOptions) {
 }
 
 describe("QemuDriver with real TCG guests", () => {
-  beforeAll(() => {
-    vmsDir = path.join(mkdtempSync(path.join(tmpdir(), "blixard-it-")), "vms");
+  beforeAll(async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "blixard-it-"));
+    vmsDir = path.join(root, "vms");
+    mkdirSync(vmsDir);
+    // As a node does at start: VM processes (passt, jailed qemu) may pass through to their state dirs.
+    await openToVmGroup(root, vmsDir);
   });
 
   // Whatever a failed test left running is killed by pid, and only if it is one of this test's VMs.
@@ -109,7 +135,8 @@ describe("QemuDriver with real TCG guests", () => {
     }
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await removeJailLeftovers(vmsDir);
     rmSync(path.dirname(vmsDir), { recursive: true, force: true });
     if (process.env.BLIXARD_TEST_TIMINGS)
       writeFileSync(process.env.BLIXARD_TEST_TIMINGS, JSON.stringify(timings));
@@ -255,7 +282,28 @@ describe("QemuDriver with real TCG guests", () => {
     TEST_MS,
   );
 
-  it("fails a start whose qemu exits at once, with qemu's own error in the message", async () => {
+  it(
+    "jailed, boots from its overlay with the base bound in from a directory the VM's uid cannot enter",
+    async () => {
+      const privateDir = path.join(path.dirname(vmsDir), "private");
+      mkdirSync(privateDir, { mode: 0o700 });
+      const base = path.join(privateDir, "base.raw");
+      execFileSync("qemu-img", ["create", "-q", "-f", "raw", base, "16M"]);
+      const driver = newDriver(hostJail());
+      const pid = await bootReady(driver, "it-jailed", { disk: base });
+      expect((await driver.logs("it-jailed")).text).toMatch(/block devices: vda/);
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      expect(status).toMatch(/^Uid:\t(\d+)\t\1\t\1\t\1$/m);
+      expect(status).not.toMatch(/^Uid:\t0\t/m);
+      expect(status).toMatch(/^CapEff:\t0000000000000000$/m);
+      expect(status).toMatch(/^Seccomp:\t2$/m);
+      expect(await timedStop(driver, "it-jailed", STOP)).toBe("graceful");
+      await driver.remove("it-jailed");
+    },
+    TEST_MS,
+  );
+
+  it("fails a start whose forward cannot be bound, with passt's own error in the message", async () => {
     const driver = newDriver();
     const port = await freePort();
     const blocker = net.createServer().listen(port, "127.0.0.1");
@@ -264,8 +312,11 @@ describe("QemuDriver with real TCG guests", () => {
       await driver.prepare("it-fail", s);
       const err = await driver.start("it-fail", s).catch((e: unknown) => e);
       expect(isBlixardError(err, "DRIVER_FAILED")).toBe(true);
-      expect((err as Error).message).toMatch(/Could not set up host forwarding rule/);
-      expect(await driver.inspect("it-fail")).toMatchObject({ state: "exited", exit: { known: true } });
+      // passt holds the forwards now; it cannot bind the port, and qemu is never started.
+      expect((err as Error).message).toMatch(
+        /^passt \(user networking\) did not stay up: Failed to bind any port for '-t 127\.0\.0\.1\/\d+:80', exiting$/,
+      );
+      expect(await driver.inspect("it-fail")).toEqual({ state: "absent" });
     } finally {
       blocker.close();
     }

@@ -7,6 +7,7 @@ import { type ErrorCode, isBlixardError } from "../../core/errors.js";
 import { parseVmSpec } from "../../core/vm-spec.js";
 import { systemClock } from "../../platform/system-clock.js";
 import { silentLogger } from "../../ports/logger.js";
+import { openToVmGroup } from "../jail/data-dir-access.js";
 import { QemuDriver } from "./qemu-driver.js";
 
 let root: string;
@@ -26,9 +27,12 @@ async function failure(promise: Promise<unknown>, code: ErrorCode): Promise<stri
   return (err as Error).message;
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   root = mkdtempSync(path.join(tmpdir(), "blixard-driver-"));
   vmsDir = path.join(root, "vms");
+  // As a node sets up its data dir: VM processes (passt here) may pass through to their state dirs.
+  mkdirSync(vmsDir);
+  if (process.getuid?.() === 0) await openToVmGroup(root, vmsDir);
   kernel = path.join(root, "vmlinuz");
   writeFileSync(kernel, "not really a kernel");
 });

@@ -5,23 +5,28 @@
  * spawned; a re-adopted VM that exits is reported with `known: false`.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { BlixardError } from "../../core/errors.js";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import { jailedCommand } from "../jail/jail-command.js";
+import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileExists } from "../shared/files.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import type { Accel } from "./accel.js";
 import { fileSize, readSince } from "./console-log.js";
-import { ensureOverlay } from "./disk-overlay.js";
+import { ensureOverlay, imageInfo } from "./disk-overlay.js";
 import { hostTscKhz } from "./host-tsc.js";
 import { checkSpecFiles } from "./input-files.js";
+import { launchPasst, stopPasst, unjailedPasst } from "./launch-passt.js";
 import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-record.js";
+import { passtArgs } from "./passt.js";
 import { withTimeout } from "./poll.js";
-import { buildQemuArgs } from "./qemu-args.js";
+import { buildQemuArgs, qemuKernel } from "./qemu-args.js";
+import { qmpOnce } from "./qmp-client.js";
 import { killQuietly, spawnQemu } from "./spawn-qemu.js";
 import { stopVm } from "./stop-vm.js";
 import { type VmPaths, vmPaths } from "./vm-paths.js";
@@ -38,7 +43,16 @@ export interface QemuDriverOptions {
   startTimeoutMs?: number;
   /** TSC frequency given to TCG guests; defaults to the host's (see host-tsc.ts), null to give none. */
   tcgTscKhz?: number | null;
+  /** The jail every qemu and passt runs in; unset only with `--isolation none`. */
+  jail?: VmJail;
+  passtBinary?: string;
 }
+
+/**
+ * What a jailed process inherits: a PATH and nothing else. The node's environment may carry
+ * credentials, and a guest that takes over qemu could read its own environment.
+ */
+const JAILED_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
 
 /** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -48,15 +62,20 @@ export class QemuDriver extends StateDirDriver {
 
   private readonly qemuBinary: string;
   private readonly qemuImgBinary: string;
+  private readonly passtBinary: string;
   private readonly tscKhz: number | undefined;
 
   constructor(private readonly opts: QemuDriverOptions) {
     super(opts.logger.child({ component: "qemu-driver" }), opts.vmsDir, opts.clock);
     this.qemuBinary = opts.qemuBinary ?? "qemu-system-x86_64";
     this.qemuImgBinary = opts.qemuImgBinary ?? "qemu-img";
+    this.passtBinary = opts.passtBinary ?? "passt";
     const tsc = opts.tcgTscKhz === undefined ? hostTscKhz() : opts.tcgTscKhz;
     this.tscKhz = opts.accel === "tcg" ? (tsc ?? undefined) : undefined;
-    this.log.info({ accel: opts.accel, tscKhz: this.tscKhz, vmsDir: opts.vmsDir }, "qemu driver ready");
+    this.log.info(
+      { accel: opts.accel, tscKhz: this.tscKhz, vmsDir: opts.vmsDir, jailed: opts.jail !== undefined },
+      "qemu driver ready",
+    );
   }
 
   async prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void> {
@@ -82,11 +101,13 @@ export class QemuDriver extends StateDirDriver {
   async start(name: string, spec: VmSpec): Promise<StartedVm> {
     const paths = this.paths(name);
     return this.serialize(name, async () => {
-      if (Buffer.byteLength(paths.qmpSocket) > MAX_SOCKET_PATH) {
-        throw new BlixardError(
-          "FAILED_PRECONDITION",
-          `QMP socket path ${paths.qmpSocket} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data dir`,
-        );
+      for (const socket of [paths.qmpSocket, paths.passtSocket]) {
+        if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+          throw new BlixardError(
+            "FAILED_PRECONDITION",
+            `socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data dir`,
+          );
+        }
       }
       const current = await this.inspect(name);
       if (current.state === "running") {
@@ -101,11 +122,44 @@ export class QemuDriver extends StateDirDriver {
       await rm(paths.pidfile, { force: true });
       await rm(paths.qmpSocket, { force: true });
 
-      const argv = buildQemuArgs(name, spec, paths, this.opts.accel, { tscKhz: this.tscKhz });
+      // A passt left from the last run (its qemu died while this node was down) goes first.
+      await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
+      const jailed = await this.enterJail(name, spec, paths);
+      const wrap = (program: string, args: string[]) =>
+        jailed ? jailedCommand(jailed.plan, program, args) : [program, ...args];
+      const env = jailed ? JAILED_ENV : undefined;
+      const passt = await launchPasst({
+        command: jailed
+          ? jailedCommand(jailed.plan, this.passtBinary, passtArgs(spec, paths.passtSocket))
+          : await unjailedPasst(this.passtBinary, passtArgs(spec, paths.passtSocket), paths.stateDir),
+        paths,
+        clock: this.opts.clock,
+        env,
+      });
+      const diskFormat =
+        spec.disk && jailed ? (await imageInfo(this.qemuImgBinary, spec.disk)).format : undefined;
+      const argv = buildQemuArgs(name, spec, paths, this.opts.accel, {
+        tscKhz: this.tscKhz,
+        ...(jailed ? { inputs: jailed.inputs } : {}),
+        ...(diskFormat ? { diskFormat } : {}),
+      });
+      const [binary, ...args] = wrap(this.qemuBinary, argv) as [string, ...string[]];
       const stderrOffset = await fileSize(paths.stderrLog);
-      const own = await spawnQemu(this.qemuBinary, argv, paths.stateDir, paths.stderrLog, (exit, pid) =>
-        this.log.info({ vm: name, pid, ...exit }, "qemu exited"),
-      );
+      let own: Awaited<ReturnType<typeof spawnQemu>>;
+      try {
+        own = await spawnQemu(
+          binary,
+          args,
+          paths.stateDir,
+          paths.stderrLog,
+          (exit, pid) => this.log.info({ vm: name, pid, ...exit }, "qemu exited"),
+          undefined,
+          env,
+        );
+      } catch (err) {
+        await stopPasst(passt.pid, paths.stateDir);
+        throw err;
+      }
       this.children.set(name, own);
       const { pid } = own;
       const startedAt = this.opts.clock.now();
@@ -118,6 +172,10 @@ export class QemuDriver extends StateDirDriver {
         qemuBinary: this.qemuBinary,
         argv,
         spec,
+        passtPid: passt.pid,
+        ...(jailed
+          ? { jail: { uid: jailed.uid, cgroups: jailed.cgroupDirs, command: [binary, ...args] } }
+          : {}),
       });
 
       const problem = await waitUntilReady({
@@ -130,6 +188,7 @@ export class QemuDriver extends StateDirDriver {
       if (problem) {
         if (!own.exit) killQuietly(pid);
         const exit = await withTimeout(this.opts.clock, own.exited, 2_000);
+        await stopPasst(passt.pid, paths.stateDir);
         const stderr = (await readSince(paths.stderrLog, stderrOffset, 2_000)).trim();
         this.log.error({ vm: name, pid, exit, problem }, "qemu failed to start");
         throw new BlixardError(
@@ -137,6 +196,7 @@ export class QemuDriver extends StateDirDriver {
           `qemu for VM ${name} failed to start: ${problem}${stderr ? `; qemu said: ${stderr}` : ""}`,
         );
       }
+      await this.announceGuest(name, paths);
       this.log.info(
         { vm: name, pid, accel: this.opts.accel, readyMs: this.opts.clock.now() - startedAt },
         "VM started",
@@ -161,6 +221,9 @@ export class QemuDriver extends StateDirDriver {
           "VM stopped",
         );
       }
+      // passt normally ends with qemu; one that did not (qemu killed before it connected) goes now.
+      await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
+      await this.opts.jail?.leave(name);
       await rm(paths.pidfile, { force: true });
       await rm(paths.qmpSocket, { force: true });
       return method;
@@ -181,6 +244,48 @@ export class QemuDriver extends StateDirDriver {
       own: this.children.get(name),
       clock: this.opts.clock,
     });
+  }
+
+  /**
+   * passt learns the guest's MAC address from the first frame the guest sends; until then a
+   * connection to a forwarded port is lost. A guest with static addresses that sends nothing (the
+   * test image) would lose its first one, so qemu announces the NIC (RARP, as after a migration).
+   */
+  private async announceGuest(name: string, paths: VmPaths): Promise<void> {
+    try {
+      await qmpOnce(
+        paths.qmpSocket,
+        "announce-self",
+        { initial: 50, max: 550, rounds: 1, step: 100 },
+        {
+          clock: this.opts.clock,
+          timeoutMs: 1_000,
+        },
+      );
+    } catch (err) {
+      this.log.warn({ vm: name, err: errorMessage(err) }, "could not announce the guest's NIC to passt");
+    }
+  }
+
+  /** Sets up the VM's uid, files and cgroups when the node jails VMs. */
+  private async enterJail(name: string, spec: VmSpec, paths: VmPaths): Promise<JailedVm | undefined> {
+    if (!this.opts.jail) return undefined;
+    const inputs = {
+      kernel: qemuKernel(spec),
+      ...(spec.initrd ? { initrd: spec.initrd } : {}),
+      ...(spec.disk ? { disk: spec.disk } : {}),
+    };
+    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs);
+    this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
+    return jailed;
+  }
+
+  protected override async beforeRemove(name: string): Promise<void> {
+    const paths = this.paths(name);
+    await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
+    await this.opts.jail?.leave(name);
+    const uid = (await stat(paths.stateDir).catch(() => undefined))?.uid;
+    if (uid !== undefined) await this.opts.jail?.release(paths.stateDir, uid);
   }
 
   protected files(name: string): VmPaths {

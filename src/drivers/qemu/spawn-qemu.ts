@@ -25,11 +25,18 @@ export async function spawnQemu(
   onExit: (exit: VmExit, pid: number) => void,
   /** What to tell the user when the binary cannot be run at all. */
   missingHint = "is qemu-system-x86 installed?",
+  /** The child's environment; the node's own unless given (the jail gives only PATH). */
+  env?: NodeJS.ProcessEnv,
 ): Promise<OwnChild> {
   const out = openSync(outputFile, "a", 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(binary, argv, { cwd, detached: true, stdio: ["ignore", out, out] });
+    child = spawn(binary, argv, {
+      cwd,
+      detached: true,
+      stdio: ["ignore", out, out],
+      ...(env ? { env } : {}),
+    });
   } finally {
     // The child has its own copy of the descriptor now.
     closeSync(out);

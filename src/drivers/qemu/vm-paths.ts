@@ -16,6 +16,9 @@ export interface VmPaths {
   /** What was launched and when: read back when re-adopting after an agent restart. */
   launchRecord: string;
   diskOverlay: string;
+  /** passt's unix socket, which qemu's stream netdev connects to. */
+  passtSocket: string;
+  passtLog: string;
 }
 
 /**
@@ -39,6 +42,8 @@ export function vmPaths(vmsDir: string, name: string): VmPaths {
     stderrLog: path.join(stateDir, "qemu.stderr.log"),
     launchRecord: path.join(stateDir, "vm.json"),
     diskOverlay: path.join(stateDir, "disk.qcow2"),
+    passtSocket: path.join(stateDir, "passt.sock"),
+    passtLog: path.join(stateDir, "passt.log"),
   };
 }
 
