@@ -3,20 +3,25 @@
  * separate from user credentials. A token is one-time unless --reusable, and expires after --ttl.
  */
 import type { Command } from "commander";
-import { UsageError } from "./cli-error.js";
 import { clusterClient, type GlobalOptions } from "./client.js";
 import { outputFormat, printData, renderTable } from "./output.js";
+import { parseTtl } from "./ttl.js";
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+export interface JoinTokenFlags {
+  ttl?: string;
+  reusable?: boolean;
+  description?: string;
+}
 
-/** "90s", "30m", "1h", "7d" as seconds. */
-export function parseTtl(value: string): number {
-  const match = /^(\d{1,6})([smhd])$/.exec(value.trim());
-  const seconds = match ? Number(match[1]) * (UNITS[match[2]!] ?? 0) : 0;
-  if (seconds <= 0 || seconds > 366 * 86400) {
-    throw new UsageError(`--ttl: "${value}" is not a duration like 30m, 1h or 7d (at most 366d)`);
-  }
-  return seconds;
+/** Prints a new join token; `blixard token create --join` comes here too. */
+export async function createJoinToken(options: GlobalOptions, flags: JoinTokenFlags): Promise<void> {
+  const ttl = flags.ttl ?? "1h";
+  const res = await clusterClient(options).createJoinToken({
+    ttlSeconds: ttl === "0" ? 0 : parseTtl(ttl),
+    reusable: flags.reusable ?? false,
+    description: flags.description ?? "",
+  });
+  process.stdout.write(`${res.token}\n`);
 }
 
 export function registerJoinTokenCommands(cluster: Command, globals: () => GlobalOptions): void {
@@ -30,15 +35,7 @@ export function registerJoinTokenCommands(cluster: Command, globals: () => Globa
     .option("--ttl <duration>", "expire after this long, e.g. 30m, 1h, 7d (default 1h; 0 for never)", "1h")
     .option("--reusable", "allow any number of joins until it expires or is revoked")
     .option("--description <text>", "shown by `cluster token list`")
-    .action(async (flags: { ttl: string; reusable?: boolean; description?: string }) => {
-      const ttlSeconds = flags.ttl === "0" ? 0 : parseTtl(flags.ttl);
-      const res = await clusterClient(globals()).createJoinToken({
-        ttlSeconds,
-        reusable: flags.reusable ?? false,
-        description: flags.description ?? "",
-      });
-      process.stdout.write(`${res.token}\n`);
-    });
+    .action((flags: JoinTokenFlags) => createJoinToken(globals(), flags));
 
   token
     .command("list")

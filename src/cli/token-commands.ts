@@ -10,7 +10,9 @@ import { writeSecretFile } from "../daemon/data-dir.js";
 import type { TokenInfo } from "../gen/blixard/v1/token_pb.js";
 import { UsageError } from "./cli-error.js";
 import { findToken, type GlobalOptions, tokenClient } from "./client.js";
+import { createJoinToken } from "./join-token-commands.js";
 import { outputFormat, printData, renderTable } from "./output.js";
+import { parseTtl } from "./ttl.js";
 
 export function registerTokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program
@@ -18,19 +20,39 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .description("create, list, revoke or rotate API tokens (admin only)");
 
   token
-    .command("create <name>")
-    .description("create a token with a role and print its secret (shown only this once)")
-    .requiredOption("--role <role>", `one of ${ROLES.join(", ")}`)
-    .option("--ttl <duration>", "expire after this long, e.g. 30m, 12h, 7d (default: never)")
-    .action(async (name: string, flags: { role: string; ttl?: string }) => {
-      const ttlSeconds = flags.ttl === undefined ? 0 : parseTtl(flags.ttl);
-      const res = await tokenClient(globals()).createToken({ name, role: flags.role, ttlSeconds });
-      const expiry = res.token?.expiresAt ? `, expires ${res.token.expiresAt}` : "";
-      process.stderr.write(
-        `created token "${name}" (role ${flags.role}${expiry}); its secret, shown only now:\n`,
-      );
-      process.stdout.write(`${res.secret}\n`);
-    });
+    .command("create [name]")
+    .description(
+      "create a token with a role and print its secret (shown only this once); with --join, a join token for new nodes",
+    )
+    .option("--role <role>", `one of ${ROLES.join(", ")}`)
+    .option("--ttl <duration>", "expire after this long, e.g. 30m, 12h, 7d (default: never; 1h with --join)")
+    .option("--join", "a join token (`blixard node --join ADDR --token T`), as `cluster token create`")
+    .option("--reusable", "with --join: allow any number of joins until it expires or is revoked")
+    .action(
+      async (
+        name: string | undefined,
+        flags: { role?: string; ttl?: string; join?: boolean; reusable?: boolean },
+      ) => {
+        if (flags.join) {
+          if (name !== undefined || flags.role !== undefined) {
+            throw new UsageError(
+              "a join token has no name or role: blixard token create --join [--ttl 1h] [--reusable]",
+            );
+          }
+          return createJoinToken(globals(), flags);
+        }
+        if (name === undefined || flags.role === undefined) {
+          throw new UsageError(`token create needs a NAME and --role (${ROLES.join(", ")}), or --join`);
+        }
+        const ttlSeconds = flags.ttl === undefined ? 0 : parseTtl(flags.ttl);
+        const res = await tokenClient(globals()).createToken({ name, role: flags.role, ttlSeconds });
+        const expiry = res.token?.expiresAt ? `, expires ${res.token.expiresAt}` : "";
+        process.stderr.write(
+          `created token "${name}" (role ${flags.role}${expiry}); its secret, shown only now:\n`,
+        );
+        process.stdout.write(`${res.secret}\n`);
+      },
+    );
 
   token
     .command("list")
@@ -66,15 +88,6 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
       process.stderr.write(`rotated token "${name}"; its new secret, shown only now:\n`);
       process.stdout.write(`${res.secret}\n`);
     });
-}
-
-/** `90s`, `30m`, `12h`, `7d` → seconds. */
-export function parseTtl(value: string): number {
-  const match = /^(\d{1,9})([smhd])$/.exec(value.trim());
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 } as const;
-  const seconds = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : 0;
-  if (seconds < 1) throw new UsageError(`--ttl "${value}" must be a duration such as 90s, 30m, 12h or 7d`);
-  return seconds;
 }
 
 function tokenJson(t: TokenInfo): Record<string, unknown> {

@@ -22,7 +22,8 @@ describe("a cluster on wildcard binds: joins and node-to-node calls without a sh
         "--join",
         `127.0.0.1:${a.port}`,
         "--token",
-        a.joinToken(),
+        // A one-time join token from `token create --join` (the same as `cluster token create`).
+        a.ok("token", "create", "--join", "--ttl", "10m").trim(),
         "--bind-all",
         "--advertise-host",
         "127.0.0.1",

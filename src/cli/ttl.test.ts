@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTtl } from "./token-commands.js";
+import { parseTtl } from "./ttl.js";
 
 describe("token --ttl", () => {
   it("reads seconds, minutes, hours and days", () => {
@@ -9,6 +9,7 @@ describe("token --ttl", () => {
   });
 
   it("refuses what is not a positive duration", () => {
-    for (const bad of ["0s", "1", "1w", "-5m", "h"]) expect(() => parseTtl(bad), bad).toThrow(/--ttl/);
+    for (const bad of ["0s", "1", "1w", "-5m", "h", "367d"])
+      expect(() => parseTtl(bad), bad).toThrow(/--ttl/);
   });
 });
