@@ -12,6 +12,7 @@ import { createServer as createHttp1Server } from "node:http";
 import {
   createServer as createHttp2Server,
   createSecureServer,
+  type Http2SecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from "node:http2";
@@ -58,24 +59,7 @@ export async function listen(
     socket.once("error", () => socket.destroy());
     dispatch(socket, h1, h2);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const boundPort = typeof address === "object" && address ? address.port : port;
-  return {
-    host,
-    port: boundPort,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
-  };
+  return bind(server, sockets, host, port);
 }
 
 async function listenTls(
@@ -107,6 +91,16 @@ async function listenTls(
   });
   // A client that fails the handshake (no TLS, a bad certificate) only loses its own connection.
   server.on("tlsClientError", (_err, socket) => socket.destroy());
+  return bind(server, sockets, host, port);
+}
+
+/** Listens, and closes by also destroying the open connections (keep-alive would hold the close). */
+async function bind(
+  server: Server | Http2SecureServer,
+  sockets: Set<Socket>,
+  host: string,
+  port: number,
+): Promise<ListeningServer> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
