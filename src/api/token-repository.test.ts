@@ -70,4 +70,15 @@ describe("token repository", () => {
     // A legacy bare secret (an older data dir) is checked against the admin record.
     expect(await b.verify("first-admin-secret")).toMatchObject({ problem: expect.stringMatching(/rotated/) });
   });
+
+  it("lets a node that restores a backup take the admin token over, keeping the other tokens", async () => {
+    await a.bootstrapAdmin("old-cluster-admin");
+    const { secret: ci } = await a.create("ci", "operator", 0, "admin");
+    const restored = new TokenRepository(store, clock, cryptoRandom);
+    expect(await restored.bootstrapAdmin("new-node-admin", { replace: true })).toBe(true);
+    expect(await restored.verify("old-cluster-admin")).toMatchObject({
+      problem: expect.stringMatching(/rotated/),
+    });
+    expect(await restored.verify(ci)).toEqual({ principal: { name: "ci", role: "operator" } });
+  });
 });

@@ -129,13 +129,17 @@ export class TokenRepository {
 
   /**
    * Stores `secret` (the node's token file) as the admin token unless an admin token exists: a node
-   * that joins or restarts must not undo a rotation. Returns whether the stored admin token is `secret`.
+   * that joins or restarts must not undo a rotation. `replace` stores it whatever is there: a node that
+   * restores a backup takes the restored cluster over with its own admin token (the backup's other
+   * tokens stay valid). Returns whether the stored admin token is `secret`.
    */
-  async bootstrapAdmin(secret: string): Promise<boolean> {
+  async bootstrapAdmin(secret: string, options: { replace?: boolean } = {}): Promise<boolean> {
     const record = this.record(ADMIN_TOKEN_NAME, "admin", secret, 0, "");
     await this.store.txn({
       confirmQuorum: true,
-      compare: [{ key: keys.token(ADMIN_TOKEN_NAME), target: "createRevision", op: "=", value: 0 }],
+      compare: options.replace
+        ? []
+        : [{ key: keys.token(ADMIN_TOKEN_NAME), target: "createRevision", op: "=", value: 0 }],
       success: [{ type: "put", key: keys.token(ADMIN_TOKEN_NAME), value: JSON.stringify(record) }],
     });
     return "principal" in (await this.verify(secret));

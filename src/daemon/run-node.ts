@@ -271,7 +271,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     if (managed?.joined) {
       await issueLocalAdminToken(tokens, nodeId, dirs.tokenFile);
       log.info({ tokenFile: dirs.tokenFile, name: nodeId }, "wrote this node's own admin token");
-    } else if (!(await tokens.bootstrapAdmin(token))) {
+    } else if (!(await tokens.bootstrapAdmin(token, { replace: options.restore !== undefined }))) {
       log.warn(
         { tokenFile: dirs.tokenFile },
         "the token file does not hold the cluster's current admin token (it was rotated); copy the new one into it",
