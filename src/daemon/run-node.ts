@@ -61,6 +61,7 @@ import { forwardAdmission } from "./forward-admission.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
 import { setupIsolation } from "./isolation-setup.js";
+import { settleLocalAdminToken } from "./local-admin.js";
 import { createMetrics } from "./metrics.js";
 import { acquireNodeLock } from "./node-lock.js";
 import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js";
@@ -88,6 +89,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const nodeId = loadOrCreateNodeId(dirs, () => `node-${cryptoRandom.hex(4)}`);
     const joining = options.join !== undefined || options.discover !== undefined;
     // A join token is for joining only; it never becomes this node's API credential.
+    const freshToken = !existsSync(dirs.tokenFile) && (joining || options.token === undefined);
     const token = loadOrCreateToken(dirs, joining ? undefined : options.token);
     const pki = pkiLayout(dirs.root);
     const accel = detectAccel(options.accel);
@@ -268,15 +270,15 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       }),
     });
     const tokens = new TokenRepository(store, systemClock, cryptoRandom);
-    if (managed?.joined) {
-      await issueLocalAdminToken(tokens, nodeId, dirs.tokenFile);
-      log.info({ tokenFile: dirs.tokenFile, name: nodeId }, "wrote this node's own admin token");
-    } else if (!(await tokens.bootstrapAdmin(token, { replace: options.restore !== undefined }))) {
-      log.warn(
-        { tokenFile: dirs.tokenFile },
-        "the token file does not hold the cluster's current admin token (it was rotated); copy the new one into it",
-      );
-    }
+    await settleLocalAdminToken({
+      tokens,
+      nodeId,
+      token,
+      tokenFile: dirs.tokenFile,
+      fresh: freshToken,
+      restoring: options.restore !== undefined,
+      logger: log,
+    });
     const connect = connectNodeAdapter({
       // Bounds what a request may make the node read or inflate, and refuses fields it does not know.
       readMaxBytes: options.maxRequestBytes,
@@ -407,20 +409,6 @@ async function writeBootstrapJoinToken(tokens: JoinTokens, root: string): Promis
     description: "created by --cluster-init",
   });
   writeSecretFile(join(root, "join-token"), token);
-}
-
-/**
- * A node that joins gets an admin token of its own, named after the node, so that the local CLI keeps
- * needing nothing but the data dir. The cluster's `admin` token stays on the node that formed it; an
- * admin revokes a node's token like any other (`blixard token revoke NODE_ID`), and a restart never
- * recreates it (only a join does).
- */
-async function issueLocalAdminToken(tokens: TokenRepository, nodeId: string, file: string): Promise<void> {
-  const exists = (await tokens.list()).some((t) => t.name === nodeId);
-  const { secret } = exists
-    ? await tokens.rotate(nodeId, nodeId)
-    : await tokens.create(nodeId, "admin", 0, nodeId);
-  writeSecretFile(file, secret);
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */

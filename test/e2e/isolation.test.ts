@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, idOf, image, isAlive, TestNode, until } from "./harness.js";
+import { freePort, getFrom, idOf, image, isAlive, TestNode, until } from "./harness.js";
 
 const NETNS = "blx-iso-e2e";
 const VETH_HOST = "blxiso0";
@@ -212,7 +212,7 @@ describe("VM isolation with real VMs", () => {
     expect(Number(readFileSync(join(cgroup, "memory.failcnt"), "utf8"))).toBeGreaterThan(0);
     expect(readFileSync(join(cgroup, "memory.oom_control"), "utf8")).toMatch(/oom_kill [1-9]/);
     expect(isAlive(other.pid)).toBe(true);
-    expect((await fetch(`${node.url}/healthz`)).ok).toBe(true);
+    expect((await getFrom(node, "/healthz")).status).toBe(200);
     expect(node.vm("probe").status.phase).toBe("Running");
   }, 300_000);
 });

@@ -61,7 +61,8 @@ describe("joining through Tailscale discovery", () => {
       ["--discover", "tailscale", "--token", `K10${"ab".repeat(32)}::join:abc123.${"s".repeat(32)}`],
       {
         portSpan: 3,
-        env: { PATH: "/usr/bin:/bin" },
+        // No tailscale here; nft (which every node needs for the guests' loopback guard) lives in sbin.
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
       },
     );
     others.push(node);

@@ -35,11 +35,6 @@ export interface ManagedMember {
   tls: NodeTls;
   /** True when this start formed the cluster (--cluster-init): the node creates the bootstrap join token. */
   formed: boolean;
-  /**
-   * True when this start joined the cluster (--join or discovery): the node then gets its own admin
-   * token, since the join token never becomes an API credential.
-   */
-  joined: boolean;
 }
 
 export interface MemberContext {
@@ -206,7 +201,7 @@ async function join(ctx: MemberContext): Promise<ManagedMember> {
   };
   writeClusterFile(ctx.dirs.clusterFile, file);
   const member = await launch(ctx, file, 120_000);
-  return finish(ctx, file, member, grant.endpoints, false, true);
+  return finish(ctx, file, member, grant.endpoints, false);
 }
 
 async function restart(ctx: MemberContext, file: ClusterFile): Promise<ManagedMember> {
@@ -244,7 +239,6 @@ async function finish(
   member: ManagedEtcd,
   adminEndpoints: string[],
   formed: boolean,
-  joined = false,
 ): Promise<ManagedMember> {
   const own = clientUrl(file);
   const tls = readNodeTls(ctx.pki);
@@ -285,7 +279,6 @@ async function finish(
       endpoints: [own, ...others],
       tls,
       formed,
-      joined,
     };
   } catch (err) {
     await member.stop();
