@@ -4,7 +4,9 @@
  * relative to its working directory (the control socket), the serial console on stdout. Its helper
  * scripts note in `events.log` (in the VM's state dir) when they ran, so that tests can check the
  * order. microvm-shutdown sends Ctrl-Alt-Del over QMP and returns at once, before the VM is down, as
- * microvm.nix's may.
+ * microvm.nix's may. Like microvm.nix's qemu runner it passes `-sandbox on` (seccomp), and like a
+ * runner in the Nix store it must be readable by the VM's unprivileged uid when the node jails it:
+ * put the runner, kernel and initrd in world-readable directories (not under /root).
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,7 +52,7 @@ export function fixtureQemuArgs(f: RunnerFixture): string[] {
   return [
     ...["-name", `${f.name},process=microvm@${f.name}`],
     ...["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", `${f.memory ?? 256}M`],
-    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-sandbox", "on"],
     ...["-kernel", f.kernel, "-initrd", f.initrd, "-append", append],
     ...["-chardev", "stdio,id=stdio,signal=off", "-serial", "chardev:stdio"],
     ...["-qmp", "unix:control.socket,server=on,wait=off"],

@@ -4,16 +4,22 @@
  * it: `current/bin/microvm-run` with the state dir as working directory, after tap-up, macvtap-up and
  * virtiofsd-run when the runner has them; stop with microvm-shutdown, then waiting for the process
  * itself (microvm-shutdown may return before the VM is down), then SIGTERM, then SIGKILL. A restarted
- * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver.
+ * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver. With a jail
+ * (`--isolation strict`) microvm-run runs through the same launcher as the qemu driver's qemu: the
+ * VM's own uid, its cgroups, a private mount namespace, no capabilities (runner-jail.ts says what
+ * cannot be jailed and is refused).
  */
 import { existsSync } from "node:fs";
-import { appendFile, copyFile, mkdir, readlink, realpath, rename, rm, symlink } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, readlink, realpath, rename, rm, stat, symlink } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import { jailedCommand } from "../jail/jail-command.js";
+import { JAILED_ENV } from "../jail/jailed-env.js";
+import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileSize, readSince } from "../qemu/console-log.js";
 import { imageInfo, qemuImg } from "../qemu/disk-overlay.js";
 import { checkReadableFile } from "../qemu/input-files.js";
@@ -30,6 +36,13 @@ import { writeFlakeDir } from "./flake-dir.js";
 import { type MicrovmPaths, microvmPaths } from "./microvm-paths.js";
 import { nixBuildCommand, runNixBuild } from "./nix-build.js";
 import { describeOutcome, runHelper } from "./run-helper.js";
+import {
+  checkRunnerReachable,
+  readRunScript,
+  runnerWritable,
+  unjailableError,
+  unjailableParts,
+} from "./runner-jail.js";
 import { type RunnerLayout, readRunner } from "./runner-layout.js";
 
 export interface MicrovmNixDriverOptions {
@@ -47,6 +60,8 @@ export interface MicrovmNixDriverOptions {
   startTimeoutMs?: number;
   /** A runner that exits within this time after its start failed to start. */
   settleMs?: number;
+  /** The jail microvm-run runs in; unset only with `--isolation none`. */
+  jail?: VmJail;
 }
 
 /** What vm.json holds for a microvm-nix VM; `pid` and `startedAt` are what every reader relies on. */
@@ -59,6 +74,8 @@ export interface MicrovmLaunchRecord {
   runner: string;
   virtiofsdPid?: number;
   spec: VmSpec;
+  /** How microvm-run was jailed: its uid, cgroups and the exact command. */
+  jail?: { uid: number; cgroups: string[]; command: string[] };
 }
 
 export function hostNixSystem(arch: string = process.arch): string {
@@ -125,6 +142,13 @@ export class MicrovmNixDriver extends StateDirDriver {
         throw new BlixardError("FAILED_PRECONDITION", `VM ${name} has no runner yet; prepare it first`);
       });
       const layout = await readRunner(runner);
+      const runScript = layout.helpers["microvm-run"]!;
+      if (this.opts.jail) {
+        // Refused before anything runs: never silently unjailed, never half set up.
+        const reasons = unjailableParts(layout, await readRunScript(runScript));
+        if (reasons.length > 0) throw unjailableError(name, reasons);
+        await checkRunnerReachable(name, runScript);
+      }
       await this.cleanUpAfterExit(name, paths);
       // As microvm@.service's preStart: `booted` is the runner that runs, whatever `current` becomes.
       await relink(paths.booted, runner);
@@ -134,21 +158,26 @@ export class MicrovmNixDriver extends StateDirDriver {
         if (script) await this.runRequired(name, helper, script, paths);
       }
       const virtiofsd = await this.startVirtiofsd(name, layout, paths);
-      // Said at every start: the qemu driver's jail (docs/isolation.md) does not cover runners yet.
-      this.log.warn({ vm: name }, "microvm-run runs unjailed, as the node's user (docs/isolation.md)");
-      const runScript = layout.helpers["microvm-run"]!;
+      let jailed: JailedVm | undefined;
       let own: OwnChild;
       try {
+        jailed = await this.enterJail(name, spec, paths);
+        const [binary, ...args] = (jailed ? jailedCommand(jailed.plan, runScript, []) : [runScript]) as [
+          string,
+          ...string[],
+        ];
         own = await spawnQemu(
-          runScript,
-          [],
+          binary,
+          args,
           paths.stateDir,
           paths.consoleLog,
           (exit, pid) => this.log.info({ vm: name, pid, ...exit }, "microvm-run exited"),
           "is the runner complete?",
+          jailed ? JAILED_ENV : undefined,
         );
       } catch (err) {
         await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await this.opts.jail?.leave(name);
         throw err;
       }
       this.children.set(name, own);
@@ -161,6 +190,15 @@ export class MicrovmNixDriver extends StateDirDriver {
         runner,
         ...(virtiofsd ? { virtiofsdPid: virtiofsd.pid } : {}),
         spec,
+        ...(jailed
+          ? {
+              jail: {
+                uid: jailed.uid,
+                cgroups: jailed.cgroupDirs,
+                command: jailedCommand(jailed.plan, runScript, []),
+              },
+            }
+          : {}),
       };
       // Recorded before waiting, so that an agent crashing mid-start still finds the process.
       await writeRecordFile(paths.launchRecord, record);
@@ -173,12 +211,13 @@ export class MicrovmNixDriver extends StateDirDriver {
           .trim();
         await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
         await this.runDownHelpers(name, layout, paths);
+        await this.opts.jail?.leave(name);
         throw new BlixardError(
           "DRIVER_FAILED",
           `microvm-run of VM ${name} exited during startup (code ${exit.code}, signal ${exit.signal})${output ? `; it said: ${output}` : ""}`,
         );
       }
-      this.log.info({ vm: name, pid: own.pid, runner }, "VM started");
+      this.log.info({ vm: name, pid: own.pid, runner, uid: jailed?.uid }, "VM started");
       return { pid: own.pid, startedAt };
     });
   }
@@ -232,6 +271,7 @@ export class MicrovmNixDriver extends StateDirDriver {
         this.log.info({ vm: name, pid, method, ms: this.opts.clock.now() - began }, "VM stopped");
       }
       await this.cleanUpAfterExit(name, paths);
+      await this.opts.jail?.leave(name);
       return method;
     });
   }
@@ -252,7 +292,20 @@ export class MicrovmNixDriver extends StateDirDriver {
 
   /** Interfaces down and virtiofsd stopped; the out-link goes with the state dir (no GC root left). */
   protected override async beforeRemove(name: string): Promise<void> {
-    await this.cleanUpAfterExit(name, this.paths(name));
+    const paths = this.paths(name);
+    await this.cleanUpAfterExit(name, paths);
+    await this.opts.jail?.leave(name);
+    const uid = (await stat(paths.stateDir).catch(() => undefined))?.uid;
+    if (uid !== undefined) await this.opts.jail?.release(paths.stateDir, uid);
+  }
+
+  /** The VM's uid, files and cgroups when the node jails VMs; the runner's kernel is its own. */
+  private async enterJail(name: string, spec: VmSpec, paths: MicrovmPaths): Promise<JailedVm | undefined> {
+    if (!this.opts.jail) return undefined;
+    const volumes = spec.microvm?.volumes ?? [];
+    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, {}, runnerWritable(volumes));
+    this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
+    return jailed;
   }
 
   private async build(
