@@ -31,6 +31,16 @@ describe("runners a jail cannot hold", () => {
     ]);
   });
 
+  it("names a microvm.user, which makes qemu switch uids itself", () => {
+    for (const script of [`exec qemu '-user' 'microvm' '-m' '256'`, "exec qemu -run-with user=microvm"]) {
+      expect(unjailableParts({ helpers: { "microvm-run": run } }, script)).toEqual([
+        "microvm.user set (qemu cannot switch uids inside the jail)",
+      ]);
+    }
+    // A netdev named "user" is not a uid switch.
+    expect(unjailableParts({ helpers: {} }, `exec qemu '-netdev' 'user,id=user'`)).toEqual([]);
+  });
+
   it("says what to do instead, naming --isolation none", () => {
     const err = unjailableError("web", ["tap interfaces (tap-up needs CAP_NET_ADMIN)"]);
     expect(err.code).toBe("FAILED_PRECONDITION");

@@ -4,7 +4,8 @@
  * so anything that needs root at run time is refused, naming the reason and `--isolation none`,
  * rather than run unjailed: tap and macvtap interfaces (microvm.nix's tap-up recreates them owned by
  * its own `microvm.user`, not the VM's uid), bridge interfaces (qemu-bridge-helper is setuid, which
- * no_new_privs disables), and virtiofs shares (virtiofsd runs as root to serve host files).
+ * no_new_privs disables), virtiofs shares (virtiofsd runs as root to serve host files), and a
+ * `microvm.user` (qemu would switch uids itself).
  */
 import { constants } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
@@ -21,6 +22,10 @@ export function unjailableParts(layout: Pick<RunnerLayout, "helpers">, runScript
   // microvm.nix gives qemu `-netdev bridge,…,helper=…/qemu-bridge-helper`, a setuid program.
   if (/qemu-bridge-helper|-netdev\W+bridge\b/.test(runScript)) {
     reasons.push("bridge interfaces (qemu-bridge-helper is setuid, which no_new_privs disables)");
+  }
+  // `microvm.user` makes qemu switch uids itself (`-user`, `-runas`, `-run-with user=`): it cannot.
+  if (/(^|\s)'?-(user|runas)'?\s|-run-with\W+user=/m.test(runScript)) {
+    reasons.push("microvm.user set (qemu cannot switch uids inside the jail)");
   }
   return reasons;
 }
