@@ -99,9 +99,3 @@ export function probeInitrd(out: string): string {
   writeFileSync(out, Buffer.concat([readFileSync(image().initrd), extra]));
   return out;
 }
-
-/** Packets the loopback guard (drivers/jail/loopback-guard.ts) has rejected so far, host-wide. */
-export function guardRejections(): number {
-  const table = execFileSync("nft", ["list", "table", "inet", "blixard_vm_guard"], { encoding: "utf8" });
-  return [...table.matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-}

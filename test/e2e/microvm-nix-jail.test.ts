@@ -25,7 +25,6 @@ import { procCwd } from "../../src/drivers/qemu/process-probe.js";
 import { writeRunnerFixture } from "../../src/testing/microvm-runner.js";
 import { image, isAlive, TestNode, until } from "./harness.js";
 import {
-  guardRejections,
   memoryCgroup,
   memoryLimit,
   type OutsideServer,
@@ -50,7 +49,6 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
   let listenerPort: number;
   let outside: OutsideServer;
   const pids: number[] = [];
-  let rejectedBefore = 0;
 
   beforeAll(async () => {
     // World-readable, as the Nix store is: the VM's uid must read the runner, kernel and initrd.
@@ -86,7 +84,6 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
       tscKhz: hostTscKhz(),
       cmdline: `rdinit=/probe-init probe.loop=${node.port},${listenerPort} probe.out=${outside.addr}:${outside.port}`,
     });
-    rejectedBefore = guardRejections();
     node.ok("vm", "create", "probe", "--runner", runner, "--memory", "256", "--start");
     const record = JSON.parse(readFileSync(join(node.vmDir("probe"), "vm.json"), "utf8")) as {
       pid: number;
@@ -133,9 +130,8 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
     const direct = lines.filter((l) => l.startsWith("PROBE direct "));
     expect(direct).toHaveLength(2);
     for (const line of direct) expect(line).toMatch(/ closed$/);
-    // "closed" is the uid rule firing on slirp's connects, not a broken probe: the guard counted them,
-    // and the same test reaches a listening port elsewhere.
-    expect(guardRejections()).toBeGreaterThan(rejectedBefore);
+    // "closed" is the jail, not a broken probe: the same test reaches a listening port elsewhere.
+    // (The guard's counters would show it too, but every node start on the host resets them.)
     expect(lines).toContain(`PROBE control ${outside.addr}:${outside.port} open`);
     expect(lines).toContain("PROBE out hello-from-outside");
   }, 240_000);

@@ -9,8 +9,8 @@
  * VM's own uid, its cgroups, a private mount namespace, no capabilities (runner-jail.ts says what
  * cannot be jailed and is refused).
  */
-import { existsSync } from "node:fs";
-import { appendFile, copyFile, mkdir, readlink, realpath, rename, rm, stat, symlink } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { copyFile, mkdir, readlink, realpath, rename, rm, stat, symlink } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
@@ -29,6 +29,7 @@ import { isVmProcess } from "../qemu/process-probe.js";
 import { killQuietly, type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
 import { stopVm } from "../qemu/stop-vm.js";
 import { fileExists } from "../shared/files.js";
+import { appendNoFollow } from "../shared/no-follow.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-cache.js";
@@ -100,7 +101,7 @@ export class MicrovmNixDriver extends StateDirDriver {
       const progress: ProgressFn = (p) => {
         report?.(p);
         const percent = p.fraction === undefined ? "" : ` (${Math.round(p.fraction * 100)}%)`;
-        void appendFile(paths.consoleLog, `[blixard] ${p.step}${percent}\n`, { mode: 0o600 }).catch(() => {});
+        void appendNoFollow(paths.consoleLog, `[blixard] ${p.step}${percent}\n`).catch(() => {});
       };
       const microvm = spec.microvm ?? defaultMicrovm();
       const source = runnerSource(name, microvm);
@@ -345,7 +346,8 @@ export class MicrovmNixDriver extends StateDirDriver {
     await rm(partial, { force: true });
     try {
       const { format } = await imageInfo(binary, base);
-      if (format === "raw") await copyFile(base, partial);
+      // EXCL: never through a link the VM's uid put in its state dir.
+      if (format === "raw") await copyFile(base, partial, constants.COPYFILE_EXCL);
       else await qemuImg(binary, ["convert", "-q", "-f", format, "-O", "raw", base, partial]);
       await rename(partial, paths.diskImage);
     } finally {
