@@ -9,8 +9,8 @@
  * VM's own uid, its cgroups, a private mount namespace, no capabilities (runner-jail.ts says what
  * cannot be jailed and is refused).
  */
-import { constants, existsSync } from "node:fs";
-import { copyFile, mkdir, readlink, realpath, rename, rm, stat, symlink } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, realpath, rm, stat } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
@@ -21,18 +21,16 @@ import { jailedCommand } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileSize, readSince } from "../qemu/console-log.js";
-import { imageInfo, qemuImg } from "../qemu/disk-overlay.js";
-import { checkReadableFile } from "../qemu/input-files.js";
 import { readLaunchRecord, writeRecordFile } from "../qemu/launch-record.js";
-import { pollUntil, withTimeout } from "../qemu/poll.js";
+import { withTimeout } from "../qemu/poll.js";
 import { isVmProcess } from "../qemu/process-probe.js";
-import { killQuietly, type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
+import { type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
 import { stopVm } from "../qemu/stop-vm.js";
-import { fileExists } from "../shared/files.js";
 import { appendNoFollow } from "../shared/no-follow.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-cache.js";
+import { ensureDiskImage } from "./disk-image.js";
 import { writeFlakeDir } from "./flake-dir.js";
 import { type MicrovmPaths, microvmPaths } from "./microvm-paths.js";
 import { nixBuildCommand, runNixBuild } from "./nix-build.js";
@@ -45,6 +43,8 @@ import {
   unjailableParts,
 } from "./runner-jail.js";
 import { type RunnerLayout, readRunner } from "./runner-layout.js";
+import { isLink, relink } from "./runner-links.js";
+import { startVirtiofsd, stopVirtiofsd, type VirtiofsdContext } from "./virtiofsd.js";
 
 export interface MicrovmNixDriverOptions {
   vmsDir: string;
@@ -126,7 +126,9 @@ export class MicrovmNixDriver extends StateDirDriver {
       }
       if (spec.disk) {
         progress({ step: "copying the base disk image", fraction: 0.95 });
-        await this.ensureDisk(name, spec.disk, paths);
+        const binary = this.opts.qemuImgBinary ?? "qemu-img";
+        if (await ensureDiskImage(binary, spec.disk, paths.diskImage))
+          this.log.info({ vm: name, base: spec.disk, image: paths.diskImage }, "disk image copied");
       }
       progress({ step: "prepared", fraction: 1 });
     });
@@ -158,7 +160,11 @@ export class MicrovmNixDriver extends StateDirDriver {
         const script = layout.helpers[helper];
         if (script) await this.runRequired(name, helper, script, paths);
       }
-      const virtiofsd = await this.startVirtiofsd(name, layout, paths);
+      const virtiofsd = await startVirtiofsd(
+        this.virtiofsd(name, paths),
+        layout,
+        this.opts.startTimeoutMs ?? 30_000,
+      );
       let jailed: JailedVm | undefined;
       let own: OwnChild;
       try {
@@ -177,7 +183,7 @@ export class MicrovmNixDriver extends StateDirDriver {
           jailed ? JAILED_ENV : undefined,
         );
       } catch (err) {
-        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await stopVirtiofsd(this.virtiofsd(name, paths), virtiofsd?.pid);
         await this.opts.jail?.leave(name);
         throw err;
       }
@@ -210,7 +216,7 @@ export class MicrovmNixDriver extends StateDirDriver {
           .filter((line) => !line.startsWith("[blixard]"))
           .join("\n")
           .trim();
-        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await stopVirtiofsd(this.virtiofsd(name, paths), virtiofsd?.pid);
         await this.runDownHelpers(name, layout, paths);
         await this.opts.jail?.leave(name);
         throw new BlixardError(
@@ -337,25 +343,6 @@ export class MicrovmNixDriver extends StateDirDriver {
     this.log.info({ vm: name, runner, ms: this.opts.clock.now() - began }, "runner built");
   }
 
-  /** The spec's base disk, copied once as a raw image (microvm.nix attaches volumes as raw). */
-  private async ensureDisk(name: string, base: string, paths: MicrovmPaths): Promise<void> {
-    if (await fileExists(paths.diskImage)) return;
-    await checkReadableFile("disk", base);
-    const binary = this.opts.qemuImgBinary ?? "qemu-img";
-    const partial = `${paths.diskImage}.partial`;
-    await rm(partial, { force: true });
-    try {
-      const { format } = await imageInfo(binary, base);
-      // EXCL: never through a link the VM's uid put in its state dir.
-      if (format === "raw") await copyFile(base, partial, constants.COPYFILE_EXCL);
-      else await qemuImg(binary, ["convert", "-q", "-f", format, "-O", "raw", base, partial]);
-      await rename(partial, paths.diskImage);
-    } finally {
-      await rm(partial, { force: true });
-    }
-    this.log.info({ vm: name, base, image: paths.diskImage }, "disk image copied");
-  }
-
   private async runRequired(
     name: string,
     helper: string,
@@ -370,53 +357,6 @@ export class MicrovmNixDriver extends StateDirDriver {
       `${helper} of VM ${name} ${describeOutcome(outcome)}; its output is in blixard vm logs ${name}` +
         " (creating tap and macvtap interfaces needs CAP_NET_ADMIN: see docs/nixos.md)",
     );
-  }
-
-  /** virtiofsd-run (supervisord with one virtiofsd per share), detached, once its sockets exist. */
-  private async startVirtiofsd(
-    name: string,
-    layout: RunnerLayout,
-    paths: MicrovmPaths,
-  ): Promise<OwnChild | undefined> {
-    const script = layout.helpers["virtiofsd-run"];
-    if (!script) return undefined;
-    for (const socket of layout.virtiofsSockets) await rm(`${paths.stateDir}/${socket}`, { force: true });
-    const own = await spawnQemu(script, [], paths.stateDir, paths.virtiofsdLog, (exit, pid) =>
-      this.log.info({ vm: name, pid, ...exit }, "virtiofsd-run exited"),
-    );
-    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
-    const ready = await pollUntil(this.opts.clock, timeoutMs, 50, async () => {
-      if (own.exit) return "exited";
-      const present = await Promise.all(
-        layout.virtiofsSockets.map((s) => fileExists(`${paths.stateDir}/${s}`)),
-      );
-      return present.every(Boolean) ? "ready" : undefined;
-    });
-    if (ready === "ready") return own;
-    await this.stopVirtiofsd(name, paths, own.pid);
-    const output = (await readSince(paths.virtiofsdLog, 0, 2_000)).trim();
-    throw new BlixardError(
-      "DRIVER_FAILED",
-      `virtiofsd-run of VM ${name} ${ready === "exited" ? "exited" : `created no sockets within ${timeoutMs} ms`}${output ? `; it said: ${output}` : ""}`,
-    );
-  }
-
-  /** SIGTERM to virtiofsd-run's process group (supervisord and its virtiofsd), SIGKILL if it stays. */
-  private async stopVirtiofsd(name: string, paths: MicrovmPaths, pid: number | undefined): Promise<void> {
-    if (pid === undefined || !(await isVmProcess(pid, paths.stateDir))) return;
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        killQuietly(pid);
-      }
-    };
-    signalGroup("SIGTERM");
-    const gone = await pollUntil(this.opts.clock, 5_000, 50, async () =>
-      (await isVmProcess(pid, paths.stateDir)) ? undefined : true,
-    );
-    if (!gone) signalGroup("SIGKILL");
-    this.log.info({ vm: name, pid }, "virtiofsd stopped");
   }
 
   private async runDownHelpers(name: string, layout: RunnerLayout | undefined, paths: MicrovmPaths) {
@@ -439,7 +379,7 @@ export class MicrovmNixDriver extends StateDirDriver {
     if (!(await isLink(paths.booted))) return;
     const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
     if (record && (await isVmProcess(record.pid, paths.stateDir))) return;
-    await this.stopVirtiofsd(name, paths, record?.virtiofsdPid);
+    await stopVirtiofsd(this.virtiofsd(name, paths), record?.virtiofsdPid);
     await this.runDownHelpers(name, await this.bootedLayout(paths), paths);
     await rm(paths.booted, { force: true });
   }
@@ -449,6 +389,10 @@ export class MicrovmNixDriver extends StateDirDriver {
     return runner === undefined ? undefined : readRunner(runner).catch(() => undefined);
   }
 
+  private virtiofsd(name: string, paths: MicrovmPaths): VirtiofsdContext {
+    return { name, paths, log: this.log, clock: this.opts.clock };
+  }
+
   protected files(name: string): MicrovmPaths {
     return this.paths(name);
   }
@@ -456,19 +400,4 @@ export class MicrovmNixDriver extends StateDirDriver {
   private paths(name: string): MicrovmPaths {
     return microvmPaths(this.opts.vmsDir, name);
   }
-}
-
-/** Points `link` at `target`, replacing what was there in one rename (as `ln -sTf` would, atomically). */
-async function relink(link: string, target: string): Promise<void> {
-  const partial = `${link}.partial`;
-  await rm(partial, { force: true });
-  await symlink(target, partial);
-  await rename(partial, link);
-}
-
-async function isLink(path: string): Promise<boolean> {
-  return readlink(path).then(
-    () => true,
-    () => false,
-  );
 }
