@@ -5,7 +5,8 @@
  * the gateway 10.0.2.2 to the host's loopback, so before the jail every guest reached the node API;
  * now the nftables guard, which matches the socket's uid, rejects those connections, while the same
  * guest still reaches a server on a non-loopback address (a network namespace). A runner with tap
- * interfaces, which cannot be jailed yet, is refused rather than run unjailed.
+ * interfaces, which cannot be jailed yet, is refused rather than run unjailed. The fencing
+ * watchdog's kill path still finds a jailed runner.
  */
 import {
   chmodSync,
@@ -20,6 +21,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { hostTscKhz } from "../../src/drivers/qemu/host-tsc.js";
 import { procCwd } from "../../src/drivers/qemu/process-probe.js";
 import { writeRunnerFixture } from "../../src/testing/microvm-runner.js";
@@ -55,6 +57,7 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
     work = mkdtempSync(join(tmpdir(), "blixard-mvm-jail-"));
     chmodSync(work, 0o755);
     copyFileSync(image().kernel, join(work, "vmlinuz"));
+    copyFileSync(image().initrd, join(work, "initrd.img"));
     probeInitrd(join(work, "probe-initrd.img"));
     listener = createServer((s) => s.end("secret\n"));
     await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
@@ -151,7 +154,7 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
       dir: join(work, "runner-tap"),
       name: "tapped",
       kernel: join(work, "vmlinuz"),
-      initrd: image().initrd,
+      initrd: join(work, "initrd.img"),
       tap: true,
     });
     node.cli("vm", "create", "tapped", "--runner", runner, "--start", "--no-wait");
@@ -163,5 +166,23 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
     expect(message).toMatch(/--isolation none/);
     // Nothing ran: neither tap-up (as root) nor microvm-run.
     expect(existsSync(join(node.vmDir("tapped"), "events.log"))).toBe(false);
+  }, 120_000);
+
+  it("lets the fencing watchdog's kill path find and kill a jailed runner's qemu", async () => {
+    const runner = writeRunnerFixture({
+      dir: join(work, "runner-fenced"),
+      name: "fenced",
+      kernel: join(work, "vmlinuz"),
+      initrd: join(work, "initrd.img"),
+      tscKhz: hostTscKhz(),
+    });
+    node.ok("vm", "create", "fenced", "--runner", runner, "--start");
+    const pid = node.vm("fenced").status.pid!;
+    pids.push(pid);
+    // Another uid's process, found by its working directory (the runner's paths are relative).
+    expect(procStatus(pid)["Uid"]?.split("\t")[0]).not.toBe("0");
+    const killed = await killNodeVms(join(node.dataDir, "vms"));
+    expect(killed).toContainEqual({ name: "fenced", pid });
+    await until("the fenced runner to die", () => !isAlive(pid) || undefined);
   }, 120_000);
 });
