@@ -29,6 +29,11 @@ export interface RunnerFixture {
   virtiofsTags?: string[];
   /** bin/microvm-run exits with this code instead of starting qemu. */
   failWith?: number;
+  /**
+   * microvm-run first starts a `sleep` in the background (its pid in `survivor.pid`), as a guest that
+   * took over qemu could fork a helper, and the VM's stop must not leave it running.
+   */
+  leaveBehind?: boolean;
   /** The qemu binary; qemu-system-x86_64 on the PATH by default. */
   qemu?: string;
 }
@@ -93,7 +98,8 @@ export function writeRunnerFixture(f: RunnerFixture): string {
     f.failWith !== undefined
       ? `echo 'microvm-run: this runner fails on purpose' >&2\nexit ${f.failWith}`
       : `exec ${shellQuote(f.qemu ?? "qemu-system-x86_64")} ${fixtureQemuArgs(f).map(shellQuote).join(" ")}`;
-  script(join(bin, "microvm-run"), `#!/bin/sh\nset -eu\n${note("microvm-run")}\n${run}\n`);
+  const survivor = f.leaveBehind ? "sleep 3600 </dev/null >/dev/null 2>&1 &\necho $! > survivor.pid\n" : "";
+  script(join(bin, "microvm-run"), `#!/bin/sh\nset -eu\n${note("microvm-run")}\n${survivor}${run}\n`);
   script(join(bin, "microvm-shutdown"), `#!${process.execPath}\n${SHUTDOWN_JS}`);
   if (f.tap) {
     script(join(bin, "tap-up"), `#!/bin/sh\n${note("tap-up")}\n`);

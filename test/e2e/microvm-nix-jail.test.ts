@@ -85,6 +85,7 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
       initrd: join(work, "probe-initrd.img"),
       memory: 256,
       tscKhz: hostTscKhz(),
+      leaveBehind: true,
       cmdline: `rdinit=/probe-init probe.loop=${node.port},${listenerPort} probe.out=${outside.addr}:${outside.port}`,
     });
     node.ok("vm", "create", "probe", "--runner", runner, "--memory", "256", "--start");
@@ -139,13 +140,17 @@ describe("microvm-nix runners in the jail, with a real guest", () => {
     expect(lines).toContain("PROBE out hello-from-outside");
   }, 240_000);
 
-  it("stops the jailed runner with microvm-shutdown (QMP as root) and deletes it", async () => {
+  it("stops the jailed runner with microvm-shutdown (QMP as root), kills what it left in its cgroup, and deletes it", async () => {
     const pid = node.vm("probe").status.pid!;
     expect(node.ok("vm", "stop", "probe")).toContain("vm/probe stopped");
     expect(isAlive(pid)).toBe(false);
     expect(readFileSync(join(node.vmDir("probe"), "events.log"), "utf8")).toBe(
       "microvm-run\nmicrovm-shutdown\n",
     );
+    // The attack: a process the VM forked (a taken-over qemu may spawn) outliving the VM as its uid.
+    const survivor = Number(readFileSync(join(node.vmDir("probe"), "survivor.pid"), "utf8"));
+    expect(survivor).toBeGreaterThan(0);
+    await until("the VM's leftover process to be killed", () => !isAlive(survivor) || undefined, 10_000);
     expect(node.ok("vm", "delete", "probe")).toContain("vm/probe deleted");
   }, 120_000);
 

@@ -6,7 +6,7 @@
  */
 import { chmod, chown, lstat, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CgroupLayout, createVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
+import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
 import type { Bind, JailPlan } from "./jail-command.js";
 import { claimVmUid, DEFAULT_UID_REGISTRY, releaseVmUid, VM_GROUP } from "./vm-uid.js";
 
@@ -105,9 +105,15 @@ export class VmJail {
     };
   }
 
-  /** After the VM's processes have exited: its cgroups go (they are made again at the next start). */
-  async leave(name: string): Promise<void> {
-    if (this.opts.cgroup) await removeVmCgroup(this.opts.cgroup, name);
+  /**
+   * After the VM's hypervisor has exited: whatever it left in its cgroups is killed (returned: how
+   * many), then the cgroups go (they are made again at the next start).
+   */
+  async leave(name: string): Promise<number> {
+    if (!this.opts.cgroup) return 0;
+    const killed = await killVmCgroup(this.opts.cgroup, name);
+    await removeVmCgroup(this.opts.cgroup, name);
+    return killed;
   }
 
   /** When the VM is removed: its uid is free for another VM. */

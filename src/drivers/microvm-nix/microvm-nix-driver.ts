@@ -278,7 +278,8 @@ export class MicrovmNixDriver extends StateDirDriver {
         this.log.info({ vm: name, pid, method, ms: this.opts.clock.now() - began }, "VM stopped");
       }
       await this.cleanUpAfterExit(name, paths);
-      await this.opts.jail?.leave(name);
+      const left = await this.opts.jail?.leave(name);
+      if (left) this.log.warn({ vm: name, killed: left }, "killed processes the VM left in its cgroup");
       return method;
     });
   }
