@@ -33,11 +33,13 @@ import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-c
 import { ensureDiskImage } from "./disk-image.js";
 import { writeFlakeDir } from "./flake-dir.js";
 import { type MicrovmPaths, microvmPaths } from "./microvm-paths.js";
+import { hostNixSystem, type MicrovmLaunchRecord } from "./microvm-record.js";
 import { nixBuildCommand, runNixBuild } from "./nix-build.js";
 import { describeOutcome, runHelper } from "./run-helper.js";
 import {
   checkRunnerReachable,
   readRunScript,
+  reclaimNodeNames,
   runnerWritable,
   unjailableError,
   unjailableParts,
@@ -65,24 +67,6 @@ export interface MicrovmNixDriverOptions {
   jail?: VmJail;
 }
 
-/** What vm.json holds for a microvm-nix VM; `pid` and `startedAt` are what every reader relies on. */
-export interface MicrovmLaunchRecord {
-  name: string;
-  driver: "microvm-nix";
-  pid: number;
-  startedAt: number;
-  /** The runner started (the store path `booted` points to). */
-  runner: string;
-  virtiofsdPid?: number;
-  spec: VmSpec;
-  /** How microvm-run was jailed: its uid, cgroups and the exact command. */
-  jail?: { uid: number; cgroups: string[]; command: string[] };
-}
-
-export function hostNixSystem(arch: string = process.arch): string {
-  return `${arch === "arm64" ? "aarch64" : arch === "x64" ? "x86_64" : arch}-linux`;
-}
-
 export class MicrovmNixDriver extends StateDirDriver {
   readonly name = "microvm-nix";
 
@@ -97,6 +81,7 @@ export class MicrovmNixDriver extends StateDirDriver {
     const paths = this.paths(name);
     await this.locks.run(name, async () => {
       await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      await this.reclaim(name, paths);
       // Each step also goes into the console log, so that `blixard vm logs -f` shows how a build goes.
       const progress: ProgressFn = (p) => {
         report?.(p);
@@ -153,6 +138,7 @@ export class MicrovmNixDriver extends StateDirDriver {
         await checkRunnerReachable(name, runScript);
       }
       await this.cleanUpAfterExit(name, paths);
+      await this.reclaim(name, paths);
       // As microvm@.service's preStart: `booted` is the runner that runs, whatever `current` becomes.
       await relink(paths.booted, runner);
       const consoleStart = await fileSize(paths.consoleLog);
@@ -388,6 +374,14 @@ export class MicrovmNixDriver extends StateDirDriver {
   private async bootedLayout(paths: MicrovmPaths): Promise<RunnerLayout | undefined> {
     const runner = await realpath(paths.booted).catch(() => undefined);
     return runner === undefined ? undefined : readRunner(runner).catch(() => undefined);
+  }
+
+  /** The node's own names in a jailed VM's state dir, taken back from whatever the VM put there. */
+  private async reclaim(name: string, paths: MicrovmPaths): Promise<void> {
+    if (!this.opts.jail) return;
+    const removed = await reclaimNodeNames(paths.stateDir);
+    if (removed.length > 0)
+      this.log.warn({ vm: name, removed }, "removed files the VM put in the node's place");
   }
 
   private virtiofsd(name: string, paths: MicrovmPaths): VirtiofsdContext {

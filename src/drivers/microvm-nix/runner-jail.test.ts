@@ -1,11 +1,28 @@
 /**
  * What a strict node refuses to run unjailed from a microvm.nix runner, and what it gives the VM's uid.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { checkRunnerReachable, runnerWritable, unjailableError, unjailableParts } from "./runner-jail.js";
+import {
+  checkRunnerReachable,
+  reclaimNodeNames,
+  runnerWritable,
+  unjailableError,
+  unjailableParts,
+} from "./runner-jail.js";
 
 const run = "/nix/store/x-runner/bin/microvm-run";
 const USER_NET = `exec '/nix/store/q/bin/qemu-system-x86_64' '-netdev' 'user,id=u0' '-sandbox' 'on'`;
@@ -81,4 +98,35 @@ describe("a runner the VM's uid must be able to run", () => {
     writeFileSync(script, "#!/bin/sh\n", { mode: 0o700 });
     await expect(checkRunnerReachable("web", script)).rejects.toThrow(/not world-readable and executable/);
   });
+});
+
+describe("the node's own names in a state dir the VM's uid owns", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "runner-reclaim-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.runIf(process.getuid?.() === 0)(
+    "removes links and directories the VM put there, never their targets, and keeps the node's",
+    async () => {
+      const vmUid = 2_000_000_123;
+      const state = join(dir, "state");
+      const host = join(dir, "host-etc");
+      mkdirSync(state);
+      mkdirSync(host);
+      writeFileSync(join(host, "passwd"), "root:x:0:0\n");
+      // The attack: the next rebuild would write flake.nix into the host directory `flake` names.
+      symlinkSync(host, join(state, "flake"));
+      lchownSync(join(state, "flake"), vmUid, vmUid);
+      mkdirSync(join(state, "build.json.partial"));
+      chownSync(join(state, "build.json.partial"), vmUid, vmUid);
+      symlinkSync("/nix/store/x-runner", join(state, "current"));
+      writeFileSync(join(state, "console.log"), "");
+      chownSync(join(state, "console.log"), vmUid, vmUid);
+      expect(await reclaimNodeNames(state)).toEqual(["flake", "build.json.partial"]);
+      expect(readdirSync(state).sort()).toEqual(["console.log", "current"]);
+      expect(readFileSync(join(host, "passwd"), "utf8")).toBe("root:x:0:0\n");
+    },
+  );
 });

@@ -8,7 +8,8 @@
  * `microvm.user` (qemu would switch uids itself).
  */
 import { constants } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { lstat, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { BlixardError } from "../../core/errors.js";
 import { closedAncestor } from "../jail/data-dir-access.js";
 import type { RunnerLayout } from "./runner-layout.js";
@@ -64,4 +65,41 @@ export async function checkRunnerReachable(name: string, runScript: string): Pro
 
 export async function readRunScript(runScript: string): Promise<string> {
   return readFile(runScript, "utf8").catch(() => "");
+}
+
+/**
+ * The names in a state dir that only the node writes (runner-links.ts, build-cache.ts,
+ * flake-dir.ts, disk-image.ts), with the `.partial` names it writes through.
+ */
+export const NODE_NAMES = [
+  "flake",
+  "build.json",
+  "build.json.partial",
+  "current",
+  "current.partial",
+  "booted",
+  "booted.partial",
+  "disk.img.partial",
+];
+
+/**
+ * Before the node (root) writes its own files in a state dir that a jailed VM's uid owns: any of
+ * those names the node did not create itself (a symlink to a host directory, a directory of the
+ * VM's) is removed, the link itself and never its target, so the writes that follow land in the
+ * state dir. Once the VM has stopped nothing of its uid is left to put them back (its cgroup is
+ * emptied). Returns the names removed.
+ */
+export async function reclaimNodeNames(
+  stateDir: string,
+  nodeUid = process.getuid?.() ?? 0,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of NODE_NAMES) {
+    const path = join(stateDir, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info || info.uid === nodeUid) continue;
+    await rm(path, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
