@@ -157,7 +157,15 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ offered: microvmNix.offered, reason: microvmNix.reason }, "microvm-nix driver");
     const driver = new DriverSet(
       microvmNix.offered
-        ? [qemu, new MicrovmNixDriver({ vmsDir: dirs.vmsDir, logger: log, clock: systemClock })]
+        ? [
+            qemu,
+            new MicrovmNixDriver({
+              vmsDir: dirs.vmsDir,
+              logger: log,
+              clock: systemClock,
+              ...(isolation.jail ? { jail: isolation.jail } : {}),
+            }),
+          ]
         : [qemu],
       dirs.vmsDir,
     );

@@ -4,7 +4,9 @@
  * relative to its working directory (the control socket), the serial console on stdout. Its helper
  * scripts note in `events.log` (in the VM's state dir) when they ran, so that tests can check the
  * order. microvm-shutdown sends Ctrl-Alt-Del over QMP and returns at once, before the VM is down, as
- * microvm.nix's may.
+ * microvm.nix's may. Like microvm.nix's qemu runner it passes `-sandbox on` (seccomp), and like a
+ * runner in the Nix store it must be readable by the VM's unprivileged uid when the node jails it:
+ * put the runner, kernel and initrd in world-readable directories (not under /root).
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +29,11 @@ export interface RunnerFixture {
   virtiofsTags?: string[];
   /** bin/microvm-run exits with this code instead of starting qemu. */
   failWith?: number;
+  /**
+   * microvm-run first starts a `sleep` in the background (its pid in `survivor.pid`), as a guest that
+   * took over qemu could fork a helper, and the VM's stop must not leave it running.
+   */
+  leaveBehind?: boolean;
   /** The qemu binary; qemu-system-x86_64 on the PATH by default. */
   qemu?: string;
 }
@@ -50,7 +57,7 @@ export function fixtureQemuArgs(f: RunnerFixture): string[] {
   return [
     ...["-name", `${f.name},process=microvm@${f.name}`],
     ...["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", `${f.memory ?? 256}M`],
-    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-sandbox", "on"],
     ...["-kernel", f.kernel, "-initrd", f.initrd, "-append", append],
     ...["-chardev", "stdio,id=stdio,signal=off", "-serial", "chardev:stdio"],
     ...["-qmp", "unix:control.socket,server=on,wait=off"],
@@ -91,7 +98,8 @@ export function writeRunnerFixture(f: RunnerFixture): string {
     f.failWith !== undefined
       ? `echo 'microvm-run: this runner fails on purpose' >&2\nexit ${f.failWith}`
       : `exec ${shellQuote(f.qemu ?? "qemu-system-x86_64")} ${fixtureQemuArgs(f).map(shellQuote).join(" ")}`;
-  script(join(bin, "microvm-run"), `#!/bin/sh\nset -eu\n${note("microvm-run")}\n${run}\n`);
+  const survivor = f.leaveBehind ? "sleep 3600 </dev/null >/dev/null 2>&1 &\necho $! > survivor.pid\n" : "";
+  script(join(bin, "microvm-run"), `#!/bin/sh\nset -eu\n${note("microvm-run")}\n${survivor}${run}\n`);
   script(join(bin, "microvm-shutdown"), `#!${process.execPath}\n${SHUTDOWN_JS}`);
   if (f.tap) {
     script(join(bin, "tap-up"), `#!/bin/sh\n${note("tap-up")}\n`);

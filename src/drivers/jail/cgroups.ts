@@ -5,7 +5,7 @@
  * a temporary directory standing in for /sys/fs/cgroup.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export type CgroupVersion = "v1" | "v2";
@@ -106,6 +106,33 @@ export async function createVmCgroup(
   }
   for (const [file, value] of limitWrites(layout, name, limits)) await writeFile(file, value);
   return dirs.map((d) => join(d, "cgroup.procs"));
+}
+
+/**
+ * SIGKILLs every process still in the VM's cgroups, for when its hypervisor is down: a guest that
+ * took over qemu (a microvm.nix runner's `-sandbox on` allows spawning) may have forked helpers that
+ * would outlive the VM as its uid, racing the node's next writes in its state dir. Only processes
+ * the VM's cgroup holds are touched; a VM uid cannot move anyone else in (cgroup.procs is root's).
+ * Returns how many it killed.
+ */
+export async function killVmCgroup(layout: CgroupLayout, name: string): Promise<number> {
+  let killed = 0;
+  for (let round = 0; round < 20; round++) {
+    const pids = new Set<number>();
+    for (const dir of vmCgroupDirs(layout, name)) {
+      const text = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => "");
+      for (const line of text.split("\n")) if (/^\d+$/.test(line)) pids.add(Number(line));
+    }
+    if (pids.size === 0) return killed;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed++;
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return killed;
 }
 
 /** Removes the VM's cgroups once no process is left in them; one still in use is left alone. */

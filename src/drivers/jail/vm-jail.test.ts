@@ -66,4 +66,22 @@ describe.runIf(root)("VM jail setup (needs root, as the jail does)", () => {
     expect(second.uid).toBe(first.uid);
     expect(second.inputs).toEqual({ kernel: "/k" });
   });
+
+  it("jails a microvm.nix runner: no inputs to bind, and its disk image and volumes given to the VM's uid", async () => {
+    // Copied or created by the node (root) before the first jailed start.
+    writeFileSync(join(stateDir, "disk.img"), "", { mode: 0o644 });
+    writeFileSync(join(stateDir, "var.img"), "", { mode: 0o644 });
+    writeFileSync(join(stateDir, "build.json"), "{}", { mode: 0o600 });
+    const jail = new VmJail({ mountNamespace: true, uidRegistry: join(dir, "uids") });
+    const jailed = await jail.enter("web", stateDir, { memory: 256, vcpus: 1 }, {}, ["var.img"]);
+    expect(jailed.inputs).toEqual({});
+    expect(jailed.plan.binds).toEqual([]);
+    expect(jailed.plan.mountNamespace).toBe(true);
+    for (const file of ["disk.img", "var.img"]) {
+      const info = statSync(join(stateDir, file));
+      expect([info.uid, info.mode & 0o777]).toEqual([jailed.uid, 0o600]);
+    }
+    // The attack: a taken-over runner rewriting the node's build record to point at another runner.
+    expect(statSync(join(stateDir, "build.json")).uid).toBe(0);
+  });
 });

@@ -6,7 +6,7 @@
  */
 import { chmod, chown, lstat, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CgroupLayout, createVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
+import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
 import type { Bind, JailPlan } from "./jail-command.js";
 import { claimVmUid, DEFAULT_UID_REGISTRY, releaseVmUid, VM_GROUP } from "./vm-uid.js";
 
@@ -18,7 +18,8 @@ export interface VmJailOptions {
 }
 
 export interface VmInputs {
-  kernel: string;
+  /** Absent for a microvm.nix runner, whose script names its own kernel (in the Nix store). */
+  kernel?: string;
   initrd?: string;
   disk?: string;
 }
@@ -31,8 +32,11 @@ export interface JailedVm {
   cgroupDirs: string[];
 }
 
-/** Files in the state dir that qemu itself opens for writing, given to the VM's uid. */
-const VM_WRITABLE = ["console.log", "disk.qcow2"];
+/**
+ * Files in the state dir that qemu itself opens for writing, given to the VM's uid: the qemu driver's
+ * console and overlay, a microvm-nix VM's copied disk image (its volumes are added by the driver).
+ */
+const VM_WRITABLE = ["console.log", "disk.qcow2", "disk.img"];
 
 async function chownIfExists(file: string, uid: number): Promise<void> {
   try {
@@ -57,14 +61,16 @@ export class VmJail {
     stateDir: string,
     spec: { memory: number; vcpus: number },
     inputs: VmInputs,
+    /** More plain file names in the state dir the VM's processes write (a runner's volumes). */
+    writable: string[] = [],
   ): Promise<JailedVm> {
     const uid = await claimVmUid(stateDir, this.registry);
     await chown(stateDir, uid, uid);
     await chmod(stateDir, 0o700);
-    for (const file of VM_WRITABLE) await chownIfExists(join(stateDir, file), uid);
+    for (const file of [...VM_WRITABLE, ...writable]) await chownIfExists(join(stateDir, file), uid);
 
     const binds: Bind[] = [];
-    const seen: VmInputs = { kernel: inputs.kernel };
+    const seen: VmInputs = {};
     const inDir = join(stateDir, "in");
     if (this.opts.mountNamespace) {
       // Root-owned and read-only to the VM: the mounts go over these placeholders in the VM's own
@@ -99,9 +105,15 @@ export class VmJail {
     };
   }
 
-  /** After the VM's processes have exited: its cgroups go (they are made again at the next start). */
-  async leave(name: string): Promise<void> {
-    if (this.opts.cgroup) await removeVmCgroup(this.opts.cgroup, name);
+  /**
+   * After the VM's hypervisor has exited: whatever it left in its cgroups is killed (returned: how
+   * many), then the cgroups go (they are made again at the next start).
+   */
+  async leave(name: string): Promise<number> {
+    if (!this.opts.cgroup) return 0;
+    const killed = await killVmCgroup(this.opts.cgroup, name);
+    await removeVmCgroup(this.opts.cgroup, name);
+    return killed;
   }
 
   /** When the VM is removed: its uid is free for another VM. */

@@ -6,8 +6,9 @@
  * it, so it is not fetched again until the spec changes.
  */
 import { createHash, type Hash } from "node:crypto";
-import { lstat, readdir, readFile, readlink, realpath, rename, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { createFresh } from "../shared/no-follow.js";
 
 /** Files larger than this count by size and mtime, not content. */
 const LARGE_FILE = 64 * 1024 * 1024;
@@ -90,7 +91,13 @@ export async function readBuildRecord(file: string): Promise<BuildRecord | undef
 
 export async function writeBuildRecord(file: string, record: BuildRecord): Promise<void> {
   const partial = `${file}.partial`;
-  await writeFile(partial, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  // Created afresh, never through a link: a jailed VM's uid owns the state dir.
+  const handle = await createFresh(partial);
+  try {
+    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+  } finally {
+    await handle.close();
+  }
   await rename(partial, file);
 }
 

@@ -4,33 +4,49 @@
  * it: `current/bin/microvm-run` with the state dir as working directory, after tap-up, macvtap-up and
  * virtiofsd-run when the runner has them; stop with microvm-shutdown, then waiting for the process
  * itself (microvm-shutdown may return before the VM is down), then SIGTERM, then SIGKILL. A restarted
- * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver.
+ * agent re-adopts the VM from its launch record (vm.json), as with the qemu driver. With a jail
+ * (`--isolation strict`) microvm-run runs through the same launcher as the qemu driver's qemu: the
+ * VM's own uid, its cgroups, a private mount namespace, no capabilities (runner-jail.ts says what
+ * cannot be jailed and is refused).
  */
 import { existsSync } from "node:fs";
-import { appendFile, copyFile, mkdir, readlink, realpath, rename, rm, symlink } from "node:fs/promises";
+import { mkdir, realpath, rm, stat } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import { defaultMicrovm, runnerSource } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import { jailedCommand } from "../jail/jail-command.js";
+import { JAILED_ENV } from "../jail/jailed-env.js";
+import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileSize, readSince } from "../qemu/console-log.js";
-import { imageInfo, qemuImg } from "../qemu/disk-overlay.js";
-import { checkReadableFile } from "../qemu/input-files.js";
 import { readLaunchRecord, writeRecordFile } from "../qemu/launch-record.js";
-import { pollUntil, withTimeout } from "../qemu/poll.js";
+import { withTimeout } from "../qemu/poll.js";
 import { isVmProcess } from "../qemu/process-probe.js";
-import { killQuietly, type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
+import { type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
 import { stopVm } from "../qemu/stop-vm.js";
-import { fileExists } from "../shared/files.js";
+import { appendNoFollow } from "../shared/no-follow.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-cache.js";
+import { ensureDiskImage } from "./disk-image.js";
 import { writeFlakeDir } from "./flake-dir.js";
 import { type MicrovmPaths, microvmPaths } from "./microvm-paths.js";
+import { hostNixSystem, type MicrovmLaunchRecord } from "./microvm-record.js";
 import { nixBuildCommand, runNixBuild } from "./nix-build.js";
 import { describeOutcome, runHelper } from "./run-helper.js";
+import {
+  checkRunnerReachable,
+  readRunScript,
+  reclaimNodeNames,
+  runnerWritable,
+  unjailableError,
+  unjailableParts,
+} from "./runner-jail.js";
 import { type RunnerLayout, readRunner } from "./runner-layout.js";
+import { isLink, relink } from "./runner-links.js";
+import { startVirtiofsd, stopVirtiofsd, type VirtiofsdContext } from "./virtiofsd.js";
 
 export interface MicrovmNixDriverOptions {
   vmsDir: string;
@@ -47,22 +63,8 @@ export interface MicrovmNixDriverOptions {
   startTimeoutMs?: number;
   /** A runner that exits within this time after its start failed to start. */
   settleMs?: number;
-}
-
-/** What vm.json holds for a microvm-nix VM; `pid` and `startedAt` are what every reader relies on. */
-export interface MicrovmLaunchRecord {
-  name: string;
-  driver: "microvm-nix";
-  pid: number;
-  startedAt: number;
-  /** The runner started (the store path `booted` points to). */
-  runner: string;
-  virtiofsdPid?: number;
-  spec: VmSpec;
-}
-
-export function hostNixSystem(arch: string = process.arch): string {
-  return `${arch === "arm64" ? "aarch64" : arch === "x64" ? "x86_64" : arch}-linux`;
+  /** The jail microvm-run runs in; unset only with `--isolation none`. */
+  jail?: VmJail;
 }
 
 export class MicrovmNixDriver extends StateDirDriver {
@@ -79,11 +81,12 @@ export class MicrovmNixDriver extends StateDirDriver {
     const paths = this.paths(name);
     await this.locks.run(name, async () => {
       await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+      await this.reclaim(name, paths);
       // Each step also goes into the console log, so that `blixard vm logs -f` shows how a build goes.
       const progress: ProgressFn = (p) => {
         report?.(p);
         const percent = p.fraction === undefined ? "" : ` (${Math.round(p.fraction * 100)}%)`;
-        void appendFile(paths.consoleLog, `[blixard] ${p.step}${percent}\n`, { mode: 0o600 }).catch(() => {});
+        void appendNoFollow(paths.consoleLog, `[blixard] ${p.step}${percent}\n`).catch(() => {});
       };
       const microvm = spec.microvm ?? defaultMicrovm();
       const source = runnerSource(name, microvm);
@@ -108,7 +111,9 @@ export class MicrovmNixDriver extends StateDirDriver {
       }
       if (spec.disk) {
         progress({ step: "copying the base disk image", fraction: 0.95 });
-        await this.ensureDisk(name, spec.disk, paths);
+        const binary = this.opts.qemuImgBinary ?? "qemu-img";
+        if (await ensureDiskImage(binary, spec.disk, paths.diskImage))
+          this.log.info({ vm: name, base: spec.disk, image: paths.diskImage }, "disk image copied");
       }
       progress({ step: "prepared", fraction: 1 });
     });
@@ -125,7 +130,15 @@ export class MicrovmNixDriver extends StateDirDriver {
         throw new BlixardError("FAILED_PRECONDITION", `VM ${name} has no runner yet; prepare it first`);
       });
       const layout = await readRunner(runner);
+      const runScript = layout.helpers["microvm-run"]!;
+      if (this.opts.jail) {
+        // Refused before anything runs: never silently unjailed, never half set up.
+        const reasons = unjailableParts(layout, await readRunScript(runScript));
+        if (reasons.length > 0) throw unjailableError(name, reasons);
+        await checkRunnerReachable(name, runScript);
+      }
       await this.cleanUpAfterExit(name, paths);
+      await this.reclaim(name, paths);
       // As microvm@.service's preStart: `booted` is the runner that runs, whatever `current` becomes.
       await relink(paths.booted, runner);
       const consoleStart = await fileSize(paths.consoleLog);
@@ -133,22 +146,31 @@ export class MicrovmNixDriver extends StateDirDriver {
         const script = layout.helpers[helper];
         if (script) await this.runRequired(name, helper, script, paths);
       }
-      const virtiofsd = await this.startVirtiofsd(name, layout, paths);
-      // Said at every start: the qemu driver's jail (docs/isolation.md) does not cover runners yet.
-      this.log.warn({ vm: name }, "microvm-run runs unjailed, as the node's user (docs/isolation.md)");
-      const runScript = layout.helpers["microvm-run"]!;
+      const virtiofsd = await startVirtiofsd(
+        this.virtiofsd(name, paths),
+        layout,
+        this.opts.startTimeoutMs ?? 30_000,
+      );
+      let jailed: JailedVm | undefined;
       let own: OwnChild;
       try {
+        jailed = await this.enterJail(name, spec, paths);
+        const [binary, ...args] = (jailed ? jailedCommand(jailed.plan, runScript, []) : [runScript]) as [
+          string,
+          ...string[],
+        ];
         own = await spawnQemu(
-          runScript,
-          [],
+          binary,
+          args,
           paths.stateDir,
           paths.consoleLog,
           (exit, pid) => this.log.info({ vm: name, pid, ...exit }, "microvm-run exited"),
           "is the runner complete?",
+          jailed ? JAILED_ENV : undefined,
         );
       } catch (err) {
-        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await stopVirtiofsd(this.virtiofsd(name, paths), virtiofsd?.pid);
+        await this.opts.jail?.leave(name);
         throw err;
       }
       this.children.set(name, own);
@@ -161,6 +183,15 @@ export class MicrovmNixDriver extends StateDirDriver {
         runner,
         ...(virtiofsd ? { virtiofsdPid: virtiofsd.pid } : {}),
         spec,
+        ...(jailed
+          ? {
+              jail: {
+                uid: jailed.uid,
+                cgroups: jailed.cgroupDirs,
+                command: jailedCommand(jailed.plan, runScript, []),
+              },
+            }
+          : {}),
       };
       // Recorded before waiting, so that an agent crashing mid-start still finds the process.
       await writeRecordFile(paths.launchRecord, record);
@@ -171,14 +202,15 @@ export class MicrovmNixDriver extends StateDirDriver {
           .filter((line) => !line.startsWith("[blixard]"))
           .join("\n")
           .trim();
-        await this.stopVirtiofsd(name, paths, virtiofsd?.pid);
+        await stopVirtiofsd(this.virtiofsd(name, paths), virtiofsd?.pid);
         await this.runDownHelpers(name, layout, paths);
+        await this.opts.jail?.leave(name);
         throw new BlixardError(
           "DRIVER_FAILED",
           `microvm-run of VM ${name} exited during startup (code ${exit.code}, signal ${exit.signal})${output ? `; it said: ${output}` : ""}`,
         );
       }
-      this.log.info({ vm: name, pid: own.pid, runner }, "VM started");
+      this.log.info({ vm: name, pid: own.pid, runner, uid: jailed?.uid }, "VM started");
       return { pid: own.pid, startedAt };
     });
   }
@@ -232,6 +264,8 @@ export class MicrovmNixDriver extends StateDirDriver {
         this.log.info({ vm: name, pid, method, ms: this.opts.clock.now() - began }, "VM stopped");
       }
       await this.cleanUpAfterExit(name, paths);
+      const left = await this.opts.jail?.leave(name);
+      if (left) this.log.warn({ vm: name, killed: left }, "killed processes the VM left in its cgroup");
       return method;
     });
   }
@@ -252,7 +286,20 @@ export class MicrovmNixDriver extends StateDirDriver {
 
   /** Interfaces down and virtiofsd stopped; the out-link goes with the state dir (no GC root left). */
   protected override async beforeRemove(name: string): Promise<void> {
-    await this.cleanUpAfterExit(name, this.paths(name));
+    const paths = this.paths(name);
+    await this.cleanUpAfterExit(name, paths);
+    await this.opts.jail?.leave(name);
+    const uid = (await stat(paths.stateDir).catch(() => undefined))?.uid;
+    if (uid !== undefined) await this.opts.jail?.release(paths.stateDir, uid);
+  }
+
+  /** The VM's uid, files and cgroups when the node jails VMs; the runner's kernel is its own. */
+  private async enterJail(name: string, spec: VmSpec, paths: MicrovmPaths): Promise<JailedVm | undefined> {
+    if (!this.opts.jail) return undefined;
+    const volumes = spec.microvm?.volumes ?? [];
+    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, {}, runnerWritable(volumes));
+    this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
+    return jailed;
   }
 
   private async build(
@@ -283,24 +330,6 @@ export class MicrovmNixDriver extends StateDirDriver {
     this.log.info({ vm: name, runner, ms: this.opts.clock.now() - began }, "runner built");
   }
 
-  /** The spec's base disk, copied once as a raw image (microvm.nix attaches volumes as raw). */
-  private async ensureDisk(name: string, base: string, paths: MicrovmPaths): Promise<void> {
-    if (await fileExists(paths.diskImage)) return;
-    await checkReadableFile("disk", base);
-    const binary = this.opts.qemuImgBinary ?? "qemu-img";
-    const partial = `${paths.diskImage}.partial`;
-    await rm(partial, { force: true });
-    try {
-      const { format } = await imageInfo(binary, base);
-      if (format === "raw") await copyFile(base, partial);
-      else await qemuImg(binary, ["convert", "-q", "-f", format, "-O", "raw", base, partial]);
-      await rename(partial, paths.diskImage);
-    } finally {
-      await rm(partial, { force: true });
-    }
-    this.log.info({ vm: name, base, image: paths.diskImage }, "disk image copied");
-  }
-
   private async runRequired(
     name: string,
     helper: string,
@@ -315,53 +344,6 @@ export class MicrovmNixDriver extends StateDirDriver {
       `${helper} of VM ${name} ${describeOutcome(outcome)}; its output is in blixard vm logs ${name}` +
         " (creating tap and macvtap interfaces needs CAP_NET_ADMIN: see docs/nixos.md)",
     );
-  }
-
-  /** virtiofsd-run (supervisord with one virtiofsd per share), detached, once its sockets exist. */
-  private async startVirtiofsd(
-    name: string,
-    layout: RunnerLayout,
-    paths: MicrovmPaths,
-  ): Promise<OwnChild | undefined> {
-    const script = layout.helpers["virtiofsd-run"];
-    if (!script) return undefined;
-    for (const socket of layout.virtiofsSockets) await rm(`${paths.stateDir}/${socket}`, { force: true });
-    const own = await spawnQemu(script, [], paths.stateDir, paths.virtiofsdLog, (exit, pid) =>
-      this.log.info({ vm: name, pid, ...exit }, "virtiofsd-run exited"),
-    );
-    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
-    const ready = await pollUntil(this.opts.clock, timeoutMs, 50, async () => {
-      if (own.exit) return "exited";
-      const present = await Promise.all(
-        layout.virtiofsSockets.map((s) => fileExists(`${paths.stateDir}/${s}`)),
-      );
-      return present.every(Boolean) ? "ready" : undefined;
-    });
-    if (ready === "ready") return own;
-    await this.stopVirtiofsd(name, paths, own.pid);
-    const output = (await readSince(paths.virtiofsdLog, 0, 2_000)).trim();
-    throw new BlixardError(
-      "DRIVER_FAILED",
-      `virtiofsd-run of VM ${name} ${ready === "exited" ? "exited" : `created no sockets within ${timeoutMs} ms`}${output ? `; it said: ${output}` : ""}`,
-    );
-  }
-
-  /** SIGTERM to virtiofsd-run's process group (supervisord and its virtiofsd), SIGKILL if it stays. */
-  private async stopVirtiofsd(name: string, paths: MicrovmPaths, pid: number | undefined): Promise<void> {
-    if (pid === undefined || !(await isVmProcess(pid, paths.stateDir))) return;
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        killQuietly(pid);
-      }
-    };
-    signalGroup("SIGTERM");
-    const gone = await pollUntil(this.opts.clock, 5_000, 50, async () =>
-      (await isVmProcess(pid, paths.stateDir)) ? undefined : true,
-    );
-    if (!gone) signalGroup("SIGKILL");
-    this.log.info({ vm: name, pid }, "virtiofsd stopped");
   }
 
   private async runDownHelpers(name: string, layout: RunnerLayout | undefined, paths: MicrovmPaths) {
@@ -384,7 +366,7 @@ export class MicrovmNixDriver extends StateDirDriver {
     if (!(await isLink(paths.booted))) return;
     const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
     if (record && (await isVmProcess(record.pid, paths.stateDir))) return;
-    await this.stopVirtiofsd(name, paths, record?.virtiofsdPid);
+    await stopVirtiofsd(this.virtiofsd(name, paths), record?.virtiofsdPid);
     await this.runDownHelpers(name, await this.bootedLayout(paths), paths);
     await rm(paths.booted, { force: true });
   }
@@ -394,6 +376,18 @@ export class MicrovmNixDriver extends StateDirDriver {
     return runner === undefined ? undefined : readRunner(runner).catch(() => undefined);
   }
 
+  /** The node's own names in a jailed VM's state dir, taken back from whatever the VM put there. */
+  private async reclaim(name: string, paths: MicrovmPaths): Promise<void> {
+    if (!this.opts.jail) return;
+    const removed = await reclaimNodeNames(paths.stateDir);
+    if (removed.length > 0)
+      this.log.warn({ vm: name, removed }, "removed files the VM put in the node's place");
+  }
+
+  private virtiofsd(name: string, paths: MicrovmPaths): VirtiofsdContext {
+    return { name, paths, log: this.log, clock: this.opts.clock };
+  }
+
   protected files(name: string): MicrovmPaths {
     return this.paths(name);
   }
@@ -401,19 +395,4 @@ export class MicrovmNixDriver extends StateDirDriver {
   private paths(name: string): MicrovmPaths {
     return microvmPaths(this.opts.vmsDir, name);
   }
-}
-
-/** Points `link` at `target`, replacing what was there in one rename (as `ln -sTf` would, atomically). */
-async function relink(link: string, target: string): Promise<void> {
-  const partial = `${link}.partial`;
-  await rm(partial, { force: true });
-  await symlink(target, partial);
-  await rename(partial, link);
-}
-
-async function isLink(path: string): Promise<boolean> {
-  return readlink(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -4,10 +4,10 @@
  * script that outlives its budget is killed; the caller decides whether that is an error.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { appendFile } from "node:fs/promises";
+import { closeSync } from "node:fs";
 import { basename } from "node:path";
 import type { Clock } from "../../ports/clock.js";
+import { appendNoFollow, openAppendSync } from "../shared/no-follow.js";
 
 export interface HelperOutcome {
   /** Exit code; null when killed (timeout) or when it could not be started. */
@@ -23,8 +23,8 @@ export async function runHelper(
   timeoutMs: number,
   clock: Clock,
 ): Promise<HelperOutcome> {
-  await appendFile(logFile, `[blixard] running ${basename(script)}\n`, { mode: 0o600 });
-  const out = openSync(logFile, "a", 0o600);
+  await appendNoFollow(logFile, `[blixard] running ${basename(script)}\n`);
+  const out = openAppendSync(logFile);
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn(script, [], { cwd, stdio: ["ignore", out, out] });

@@ -8,9 +8,11 @@
  * serves `vm logs -f`, itself), and each rotation bumps a generation that followers compare, because
  * a truncated log that has grown again past a follower's offset cannot be told apart by its size.
  */
-import { open, rename, truncate } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { resolve } from "node:path";
 import { KeyedLock } from "../shared/keyed-lock.js";
+import { createFresh } from "../shared/no-follow.js";
 import { CHUNK, fileSize, openIfExists } from "./log-files.js";
 
 export interface Rotation {
@@ -51,7 +53,7 @@ export async function rotateConsoleLog(file: string, maxBytes: number): Promise<
       const end = (await handle.stat()).size;
       if (end < maxBytes) return false;
       start = end - maxBytes;
-      const out = await open(tmp, "w", 0o600);
+      const out = await createFresh(tmp);
       try {
         // Up to `end` only: what the guest writes meanwhile stays in the log until the truncate.
         for (let position = start; position < end; ) {
@@ -68,7 +70,12 @@ export async function rotateConsoleLog(file: string, maxBytes: number): Promise<
       await handle.close();
     }
     await rename(tmp, rotatedFile(file));
-    await truncate(file, 0);
+    const log = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      await log.truncate(0);
+    } finally {
+      await log.close();
+    }
     rotations.set(resolve(file), { generation: rotationOf(file).generation + 1, start });
     return true;
   });

@@ -2,8 +2,9 @@
  * `vm.json`: what the driver launched, written right after the spawn. It lets a restarted agent find
  * the pid even after qemu deleted its own pidfile, and shows a human exactly which command ran.
  */
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import type { VmSpec } from "../../core/vm-spec.js";
+import { createFresh } from "../shared/no-follow.js";
 import type { Accel } from "./accel.js";
 
 export interface LaunchRecord {
@@ -30,8 +31,14 @@ export async function writeRecordFile(
   record: { pid: number; startedAt: number },
 ): Promise<void> {
   // Write-then-rename: a crash mid-write must not leave a record that fails to parse.
+  // Created afresh, never through a link: the state dir may belong to the VM's (hostile) uid.
   const partial = `${file}.partial`;
-  await writeFile(partial, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  const handle = await createFresh(partial);
+  try {
+    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+  } finally {
+    await handle.close();
+  }
   await rename(partial, file);
 }
 

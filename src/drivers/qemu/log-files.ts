@@ -1,5 +1,6 @@
 /** Small file reads shared by the console log's readers and its rotation: a missing file is empty. */
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { type FileHandle, stat } from "node:fs/promises";
+import { openReadNoFollow } from "../shared/no-follow.js";
 
 /** Read size for log files: a large log is read a chunk at a time, never whole into memory. */
 export const CHUNK = 64 * 1024;
@@ -18,11 +19,7 @@ export async function fileSize(file: string): Promise<number> {
   }
 }
 
+/** Never through a link: a VM's uid must not make the node read (and `vm logs` show) a host file. */
 export async function openIfExists(file: string): Promise<FileHandle | undefined> {
-  try {
-    return await open(file, "r");
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
+  return openReadNoFollow(file);
 }

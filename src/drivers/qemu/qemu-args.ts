@@ -26,7 +26,7 @@ export interface QemuArgsOptions {
    * Where the jailed qemu sees its kernel, initrd and base disk (bound into its state dir); the
    * spec's own paths when unset.
    */
-  inputs?: { kernel: string; initrd?: string; disk?: string };
+  inputs?: { kernel?: string; initrd?: string; disk?: string };
   /** The base disk's format, needed to open it at `inputs.disk` instead of the overlay's recorded path. */
   diskFormat?: string;
   /** The network backend; passt's stream socket unless given (tests and the bare-qemu benchmark). */

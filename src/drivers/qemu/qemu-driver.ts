@@ -12,6 +12,7 @@ import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
 import { jailedCommand } from "../jail/jail-command.js";
+import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileExists } from "../shared/files.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
@@ -47,12 +48,6 @@ export interface QemuDriverOptions {
   jail?: VmJail;
   passtBinary?: string;
 }
-
-/**
- * What a jailed process inherits: a PATH and nothing else. The node's environment may carry
- * credentials, and a guest that takes over qemu could read its own environment.
- */
-const JAILED_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
 
 /** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH = 107;

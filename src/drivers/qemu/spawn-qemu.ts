@@ -5,9 +5,10 @@
  * the spawning process lives, which is what makes `VmExit.known` true.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmExit } from "../../ports/vm-driver.js";
+import { openAppendSync } from "../shared/no-follow.js";
 
 /** A qemu this process spawned. */
 export interface OwnChild {
@@ -28,7 +29,8 @@ export async function spawnQemu(
   /** The child's environment; the node's own unless given (the jail gives only PATH). */
   env?: NodeJS.ProcessEnv,
 ): Promise<OwnChild> {
-  const out = openSync(outputFile, "a", 0o600);
+  // Never through a link: the state dir may belong to the VM's (hostile) uid.
+  const out = openAppendSync(outputFile);
   let child: ChildProcess;
   try {
     child = spawn(binary, argv, {
