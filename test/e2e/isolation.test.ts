@@ -207,7 +207,16 @@ describe("VM isolation with real VMs", () => {
     const usage = Number(readFileSync(join(cgroup, "memory.usage_in_bytes"), "utf8"));
     writeFileSync(join(cgroup, "memory.limit_in_bytes"), String(usage + 48 * 1024 * 1024));
     writeFileSync(join(work, "www", "go"), "go\n");
-    await until("the hog's qemu to be killed", () => !isAlive(hog.pid) || undefined, 120_000);
+    await until("the hog's qemu to be killed", () => !isAlive(hog.pid) || undefined, 120_000).catch(
+      (err: Error) => {
+        // Say what the guest did and what the cgroup saw: a timeout alone tells nothing.
+        const tail = node.cli("vm", "logs", "hog", "--tail", "15").stdout;
+        const seen = ["memory.usage_in_bytes", "memory.limit_in_bytes", "memory.failcnt"]
+          .map((f) => `${f}=${readFileSync(join(cgroup, f), "utf8").trim()}`)
+          .join(" ");
+        throw new Error(`${err.message}; cgroup: ${seen}; console:\n${tail}`);
+      },
+    );
     // Killed by the cgroup's OOM killer: the limit was hit, and the kernel says it killed there.
     expect(Number(readFileSync(join(cgroup, "memory.failcnt"), "utf8"))).toBeGreaterThan(0);
     expect(readFileSync(join(cgroup, "memory.oom_control"), "utf8")).toMatch(/oom_kill [1-9]/);
