@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,8 +64,10 @@ export async function until<T>(
 }
 
 /**
- * GET through the node's own CA when the URL is https (a cluster node serves TLS), plain fetch
- * otherwise. Resolves with the status and body.
+ * GET through the node's own CA when the URL is https (a cluster node serves TLS), plain HTTP
+ * otherwise, each on a connection of its own: fetch's pooled keep-alive connections were, a few
+ * times under load, reused just as the node closed them ("other side closed"), which says nothing
+ * about the node. Resolves with the status and body.
  */
 export async function getFrom(
   node: TestNode,
@@ -72,8 +75,21 @@ export async function getFrom(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   if (!node.url.startsWith("https://")) {
-    const res = await fetch(`${node.url}${path}`, { headers });
-    return { status: res.status, body: await res.text() };
+    return new Promise((resolve, reject) => {
+      httpGet(`${node.url}${path}`, { headers, agent: false, timeout: 5_000 }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("error", reject);
+      })
+        .on("timeout", function (this: { destroy(err: Error): void }) {
+          this.destroy(new Error(`no answer from ${node.url}${path} within 5 s`));
+        })
+        .on("error", reject);
+    });
   }
   const reply = await httpsRequest(`${node.url}${path}`, { caPem: node.caPem() }, { headers });
   return { status: reply.status, body: reply.body };

@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, image, isAlive, TestNode, until } from "./harness.js";
+import { CLI, getFrom, image, isAlive, TestNode, until } from "./harness.js";
 
 describe("host safety", () => {
   let node: TestNode;
@@ -31,9 +31,9 @@ describe("host safety", () => {
   it("serves /metrics that `promtool check metrics` accepts", async () => {
     // With the node's own credential, as every request will need one (loopback included).
     const token = readFileSync(join(node.dataDir, "token"), "utf8").trim();
-    const res = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await getFrom(node, "/metrics", { authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
-    const text = await res.text();
+    const text = res.body;
     expect(text).toContain("blixard_vms");
     const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
     expect(check.error, "promtool must be installed (scripts/install-system-deps.sh)").toBeUndefined();

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, image, isAlive, TestNode, until } from "./harness.js";
+import { freePort, getFrom, image, isAlive, TestNode, until } from "./harness.js";
 
 describe("VM lifecycle with a real qemu VM", () => {
   let node: TestNode;
@@ -58,7 +58,7 @@ describe("VM lifecycle with a real qemu VM", () => {
 
   it("exports VMs by phase and the time to ready as Prometheus metrics", async () => {
     const auth = { authorization: `Bearer ${node.adminToken()}` };
-    const text = await (await fetch(`${node.url}/metrics`, { headers: auth })).text();
+    const text = (await getFrom(node, "/metrics", auth)).body;
     expect(text).toMatch(/^blixard_vms\{phase="Running"\} 1$/m);
     expect(text).toMatch(/^blixard_vm_time_to_ready_seconds_count 1$/m);
     expect(text).toMatch(/^blixard_reconcile_duration_seconds_count [1-9]\d*$/m);
