@@ -38,6 +38,7 @@ if (process.env["BLIXARD_BENCH_ONLY"] === "start") {
   console.log(`| start → readiness line, median of ${rounds} (ms) | ${fmt(median(start.blixardMs), 0)} | bare qemu: ${fmt(median(start.bareMs), 0)} | ${fmt(ratio, 3)} |
 | same start, node with --isolation none (ms) | ${fmt(median(start.unjailedMs), 0)} | jailed: ${fmt(median(start.blixardMs), 0)} | ${fmt(median(start.blixardMs) / median(start.unjailedMs), 3)} |
 | jail setup: uid, files, cgroups, median of 20 (ms) | ${fmt(median(jailSetup.enterMs), 1)} | | |
+| jail launcher to the program, with the filesystem view, median of 20 (ms) | ${fmt(median(jailSetup.viewMs), 1)} | without the view: ${fmt(median(jailSetup.noViewMs), 1)} | ${fmt(median(jailSetup.viewMs) / median(jailSetup.noViewMs), 2)} |
 | passt start until its socket, median of 20 (ms) | ${fmt(median(jailSetup.passtMs), 1)} | | |
 
 Raw start times (ms): Blixard ${start.blixardMs.map((m) => fmt(m, 0)).join(", ")}; unjailed ${start.unjailedMs.map((m) => fmt(m, 0)).join(", ")}; bare qemu ${start.bareMs.map((m) => fmt(m, 0)).join(", ")}`);
@@ -95,6 +96,7 @@ console.log(`## Results (${new Date().toISOString().slice(0, 10)}, ${process.ver
 |---|---|---|---|
 | start → readiness line, median of ${rounds} (ms) | ${fmt(blix, 0)} | bare qemu, same argv: ${fmt(bare, 0)} | ${fmt(blix / bare, 3)} |
 | jail setup: uid, files, cgroups, median of 20 (ms) | ${fmt(median(jailSetup.enterMs), 1)} | | |
+| jail launcher to the program, with the filesystem view, median of 20 (ms) | ${fmt(median(jailSetup.viewMs), 1)} | without the view: ${fmt(median(jailSetup.noViewMs), 1)} | ${fmt(median(jailSetup.viewMs) / median(jailSetup.noViewMs), 2)} |
 | passt start until its socket, median of 20 (ms) | ${fmt(median(jailSetup.passtMs), 1)} | | |
 | VM creates/s over the API (SQLite, ${api.count} VMs, concurrency ${api.concurrency}) | ${fmt(api.createsPerSec, 0)} | | |
 | VM gets/s over the API (Connect, HTTP/1.1) | ${fmt(api.getsPerSec, 0)} | | |

@@ -164,6 +164,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
               logger: log,
               clock: systemClock,
               ...(isolation.jail ? { jail: isolation.jail } : {}),
+              // microvm.nix runners use KVM when the host has it: their jail must let them open it.
+              ...(accel.accel === "kvm" ? { devices: ["/dev/kvm"] } : {}),
             }),
           ]
         : [qemu],

@@ -6,10 +6,12 @@
  * order. microvm-shutdown sends Ctrl-Alt-Del over QMP and returns at once, before the VM is down, as
  * microvm.nix's may. Like microvm.nix's qemu runner it passes `-sandbox on` (seccomp), and like a
  * runner in the Nix store it must be readable by the VM's unprivileged uid when the node jails it:
- * put the runner, kernel and initrd in world-readable directories (not under /root).
+ * put the runner in a world-readable directory (not under /root). Like a runner's closure in the
+ * store, the kernel and initrd are copied into the runner's own directory (share/boot/): a jailed
+ * runner sees only its own package and the Nix store.
  */
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 export interface RunnerFixture {
   /** Where to write the runner. */
@@ -89,9 +91,18 @@ function script(path: string, text: string): void {
   chmodSync(path, 0o755);
 }
 
-export function writeRunnerFixture(f: RunnerFixture): string {
-  const bin = join(f.dir, "bin");
+export function writeRunnerFixture(fixture: RunnerFixture): string {
+  const bin = join(fixture.dir, "bin");
   mkdirSync(bin, { recursive: true });
+  const boot = join(fixture.dir, "share", "boot");
+  mkdirSync(boot, { recursive: true });
+  const own = (file: string) => {
+    const copy = join(boot, basename(file));
+    copyFileSync(file, copy);
+    chmodSync(copy, 0o644);
+    return copy;
+  };
+  const f = { ...fixture, kernel: own(fixture.kernel), initrd: own(fixture.initrd) };
   mkdirSync(join(f.dir, "share", "microvm"), { recursive: true });
   const note = (what: string) => `echo ${what} >> events.log`;
   const run =

@@ -7,7 +7,15 @@
  * node and the other VM carry on.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,7 +157,7 @@ describe("VM isolation with real VMs", () => {
     // The node says how it isolates its VMs.
     const view = JSON.parse(node.ok("node", "get", idOf(node), "-o", "json")) as { isolation: string };
     expect(view.isolation).toMatch(
-      /^strict: per-VM uid, seccomp, no capabilities, v[12] cgroups, mount namespace$/,
+      /^strict: per-VM uid, seccomp, no capabilities, v[12] cgroups, private filesystem view$/,
     );
     createProbe("probe", "");
     const record = launchRecord(node, "probe");
@@ -174,6 +182,24 @@ describe("VM isolation with real VMs", () => {
     const limit = Number(readFileSync(join(cgroup, "memory.limit_in_bytes"), "utf8"));
     expect(limit).toBe((256 + 256) * 1024 * 1024);
     expect(memoryCgroup(record.passtPid)).toBe(cgroup);
+    // The attack: a guest that escapes qemu looks around the host's filesystem for the node's token,
+    // its keys, other tenants' files. qemu's root is its view: system dirs read-only, its inputs, a
+    // few devices, and its own state dir (seen here through /proc/<pid>/root, as root).
+    const root = `/proc/${record.pid}/root`;
+    const allowed = ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "nix", "etc", "dev", "in"];
+    const dataTop = node.dataDir.split("/")[1]!;
+    expect(readdirSync(root).filter((d) => !allowed.includes(d) && d !== dataTop)).toEqual([]);
+    expect(readdirSync(join(root, "etc"))).toEqual(["ld.so.cache"]);
+    expect(readdirSync(join(root, "in")).sort()).toEqual(["initrd", "kernel"]);
+    expect(existsSync(join(node.dataDir, "token"))).toBe(true);
+    expect(existsSync(join(root, node.dataDir, "token"))).toBe(false);
+    expect(existsSync(join(root, node.dataDir, "store.db"))).toBe(false);
+    expect(readdirSync(join(root, node.dataDir))).toEqual(["vms"]);
+    expect(readdirSync(join(root, node.dataDir, "vms"))).toEqual(["probe"]);
+    expect(existsSync(join(root, node.vmDir("probe"), "console.log"))).toBe(true);
+    for (const host of ["/root", "/home", "/proc/1", "/sys/kernel", "/run/blixard"]) {
+      expect(existsSync(join(root, host))).toBe(false);
+    }
     // Another VM's files are not this VM's: the state dir is its uid's alone.
     expect(execFileSync("stat", ["-c", "%u %a", node.vmDir("probe")], { encoding: "utf8" }).trim()).toBe(
       `${record.jail?.uid} 700`,

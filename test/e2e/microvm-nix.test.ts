@@ -21,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostCwdCandidates } from "../../src/drivers/jail/jail-view.js";
 import { hostTscKhz } from "../../src/drivers/qemu/host-tsc.js";
 import { isVmProcess, procCwd } from "../../src/drivers/qemu/process-probe.js";
 import { writeRunnerFixture } from "../../src/testing/microvm-runner.js";
@@ -76,7 +77,8 @@ describe("microvm-nix VMs from a prebuilt runner", () => {
       // process still counts as the VM's while its working directory is (was) the VM's state dir.
       await node.destroy();
       for (const { pid, stateDir } of left) {
-        if (isAlive(pid) && (await procCwd(pid))?.startsWith(stateDir)) process.kill(pid, "SIGKILL");
+        const cwd = await procCwd(pid);
+        if (isAlive(pid) && cwd && hostCwdCandidates(stateDir).includes(cwd)) process.kill(pid, "SIGKILL");
       }
     }
     rmSync(runnerRoot, { recursive: true, force: true });
@@ -102,7 +104,8 @@ describe("microvm-nix VMs from a prebuilt runner", () => {
     expect(vm.spec).toMatchObject({ driver: "microvm-nix", microvm: { runner } });
     expect(vm.status.phase).toBe("Running");
     const stateDir = node.vmDir("web");
-    expect(await procCwd(vm.status.pid!)).toBe(stateDir);
+    // Jailed, its working directory reads from the host through its own filesystem view.
+    expect(await procCwd(vm.status.pid!)).toBe(hostCwdCandidates(stateDir)[1]);
     expect(readFileSync(join(stateDir, "events.log"), "utf8")).toBe("microvm-run\n");
     expect(readFileSync(join(stateDir, "driver"), "utf8")).toBe("microvm-nix\n");
     // Jailed: the state dir is the VM uid's alone, and so is its process.

@@ -97,7 +97,7 @@ export function probeHostIsolation(opts: ProbeOptions): HostIsolation {
 /** One line for the node's log and view: what the jail does here. */
 export function describeIsolation(host: HostIsolation): string {
   if (host.mode === "none") return `none: qemu runs unjailed (${host.missing.join("; ") || "by choice"})`;
-  return `strict: per-VM uid, seccomp, no capabilities, ${host.cgroup?.version ?? "no"} cgroups, mount namespace`;
+  return `strict: per-VM uid, seccomp, no capabilities, ${host.cgroup?.version ?? "no"} cgroups, private filesystem view`;
 }
 
 /** Why the node must not start with this host and mode, or undefined when it may. */

@@ -13,12 +13,23 @@ const plan: JailPlan = {
     "/sys/fs/cgroup/memory/blixard/n/web/cgroup.procs",
     "/sys/fs/cgroup/pids/blixard/n/web/cgroup.procs",
   ],
-  binds: [{ source: "/root/images/vmlinux", target: "/vms/web/in/kernel" }],
-  mountNamespace: true,
+  view: {
+    mountpoint: "/run/blixard/jail-root",
+    wd: "/vms/web",
+    owner: 2_000_000_123,
+    entries: [
+      { kind: "link", source: "usr/bin", target: "/bin" },
+      { kind: "ro-dir", source: "/usr", target: "/usr" },
+      { kind: "dev", source: "/dev/null", target: "/dev/null" },
+      { kind: "chr", source: "10:232", target: "/dev/kvm" },
+      { kind: "rw-dir", source: "/vms/web", target: "/vms/web" },
+      { kind: "ro-file", source: "/root/images/vmlinux", target: "/in/kernel" },
+    ],
+  },
 };
 
 describe("jailed command", () => {
-  it("joins the cgroups, then a mount namespace with the binds, then drops to the VM uid with no capabilities", () => {
+  it("joins the cgroups, then a mount namespace with the VM's view, then drops to the VM uid with no capabilities", () => {
     expect(jailedCommand(plan, "qemu-system-x86_64", ["-M", "microvm"])).toMatchInlineSnapshot(`
       [
         "/bin/sh",
@@ -35,10 +46,35 @@ describe("jailed command", () => {
         "--",
         "/bin/sh",
         "-c",
-        "while [ "$1" != -- ]; do mount --bind -o ro,nosuid,nodev "$1" "$2" || exit 126; shift 2; done; shift; exec "$@"",
-        "blixard-jail-binds",
+        "umask 022; root=$1; wd=$2; owner=$3; shift 3; mount -t tmpfs -o mode=755,nosuid,size=1m blixard-jail "$root" || exit 126
+      while [ "$1" != -- ]; do dst=$root$3; [ -d "\${dst%/*}" ] || mkdir -p "\${dst%/*}" || exit 126
+      case $1 in link) ln -s "$2" "$dst";; *-dir) mkdir -p "$dst";; chr) mknod -m 600 "$dst" c "\${2%:*}" "\${2#*:}" && chown "$owner:$owner" "$dst";; *) : >"$dst";; esac || exit 126
+      case $1 in link|chr) ;; ro-*) mount --bind -o ro,nosuid,nodev "$2" "$dst";; rw-*) mount --bind -o nosuid,nodev "$2" "$dst";; dev) mount --bind -o nosuid,noexec "$2" "$dst";; *) false;; esac || exit 126
+      shift 3; done; shift
+      mount -o remount,ro "$root" || exit 126
+      umask 077; exec unshare --root="$root" --wd="$wd" -- "$@"",
+        "blixard-jail-view",
+        "/run/blixard/jail-root",
+        "/vms/web",
+        "2000000123",
+        "link",
+        "usr/bin",
+        "/bin",
+        "ro-dir",
+        "/usr",
+        "/usr",
+        "dev",
+        "/dev/null",
+        "/dev/null",
+        "chr",
+        "10:232",
+        "/dev/kvm",
+        "rw-dir",
+        "/vms/web",
+        "/vms/web",
+        "ro-file",
         "/root/images/vmlinux",
-        "/vms/web/in/kernel",
+        "/in/kernel",
         "--",
         "setpriv",
         "--reuid=2000000123",
@@ -102,7 +138,8 @@ describe("jailed command", () => {
   });
 
   it("without a mount namespace, goes straight from the cgroups to setpriv", () => {
-    const argv = jailedCommand({ ...plan, mountNamespace: false, binds: [] }, "passt", ["-f"]);
+    const { view: _, ...withoutView } = plan;
+    const argv = jailedCommand(withoutView, "passt", ["-f"]);
     expect(argv).not.toContain("unshare");
     expect(argv.slice(argv.indexOf("setpriv"))).toContain("passt");
   });

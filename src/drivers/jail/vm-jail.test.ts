@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,7 +26,7 @@ describe.runIf(root)("VM jail setup (needs root, as the jail does)", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("gives the state dir and what qemu writes to the VM's uid alone, and binds the inputs read-only", async () => {
+  it("gives the state dir and what qemu writes to the VM's uid alone, and shows it the inputs at /in/", async () => {
     // Left by an earlier unjailed run: world-readable, root's.
     writeFileSync(join(stateDir, "console.log"), "old boot\n", { mode: 0o644 });
     writeFileSync(join(stateDir, "vm.json"), "{}", { mode: 0o600 });
@@ -40,17 +49,15 @@ describe.runIf(root)("VM jail setup (needs root, as the jail does)", () => {
     expect(readFileSync(join(stateDir, "console.log"), "utf8")).toBe("old boot\n");
     // The node's own record stays root's.
     expect(statSync(join(stateDir, "vm.json")).uid).toBe(0);
-    expect(jailed.plan.binds).toEqual([
-      { source: "/root/images/vmlinux", target: join(stateDir, "in", "kernel") },
-      { source: "/root/images/initrd.img", target: join(stateDir, "in", "initrd") },
+    expect(jailed.plan.view?.entries.filter((e) => e.target.startsWith("/in/"))).toEqual([
+      { kind: "ro-file", source: "/root/images/vmlinux", target: "/in/kernel" },
+      { kind: "ro-file", source: "/root/images/initrd.img", target: "/in/initrd" },
     ]);
-    expect(jailed.inputs).toEqual({
-      kernel: join(stateDir, "in", "kernel"),
-      initrd: join(stateDir, "in", "initrd"),
-    });
-    // Placeholders are root's and read-only, so the VM cannot swap what gets mounted over them.
-    const placeholder = statSync(join(stateDir, "in", "kernel"));
-    expect([placeholder.uid, placeholder.mode & 0o777]).toEqual([0, 0o444]);
+    expect(jailed.plan.view?.entries).toContainEqual({ kind: "rw-dir", source: stateDir, target: stateDir });
+    expect(jailed.plan.view?.wd).toBe(stateDir);
+    expect(jailed.inputs).toEqual({ kernel: "/in/kernel", initrd: "/in/initrd" });
+    // Nothing is made in the state dir the VM owns (a VM could plant links there).
+    expect(readdirSync(stateDir).sort()).toEqual(["console.log", "vm.json"]);
     expect(jailed.plan).toMatchObject({
       uid: jailed.uid,
       gid: jailed.uid,
@@ -73,10 +80,20 @@ describe.runIf(root)("VM jail setup (needs root, as the jail does)", () => {
     writeFileSync(join(stateDir, "var.img"), "", { mode: 0o644 });
     writeFileSync(join(stateDir, "build.json"), "{}", { mode: 0o600 });
     const jail = new VmJail({ mountNamespace: true, uidRegistry: join(dir, "uids") });
-    const jailed = await jail.enter("web", stateDir, { memory: 256, vcpus: 1 }, {}, ["var.img"]);
+    const jailed = await jail.enter(
+      "web",
+      stateDir,
+      { memory: 256, vcpus: 1 },
+      {},
+      { writable: ["var.img"], readOnlyDirs: ["/srv/runners/abc-microvm-run"] },
+    );
     expect(jailed.inputs).toEqual({});
-    expect(jailed.plan.binds).toEqual([]);
-    expect(jailed.plan.mountNamespace).toBe(true);
+    expect(jailed.plan.view?.entries.filter((e) => e.target.startsWith("/in/"))).toEqual([]);
+    expect(jailed.plan.view?.entries).toContainEqual({
+      kind: "ro-dir",
+      source: "/srv/runners/abc-microvm-run",
+      target: "/srv/runners/abc-microvm-run",
+    });
     for (const file of ["disk.img", "var.img"]) {
       const info = statSync(join(stateDir, file));
       expect([info.uid, info.mode & 0o777]).toEqual([jailed.uid, 0o600]);
@@ -84,4 +101,23 @@ describe.runIf(root)("VM jail setup (needs root, as the jail does)", () => {
     // The attack: a taken-over runner rewriting the node's build record to point at another runner.
     expect(statSync(join(stateDir, "build.json")).uid).toBe(0);
   });
+
+  it.runIf(existsSync("/dev/kvm"))(
+    "gives a KVM VM a /dev/kvm node of its own in its view, and a TCG VM none",
+    async () => {
+      const jail = new VmJail({ mountNamespace: true, uidRegistry: join(dir, "uids") });
+      const kvm = await jail.enter("web", stateDir, { memory: 256, vcpus: 1 }, {}, { devices: ["/dev/kvm"] });
+      const rdev = statSync("/dev/kvm").rdev;
+      expect(kvm.plan.view?.owner).toBe(kvm.uid);
+      expect(kvm.plan.view?.entries).toContainEqual({
+        kind: "chr",
+        source: `${Math.floor(rdev / 256) & 0xfff}:${rdev & 0xff}`,
+        target: "/dev/kvm",
+      });
+      const tcgDir = join(dir, "vms", "tcg");
+      mkdirSync(tcgDir, { mode: 0o700 });
+      const tcg = await jail.enter("tcg", tcgDir, { memory: 256, vcpus: 1 }, {});
+      expect(tcg.plan.view?.entries.map((e) => e.target)).not.toContain("/dev/kvm");
+    },
+  );
 });

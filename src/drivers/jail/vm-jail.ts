@@ -1,13 +1,22 @@
 /**
  * Setting up and tearing down one VM's jail on the host: its uid (vm-uid.ts), its state dir and the
- * files qemu writes owned by that uid and closed to everyone else, placeholders in `<state dir>/in/`
- * over which the inputs (kernel, initrd, base disk) are bound read-only, and its cgroups with the
- * VM's limits. Returns the plan jail-command.ts turns into a command line.
+ * files qemu writes owned by that uid and closed to everyone else, its filesystem view
+ * (jail-view.ts: the inputs read-only at /in/, the state dir, system dirs, devices, with the groups
+ * that open those devices), and its cgroups with the VM's limits. Returns the plan jail-command.ts
+ * turns into a command line.
  */
-import { chmod, chown, lstat, mkdir, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
-import type { Bind, JailPlan } from "./jail-command.js";
+import type { JailPlan } from "./jail-command.js";
+import {
+  deviceNumbers,
+  INPUTS_DIR,
+  probeSystemDirs,
+  type SystemEntry,
+  VIEW_MOUNTPOINT,
+  viewEntries,
+} from "./jail-view.js";
 import { claimVmUid, DEFAULT_UID_REGISTRY, releaseVmUid, VM_GROUP } from "./vm-uid.js";
 
 export interface VmJailOptions {
@@ -15,6 +24,20 @@ export interface VmJailOptions {
   cgroup?: CgroupLayout;
   mountNamespace: boolean;
   uidRegistry?: string;
+  /** The host's system dirs (probed once; tests pass their own). */
+  system?: SystemEntry[];
+}
+
+/** What else a VM's processes need, beyond their inputs. */
+export interface VmNeeds {
+  /** More plain file names in the state dir the VM's processes write (a runner's volumes). */
+  writable?: string[];
+  /** Character devices the VM's uid gets a node of its own for in its view, for example /dev/kvm. */
+  devices?: string[];
+  /** Host directories bound read-only at their own path (a microvm.nix runner's package). */
+  readOnlyDirs?: string[];
+  /** Absolute paths of the programs run in the view. */
+  programs?: string[];
 }
 
 export interface VmInputs {
@@ -27,7 +50,7 @@ export interface VmInputs {
 export interface JailedVm {
   uid: number;
   plan: JailPlan;
-  /** The paths the jailed process sees its inputs at (inside its state dir). */
+  /** The paths the jailed process sees its inputs at (inside its view). */
   inputs: VmInputs;
   cgroupDirs: string[];
 }
@@ -49,8 +72,23 @@ async function chownIfExists(file: string, uid: number): Promise<void> {
   }
 }
 
+/** The device numbers of each character device the VM gets a node of its own for. */
+async function ownDevices(devices: string[]): Promise<{ path: string; device: string }[]> {
+  const found: { path: string; device: string }[] = [];
+  for (const path of devices) {
+    const info = await stat(path);
+    if (!info.isCharacterDevice()) throw new Error(`${path} is not a character device`);
+    found.push({ path, device: deviceNumbers(info.rdev) });
+  }
+  return found;
+}
+
 export class VmJail {
-  constructor(private readonly opts: VmJailOptions) {}
+  private system: SystemEntry[] | undefined;
+
+  constructor(private readonly opts: VmJailOptions) {
+    this.system = opts.system;
+  }
 
   get registry(): string {
     return this.opts.uidRegistry ?? DEFAULT_UID_REGISTRY;
@@ -61,29 +99,38 @@ export class VmJail {
     stateDir: string,
     spec: { memory: number; vcpus: number },
     inputs: VmInputs,
-    /** More plain file names in the state dir the VM's processes write (a runner's volumes). */
-    writable: string[] = [],
+    needs: VmNeeds = {},
   ): Promise<JailedVm> {
     const uid = await claimVmUid(stateDir, this.registry);
     await chown(stateDir, uid, uid);
     await chmod(stateDir, 0o700);
-    for (const file of [...VM_WRITABLE, ...writable]) await chownIfExists(join(stateDir, file), uid);
+    for (const file of [...VM_WRITABLE, ...(needs.writable ?? [])]) {
+      await chownIfExists(join(stateDir, file), uid);
+    }
 
-    const binds: Bind[] = [];
+    let view: JailPlan["view"];
     const seen: VmInputs = {};
-    const inDir = join(stateDir, "in");
     if (this.opts.mountNamespace) {
-      // Root-owned and read-only to the VM: the mounts go over these placeholders in the VM's own
-      // namespace only, so the jailed uid needs no access to wherever the inputs really live.
-      await mkdir(inDir, { recursive: true, mode: 0o755 });
+      // The inputs are bound in the VM's own namespace only, so its uid needs no access to wherever
+      // they really live, and sees nothing else there.
+      const bound: Record<string, string> = {};
       for (const key of ["kernel", "initrd", "disk"] as const) {
         const source = inputs[key];
         if (source === undefined) continue;
-        const target = join(inDir, key);
-        await writeFile(target, "", { mode: 0o444 });
-        binds.push({ source, target });
-        seen[key] = target;
+        bound[key] = source;
+        seen[key] = join(INPUTS_DIR, key);
       }
+      await mkdir(VIEW_MOUNTPOINT, { recursive: true, mode: 0o755 });
+      this.system ??= probeSystemDirs();
+      view = viewEntries({
+        stateDir,
+        system: this.system,
+        inputs: bound,
+        owner: uid,
+        ownDevices: await ownDevices(needs.devices ?? []),
+        ...(needs.readOnlyDirs ? { readOnlyDirs: needs.readOnlyDirs } : {}),
+        ...(needs.programs ? { programs: needs.programs } : {}),
+      });
     } else {
       Object.assign(seen, inputs);
     }
@@ -99,8 +146,7 @@ export class VmJail {
         gid: uid,
         groups: [VM_GROUP],
         cgroupProcs,
-        binds,
-        mountNamespace: this.opts.mountNamespace,
+        ...(view ? { view } : {}),
       },
     };
   }

@@ -65,6 +65,8 @@ export interface MicrovmNixDriverOptions {
   settleMs?: number;
   /** The jail microvm-run runs in; unset only with `--isolation none`. */
   jail?: VmJail;
+  /** Devices the jailed runner may open beyond the base ones (/dev/kvm where KVM is usable). */
+  devices?: string[];
 }
 
 export class MicrovmNixDriver extends StateDirDriver {
@@ -154,7 +156,7 @@ export class MicrovmNixDriver extends StateDirDriver {
       let jailed: JailedVm | undefined;
       let own: OwnChild;
       try {
-        jailed = await this.enterJail(name, spec, paths);
+        jailed = await this.enterJail(name, spec, paths, runner);
         const [binary, ...args] = (jailed ? jailedCommand(jailed.plan, runScript, []) : [runScript]) as [
           string,
           ...string[],
@@ -293,11 +295,25 @@ export class MicrovmNixDriver extends StateDirDriver {
     if (uid !== undefined) await this.opts.jail?.release(paths.stateDir, uid);
   }
 
-  /** The VM's uid, files and cgroups when the node jails VMs; the runner's kernel is its own. */
-  private async enterJail(name: string, spec: VmSpec, paths: MicrovmPaths): Promise<JailedVm | undefined> {
+  /**
+   * The VM's uid, files and cgroups when the node jails VMs. The runner's kernel is its own: its view
+   * holds the runner's package and the Nix store, where a built runner's whole closure lives.
+   */
+  private async enterJail(
+    name: string,
+    spec: VmSpec,
+    paths: MicrovmPaths,
+    runner: string,
+  ): Promise<JailedVm | undefined> {
     if (!this.opts.jail) return undefined;
     const volumes = spec.microvm?.volumes ?? [];
-    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, {}, runnerWritable(volumes));
+    const jailed = await this.opts.jail.enter(
+      name,
+      paths.stateDir,
+      spec,
+      {},
+      { writable: runnerWritable(volumes), readOnlyDirs: [runner], devices: this.opts.devices ?? [] },
+    );
     this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
     return jailed;
   }

@@ -3,9 +3,10 @@
  * that has exited but not been reaped (a zombie) still answers kill(pid, 0). So a pid counts as this
  * VM's process only when it is alive, not a zombie, and either its command line names this VM's state
  * dir (Blixard's qemu command lines do) or its working directory is the state dir (microvm.nix
- * runners use paths relative to it, and every driver starts its VMs there).
+ * runners use paths relative to it, and every driver starts its VMs there), as seen from the host.
  */
 import { readFile, readlink } from "node:fs/promises";
+import { hostCwdCandidates } from "../jail/jail-view.js";
 
 /** kill(pid, 0): ESRCH means gone; EPERM means alive but owned by someone else. */
 export function pidExists(pid: number): boolean {
@@ -58,5 +59,7 @@ export async function isVmProcess(pid: number, stateDir: string): Promise<boolea
   const argv = await procCmdline(pid);
   // The trailing slash keeps VM "a" from matching VM "ab"'s files.
   if (argv?.some((arg) => arg.startsWith(`${stateDir}/`))) return true;
-  return (await procCwd(pid)) === stateDir;
+  // A jailed process's cwd reads through its own mount namespace: see jail-view.ts.
+  const cwd = await procCwd(pid);
+  return cwd !== undefined && hostCwdCandidates(stateDir).includes(cwd);
 }

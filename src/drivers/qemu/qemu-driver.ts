@@ -11,7 +11,7 @@ import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
-import { jailedCommand } from "../jail/jail-command.js";
+import { jailedCommand, selfConfinedPlan } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
 import { fileExists } from "../shared/files.js";
@@ -125,7 +125,7 @@ export class QemuDriver extends StateDirDriver {
       const env = jailed ? JAILED_ENV : undefined;
       const passt = await launchPasst({
         command: jailed
-          ? jailedCommand(jailed.plan, this.passtBinary, passtArgs(spec, paths.passtSocket))
+          ? jailedCommand(selfConfinedPlan(jailed.plan), this.passtBinary, passtArgs(spec, paths.passtSocket))
           : await unjailedPasst(this.passtBinary, passtArgs(spec, paths.passtSocket), paths.stateDir),
         paths,
         clock: this.opts.clock,
@@ -270,7 +270,10 @@ export class QemuDriver extends StateDirDriver {
       ...(spec.initrd ? { initrd: spec.initrd } : {}),
       ...(spec.disk ? { disk: spec.disk } : {}),
     };
-    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs);
+    const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs, {
+      devices: this.opts.accel === "kvm" ? ["/dev/kvm"] : [],
+      programs: [this.qemuBinary],
+    });
     this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
     return jailed;
   }
