@@ -10,6 +10,7 @@ import type { HealthTracker } from "../core/health.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
+import { decodeAll, vmStatusCodec } from "../core/store-codecs.js";
 import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
 import { decodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
@@ -183,9 +184,13 @@ export class Agent {
     for (const kv of vms.kvs) this.remember(kv);
     // Only this node's statuses: another node's VMs are not ours to report on, or to clean up.
     this.statuses.clear();
-    for (const kv of statuses.kvs) {
-      const status = JSON.parse(kv.value) as VmStatus;
-      if (status.node === this.opts.nodeId) this.statuses.set(nameFromKey(keys.statusPrefix, kv.key), status);
+    const invalid = (key: string, problem: string) =>
+      this.log.warn(
+        { key, problem },
+        "ignoring a VM status that cannot be read; the next report rewrites it",
+      );
+    for (const { key, value } of decodeAll(vmStatusCodec, statuses.kvs, invalid)) {
+      if (value.node === this.opts.nodeId) this.statuses.set(nameFromKey(keys.statusPrefix, key), value);
     }
     return vms.revision;
   }
@@ -562,7 +567,8 @@ export class Agent {
       this.unsynced.add(name);
       // Only our own report: after a failover the key may already hold the new owner's status.
       const kv = await this.opts.store.get(keys.status(name));
-      if (kv && (JSON.parse(kv.value) as VmStatus).node === this.opts.nodeId) {
+      const status = kv ? vmStatusCodec.decode(kv.value) : undefined;
+      if (kv && status?.ok && status.value.node === this.opts.nodeId) {
         await this.opts.store.txn({
           compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
           success: [{ type: "delete", key: kv.key }],

@@ -4,6 +4,7 @@
  */
 import type { VmEvent } from "../core/events.js";
 import { keys } from "../core/keys.js";
+import { vmEventCodec } from "../core/store-codecs.js";
 import type { KeyValue, Store } from "../ports/store.js";
 
 export interface EventFilter {
@@ -21,8 +22,10 @@ function matches(event: VmEvent, filter: EventFilter): boolean {
   return (!filter.vm || event.vm === filter.vm) && (!filter.node || event.node === filter.node);
 }
 
-function toLogged(kv: KeyValue): LoggedEvent {
-  return { ...(JSON.parse(kv.value) as VmEvent), revision: kv.modRevision };
+/** The event a key holds, or undefined for a value no Blixard writer could have written (skipped). */
+function toLogged(kv: KeyValue): LoggedEvent | undefined {
+  const decoded = vmEventCodec.decode(kv.value);
+  return decoded.ok ? { ...decoded.value, revision: kv.modRevision } : undefined;
 }
 
 export class EventLog {
@@ -33,7 +36,7 @@ export class EventLog {
     const { kvs, revision } = await this.store.range(keys.eventsPrefix);
     const events = kvs
       .map(toLogged)
-      .filter((e) => matches(e, filter))
+      .filter((e): e is LoggedEvent => e !== undefined && matches(e, filter))
       .sort((a, b) => a.revision - b.revision);
     return { events: events.slice(-(filter.limit || 100)), revision };
   }
@@ -48,7 +51,7 @@ export class EventLog {
         for (const event of batch.events) {
           if (event.type !== "put") continue;
           const logged = toLogged(event.kv);
-          if (matches(logged, filter)) yield logged;
+          if (logged && matches(logged, filter)) yield logged;
         }
       }
     } finally {

@@ -5,8 +5,9 @@ import { type NodeUsage, nodeUsage } from "../core/allocation.js";
 import { ClusterLoad } from "../core/cluster-load.js";
 import { BlixardError } from "../core/errors.js";
 import { keys, nameFromKey } from "../core/keys.js";
-import { type Cordon, type NodeRecord, type NodeView, nodeViews } from "../core/node-record.js";
+import { type NodeView, nodeViews } from "../core/node-record.js";
 import type { Resources } from "../core/placement.js";
+import { cordonCodec, decodeAll, nodeRecordCodec } from "../core/store-codecs.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { decodeVmRecord } from "../core/vm-record-codec.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
@@ -21,11 +22,16 @@ export async function listNodes(store: Store): Promise<NodeView[]> {
     store.range(keys.alivePrefix),
     store.range(keys.cordonPrefix),
   ]);
+  // A record or cordon no node could have written is left out of the list, not half-read.
+  const skip = () => {};
   return nodeViews(
-    records.kvs.map((kv) => JSON.parse(kv.value) as NodeRecord),
+    decodeAll(nodeRecordCodec, records.kvs, skip).map((kv) => kv.value),
     new Set(alive.kvs.map((kv) => nameFromKey(keys.alivePrefix, kv.key))),
     new Map(
-      cordons.kvs.map((kv) => [nameFromKey(keys.cordonPrefix, kv.key), JSON.parse(kv.value) as Cordon]),
+      decodeAll(cordonCodec, cordons.kvs, skip).map((kv) => [
+        nameFromKey(keys.cordonPrefix, kv.key),
+        kv.value,
+      ]),
     ),
   );
 }
@@ -83,11 +89,11 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
   };
   const cordon = async (id: string, draining: boolean) => {
     await one(id);
-    const value: Cordon = { draining, at: new Date(deps.clock.now()).toISOString() };
+    const value = cordonCodec.encode({ draining, at: new Date(deps.clock.now()).toISOString() });
     await deps.store.txn({
       confirmQuorum: true,
       compare: [],
-      success: [{ type: "put", key: keys.cordon(id), value: JSON.stringify(value) }],
+      success: [{ type: "put", key: keys.cordon(id), value }],
     });
   };
   return {

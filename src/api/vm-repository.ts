@@ -5,6 +5,7 @@
 import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
+import { vmStatusCodec } from "../core/store-codecs.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
@@ -202,12 +203,22 @@ function viewOf(record: VmRecord): Omit<VmView, "status"> {
   };
 }
 
+/** A stored status, or the initial one (saying why) when the stored value cannot be read. */
+function storedStatus(record: VmRecord, kv: KeyValue): VmStatus {
+  const decoded = vmStatusCodec.decode(kv.value);
+  if (decoded.ok) return decoded.value;
+  return {
+    ...initialStatus(record.node, record.createdAt, record.restartNonce),
+    message: `the stored status cannot be read (${decoded.problem}); the node's agent rewrites it`,
+  };
+}
+
 function toView(record: VmRecord, status: KeyValue | VmStatus | undefined): VmView {
   const observed: VmStatus =
     status === undefined
       ? initialStatus(record.node, record.createdAt, record.restartNonce)
       : "value" in status
-        ? (JSON.parse(status.value) as VmStatus)
+        ? storedStatus(record, status)
         : status;
   if (observed.node === record.node && record.node !== "") return { ...viewOf(record), status: observed };
   // Not placed yet, or placed on a node whose agent has not reported yet: its status is not news.

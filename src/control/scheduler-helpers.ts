@@ -3,6 +3,7 @@
  * placement names, the cache maps mirrored from store prefixes, and pruning the event log.
  */
 import { keys, nameFromKey } from "../core/keys.js";
+import { type Codec, decodeAll } from "../core/store-codecs.js";
 import type { VmRecord } from "../core/vm-record.js";
 import type { Compare, KeyValue, Store } from "../ports/store.js";
 
@@ -34,13 +35,33 @@ export function placementOf(record: VmRecord): string {
   return placement?.strategy ? `strategy ${placement.strategy}` : "the default strategy";
 }
 
-export function mirror<T>(map: Map<string, T>, prefix: string, kvs: readonly KeyValue[]): void {
+/** Where a mirrored key's value cannot be decoded: told, and the key is treated as absent. */
+export type OnInvalid = (key: string, problem: string) => void;
+
+export function mirror<T>(
+  map: Map<string, T>,
+  prefix: string,
+  codec: Codec<T>,
+  kvs: readonly KeyValue[],
+  onInvalid: OnInvalid,
+): void {
   map.clear();
-  for (const kv of kvs) map.set(nameFromKey(prefix, kv.key), JSON.parse(kv.value) as T);
+  for (const kv of decodeAll(codec, kvs, onInvalid)) map.set(nameFromKey(prefix, kv.key), kv.value);
 }
 
-export function apply<T>(map: Map<string, T>, prefix: string, type: "put" | "delete", kv: KeyValue): void {
+export function apply<T>(
+  map: Map<string, T>,
+  prefix: string,
+  codec: Codec<T>,
+  type: "put" | "delete",
+  kv: KeyValue,
+  onInvalid: OnInvalid,
+): void {
   const name = nameFromKey(prefix, kv.key);
-  if (type === "put") map.set(name, JSON.parse(kv.value) as T);
-  else map.delete(name);
+  const decoded = type === "put" ? codec.decode(kv.value) : undefined;
+  if (decoded?.ok) map.set(name, decoded.value);
+  else {
+    if (decoded) onInvalid(kv.key, decoded.problem);
+    map.delete(name);
+  }
 }

@@ -120,6 +120,29 @@ describe("Scheduler", () => {
     expect(await record("web")).toMatchObject({ node: "a", epoch: 1 });
   });
 
+  it("ignores a node record no node could have written, whether loaded or watched, and places elsewhere", async () => {
+    // The attack: whoever reached the store plants a Ready node whose capacity is a string, hoping
+    // the scheduler reads it as room (or crashes on it) and sends every VM there.
+    const planted = JSON.stringify({
+      ...node("evil"),
+      capacity: { vcpus: "999", memoryMiB: "1e9", drivers: ["qemu"] },
+    });
+    await store.put(keys.node("evil"), planted);
+    await store.put(keys.alive("evil"), "x");
+    await register("a", true);
+    scheduler.start();
+    await settle();
+    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "a", epoch: 1 });
+    // The same record arriving through the watch, after a valid one: the valid one is forgotten.
+    await register("b", true);
+    await store.put(keys.node("b"), planted.replace('"evil"', '"b"'));
+    await store.put(keys.vm("api"), JSON.stringify(vm("api")));
+    await settle();
+    expect(await record("api")).toMatchObject({ node: "a" });
+  });
+
   it("moves a lost node's VMs after the grace period, and only then", async () => {
     await webOnLostA();
     clock.advance(4_000);

@@ -12,6 +12,7 @@ import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
+import { cordonCodec, nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
 import type { VmRecord, VmStatus } from "../core/vm-record.js";
 import { decodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
@@ -56,6 +57,9 @@ export class Scheduler {
   private readonly triedAt = new Map<string, number>();
   private readonly watches: Watch[] = [];
   private readonly log: Logger;
+  /** A node record, status or cordon no Blixard writer could have written counts as absent. */
+  private readonly invalid = (key: string, problem: string) =>
+    this.log.warn({ key, problem }, "ignoring a store value that cannot be read");
   private timer: TimerHandle | undefined;
   private running = false;
   private loaded = false;
@@ -210,11 +214,11 @@ export class Scheduler {
       this.perNode.clear();
       for (const kv of vms.kvs) this.putVm(kv);
       for (const c of newer) this.putVm(c.kv);
-      mirror(this.nodes, keys.nodesPrefix, nodes.kvs);
+      mirror(this.nodes, keys.nodesPrefix, nodeRecordCodec, nodes.kvs, this.invalid);
       this.alive.clear();
       for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
-      mirror(this.statuses, keys.statusPrefix, statuses.kvs);
-      mirror(this.cordons, keys.cordonPrefix, cordons.kvs);
+      mirror(this.statuses, keys.statusPrefix, vmStatusCodec, statuses.kvs, this.invalid);
+      mirror(this.cordons, keys.cordonPrefix, cordonCodec, cordons.kvs, this.invalid);
       // A reload follows a broken watch, whose missed events may have made room: retry Pending VMs.
       this.capacityGeneration++;
       this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
@@ -222,7 +226,7 @@ export class Scheduler {
       );
       this.follow(keys.nodesPrefix, nodes.revision, (type, kv) => {
         this.capacityGeneration++;
-        apply(this.nodes, keys.nodesPrefix, type, kv);
+        apply(this.nodes, keys.nodesPrefix, nodeRecordCodec, type, kv, this.invalid);
       });
       this.follow(keys.alivePrefix, alive.revision, (type, kv) => {
         this.capacityGeneration++;
@@ -231,10 +235,10 @@ export class Scheduler {
         else this.alive.delete(id);
       });
       this.follow(keys.statusPrefix, statuses.revision, (type, kv) =>
-        apply(this.statuses, keys.statusPrefix, type, kv),
+        apply(this.statuses, keys.statusPrefix, vmStatusCodec, type, kv, this.invalid),
       );
       this.follow(keys.cordonPrefix, cordons.revision, (type, kv) =>
-        apply(this.cordons, keys.cordonPrefix, type, kv),
+        apply(this.cordons, keys.cordonPrefix, cordonCodec, type, kv, this.invalid),
       );
       this.loaded = true;
       this.poke();

@@ -1,7 +1,8 @@
 /** The properties every simulation run must keep: safety after every step, convergence once quiescent. */
 import { keys, nameFromKey } from "../core/keys.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import type { VmRecord } from "../core/vm-record.js";
 import type { Store } from "../ports/store.js";
+import { vmRecordOf, vmStatusOf } from "./decode.js";
 import { assignedResources, fits, hostAllocatable, type OverdueVm } from "./liveness.js";
 import type { SimNode } from "./sim-node.js";
 
@@ -81,11 +82,9 @@ export async function checkConverged(store: Store, nodes: readonly SimNode[]): P
   const violations: Violation[] = [];
   const fail = (invariant: InvariantName, detail: string) => violations.push({ invariant, detail });
   const [vms, statuses] = await Promise.all([store.range(keys.vmsPrefix), store.range(keys.statusPrefix)]);
-  const records = new Map(
-    vms.kvs.map((kv) => [nameFromKey(keys.vmsPrefix, kv.key), JSON.parse(kv.value) as VmRecord]),
-  );
+  const records = new Map(vms.kvs.map((kv) => [nameFromKey(keys.vmsPrefix, kv.key), vmRecordOf(kv)]));
   const status = new Map(
-    statuses.kvs.map((kv) => [nameFromKey(keys.statusPrefix, kv.key), JSON.parse(kv.value) as VmStatus]),
+    statuses.kvs.map((kv) => [nameFromKey(keys.statusPrefix, kv.key), vmStatusOf(kv.key, kv.value)]),
   );
   const byId = new Map(nodes.map((n) => [n.id, n]));
 

@@ -9,6 +9,7 @@ import { allocatable, parseConstraint, type Resources } from "../core/placement.
 import type { VmRecord } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
 import type { Store } from "../ports/store.js";
+import { vmRecordOf } from "./decode.js";
 import type { SimNode, SimNodeConfig } from "./sim-node.js";
 
 export interface OverdueVm {
@@ -75,7 +76,7 @@ export class Liveness {
     if (lost.length === 0 || !term) return [];
     const now = this.clock.now();
     const boundMs = (config.leaseTtlSeconds + config.failoverGraceSeconds + 2) * 1000;
-    const vms = (await this.store.range(keys.vmsPrefix)).kvs.map((kv) => JSON.parse(kv.value) as VmRecord);
+    const vms = (await this.store.range(keys.vmsPrefix)).kvs.map(vmRecordOf);
     const used = assignedResources(vms);
     const configs = new Map(this.nodes.map((n) => [n.id, n.config]));
     const out: OverdueVm[] = [];

@@ -7,11 +7,11 @@
  * that host's agent, as a leaked or foreign process would be, so that only the invariants notice it.
  */
 import { keys } from "../core/keys.js";
-import type { NodeRecord } from "../core/node-record.js";
 import type { VmRuntime } from "../core/runtime.js";
-import type { Phase, VmRecord, VmStatus } from "../core/vm-record.js";
+import type { Phase } from "../core/vm-record.js";
 import type { Store, TxnOp } from "../ports/store.js";
 import type { VmDriver } from "../ports/vm-driver.js";
+import { nodeRecordOf, vmRecordOf, vmStatusOf } from "./decode.js";
 import type { InvariantName } from "./invariants.js";
 import { overrideDriver, overrideStore } from "./port-overrides.js";
 import type { PortWrappers, SimNode } from "./sim-node.js";
@@ -254,7 +254,7 @@ function dropSchedulerWrites(store: Store, matches: (op: TxnOp) => boolean): Sto
 
 function inflatedRecord(key: string, value: string): string {
   if (!key.startsWith(keys.nodesPrefix)) return value;
-  const record = JSON.parse(value) as NodeRecord;
+  const record = nodeRecordOf(key, value);
   const { vcpus, memoryMiB } = record.capacity;
   return JSON.stringify({
     ...record,
@@ -265,7 +265,7 @@ function inflatedRecord(key: string, value: string): string {
 /** A VM record put that assigns it a node for the first time (epoch 1; moves make it 2 or more). */
 function firstPlacement(key: string, value: string): boolean {
   if (!key.startsWith(keys.vmsPrefix)) return false;
-  const record = JSON.parse(value) as VmRecord;
+  const record = vmRecordOf({ key, value });
   return record.node !== "" && record.epoch === 1;
 }
 
@@ -303,5 +303,5 @@ function entry<K, V>(map: Map<K, V>, key: K, create: () => V): V {
 }
 
 function settledStatus(key: string, value: string): boolean {
-  return key.startsWith(keys.statusPrefix) && SETTLED.includes((JSON.parse(value) as VmStatus).phase);
+  return key.startsWith(keys.statusPrefix) && SETTLED.includes(vmStatusOf(key, value).phase);
 }

@@ -12,6 +12,7 @@ import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
+import { vmRecordOf } from "./decode.js";
 import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
 import {
   checkConverged,
@@ -90,7 +91,7 @@ export interface SimResult {
 }
 
 async function records(store: Store): Promise<VmRecord[]> {
-  return (await store.range(keys.vmsPrefix)).kvs.map((kv) => JSON.parse(kv.value) as VmRecord);
+  return (await store.range(keys.vmsPrefix)).kvs.map(vmRecordOf);
 }
 
 /** Drains the microtask queue and pending I/O-free callbacks so every runnable task has run. */
