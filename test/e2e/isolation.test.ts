@@ -182,6 +182,17 @@ describe("VM isolation with real VMs", () => {
     const limit = Number(readFileSync(join(cgroup, "memory.limit_in_bytes"), "utf8"));
     expect(limit).toBe((256 + 256) * 1024 * 1024);
     expect(memoryCgroup(record.passtPid)).toBe(cgroup);
+    // Its CPU weight is its vcpus + 1, and its node's group carries it, so that under contention
+    // the jailed VM is not squeezed into one host thread's share (docs/isolation.md).
+    const cpu = readFileSync(`/proc/${record.pid}/cgroup`, "utf8").match(
+      /^\d+:(?:[^:]*,)?cpu(?:,[^:]*)?:(.*)$/m,
+    )?.[1];
+    if (cpu) {
+      const shares = (dir: string) =>
+        Number(readFileSync(join("/sys/fs/cgroup/cpu", dir, "cpu.shares"), "utf8"));
+      expect(shares(cpu)).toBe(2 * 1024);
+      expect(shares(join(cpu, ".."))).toBeGreaterThanOrEqual(2 * 1024);
+    }
     // The attack: a guest that escapes qemu looks around the host's filesystem for the node's token,
     // its keys, other tenants' files. qemu's root is its view: system dirs read-only, its inputs, a
     // few devices, and its own state dir (seen here through /proc/<pid>/root, as root).

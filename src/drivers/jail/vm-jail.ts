@@ -8,6 +8,7 @@
 import { chmod, chown, lstat, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
+import { rebalanceCpuWeights } from "./cpu-weights.js";
 import type { JailPlan } from "./jail-command.js";
 import {
   deviceNumbers,
@@ -136,7 +137,10 @@ export class VmJail {
     }
 
     let cgroupProcs: string[] = [];
-    if (this.opts.cgroup) cgroupProcs = await createVmCgroup(this.opts.cgroup, name, vmLimits(spec));
+    if (this.opts.cgroup) {
+      cgroupProcs = await createVmCgroup(this.opts.cgroup, name, vmLimits(spec));
+      await rebalanceCpuWeights(this.opts.cgroup);
+    }
     return {
       uid,
       inputs: seen,
@@ -159,6 +163,7 @@ export class VmJail {
     if (!this.opts.cgroup) return 0;
     const killed = await killVmCgroup(this.opts.cgroup, name);
     await removeVmCgroup(this.opts.cgroup, name);
+    await rebalanceCpuWeights(this.opts.cgroup);
     return killed;
   }
 
