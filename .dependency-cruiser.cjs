@@ -1,6 +1,7 @@
 /**
  * Layering rules from docs/architecture.md: imports point downward only.
- * core <- ports <- adapters (store, drivers, discovery) / services (agent, control, api) <- entry points (daemon, cli).
+ * core <- ports <- state <- services (agent, control, api); ports <- adapters (store, drivers, discovery);
+ * both <- entry points (daemon, cli).
  * sim may use core, ports and services but never a production adapter.
  */
 const layer = (name) => `^src/(${name})/`;
@@ -32,11 +33,18 @@ module.exports = {
       to: { path: `^src/(?!core/|ports/)` },
     },
     {
+      name: "state-depends-on-core-and-ports",
+      comment: "state/ (typed collections and informers over the Store port) sits between ports and services",
+      severity: "error",
+      from: { path: layer("state"), pathNot: PRODUCTION.pathNot },
+      to: { path: `^src/(?!core/|ports/|state/)` },
+    },
+    {
       name: "adapters-below-services",
       comment: "adapters implement ports; they never reach up into services or entry points",
       severity: "error",
       from: { path: layer(ADAPTERS) , pathNot: PRODUCTION.pathNot },
-      to: { path: layer(`${SERVICES}|daemon|cli|sim|bench`) },
+      to: { path: layer(`${SERVICES}|state|daemon|cli|sim|bench`) },
     },
     {
       name: "services-use-ports-not-adapters",

@@ -9,6 +9,7 @@ import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import type { TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { breakableWatches } from "../testing/breakable-watches.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { Agent } from "./agent.js";
 
@@ -381,8 +382,8 @@ describe("Agent", () => {
     // A store that breaks every watch at once and fails every read, as a full or lost disk does.
     let broken = false;
     let reads = 0;
-    const breakers: (() => void)[] = [];
-    const failing = new Proxy(store, {
+    const watches = breakableWatches(store, () => new BlixardError("COMPACTED", "revision compacted"));
+    const failing = new Proxy(watches.store, {
       get(target, prop, receiver) {
         if (prop === "range")
           return async (...args: Parameters<SqliteStore["range"]>) => {
@@ -392,28 +393,7 @@ describe("Agent", () => {
             }
             return target.range(...args);
           };
-        if (prop !== "watch") return Reflect.get(target, prop, receiver);
-        return (prefix: string, options: { fromRevision: number }) => {
-          const inner = target.watch(prefix, options);
-          let fail: (err: Error) => void = () => {};
-          const failed = new Promise<never>((_, reject) => {
-            fail = reject;
-          });
-          failed.catch(() => {});
-          breakers.push(() => fail(new BlixardError("COMPACTED", "revision compacted")));
-          if (broken) breakers.at(-1)!();
-          return {
-            close: () => inner.close(),
-            async *[Symbol.asyncIterator]() {
-              const it = inner[Symbol.asyncIterator]();
-              for (;;) {
-                const next = await Promise.race([it.next(), failed]);
-                if (next.done) return;
-                yield next.value;
-              }
-            },
-          };
-        };
+        return Reflect.get(target, prop, receiver);
       },
     });
     await agent.shutdown({ stopVms: false });
@@ -428,7 +408,8 @@ describe("Agent", () => {
     });
     await agent.start();
     broken = true;
-    for (const b of breakers.splice(0)) b();
+    watches.breakNew(true);
+    watches.breakAll();
     // Two minutes of a broken store: reloads 1, 2, 4, 8, 16, 30 and 30 s after the failures before
     // them (the next at 121 s), where it used to reload every second: 120 times.
     for (let t = 0; t < 120_000; t += 500) {
@@ -438,6 +419,7 @@ describe("Agent", () => {
     expect(reads).toBe(7);
     // The store recovers: the agent follows it again and acts on a new VM.
     broken = false;
+    watches.breakNew(false);
     clock.advance(30_000);
     await settle();
     await store.put(keys.vm("late"), JSON.stringify(record("late")));

@@ -2,10 +2,9 @@
  * Small pieces of the scheduler: the compare that keeps a move off a lost node honest, the reason a
  * placement names, the cache maps mirrored from store prefixes, and pruning the event log.
  */
-import { keys, nameFromKey } from "../core/keys.js";
-import { type Codec, decodeAll } from "../core/store-codecs.js";
+import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
-import type { Compare, KeyValue, Store } from "../ports/store.js";
+import type { Compare, Store } from "../ports/store.js";
 
 /** Keeps the event log to `maxEvents`: deletes the oldest keys (they sort by time), fenced, in batches. */
 export async function pruneEventLog(store: Store, fence: Compare, maxEvents: number): Promise<void> {
@@ -33,35 +32,4 @@ export function placementOf(record: VmRecord): string {
   const placement = record.spec.placement;
   if (placement?.node) return "manual placement";
   return placement?.strategy ? `strategy ${placement.strategy}` : "the default strategy";
-}
-
-/** Where a mirrored key's value cannot be decoded: told, and the key is treated as absent. */
-export type OnInvalid = (key: string, problem: string) => void;
-
-export function mirror<T>(
-  map: Map<string, T>,
-  prefix: string,
-  codec: Codec<T>,
-  kvs: readonly KeyValue[],
-  onInvalid: OnInvalid,
-): void {
-  map.clear();
-  for (const kv of decodeAll(codec, kvs, onInvalid)) map.set(nameFromKey(prefix, kv.key), kv.value);
-}
-
-export function apply<T>(
-  map: Map<string, T>,
-  prefix: string,
-  codec: Codec<T>,
-  type: "put" | "delete",
-  kv: KeyValue,
-  onInvalid: OnInvalid,
-): void {
-  const name = nameFromKey(prefix, kv.key);
-  const decoded = type === "put" ? codec.decode(kv.value) : undefined;
-  if (decoded?.ok) map.set(name, decoded.value);
-  else {
-    if (decoded) onInvalid(kv.key, decoded.problem);
-    map.delete(name);
-  }
 }

@@ -7,6 +7,7 @@ import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import type { Compare, Store, TxnRequest, Watch, WatchEvent } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { breakableWatches } from "../testing/breakable-watches.js";
 import { Scheduler } from "./scheduler.js";
 
 const node = (id: string): NodeRecord => ({
@@ -245,35 +246,9 @@ describe("Scheduler", () => {
     expect((await record("big")).unschedulable).toBeUndefined();
   });
   it("retries a Pending VM after reloading a broken watch, whose missed events may have made room", async () => {
-    // Watches that can be broken on demand, as a store connection that drops does.
-    const breakers: (() => void)[] = [];
-    const breakable = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop !== "watch") return Reflect.get(target, prop, receiver);
-        return (prefix: string, options: { fromRevision: number }): Watch => {
-          const inner = target.watch(prefix, options);
-          let fail: (err: Error) => void = () => {};
-          const failed = new Promise<never>((_, reject) => {
-            fail = reject;
-          });
-          failed.catch(() => {});
-          breakers.push(() => fail(new Error("watch broke")));
-          return {
-            close: () => inner.close(),
-            async *[Symbol.asyncIterator]() {
-              const it = inner[Symbol.asyncIterator]();
-              for (;;) {
-                const next = await Promise.race([it.next(), failed]);
-                if (next.done) return;
-                yield next.value;
-              }
-            },
-          };
-        };
-      },
-    });
-    await pendingBehindOther(breakable);
-    for (const b of breakers.splice(0)) b();
+    const watches = breakableWatches(store);
+    await pendingBehindOther(watches.store);
+    watches.breakAll();
     await settle();
     // The room appears while the scheduler is not watching; it reloads a second later.
     await store.delete(keys.vm("other"));

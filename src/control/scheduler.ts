@@ -1,25 +1,23 @@
 /**
  * The scheduler controller: while this node leads, it keeps a cache of nodes, liveness and VM records
- * (loaded when it is elected, then followed through watches, and dropped when it no longer leads)
+ * (scheduler-cache.ts: informers started when it is elected and stopped when it no longer leads)
  * and, whenever something changes and once a second for the grace timers, applies the decisions of
  * core/scheduling.ts. Every write is compare-and-swap on the
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
-import { ClusterLoad } from "../core/cluster-load.js";
 import { BlixardError, errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
-import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
-import { type Cordon, type NodeRecord, nodeViews } from "../core/node-record.js";
+import { keys, portClaimKeys } from "../core/keys.js";
+import { nodeViews } from "../core/node-record.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
-import { cordonCodec, nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
-import { decodeVmRecord } from "../core/vm-record-codec.js";
+import type { VmRecord } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
-import type { Compare, KeyValue, Store, Watch } from "../ports/store.js";
-import { apply, mirror, placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
+import type { Compare, Store } from "../ports/store.js";
+import { SchedulerCache } from "./scheduler-cache.js";
+import { placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
 
 export interface SchedulerOptions {
   store: Store;
@@ -37,32 +35,17 @@ export interface SchedulerOptions {
   maxEvents?: number;
 }
 
-interface Cached {
-  kv: KeyValue;
-  record: VmRecord;
-}
-
 export class Scheduler {
-  private readonly vms = new Map<string, Cached>();
-  /** The same records counted per node, kept with vms, so a pass need not re-count every VM. */
-  private readonly perNode = new ClusterLoad();
-  private readonly nodes = new Map<string, NodeRecord>();
-  private readonly alive = new Set<string>();
-  private readonly statuses = new Map<string, VmStatus>();
-  private readonly cordons = new Map<string, Cordon>();
+  private readonly cache: SchedulerCache;
   private readonly notReadySince = new Map<string, number>();
-  /** Bumped by every change that can make room (nodes, liveness, cordons, VMs leaving a node). */
-  private capacityGeneration = 0;
   /** The generation at which each unplaceable VM was last tried. */
   private readonly triedAt = new Map<string, number>();
-  private readonly watches: Watch[] = [];
   private readonly log: Logger;
-  /** A node record, status or cordon no Blixard writer could have written counts as absent. */
-  private readonly invalid = (key: string, problem: string) =>
-    this.log.warn({ key, problem }, "ignoring a store value that cannot be read");
   private timer: TimerHandle | undefined;
   private running = false;
   private loaded = false;
+  /** Whether the cache has been (or is being) loaded since this node was elected. */
+  private cached = false;
   private loading = false;
   private loadAgain = false;
   private loadTimer: TimerHandle | undefined;
@@ -80,6 +63,15 @@ export class Scheduler {
   constructor(private readonly opts: SchedulerOptions) {
     this.log = opts.logger.child({ component: "scheduler" });
     this.eventKeys = new EventKeys(`scheduler-${opts.writer ?? "leader"}`);
+    this.cache = new SchedulerCache({
+      store: opts.store,
+      clock: opts.clock,
+      logger: this.log,
+      onChange: () => {
+        if (this.loaded) this.poke();
+      },
+      onVmGone: (name) => this.triedAt.delete(name),
+    });
   }
 
   start(): void {
@@ -92,7 +84,7 @@ export class Scheduler {
     this.running = false;
     this.timer?.cancel();
     this.loadTimer?.cancel();
-    for (const watch of this.watches.splice(0)) watch.close();
+    this.cache.unload();
   }
 
   /**
@@ -142,18 +134,13 @@ export class Scheduler {
 
   /** Forgets the cache and closes its watches (this node does not lead). */
   private unload(): void {
-    if (!this.loaded && !this.loading && this.watches.length === 0) return;
-    for (const watch of this.watches.splice(0)) watch.close();
+    if (!this.loaded && !this.loading && !this.cached) return;
+    this.cached = false;
+    this.cache.unload();
     this.loadTimer?.cancel();
     this.loadTimer = undefined;
     this.loaded = false;
     this.loadAgain = false;
-    this.vms.clear();
-    this.perNode.clear();
-    this.nodes.clear();
-    this.alive.clear();
-    this.statuses.clear();
-    this.cordons.clear();
     this.notReadySince.clear();
     this.triedAt.clear();
   }
@@ -168,7 +155,6 @@ export class Scheduler {
       { err: errorMessage(err), retryInMs: delayMs, failures: this.reloads.consecutiveFailures },
       `${what}; reloading the cluster state`,
     );
-    for (const watch of this.watches.splice(0)) watch.close();
     this.loaded = false;
     if (delayMs === 0) void this.load();
     else this.loadLater(delayMs);
@@ -196,50 +182,13 @@ export class Scheduler {
     }
     this.loading = true;
     this.loadAgain = false;
-    for (const watch of this.watches.splice(0)) watch.close();
     this.loaded = false;
     try {
-      const [vms, nodes, alive, statuses, cordons] = await Promise.all([
-        this.opts.store.range(keys.vmsPrefix),
-        this.opts.store.range(keys.nodesPrefix),
-        this.opts.store.range(keys.alivePrefix),
-        this.opts.store.range(keys.statusPrefix),
-        this.opts.store.range(keys.cordonPrefix),
-      ]);
-      // The scheduler's own writes that landed after this read (a pass may have run while it was
-      // under way) stay: without them the next pass would fill their nodes twice. The watch from
-      // the read's revision delivers them again, and putVm ignores what is older than it holds.
-      const newer = [...this.vms.values()].filter((c) => c.kv.modRevision > vms.revision);
-      this.vms.clear();
-      this.perNode.clear();
-      for (const kv of vms.kvs) this.putVm(kv);
-      for (const c of newer) this.putVm(c.kv);
-      mirror(this.nodes, keys.nodesPrefix, nodeRecordCodec, nodes.kvs, this.invalid);
-      this.alive.clear();
-      for (const kv of alive.kvs) this.alive.add(nameFromKey(keys.alivePrefix, kv.key));
-      mirror(this.statuses, keys.statusPrefix, vmStatusCodec, statuses.kvs, this.invalid);
-      mirror(this.cordons, keys.cordonPrefix, cordonCodec, cordons.kvs, this.invalid);
-      // A reload follows a broken watch, whose missed events may have made room: retry Pending VMs.
-      this.capacityGeneration++;
-      this.follow(keys.vmsPrefix, vms.revision, (type, kv) =>
-        type === "put" ? this.putVm(kv) : this.dropVm(nameFromKey(keys.vmsPrefix, kv.key)),
-      );
-      this.follow(keys.nodesPrefix, nodes.revision, (type, kv) => {
-        this.capacityGeneration++;
-        apply(this.nodes, keys.nodesPrefix, nodeRecordCodec, type, kv, this.invalid);
-      });
-      this.follow(keys.alivePrefix, alive.revision, (type, kv) => {
-        this.capacityGeneration++;
-        const id = nameFromKey(keys.alivePrefix, kv.key);
-        if (type === "put") this.alive.add(id);
-        else this.alive.delete(id);
-      });
-      this.follow(keys.statusPrefix, statuses.revision, (type, kv) =>
-        apply(this.statuses, keys.statusPrefix, vmStatusCodec, type, kv, this.invalid),
-      );
-      this.follow(keys.cordonPrefix, cordons.revision, (type, kv) =>
-        apply(this.cordons, keys.cordonPrefix, cordonCodec, type, kv, this.invalid),
-      );
+      // Each prefix is listed again and followed from there. The scheduler's own writes that landed
+      // after a list's read stay (state/informer.ts): without them the next pass would fill their
+      // nodes twice. Every list counts as a change that may have made room: Pending VMs are retried.
+      this.cached = true;
+      await this.cache.load();
       this.loaded = true;
       this.poke();
     } catch (err) {
@@ -248,53 +197,6 @@ export class Scheduler {
       this.loading = false;
       if (this.loadAgain) void this.load();
     }
-  }
-
-  private putVm(kv: KeyValue): void {
-    const cached = this.vms.get(nameFromKey(keys.vmsPrefix, kv.key));
-    // A watch event for a write the cache already holds, or an older one.
-    if (cached && cached.kv.modRevision >= kv.modRevision) return;
-    const decoded = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
-    if (!decoded.ok) {
-      // Not something the API could have written: never placed (the agent of a named node reports it).
-      this.log.warn({ vm: decoded.name, problem: decoded.problem }, "ignoring an invalid VM record");
-      this.dropVm(decoded.name);
-      return;
-    }
-    const record = decoded.record;
-    const before = cached?.record;
-    // A VM leaving a node, or asking for less, may make room for a Pending one.
-    if (before && before.node !== "" && (before.node !== record.node || record.deleting))
-      this.capacityGeneration++;
-    this.vms.set(record.name, { kv, record });
-    this.perNode.set(record);
-  }
-
-  private dropVm(name: string): void {
-    if (this.vms.get(name)?.record.node) this.capacityGeneration++;
-    this.vms.delete(name);
-    this.perNode.delete(name);
-    this.triedAt.delete(name);
-  }
-
-  private follow(
-    prefix: string,
-    revision: number,
-    apply: (type: "put" | "delete", kv: KeyValue) => void,
-  ): void {
-    const watch = this.opts.store.watch(prefix, { fromRevision: revision + 1 });
-    this.watches.push(watch);
-    void (async () => {
-      try {
-        for await (const batch of watch) {
-          for (const event of batch.events) apply(event.type, event.kv);
-          this.poke();
-        }
-      } catch (err) {
-        if (!this.running || !this.watches.includes(watch)) return;
-        this.reloadAfterFailure(err, "watch failed");
-      }
-    })();
   }
 
   private async pass(): Promise<void> {
@@ -310,18 +212,18 @@ export class Scheduler {
         }
         const decisions = planScheduling(
           {
-            nodes: nodeViews([...this.nodes.values()], this.alive, this.cordons),
-            load: this.perNode,
-            statuses: this.statuses,
-            retry: (vm) => this.triedAt.get(vm.name) !== this.capacityGeneration,
+            nodes: nodeViews(this.cache.nodeRecords(), this.cache.aliveNodes(), this.cache.cordonMap()),
+            load: this.cache.perNode,
+            statuses: this.cache.statusMap(),
+            retry: (vm) => this.triedAt.get(vm.name) !== this.cache.capacityGeneration,
             now: this.opts.clock.now(),
             notReadySince: this.notReadySince,
           },
           this.opts.config,
           () => this.opts.random.next(),
         );
-        for (const vm of this.perNode.unassigned()) {
-          if (vm.unschedulable !== undefined) this.triedAt.set(vm.name, this.capacityGeneration);
+        for (const vm of this.cache.perNode.unassigned()) {
+          if (vm.unschedulable !== undefined) this.triedAt.set(vm.name, this.cache.capacityGeneration);
         }
         // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
         // and a remote store then carries them in few transactions (ports/group-commit-store.ts).
@@ -344,9 +246,9 @@ export class Scheduler {
   }
 
   private async apply(decision: Decision, fence: Compare): Promise<void> {
-    const cached = this.vms.get(decision.vm);
+    const cached = this.cache.vm(decision.vm);
     if (!cached) return;
-    const { kv, record } = cached;
+    const { kv, value: record } = cached;
     const unchanged: Compare = { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision };
     if (decision.type === "finish-delete") {
       const deleted = await this.opts.store.txn({
@@ -364,7 +266,7 @@ export class Scheduler {
         // watch event did not come (a lagging watch): fail the pass so the state is read again.
         throw new BlixardError("CONFLICT", `VM ${record.name} changed before its delete landed; reloading`);
       }
-      this.dropVm(record.name);
+      this.cache.deletedVm(kv.key, deleted.revision);
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
     }
@@ -403,7 +305,7 @@ export class Scheduler {
     }
     // The cache takes the write at once: the next pass must count this VM on its node even if the
     // watch has not delivered it yet, or it would fill the node twice.
-    this.putVm({ ...kv, value, modRevision: result.revision, version: kv.version + 1 });
+    this.cache.wroteVm({ ...kv, value, modRevision: result.revision, version: kv.version + 1 });
     if (decision.type === "assign") {
       this.log.info(
         { vm: record.name, node: decision.node, from: decision.from, epoch: next.epoch },

@@ -47,11 +47,11 @@ export interface NodeView extends NodeRecord {
 
 /** A node is Ready exactly while its liveness key (bound to its lease) exists. */
 export function nodeViews(
-  records: NodeRecord[],
-  alive: ReadonlySet<string>,
+  records: Iterable<NodeRecord>,
+  alive: { has(id: string): boolean },
   cordons: ReadonlyMap<string, Cordon> = new Map(),
 ): NodeView[] {
-  return records
+  return [...records]
     .map((r) => ({
       ...r,
       state: (alive.has(r.id) ? "Ready" : "NotReady") as NodeState,

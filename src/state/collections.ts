@@ -1,0 +1,53 @@
+/**
+ * The kinds of state the store holds, each with its key prefix and the one codec its values are read
+ * through (core/vm-record-codec.ts, core/store-codecs.ts). An informer (informer.ts) is made from a
+ * collection; so is every reader that lists a prefix, so a key layout or a codec has one home.
+ */
+
+import { keys } from "../core/keys.js";
+import type { Cordon, NodeRecord } from "../core/node-record.js";
+import type { Decoded } from "../core/store-codecs.js";
+import { cordonCodec, nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
+import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import { decodeVmRecord } from "../core/vm-record-codec.js";
+import type { KeyValue } from "../ports/store.js";
+
+export interface Collection<T> {
+  readonly kind: string;
+  readonly prefix: string;
+  decode(name: string, kv: KeyValue): Decoded<T>;
+}
+
+export const vmCollection: Collection<VmRecord> = {
+  kind: "VM record",
+  prefix: keys.vmsPrefix,
+  decode(name, kv) {
+    const decoded = decodeVmRecord(name, kv.value);
+    return decoded.ok ? { ok: true, value: decoded.record } : { ok: false, problem: decoded.problem };
+  },
+};
+
+export const statusCollection: Collection<VmStatus> = {
+  kind: vmStatusCodec.kind,
+  prefix: keys.statusPrefix,
+  decode: (_name, kv) => vmStatusCodec.decode(kv.value),
+};
+
+export const nodeCollection: Collection<NodeRecord> = {
+  kind: nodeRecordCodec.kind,
+  prefix: keys.nodesPrefix,
+  decode: (_name, kv) => nodeRecordCodec.decode(kv.value),
+};
+
+export const cordonCollection: Collection<Cordon> = {
+  kind: cordonCodec.kind,
+  prefix: keys.cordonPrefix,
+  decode: (_name, kv) => cordonCodec.decode(kv.value),
+};
+
+/** A node's liveness key, bound to its lease: its presence is all it says. */
+export const livenessCollection: Collection<true> = {
+  kind: "liveness key",
+  prefix: keys.alivePrefix,
+  decode: () => ({ ok: true, value: true }),
+};

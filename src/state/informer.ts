@@ -1,0 +1,230 @@
+/**
+ * A typed, decoded cache of one key prefix, kept current by list-and-watch: client-go's informer in
+ * miniature, and the one copy of the loop the agent and the scheduler each used to write for
+ * themselves. It lists the prefix, hands the whole set to its owner, then watches from the next
+ * revision. A watch that breaks resumes from the revision after the last batch it delivered (nothing
+ * is missed); one whose revision was compacted away lists again. Both back off on the injected clock
+ * (1 s, 2 s, ... 30 s by default), so a failing store is not hammered, and start from the first wait
+ * again once a watch delivers. Values are decoded once, on the way in; a value that does not decode
+ * is reported to the owner and counts as absent.
+ *
+ * Writes the owner makes itself can be taken in at once (`observe`), before their watch event comes:
+ * a cached entry is only ever replaced by a newer revision of its key, so the later event for the
+ * same write, or an older one a lagging watch delivers, changes nothing.
+ */
+import { errorMessage, isBlixardError } from "../core/errors.js";
+import { nameFromKey } from "../core/keys.js";
+import { RetryBackoff, type RetryBackoffOptions } from "../core/retry-backoff.js";
+import type { Clock, TimerHandle } from "../ports/clock.js";
+import type { Logger } from "../ports/logger.js";
+import type { KeyValue, Store, Watch } from "../ports/store.js";
+import type { Collection } from "./collections.js";
+
+export interface Entry<T> {
+  value: T;
+  kv: KeyValue;
+}
+
+export interface InformerOptions<T> {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** What to cache: its prefix (entries are named by the rest of their key) and its codec. */
+  collection: Collection<T>;
+  /**
+   * After every list, with the whole set (the owner rebuilds what it derives from it). Awaited
+   * before the watch starts, so the owner's own reload (another prefix it reads once) goes with it.
+   */
+  onReset?: (entries: ReadonlyMap<string, Entry<T>>, revision: number) => void | Promise<void>;
+  /** A key of the prefix changed: its new entry (undefined when deleted or invalid) and its old one. */
+  onChange?: (name: string, next: Entry<T> | undefined, previous: Entry<T> | undefined) => void;
+  /** After each delivered watch batch, once its changes are applied. */
+  onBatch?: (revision: number) => void;
+  /** A value that does not decode; it counts as absent. */
+  onInvalid?: (name: string, problem: string, kv: KeyValue) => void;
+  backoff?: RetryBackoffOptions;
+}
+
+export class Informer<T> {
+  private readonly cache = new Map<string, Entry<T>>();
+  /**
+   * Keys the owner deleted itself, with the delete's revision, until the watch passes it: a lagging
+   * watch's older put for such a key must not bring it back.
+   */
+  private readonly tombstones = new Map<string, number>();
+  /** The same entries' values, for owners that hand a plain map on (kept with the cache). */
+  private readonly valueMap = new Map<string, T>();
+  private readonly log: Logger;
+  private readonly backoff: RetryBackoff;
+  private watch: Watch | undefined;
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private synced = false;
+  /** Bumped by every stop and every list, so a stale loop or list knows it is stale. */
+  private generation = 0;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.log = opts.logger.child({ informer: opts.collection.prefix });
+    this.backoff = new RetryBackoff(opts.backoff ?? { initialSeconds: 1, maxSeconds: 30 });
+  }
+
+  /** Lists and starts watching. Rejects when the first list fails (the owner decides what then). */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.list();
+  }
+
+  /** Stops watching and forgets the cache. */
+  stop(): void {
+    this.running = false;
+    this.synced = false;
+    this.generation++;
+    this.watch?.close();
+    this.watch = undefined;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.cache.clear();
+    this.valueMap.clear();
+    this.tombstones.clear();
+  }
+
+  /**
+   * Lists again now (and watches from there), for an owner whose own write failed in a way that
+   * leaves its view in doubt (a lost reply). Rejects when the list fails; the cache is then kept.
+   */
+  async resync(): Promise<void> {
+    if (!this.running) return;
+    await this.list();
+  }
+
+  /** Whether the cache holds a list's result (false before the first list and after stop). */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  get(name: string): Entry<T> | undefined {
+    return this.cache.get(name);
+  }
+
+  entries(): ReadonlyMap<string, Entry<T>> {
+    return this.cache;
+  }
+
+  values(): ReadonlyMap<string, T> {
+    return this.valueMap;
+  }
+
+  /** Takes in a write the owner made itself (its key, new value and revision), unless the cache has newer. */
+  observe(kv: KeyValue): void {
+    this.apply("put", kv);
+  }
+
+  /** Takes in a delete the owner made itself, at its revision. */
+  observeDelete(key: string, revision: number): void {
+    this.apply("delete", { key, value: "", createRevision: 0, modRevision: revision, version: 0, lease: 0 });
+    this.tombstones.set(nameFromKey(this.opts.collection.prefix, key), revision);
+  }
+
+  private async list(): Promise<void> {
+    const generation = ++this.generation;
+    this.watch?.close();
+    this.watch = undefined;
+    this.timer?.cancel();
+    this.timer = undefined;
+    const { kvs, revision } = await this.opts.store.range(this.opts.collection.prefix);
+    if (generation !== this.generation) return;
+    // Entries observed at a later revision than this read stay: the read predates them.
+    const newer = [...this.cache.values()].filter((e) => e.kv.modRevision > revision);
+    this.cache.clear();
+    this.valueMap.clear();
+    for (const kv of kvs) this.take(kv);
+    for (const e of newer) this.take(e.kv);
+    await this.opts.onReset?.(this.cache, revision);
+    if (generation !== this.generation) return;
+    this.synced = true;
+    this.follow(revision + 1, generation);
+  }
+
+  /** Decodes and caches a key's value without telling the owner (a list's entries go in onReset). */
+  private take(kv: KeyValue): void {
+    const name = nameFromKey(this.opts.collection.prefix, kv.key);
+    const cached = this.cache.get(name);
+    if (cached && cached.kv.modRevision >= kv.modRevision) return;
+    if ((this.tombstones.get(name) ?? 0) >= kv.modRevision) return;
+    const decoded = this.opts.collection.decode(name, kv);
+    if (decoded.ok) {
+      this.cache.set(name, { value: decoded.value, kv });
+      this.valueMap.set(name, decoded.value);
+    } else {
+      this.remove(name);
+      this.opts.onInvalid?.(name, decoded.problem, kv);
+    }
+  }
+
+  private apply(type: "put" | "delete", kv: KeyValue): void {
+    const name = nameFromKey(this.opts.collection.prefix, kv.key);
+    const previous = this.cache.get(name);
+    if (previous && previous.kv.modRevision >= kv.modRevision) return;
+    if (type === "delete") {
+      if (!previous) return;
+      this.remove(name);
+    } else this.take(kv);
+    const next = this.cache.get(name);
+    if (next !== previous) this.opts.onChange?.(name, next, previous);
+  }
+
+  private remove(name: string): void {
+    this.cache.delete(name);
+    this.valueMap.delete(name);
+  }
+
+  /** Watches from `fromRevision`; a watch that fails (at once or later) is retried after a backoff. */
+  private follow(fromRevision: number, generation: number): void {
+    let watch: Watch;
+    try {
+      watch = this.opts.store.watch(this.opts.collection.prefix, { fromRevision });
+    } catch (err) {
+      this.recover(err, fromRevision);
+      return;
+    }
+    this.watch = watch;
+    void (async () => {
+      let next = fromRevision;
+      try {
+        for await (const batch of watch) {
+          if (generation !== this.generation) return;
+          this.backoff.succeeded();
+          next = batch.revision + 1;
+          for (const event of batch.events) this.apply(event.type, event.kv);
+          for (const [name, revision] of this.tombstones)
+            if (revision <= batch.revision) this.tombstones.delete(name);
+          this.opts.onBatch?.(batch.revision);
+        }
+      } catch (err) {
+        if (!this.running || generation !== this.generation) return;
+        this.recover(err, next);
+      }
+    })();
+  }
+
+  /**
+   * After a failed watch or list: waits out the backoff, then resumes watching from `next`, or lists
+   * again when that revision was compacted away (or `next` is undefined: the list itself failed).
+   */
+  private recover(err: unknown, next: number | undefined): void {
+    const relist = next === undefined || isBlixardError(err, "COMPACTED");
+    const retryInMs = this.backoff.failed(this.opts.clock.now());
+    this.log.warn(
+      { err: errorMessage(err), retryInMs },
+      relist ? "store watch failed; listing again" : "store watch failed; resuming",
+    );
+    const generation = this.generation;
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.timer = undefined;
+      if (!this.running || generation !== this.generation) return;
+      if (relist) this.list().catch((again) => this.recover(again, undefined));
+      else this.follow(next, generation);
+    }, retryInMs);
+  }
+}
