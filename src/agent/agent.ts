@@ -4,20 +4,21 @@
  * killing the agent never restarts a VM. Decisions come from core/reconcile; this file only executes.
  */
 
-import { errorMessage, isBlixardError } from "../core/errors.js";
+import { errorMessage } from "../core/errors.js";
 import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
 import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
-import { RetryBackoff } from "../core/retry-backoff.js";
 import { decodeAll, vmStatusCodec } from "../core/store-codecs.js";
 import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
 import { decodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
-import type { KeyValue, Store, Watch } from "../ports/store.js";
+import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
+import { vmCollection } from "../state/collections.js";
+import { Informer } from "../state/informer.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
 import { HealthMonitor } from "./health-monitor.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -42,15 +43,16 @@ export interface AgentOptions {
 }
 
 export class Agent {
-  private readonly records = new Map<string, VmRecord>();
-  /** The store revision of each record in `records`: status writes are conditioned on it. */
-  private readonly revisions = new Map<string, number>();
-  private readonly statuses = new Map<string, VmStatus>();
   /**
-   * Records assigned here that no valid API call could have written, with what is wrong: never started,
+   * The VM records assigned to this node, as the store has them (state/informer.ts). Each entry's
+   * revision conditions the status writes made on its strength. Records assigned here that no valid
+   * API call could have written are the informer's invalid entries (`refusal`): never started,
    * stopped or removed on their strength, only reported (status message and a `refused` event).
    */
-  private readonly refused = new Map<string, string>();
+  private readonly vms: Informer<VmRecord>;
+  private readonly statuses = new Map<string, VmStatus>();
+  /** VMs reported as refused: when a valid record replaces theirs, they start afresh. */
+  private readonly reportedRefused = new Set<string>();
   /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
   private readonly unsynced = new Set<string>();
   /** VMs whose last reconcile failed: re-checked on every resync until one succeeds. */
@@ -62,15 +64,11 @@ export class Agent {
   private readonly log: Logger;
   private readonly metrics: AgentMetrics;
   private readonly eventKeys: EventKeys;
-  private watch: Watch | undefined;
   private resyncTimer: TimerHandle | undefined;
   private running = false;
+  /** Reconciles run only once the VMs that survived the node's last run have been re-adopted. */
+  private adopted = false;
   private fenced = false;
-  /**
-   * Waits between attempts to follow the store again after a failure: 1 s, 2 s, ... up to 30 s on the
-   * injected clock, from 1 s again once a watch delivers. A failing store is not hammered.
-   */
-  private readonly rewatches = new RetryBackoff({ initialSeconds: 1, maxSeconds: 30 });
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: "agent" });
@@ -81,17 +79,32 @@ export class Agent {
         ? this.log.debug({ vm }, "the VM's record changed meanwhile; acting on the new one")
         : this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
     );
+    // A failing store is not hammered: the informer waits 1 s, 2 s, ... up to 30 s between attempts.
+    this.vms = new Informer<VmRecord>({
+      store: opts.store,
+      clock: opts.clock,
+      logger: this.log,
+      collection: vmCollection,
+      select: (record) => record.node === opts.nodeId,
+      onReset: () => this.reloaded(),
+      onChange: (name, next) => {
+        // A refused record that was replaced by a valid one starts afresh: its refusal was no failure of the VM.
+        if (next && this.reportedRefused.delete(name)) this.statuses.delete(name);
+        // A change concerns this node if the VM is, or was until now, assigned here.
+        if (this.adopted) void this.enqueue(name);
+      },
+    });
   }
 
   /** Loads desired state, re-adopts surviving VMs, then follows the store. */
   async start(): Promise<void> {
     this.running = true;
-    const revision = await this.loadState();
+    await this.vms.start();
     for (const name of await this.localNames()) {
       const runtime = await this.opts.driver.adopt(name);
       if (runtime.state === "running") this.log.info({ vm: name, pid: runtime.pid }, "re-adopted running VM");
     }
-    this.follow(revision + 1);
+    this.adopted = true;
     // Not awaited: starting VMs can take long (boots, backoffs), and the node must serve its API meanwhile.
     for (const name of await this.localNames()) void this.enqueue(name);
     this.scheduleResync();
@@ -101,13 +114,14 @@ export class Agent {
   async shutdown(options: { stopVms: boolean }): Promise<void> {
     this.running = false;
     this.resyncTimer?.cancel();
-    this.watch?.close();
+    this.vms.stop();
     for (const timer of this.wakeups.values()) timer.cancel();
     for (const monitor of this.monitors.values()) monitor.stop();
     this.monitors.clear();
     await this.queue.idle();
     if (!options.stopVms) return;
-    for (const name of this.records.keys()) {
+    for (const name of await this.localNames()) {
+      if (!this.record(name)) continue;
       const method = await this.opts.driver.stop(name, this.opts.stopOptions);
       this.log.info({ vm: name, method }, "stopped VM on shutdown");
     }
@@ -174,14 +188,12 @@ export class Agent {
     return this.queue.idle();
   }
 
-  private async loadState(): Promise<number> {
-    const [vms, statuses] = await Promise.all([
-      this.opts.store.range(keys.vmsPrefix),
-      this.opts.store.range(keys.statusPrefix),
-    ]);
-    this.records.clear();
-    this.revisions.clear();
-    for (const kv of vms.kvs) this.remember(kv);
+  /**
+   * After every list of the VM records (at start, and again when a watch fell behind compaction):
+   * this node's statuses are read again with them, and once the node runs, every VM is looked at.
+   */
+  private async reloaded(): Promise<void> {
+    const statuses = await this.opts.store.range(keys.statusPrefix);
     // Only this node's statuses: another node's VMs are not ours to report on, or to clean up.
     this.statuses.clear();
     const invalid = (key: string, problem: string) =>
@@ -192,77 +204,30 @@ export class Agent {
     for (const { key, value } of decodeAll(vmStatusCodec, statuses.kvs, invalid)) {
       if (value.node === this.opts.nodeId) this.statuses.set(nameFromKey(keys.statusPrefix, key), value);
     }
-    return vms.revision;
+    if (this.adopted) for (const name of await this.localNames()) void this.enqueue(name);
   }
 
-  private remember(kv: KeyValue): void {
-    const decoded = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
-    if (!decoded.ok) {
-      this.forget(decoded.name);
-      if (decoded.node === this.opts.nodeId) {
-        this.refused.set(decoded.name, decoded.problem);
-        this.revisions.set(decoded.name, kv.modRevision);
-      }
-      return;
-    }
-    const record = decoded.record;
-    // A refused record that was replaced by a valid one starts afresh: its refusal was no failure of the VM.
-    if (this.refused.delete(record.name)) this.statuses.delete(record.name);
-    if (record.node === this.opts.nodeId) {
-      this.records.set(record.name, record);
-      this.revisions.set(record.name, kv.modRevision);
-    } else this.forget(record.name);
+  private record(name: string): VmRecord | undefined {
+    return this.vms.get(name)?.value;
   }
 
-  private forget(name: string): void {
-    this.records.delete(name);
-    this.revisions.delete(name);
-    this.refused.delete(name);
+  /** What is wrong with the record assigned here that the agent refuses to act on, and its revision. */
+  private refusal(name: string): { problem: string; revision: number } | undefined {
+    const bad = this.vms.invalidEntries().get(name);
+    if (!bad) return undefined;
+    const decoded = decodeVmRecord(name, bad.kv.value);
+    if (decoded.ok || decoded.node !== this.opts.nodeId) return undefined;
+    return { problem: decoded.problem, revision: bad.kv.modRevision };
+  }
+
+  /** The store revision of the record the agent acts on: status writes are conditioned on it. */
+  private revision(name: string): number | undefined {
+    return this.vms.get(name)?.kv.modRevision ?? this.refusal(name)?.revision;
   }
 
   private async localNames(): Promise<Set<string>> {
-    return new Set([...this.records.keys(), ...this.refused.keys(), ...(await this.opts.driver.list())]);
-  }
-
-  private follow(fromRevision: number): void {
-    const watch = this.opts.store.watch(keys.vmsPrefix, { fromRevision });
-    this.watch = watch;
-    void (async () => {
-      let next = fromRevision;
-      try {
-        for await (const batch of watch) {
-          this.rewatches.succeeded();
-          next = batch.revision + 1;
-          for (const event of batch.events) {
-            const name = nameFromKey(keys.vmsPrefix, event.kv.key);
-            // A change concerns this node if the VM is, or was until now, assigned here.
-            const wasOurs = this.records.has(name);
-            if (event.type === "put") this.remember(event.kv);
-            else this.forget(name);
-            if (wasOurs || this.records.has(name)) void this.enqueue(name);
-          }
-        }
-      } catch (err) {
-        if (!this.running) return;
-        const retryInMs = this.rewatches.failed(this.opts.clock.now());
-        this.log.warn({ err: errorMessage(err), retryInMs }, "store watch failed; reloading state");
-        const reload = isBlixardError(err, "COMPACTED");
-        this.opts.clock.setTimeout(() => void this.rewatch(reload ? undefined : next), retryInMs);
-      }
-    })();
-  }
-
-  private async rewatch(fromRevision: number | undefined): Promise<void> {
-    if (!this.running) return;
-    try {
-      const revision = fromRevision === undefined ? (await this.loadState()) + 1 : fromRevision;
-      this.follow(revision);
-      for (const name of await this.localNames()) void this.enqueue(name);
-    } catch (err) {
-      const retryInMs = this.rewatches.failed(this.opts.clock.now());
-      this.log.warn({ err: errorMessage(err), retryInMs }, "store unavailable; retrying");
-      this.opts.clock.setTimeout(() => void this.rewatch(fromRevision), retryInMs);
-    }
+    const refused = [...this.vms.invalidEntries().keys()].filter((name) => this.refusal(name));
+    return new Set([...this.vms.entries().keys(), ...refused, ...(await this.opts.driver.list())]);
   }
 
   private scheduleResync(): void {
@@ -279,17 +244,17 @@ export class Agent {
   /** Nothing but a store event can change this VM: it has no process to watch and nothing to retry. */
   private settled(name: string): boolean {
     const status = this.statuses.get(name);
-    if (!status || !this.records.has(name) || this.unsynced.has(name) || this.dirty.has(name)) return false;
+    if (!status || !this.record(name) || this.unsynced.has(name) || this.dirty.has(name)) return false;
     return status.phase === "Stopped" || (status.phase === "Failed" && status.nextRestartAt === null);
   }
 
   private async reconcile(name: string): Promise<void> {
     if (!this.running || this.fenced) return;
     const t0 = this.opts.clock.now();
-    const record = this.records.get(name);
-    const refusal = this.refused.get(name);
+    const record = this.record(name);
+    const refusal = this.refusal(name);
     if (refusal !== undefined) {
-      await this.reportRefused(name, refusal);
+      await this.reportRefused(name, refusal.problem);
     } else if (!record) {
       await this.removeOrphan(name);
     } else {
@@ -396,7 +361,7 @@ export class Agent {
 
   private async onHealth(name: string, startedAt: number, state: HealthTracker): Promise<void> {
     const status = this.statuses.get(name);
-    const record = this.records.get(name);
+    const record = this.record(name);
     if (!status || !record || status.phase !== "Running") return;
     const now = this.opts.clock.now();
     const next: VmStatus = { ...status, health: state.health, updatedAt: new Date(now).toISOString() };
@@ -442,7 +407,7 @@ export class Agent {
    * overwrite the new owner's status, nor start a VM on the strength of an assignment it has lost.
    */
   private async writeStatus(name: string, status: VmStatus): Promise<void> {
-    const revision = this.revisions.get(name);
+    const revision = this.revision(name);
     if (revision === undefined) throw new StaleRecordError(name);
     if (!this.unsynced.has(name) && !statusChanged(this.statuses.get(name), status)) return;
     const previous = this.statuses.get(name);
@@ -477,7 +442,7 @@ export class Agent {
     const message = `refused: the store holds a record for this VM that no valid API call could have written (${problem.slice(0, 2000)}); nothing was started. Delete it with: blixard vm delete ${name}`;
     const previous = this.statuses.get(name);
     if (previous?.message === message && !this.unsynced.has(name)) return;
-    const revision = this.revisions.get(name);
+    const revision = this.revision(name);
     if (revision === undefined) return;
     this.stopMonitor(name);
     const now = this.opts.clock.now();
@@ -491,6 +456,7 @@ export class Agent {
       updatedAt: new Date(now).toISOString(),
     };
     this.log.error({ vm: name, problem }, "refused an invalid VM record from the store");
+    this.reportedRefused.add(name);
     this.statuses.set(name, status);
     this.unsynced.add(name);
     const result = await this.opts.store.txn({
@@ -513,7 +479,7 @@ export class Agent {
     const { name } = record;
     this.stopMonitor(name);
     await this.opts.driver.remove(name);
-    await this.opts.store.txn({
+    const deleted = await this.opts.store.txn({
       compare: [],
       success: [
         { type: "delete", key: keys.status(name) },
@@ -529,7 +495,7 @@ export class Agent {
     });
     this.statuses.delete(name);
     this.unsynced.delete(name);
-    this.forget(name);
+    this.vms.observeDelete(keys.vm(name), deleted.revision);
     this.log.info({ vm: name }, "deleted VM");
   }
 

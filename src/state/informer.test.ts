@@ -76,6 +76,37 @@ describe("Informer", () => {
     expect(values()).toEqual({ a: 10 });
   });
 
+  it("keeps only the values it selects, and lists the keys that do not decode until they are fixed or gone", async () => {
+    await store.put(`${PREFIX}small`, "1");
+    await store.put(`${PREFIX}big`, "100");
+    await store.put(`${PREFIX}bad`, "x");
+    const inf = new Informer<number>({
+      store,
+      clock,
+      logger: silentLogger,
+      collection: { kind: "number", prefix: PREFIX, decode },
+      select: (n) => n < 10,
+      onChange: (name, next, previous) =>
+        changes.push(`${name}: ${previous?.value ?? "-"} -> ${next?.value ?? "-"}`),
+    });
+    informer = inf;
+    await inf.start();
+    expect(values()).toEqual({ small: 1 });
+    expect([...inf.invalidEntries().keys()]).toEqual(["bad"]);
+    // Moving out of the selection is a removal; into it, an addition.
+    await store.put(`${PREFIX}small`, "50");
+    await store.put(`${PREFIX}big`, "5");
+    await store.put(`${PREFIX}bad`, "200");
+    await settle();
+    expect(changes).toEqual(["small: 1 -> -", "big: - -> 5"]);
+    expect(values()).toEqual({ big: 5 });
+    expect(inf.invalidEntries().size).toBe(0);
+    await store.put(`${PREFIX}worse`, "y");
+    await store.delete(`${PREFIX}worse`);
+    await settle();
+    expect(inf.invalidEntries().size).toBe(0);
+  });
+
   it("takes in the owner's own write at once, and the same write's watch event or an older one changes nothing", async () => {
     const inf = await start();
     // The owner writes, and observes before its watch event arrives.

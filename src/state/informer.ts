@@ -40,8 +40,13 @@ export interface InformerOptions<T> {
   onChange?: (name: string, next: Entry<T> | undefined, previous: Entry<T> | undefined) => void;
   /** After each delivered watch batch, once its changes are applied. */
   onBatch?: (revision: number) => void;
-  /** A value that does not decode; it counts as absent. */
+  /** A value that does not decode; it counts as absent (and is listed by `invalidEntries`). */
   onInvalid?: (name: string, problem: string, kv: KeyValue) => void;
+  /**
+   * Which valid values to keep: the others count as absent, as if their key were gone (an agent keeps
+   * only its own node's VMs). All by default.
+   */
+  select?: (value: T) => boolean;
   backoff?: RetryBackoffOptions;
 }
 
@@ -52,6 +57,8 @@ export class Informer<T> {
    * watch's older put for such a key must not bring it back.
    */
   private readonly tombstones = new Map<string, number>();
+  /** Keys whose value does not decode, with the problem: absent from the cache, kept for reporting. */
+  private readonly invalid = new Map<string, { problem: string; kv: KeyValue }>();
   /** The same entries' values, for owners that hand a plain map on (kept with the cache). */
   private readonly valueMap = new Map<string, T>();
   private readonly log: Logger;
@@ -86,6 +93,7 @@ export class Informer<T> {
     this.cache.clear();
     this.valueMap.clear();
     this.tombstones.clear();
+    this.invalid.clear();
   }
 
   /**
@@ -114,6 +122,11 @@ export class Informer<T> {
     return this.valueMap;
   }
 
+  /** The keys of the prefix whose value does not decode, as of the cache. */
+  invalidEntries(): ReadonlyMap<string, { problem: string; kv: KeyValue }> {
+    return this.invalid;
+  }
+
   /** Takes in a write the owner made itself (its key, new value and revision), unless the cache has newer. */
   observe(kv: KeyValue): void {
     this.apply("put", kv);
@@ -137,6 +150,7 @@ export class Informer<T> {
     const newer = [...this.cache.values()].filter((e) => e.kv.modRevision > revision);
     this.cache.clear();
     this.valueMap.clear();
+    this.invalid.clear();
     for (const kv of kvs) this.take(kv);
     for (const e of newer) this.take(e.kv);
     await this.opts.onReset?.(this.cache, revision);
@@ -152,13 +166,19 @@ export class Informer<T> {
     if (cached && cached.kv.modRevision >= kv.modRevision) return;
     if ((this.tombstones.get(name) ?? 0) >= kv.modRevision) return;
     const decoded = this.opts.collection.decode(name, kv);
-    if (decoded.ok) {
-      this.cache.set(name, { value: decoded.value, kv });
-      this.valueMap.set(name, decoded.value);
-    } else {
+    if (!decoded.ok) {
       this.remove(name);
+      this.invalid.set(name, { problem: decoded.problem, kv });
       this.opts.onInvalid?.(name, decoded.problem, kv);
+      return;
     }
+    this.invalid.delete(name);
+    if (this.opts.select && !this.opts.select(decoded.value)) {
+      this.remove(name);
+      return;
+    }
+    this.cache.set(name, { value: decoded.value, kv });
+    this.valueMap.set(name, decoded.value);
   }
 
   private apply(type: "put" | "delete", kv: KeyValue): void {
@@ -166,6 +186,7 @@ export class Informer<T> {
     const previous = this.cache.get(name);
     if (previous && previous.kv.modRevision >= kv.modRevision) return;
     if (type === "delete") {
+      this.invalid.delete(name);
       if (!previous) return;
       this.remove(name);
     } else this.take(kv);
