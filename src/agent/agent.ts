@@ -7,7 +7,7 @@
 import { errorMessage } from "../core/errors.js";
 import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
-import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
+import { keys, nameFromKey } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
 import { decodeAll, vmStatusCodec } from "../core/store-codecs.js";
 import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
@@ -19,6 +19,7 @@ import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
 import { vmCollection } from "../state/collections.js";
 import { Informer } from "../state/informer.js";
+import { deleteVmOps } from "../state/vm-transactions.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
 import { HealthMonitor } from "./health-monitor.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -481,17 +482,15 @@ export class Agent {
     await this.opts.driver.remove(name);
     const deleted = await this.opts.store.txn({
       compare: [],
-      success: [
-        { type: "delete", key: keys.status(name) },
-        { type: "delete", key: keys.vm(name) },
-        ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+      success: deleteVmOps(
+        record,
         eventEntry(this.eventKeys, this.opts.clock.now(), {
           type: "deleted",
           vm: name,
           node: this.opts.nodeId,
           reason: "stopped and its state removed",
         }),
-      ],
+      ),
     });
     this.statuses.delete(name);
     this.unsynced.delete(name);

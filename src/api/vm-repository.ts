@@ -4,12 +4,13 @@
  */
 import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
-import { keys, nameFromKey, portClaimKeys } from "../core/keys.js";
+import { keys, nameFromKey } from "../core/keys.js";
 import { vmStatusCodec } from "../core/store-codecs.js";
 import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
+import { createVmParts } from "../state/vm-transactions.js";
 
 const MAX_CAS_ATTEMPTS = 20;
 
@@ -96,22 +97,16 @@ export class VmRepository {
     const views: VmView[] = [];
     for (const record of records) {
       const status = initialStatus(record.node, now, record.restartNonce);
-      const claims = portClaimKeys(record.spec.forwards);
-      for (const key of [keys.vm(record.name), ...claims]) {
-        compare.push({ key, target: "createRevision", op: "=", value: 0 });
-      }
-      success.push(
-        { type: "put", key: keys.vm(record.name), value: encodeVmRecord(record) },
-        { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
-        ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
-        eventEntry(this.eventKeys, this.clock.now(), {
-          type: "created",
-          vm: record.name,
-          node: record.node,
-          reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
-          ...(actor === undefined ? {} : { actor }),
-        }),
-      );
+      const event = eventEntry(this.eventKeys, this.clock.now(), {
+        type: "created",
+        vm: record.name,
+        node: record.node,
+        reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
+        ...(actor === undefined ? {} : { actor }),
+      });
+      const parts = createVmParts(record, status, event);
+      compare.push(...parts.compare);
+      success.push(...parts.success);
       views.push(toView(record, status));
     }
     const result = await this.store.txn({ confirmQuorum: true, compare, success });

@@ -7,7 +7,6 @@
  */
 import { BlixardError, errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
-import { keys, portClaimKeys } from "../core/keys.js";
 import { nodeViews } from "../core/node-record.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
@@ -16,6 +15,7 @@ import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Compare, Store } from "../ports/store.js";
+import { deleteVmOps } from "../state/vm-transactions.js";
 import { SchedulerCache } from "./scheduler-cache.js";
 import { placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
 
@@ -253,12 +253,7 @@ export class Scheduler {
     if (decision.type === "finish-delete") {
       const deleted = await this.opts.store.txn({
         compare: [unchanged, fence, ...stillGone(decision.node || undefined)],
-        success: [
-          { type: "delete", key: keys.vm(record.name) },
-          { type: "delete", key: keys.status(record.name) },
-          ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
-          this.event("deleted", record.name, decision.node, "its node is gone"),
-        ],
+        success: deleteVmOps(record, this.event("deleted", record.name, decision.node, "its node is gone")),
       });
       if (!deleted.succeeded) {
         // The record changed since the cache read it, or the node came back. Dropping it from the

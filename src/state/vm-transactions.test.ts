@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { keys } from "../core/keys.js";
+import { initialStatus, type VmRecord } from "../core/vm-record.js";
+import { parseVmSpec } from "../core/vm-spec.js";
+import { createVmParts, deleteVmOps } from "./vm-transactions.js";
+
+const record: VmRecord = {
+  name: "web",
+  spec: parseVmSpec({
+    name: "web",
+    kernel: "/k",
+    forwards: [
+      { host: 8080, guest: 80 },
+      { host: 8443, guest: 443 },
+    ],
+  }),
+  desiredState: "running",
+  node: "",
+  restartNonce: 0,
+  deleting: false,
+  createdAt: "2026-12-03T10:00:00.000Z",
+};
+const event = { type: "put" as const, key: "/blixard/v1/events/1", value: "{}" };
+
+describe("VM transactions", () => {
+  it("creates record, status and a claim per forwarded port only where none of them exists", () => {
+    const parts = createVmParts(record, initialStatus("", record.createdAt), event);
+    const claimed = parts.success.filter((op) => op.type === "put" && op.value === "web").map((op) => op.key);
+    expect(claimed).toHaveLength(2);
+    expect(parts.compare.map((c) => [c.key, c.target, c.value])).toEqual(
+      [keys.vm("web"), ...claimed].map((key) => [key, "createRevision", 0]),
+    );
+    expect(parts.success.map((op) => op.key)).toEqual([
+      keys.vm("web"),
+      keys.status("web"),
+      ...claimed,
+      event.key,
+    ]);
+  });
+
+  it("deletes exactly what a create wrote, with the event", () => {
+    const created = createVmParts(record, initialStatus("", record.createdAt), event).success;
+    const deleted = deleteVmOps(record, event);
+    // Nothing of the VM is left behind (a port claim left would block the port for good).
+    expect(
+      deleted
+        .filter((op) => op.type === "delete")
+        .map((op) => op.key)
+        .sort(),
+    ).toEqual(
+      created
+        .filter((op) => op.key !== event.key)
+        .map((op) => op.key)
+        .sort(),
+    );
+    expect(deleted.at(-1)).toBe(event);
+  });
+});
