@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import { initialStatus, type VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import type { TxnOp } from "../ports/store.js";
 import { createVmParts, deleteVmOps } from "./vm-transactions.js";
+
+const keyOf = (op: TxnOp) => ("key" in op ? op.key : op.prefix);
 
 const record: VmRecord = {
   name: "web",
@@ -25,17 +28,12 @@ const event = { type: "put" as const, key: "/blixard/v1/events/1", value: "{}" }
 describe("VM transactions", () => {
   it("creates record, status and a claim per forwarded port only where none of them exists", () => {
     const parts = createVmParts(record, initialStatus("", record.createdAt), event);
-    const claimed = parts.success.filter((op) => op.type === "put" && op.value === "web").map((op) => op.key);
+    const claimed = parts.success.filter((op) => op.type === "put" && op.value === "web").map(keyOf);
     expect(claimed).toHaveLength(2);
     expect(parts.compare.map((c) => [c.key, c.target, c.value])).toEqual(
       [keys.vm("web"), ...claimed].map((key) => [key, "createRevision", 0]),
     );
-    expect(parts.success.map((op) => op.key)).toEqual([
-      keys.vm("web"),
-      keys.status("web"),
-      ...claimed,
-      event.key,
-    ]);
+    expect(parts.success.map(keyOf)).toEqual([keys.vm("web"), keys.status("web"), ...claimed, event.key]);
   });
 
   it("deletes exactly what a create wrote, with the event", () => {
@@ -45,12 +43,12 @@ describe("VM transactions", () => {
     expect(
       deleted
         .filter((op) => op.type === "delete")
-        .map((op) => op.key)
+        .map(keyOf)
         .sort(),
     ).toEqual(
       created
         .filter((op) => op.key !== event.key)
-        .map((op) => op.key)
+        .map(keyOf)
         .sort(),
     );
     expect(deleted.at(-1)).toBe(event);
