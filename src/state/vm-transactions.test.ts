@@ -47,7 +47,7 @@ describe("VM transactions", () => {
         .sort(),
     ).toEqual(
       created
-        .filter((op) => op.key !== event.key)
+        .filter((op) => keyOf(op) !== event.key)
         .map(keyOf)
         .sort(),
     );
