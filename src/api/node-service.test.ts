@@ -8,7 +8,6 @@ import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { nodeServiceImpl } from "./node-service.js";
-import { VmRepository } from "./vm-repository.js";
 
 describe("NodeService", () => {
   let store: SqliteStore;
@@ -26,7 +25,7 @@ describe("NodeService", () => {
     const impl = nodeServiceImpl({
       store,
       clock: new ManualClock(),
-      repo: new VmRepository(store, new ManualClock()),
+      writer: "n1",
       leader: async () => "b",
     });
     client = createClient(
@@ -102,12 +101,11 @@ describe("NodeService", () => {
     await expect(client.cordonNode({ id: "zz" })).rejects.toThrow(/node "zz" not found/);
   });
 
-  it("drains a node: cordons it and hands each of its VMs over for placement elsewhere", async () => {
+  it("drains a node by cordoning it as draining, naming the VMs that will move and who asked; it moves none itself", async () => {
     await store.put(keys.node("a"), JSON.stringify(record("a")));
     const vm = (name: string, node: string, deleting = false) =>
       store.put(
         keys.vm(name),
-        // A whole record: the repository refuses to write back one the API could not have written.
         JSON.stringify({
           name,
           node,
@@ -125,8 +123,13 @@ describe("NodeService", () => {
     const res = await client.drainNode({ id: "a" });
     expect(res.vms).toEqual(["x"]);
     expect(res.node).toMatchObject({ cordoned: true, draining: true });
-    const x = JSON.parse((await store.get(keys.vm("x")))!.value);
-    expect(x).toMatchObject({ node: "", handoffFrom: "a", epoch: 3 });
-    expect(JSON.parse((await store.get(keys.vm("y")))!.value)).toMatchObject({ node: "b", epoch: 2 });
+    // Placement belongs to the leader's scheduler (control/scheduler.ts takes x off a): the API wrote
+    // the cordon and the request's event, and no VM record.
+    expect(JSON.parse((await store.get(keys.vm("x")))!.value)).toMatchObject({ node: "a", epoch: 2 });
+    expect(JSON.parse((await store.get(keys.cordon("a")))!.value)).toMatchObject({ draining: true });
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
+    expect(events).toEqual([
+      expect.objectContaining({ type: "requested", node: "a", reason: "drain of a requested" }),
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { type NodeUsage, nodeUsage } from "../core/allocation.js";
 import { ClusterLoad } from "../core/cluster-load.js";
 import { BlixardError } from "../core/errors.js";
+import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey } from "../core/keys.js";
 import { type NodeView, nodeViews } from "../core/node-record.js";
 import type { Resources } from "../core/placement.js";
@@ -14,7 +15,6 @@ import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_
 import type { Clock } from "../ports/clock.js";
 import type { KeyValue, Store } from "../ports/store.js";
 import { actorOf } from "./principal-context.js";
-import type { VmRepository } from "./vm-repository.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
   const [records, alive, cordons] = await Promise.all([
@@ -63,8 +63,8 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
 export interface NodeServiceDeps {
   store: Store;
   clock: Clock;
-  /** Drains move VMs through the repository, compare-and-swap like every API write. */
-  repo: VmRepository;
+  /** Names the writer of the events the API records (`requested`). */
+  writer: string;
   /** The id of the node that leads now, if any. */
   leader: () => Promise<string | undefined>;
 }
@@ -87,13 +87,27 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
     }
     return nodeToProto(view, usage(view), leader);
   };
-  const cordon = async (id: string, draining: boolean) => {
+  const eventKeys = new EventKeys(`api-${deps.writer}`);
+  /** Writes the cordon; a drain also records who asked (the leader's scheduler then moves the VMs). */
+  const cordon = async (id: string, draining: boolean, actor?: string) => {
     await one(id);
-    const value = cordonCodec.encode({ draining, at: new Date(deps.clock.now()).toISOString() });
+    const now = deps.clock.now();
+    const value = cordonCodec.encode({ draining, at: new Date(now).toISOString() });
+    const requested = draining
+      ? [
+          eventEntry(eventKeys, now, {
+            type: "requested",
+            vm: "",
+            node: id,
+            reason: `drain of ${id} requested`,
+            ...(actor === undefined ? {} : { actor }),
+          }),
+        ]
+      : [];
     await deps.store.txn({
       confirmQuorum: true,
       compare: [],
-      success: [{ type: "put", key: keys.cordon(id), value }],
+      success: [{ type: "put", key: keys.cordon(id), value }, ...requested],
     });
   };
   return {
@@ -110,23 +124,17 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       });
       return { node: await one(req.id) };
     },
+    /**
+     * A drain is a cordon that says so: the leader's scheduler takes the node's VMs off (the API
+     * writes no placement). The reply names the VMs on the node now, the ones that will move.
+     */
     async drainNode(req, ctx) {
-      await cordon(req.id, true);
+      await cordon(req.id, true, actorOf(ctx)?.name);
       const records = await deps.store.range(keys.vmsPrefix);
-      const moved: string[] = [];
-      for (const record of validRecords(records.kvs)) {
-        if (record.node !== req.id || record.deleting) continue;
-        await deps.repo.update(
-          record.name,
-          (r) =>
-            r.node === req.id && !r.deleting
-              ? { ...r, node: "", handoffFrom: req.id, epoch: (r.epoch ?? 0) + 1 }
-              : r,
-          { actor: actorOf(ctx)?.name, reason: `drain of ${req.id} requested` },
-        );
-        moved.push(record.name);
-      }
-      return { node: await one(req.id), vms: moved };
+      const moving = validRecords(records.kvs)
+        .filter((record) => record.node === req.id && !record.deleting)
+        .map((record) => record.name);
+      return { node: await one(req.id), vms: moving };
     },
     async listNodes() {
       const { views, leader, usage } = await snapshot();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
-import type { VmRecord } from "../core/vm-record.js";
+import { initialStatus, type VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
 import { ManualClock } from "../ports/manual-clock.js";
@@ -142,6 +142,31 @@ describe("Scheduler", () => {
     await store.put(keys.vm("api"), JSON.stringify(vm("api")));
     await settle();
     expect(await record("api")).toMatchObject({ node: "a" });
+  });
+
+  it("takes a draining node's VMs off it, fenced, and places them elsewhere once that node has stopped them", async () => {
+    await register("a", true);
+    await register("b", true);
+    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
+    await store.put(
+      keys.status("web"),
+      JSON.stringify({ ...initialStatus("a", "t"), phase: "Running", pid: 7 }),
+    );
+    scheduler.start();
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "a" });
+    // What the API's DrainNode writes: the cordon, nothing else.
+    await store.put(keys.cordon("a"), JSON.stringify({ draining: true, at: "t" }));
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "", handoffFrom: "a", epoch: 1 });
+    // Not placed while a still runs it: two copies must never run.
+    clock.advance(2_000);
+    await settle();
+    expect((await record("web")).node).toBe("");
+    await store.put(keys.status("web"), JSON.stringify({ ...initialStatus("a", "t"), phase: "Stopped" }));
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "b", epoch: 2 });
+    expect((await record("web")).handoffFrom).toBeUndefined();
   });
 
   it("moves a lost node's VMs after the grace period, and only then", async () => {

@@ -265,31 +265,11 @@ export class Scheduler {
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
     }
-    const next: VmRecord =
-      decision.type === "assign"
-        ? { ...record, node: decision.node, epoch: (record.epoch ?? 0) + 1 }
-        : {
-            ...record,
-            node: "",
-            epoch: (record.epoch ?? 0) + (record.node === "" ? 0 : 1),
-            unschedulable: decision.message,
-          };
-    if (decision.type === "assign") {
-      delete next.unschedulable;
-      delete next.handoffFrom;
-    }
-    const event =
-      decision.type === "assign"
-        ? this.event(
-            decision.from ? "rescheduled" : "scheduled",
-            record.name,
-            decision.node,
-            decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(record)}`,
-          )
-        : this.event("unschedulable", record.name, decision.from ?? "", decision.message);
+    const { next, event } = this.change(record, decision);
     const value = JSON.stringify(next);
     const result = await this.opts.store.txn({
-      compare: [unchanged, fence, ...stillGone(decision.from)],
+      // A VM moved off a lost node only while that node is still gone; a drained one from a live node.
+      compare: [unchanged, fence, ...(decision.type === "evict" ? [] : stillGone(decision.from))],
       success: [{ type: "put", key: kv.key, value }, event],
     });
     if (!result.succeeded) {
@@ -306,8 +286,50 @@ export class Scheduler {
         { vm: record.name, node: decision.node, from: decision.from, epoch: next.epoch },
         decision.from ? "rescheduled VM from a lost node" : "scheduled VM",
       );
+    } else if (decision.type === "evict") {
+      this.log.info(
+        { vm: record.name, from: decision.from, epoch: next.epoch },
+        "took VM off a draining node",
+      );
     } else {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
+    }
+  }
+
+  /** The record a decision writes, and the event that says so. */
+  private change(record: VmRecord, decision: Exclude<Decision, { type: "finish-delete" }>) {
+    const epoch = record.epoch ?? 0;
+    switch (decision.type) {
+      case "assign": {
+        const next: VmRecord = { ...record, node: decision.node, epoch: epoch + 1 };
+        delete next.unschedulable;
+        delete next.handoffFrom;
+        const event = this.event(
+          decision.from ? "rescheduled" : "scheduled",
+          record.name,
+          decision.node,
+          decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(record)}`,
+        );
+        return { next, event };
+      }
+      case "evict": {
+        const next: VmRecord = { ...record, node: "", handoffFrom: decision.from, epoch: epoch + 1 };
+        delete next.unschedulable;
+        const reason = `taken off ${decision.from}, which is draining; placed elsewhere once it has stopped there`;
+        return { next, event: this.event("rescheduled", record.name, decision.from, reason) };
+      }
+      case "unschedulable": {
+        const next: VmRecord = {
+          ...record,
+          node: "",
+          epoch: epoch + (record.node === "" ? 0 : 1),
+          unschedulable: decision.message,
+        };
+        return {
+          next,
+          event: this.event("unschedulable", record.name, decision.from ?? "", decision.message),
+        };
+      }
     }
   }
 }

@@ -116,6 +116,19 @@ describe("scheduling", () => {
     ]);
   });
 
+  it("takes the VMs off a draining node (not those being deleted), and leaves a merely cordoned node's", () => {
+    const vms = [vm("web", "a"), vm("db", "a", {}, { deleting: true }), vm("cache", "b")];
+    expect(plan([node("a", { cordoned: true, draining: true }), node("b")], vms)).toEqual([
+      { type: "evict", vm: "web", from: "a" },
+    ]);
+    expect(plan([node("a", { cordoned: true }), node("b")], vms)).toEqual([]);
+    // A draining node gone past the grace period has its VMs moved as a lost node's, not evicted.
+    const gone = [node("a", { cordoned: true, draining: true, state: "NotReady" }), node("b")];
+    expect(plan(gone, [vm("web", "a")], 10_000, new Map([["a", 0]]))).toEqual([
+      { type: "assign", vm: "web", node: "b", from: "a" },
+    ]);
+  });
+
   it("places a drained VM only once the node it left has stopped it", () => {
     const nodes = [node("a", { cordoned: true, draining: true }), node("b")];
     const drained = vm("web", "", {}, { handoffFrom: "a" });

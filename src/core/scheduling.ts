@@ -1,6 +1,7 @@
 /**
  * The scheduler's decisions for one pass over the cluster: place VMs that have no node, move VMs off
- * nodes that have been gone longer than the grace period, and finish deleting VMs whose node is gone.
+ * nodes that have been gone longer than the grace period, take VMs off draining nodes (to be placed
+ * once their node has stopped them), and finish deleting VMs whose node is gone.
  * Pure: the leader's controller applies the decisions; the simulator can run the same planning.
  */
 import { nodeAllocatable } from "./allocation.js";
@@ -42,6 +43,8 @@ export interface ClusterSnapshot {
 export type Decision =
   | { type: "assign"; vm: string; node: string; from?: string }
   | { type: "unschedulable"; vm: string; message: string; from?: string }
+  /** Off a draining node: unassigned, and placed elsewhere once that node has stopped it (handoffFrom). */
+  | { type: "evict"; vm: string; from: string }
   | { type: "finish-delete"; vm: string; node: string };
 
 export function planScheduling(
@@ -62,6 +65,14 @@ export function planScheduling(
 
   const table = CandidateTable.from(buildCandidates(snapshot.nodes, load));
   const decisions: Decision[] = [];
+  // A drain only cordons its node (the API writes nothing else); the leader takes its VMs off. A node
+  // gone past the grace period has its VMs moved below instead.
+  for (const view of snapshot.nodes) {
+    if (!view.draining || gone(view.id)) continue;
+    for (const vm of load.onNode(view.id)) {
+      if (!vm.deleting) decisions.push({ type: "evict", vm: vm.name, from: view.id });
+    }
+  }
   // Only VMs without a node, or on a node gone past the grace period, need a decision; the others are
   // counted in the table only, so a pass costs O(nodes + those VMs), not O(all VMs).
   const ordered = [...load.unassigned()];

@@ -241,7 +241,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       }),
     });
     const leader = async () => (await readLeader(store))?.leader;
-    const nodes = nodeServiceImpl({ store, leader, clock: systemClock, repo });
+    const nodes = nodeServiceImpl({ store, leader, clock: systemClock, writer: nodeId });
     let resolveStopped: (how: "left" | "shutdown") => void = () => {};
     const stopped = new Promise<"left" | "shutdown">((resolve) => {
       resolveStopped = resolve;
