@@ -1,12 +1,21 @@
 #!/usr/bin/env node
-// Guards determinism: code the simulator runs (core, ports, state, agent, control, api) must take time and
+// Guards determinism: code the simulator runs (core, ports, state, the memory store and group commit, agent, control, api) must take time and
 // randomness from the injected Clock and Random, never from the wall clock or global randomness.
 // Run by `npm run lint`. It checks its own patterns against known samples first, so it cannot pass
 // by matching nothing.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
-const ROOTS = ["src/core", "src/ports", "src/state", "src/agent", "src/control", "src/api"];
+const ROOTS = [
+  "src/core",
+  "src/ports",
+  "src/state",
+  "src/store/memory",
+  "src/store/group-commit",
+  "src/agent",
+  "src/control",
+  "src/api",
+];
 const FORBIDDEN = [
   [/\bDate\.now\(/, "Date.now(): use the injected Clock"],
   [/\bnew Date\(\s*\)/, "new Date(): use new Date(clock.now())"],

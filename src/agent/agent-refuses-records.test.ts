@@ -11,9 +11,9 @@ import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { FakeDriver } from "../testing/fake-driver.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { Agent } from "./agent.js";
 
 const NODE = "node-a";

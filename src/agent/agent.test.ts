@@ -6,11 +6,11 @@ import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import type { TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { FakeDriver } from "../testing/fake-driver.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { Agent } from "./agent.js";
 
 const NODE = "node-a";

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listNodes } from "../api/node-service.js";
 import type { NodeRecord } from "../core/node-record.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { NodeRegistration } from "./node-registration.js";
 
 const TTL = 5;

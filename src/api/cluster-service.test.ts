@@ -2,9 +2,9 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { describe, expect, it } from "vitest";
 import { parseJoinToken } from "../core/join-token.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
-import { ManualClock } from "../ports/manual-clock.js";
-import { MemoryStore } from "../sim/memory-store.js";
 import { SeededRandom } from "../sim/seeded-random.js";
+import { MemoryStore } from "../store/memory/memory-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import {
   type ClusterServiceDeps,
   clusterServiceImpl,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseJoinToken } from "../core/join-token.js";
 import { keys } from "../core/keys.js";
-import { ManualClock } from "../ports/manual-clock.js";
-import { MemoryStore } from "../sim/memory-store.js";
 import { SeededRandom } from "../sim/seeded-random.js";
+import { MemoryStore } from "../store/memory/memory-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { JoinTokens } from "./join-tokens.js";
 
 function setup() {

@@ -4,8 +4,8 @@ import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { nodeServiceImpl } from "./node-service.js";
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { LeaderElection, readLeader } from "./leader-election.js";
 
 const TTL = 5;

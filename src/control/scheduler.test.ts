@@ -4,10 +4,10 @@ import type { NodeRecord } from "../core/node-record.js";
 import { initialStatus, type VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import type { Compare, Store, TxnRequest, Watch, WatchEvent } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { Scheduler } from "./scheduler.js";
 
 const node = (id: string): NodeRecord => ({

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { startConsoleLogRotator } from "./console-log-rotator.js";
 
 describe("console log rotator", () => {

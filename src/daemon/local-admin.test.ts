@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TokenRepository } from "../api/token-repository.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import type { Logger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { settleLocalAdminToken } from "./local-admin.js";
 
 describe("the node's own admin token", () => {

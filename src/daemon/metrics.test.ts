@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { GroupCommitStats } from "../ports/group-commit-store.js";
+import type { GroupCommitStats } from "../store/group-commit/group-commit-store.js";
 import { createMetrics } from "./metrics.js";
 
 const line = (text: string, stage: string) =>

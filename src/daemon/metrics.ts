@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { PHASES, type VmView } from "../core/vm-record.js";
 import { listQuarantine, type QuarantinedDir } from "../drivers/shared/quarantine.js";
-import type { GroupCommitStats } from "../ports/group-commit-store.js";
+import type { GroupCommitStats } from "../store/group-commit/group-commit-store.js";
 
 export interface NodeMetrics {
   registry: Registry;

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseVmSpec } from "../core/vm-spec.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import type { VmDriver } from "../ports/vm-driver.js";
 import { FakeDriver } from "../testing/fake-driver.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { DriverSet } from "./driver-set.js";
 
 /** A FakeDriver answering to another driver's name. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { FaultyStore, NO_FAULTS } from "./faulty-store.js";
 import { SeededRandom } from "./seeded-random.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../store/memory/memory-store.js";
 import { INVARIANTS, type InvariantName } from "./invariants.js";
-import { MemoryStore } from "./memory-store.js";
 import { PLANTED_BUGS } from "./planted-bugs.js";
 import { shrink } from "./shrink.js";
 import { DEFAULT_CONFIG, runSimulation } from "./world.js";
@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, runSimulation } from "./world.js";
 const SEEDS: Readonly<Record<InvariantName, readonly number[]>> = {
   "single-copy": [1, 2],
   "deletion-completes": [1, 2],
-  "desired-running-runs": [3, 4],
+  "desired-running-runs": [3, 6],
   "status-matches": [1, 2],
   "desired-stopped-stops": [1, 2],
   "no-orphan-status": [1, 2],

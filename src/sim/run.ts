@@ -10,9 +10,9 @@
  */
 import { createHash, randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
+import { MemoryStore } from "../store/memory/memory-store.js";
 import { describeFaults, FaultFlagError, parseFaults } from "./fault-flags.js";
 import { INVARIANTS, type InvariantName } from "./invariants.js";
-import { MemoryStore } from "./memory-store.js";
 import { PLANTED_BUGS } from "./planted-bugs.js";
 import { REGRESSION_SEEDS } from "./regressions.js";
 import { type RunShape, SHRINK_DEFAULTS, shrink } from "./shrink.js";

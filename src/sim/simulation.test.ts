@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "./memory-store.js";
+import { MemoryStore } from "../store/memory/memory-store.js";
 import { REGRESSION_SEEDS } from "./regressions.js";
 import { DEFAULT_CONFIG, runSimulation, type SimConfig } from "./world.js";
 

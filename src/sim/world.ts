@@ -10,8 +10,8 @@ import { errorMessage } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import type { Store } from "../ports/store.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { vmRecordOf } from "./decode.js";
 import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
 import {

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Decoded } from "../core/store-codecs.js";
 import { silentLogger } from "../ports/logger.js";
-import { ManualClock } from "../ports/manual-clock.js";
 import type { KeyValue, Store } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
+import { ManualClock } from "../testing/manual-clock.js";
 import { type Entry, Informer } from "./informer.js";
 
 const PREFIX = "/t/";

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pkiLayout } from "../../pki/pki-files.js";
-import { ManualClock } from "../../ports/manual-clock.js";
-import { MemoryStore } from "../../sim/memory-store.js";
+import { MemoryStore } from "../../store/memory/memory-store.js";
+import { ManualClock } from "../../testing/manual-clock.js";
 import { standaloneNodePki } from "./node-pki.js";
 
 describe("the PKI of nodes without a managed member", () => {

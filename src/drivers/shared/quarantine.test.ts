@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { VmSpec } from "../../core/vm-spec.js";
 import { silentLogger } from "../../ports/logger.js";
-import { ManualClock } from "../../ports/manual-clock.js";
 import type { StartedVm, StopMethod, VmRuntime } from "../../ports/vm-driver.js";
+import { ManualClock } from "../../testing/manual-clock.js";
 import { deleteQuarantined, listQuarantine, quarantineDirFor } from "./quarantine.js";
 import { StateDirDriver, type StateDirFiles } from "./state-dir-driver.js";
 

@@ -6,7 +6,7 @@
  */
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GroupCommitStore } from "../../ports/group-commit-store.js";
+import { GroupCommitStore } from "../group-commit/group-commit-store.js";
 import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { LocalEtcdCluster } from "./etcd-cluster.js";
 import { EtcdStore } from "./etcd-store.js";

@@ -19,7 +19,7 @@ import type {
   Watch,
   WatchOptions,
 } from "../../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../../ports/store-checks.js";
+import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
 import { toCompare, toKeyValue, toNumber, toRequestOp } from "./etcd-convert.js";
 import { type CallOptions, EtcdEndpoints } from "./etcd-endpoints.js";
 import { type CallKind, leaseNotFound, storeClosed, toStoreError } from "./etcd-errors.js";

@@ -5,7 +5,7 @@
  */
 import { BlixardError } from "../../core/errors.js";
 import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
-import { compareHolds as holds } from "../../ports/store-compare.js";
+import { compareHolds as holds } from "../shared/store-compare.js";
 import { prefixEnd } from "./prefix-range.js";
 import { type KvRow, type Statements, toKeyValue, toLogRow } from "./statements.js";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../ports/manual-clock.js";
+import { ManualClock } from "../../testing/manual-clock.js";
 import { WatchReader } from "../contract/context.contract.js";
 import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { SqliteStore } from "./sqlite-store.js";

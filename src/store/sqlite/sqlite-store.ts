@@ -21,7 +21,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../../ports/store-checks.js";
+import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
 import {
   applyOps,
   checkLeasesExist,

@@ -3,8 +3,8 @@
  * the write path that turns puts and deletes into watch events. Entries are frozen, so events, the
  * revision log and snapshots can share them; callers of the store get copies (copyKv, copyEvent).
  */
-import type { Compare, KeyValue, TxnOp, WatchEvent } from "../ports/store.js";
-import { compareHolds as holds } from "../ports/store-compare.js";
+import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
+import { compareHolds as holds } from "../shared/store-compare.js";
 import { compareKeys, SortedKeys } from "./memory-keys.js";
 
 export function copyKv(kv: KeyValue): KeyValue {

@@ -10,8 +10,8 @@
  *
  * The revision log is kept in memory until compact() drops it, so a long simulation should compact.
  */
-import { BlixardError } from "../core/errors.js";
-import type { Clock } from "../ports/clock.js";
+import { BlixardError } from "../../core/errors.js";
+import type { Clock } from "../../ports/clock.js";
 import type {
   KeyValue,
   Lease,
@@ -24,8 +24,8 @@ import type {
   WatchBatch,
   WatchEvent,
   WatchOptions,
-} from "../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../ports/store-checks.js";
+} from "../../ports/store.js";
+import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
 import { copyKv, MemoryKv } from "./memory-kv.js";
 import { MemoryLeases } from "./memory-leases.js";
 import { MemoryWatch, type WatchHistory } from "./memory-watch.js";

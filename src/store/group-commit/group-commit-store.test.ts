@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "../sim/memory-store.js";
-import { runStoreContract, type StoreHarness } from "../store/store.contract.js";
+import type { TxnRequest, TxnResult } from "../../ports/store.js";
+import { ManualClock } from "../../testing/manual-clock.js";
+import { MemoryStore } from "../memory/memory-store.js";
+import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { GroupCommitStore } from "./group-commit-store.js";
-import { ManualClock } from "./manual-clock.js";
-import type { TxnRequest, TxnResult } from "./store.js";
 
 async function harness(): Promise<StoreHarness> {
   const clock = new ManualClock();

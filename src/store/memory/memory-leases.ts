@@ -3,9 +3,9 @@
  * clock timer for the earliest expiry (none while no lease exists, so a ManualClock's pending timers
  * stay meaningful). Deleting the bound keys is the store's job; this table only says which leases are due.
  */
-import { BlixardError } from "../core/errors.js";
-import type { Clock, TimerHandle } from "../ports/clock.js";
-import type { Lease } from "../ports/store.js";
+import { BlixardError } from "../../core/errors.js";
+import type { Clock, TimerHandle } from "../../ports/clock.js";
+import type { Lease } from "../../ports/store.js";
 
 export interface LeaseRecord {
   readonly id: number;

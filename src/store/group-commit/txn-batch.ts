@@ -8,7 +8,7 @@
  * Transactions with failure branches, leases or prefix deletes always travel alone: their effects are
  * not a plain set of keys, or their failure could be another transaction's.
  */
-import type { TxnRequest, TxnResult } from "./store.js";
+import type { TxnRequest, TxnResult } from "../../ports/store.js";
 
 export interface BatchLimits {
   /** Compares, and writes, per merged transaction: etcd refuses more than --max-txn-ops (128). */

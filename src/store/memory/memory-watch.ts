@@ -9,8 +9,8 @@
  * before each one, so compaction that overtakes a slow replay fails the watch with COMPACTED. Live
  * batches queue without bound: a slow consumer never loses an event, as in the SQLite store.
  */
-import { BlixardError } from "../core/errors.js";
-import type { Watch, WatchBatch } from "../ports/store.js";
+import { BlixardError } from "../../core/errors.js";
+import type { Watch, WatchBatch } from "../../ports/store.js";
 import { copyEvent } from "./memory-kv.js";
 
 /** What a watch needs from the store to replay the past. */

@@ -4,8 +4,8 @@
  * transaction, bad TTLs), plus well-formed UTF-16 text, because both SQLite and etcd store UTF-8 and
  * a lone surrogate would silently become U+FFFD, so a key read back would differ from the key written.
  */
-import { BlixardError } from "../core/errors.js";
-import type { TxnOp, TxnRequest } from "./store.js";
+import { BlixardError } from "../../core/errors.js";
+import type { TxnOp, TxnRequest } from "../../ports/store.js";
 
 const LONE_SURROGATE = /\p{Cs}/u;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../ports/manual-clock.js";
-import type { Store, WatchBatch } from "../ports/store.js";
-import { WatchReader } from "../store/contract/context.contract.js";
-import { runStoreContract, type StoreHarness } from "../store/store.contract.js";
+import type { Store, WatchBatch } from "../../ports/store.js";
+import { ManualClock } from "../../testing/manual-clock.js";
+import { WatchReader } from "../contract/context.contract.js";
+import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { MemoryStore } from "./memory-store.js";
 
 /** Advances virtual time, then lets everything the fired timers started settle. */

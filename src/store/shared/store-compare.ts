@@ -1,5 +1,5 @@
 /** How a transaction compare is decided, shared by every Store backend so they cannot disagree. */
-import type { CompareOp } from "./store.js";
+import type { CompareOp } from "../../ports/store.js";
 
 /** `actual` is the key's field, 0 for a missing key (so "createRevision = 0" means "does not exist"). */
 export function compareHolds(actual: number, op: CompareOp, value: number): boolean {

@@ -12,8 +12,8 @@
  * may have been applied, as the Store port says of such failures.
  */
 
-import type { Store, TxnRequest, TxnResult, Watch, WatchOptions } from "./store.js";
-import { checkTxn } from "./store-checks.js";
+import type { Store, TxnRequest, TxnResult, Watch, WatchOptions } from "../../ports/store.js";
+import { checkTxn } from "../shared/store-checks.js";
 import {
   type BatchLimits,
   DEFAULT_BATCH_LIMITS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TxnRequest } from "./store.js";
+import type { TxnRequest } from "../../ports/store.js";
 import { merge, mergeable, takeBatch, type Waiting } from "./txn-batch.js";
 
 const waiting = (request: TxnRequest): Waiting => ({ request, resolve: () => {}, reject: () => {} });

@@ -2,7 +2,7 @@
  * A deterministic Clock: time moves only when `advance` is called, and due timers fire in order.
  * Used by unit tests and by the simulator; it has no I/O, so it may live beside the port it implements.
  */
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "../ports/clock.js";
 
 interface Timer {
   at: number;
