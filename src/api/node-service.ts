@@ -126,14 +126,16 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
     },
     /**
      * A drain is a cordon that says so: the leader's scheduler takes the node's VMs off (the API
-     * writes no placement). The reply names the VMs on the node now, the ones that will move.
+     * writes no placement). The reply names the VMs on the node as the drain began, the ones that will
+     * move (one placed there meanwhile is moved too, though not named).
      */
     async drainNode(req, ctx) {
-      await cordon(req.id, true, actorOf(ctx)?.name);
+      // Read before the cordon: the leader takes the VMs off as soon as it sees the cordon.
       const records = await deps.store.range(keys.vmsPrefix);
       const moving = validRecords(records.kvs)
         .filter((record) => record.node === req.id && !record.deleting)
         .map((record) => record.name);
+      await cordon(req.id, true, actorOf(ctx)?.name);
       return { node: await one(req.id), vms: moving };
     },
     async listNodes() {
