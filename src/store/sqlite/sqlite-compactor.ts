@@ -1,0 +1,113 @@
+/**
+ * The single node's compactor: every interval on the injected Clock, it forgets the revision log
+ * before the last `retainRevisions` revisions and gives the freed disk space back. Without it the
+ * log keeps one row per changed key per revision for ever (etcd members compact themselves: see
+ * daemon/etcd/etcd-args.ts).
+ *
+ * Retention counts revisions, not time: the log then holds at most `retainRevisions` plus one
+ * interval's writes, whatever the write rate, which is what bounds the file. A watch that has fallen
+ * further behind gets COMPACTED and its loop re-lists, as it must with etcd too.
+ */
+import { errorMessage } from "../../core/errors.js";
+import type { Clock, TimerHandle } from "../../ports/clock.js";
+import { type Logger, silentLogger } from "../../ports/logger.js";
+import { INITIAL_REVISION } from "./schema.js";
+import type { FileBytes } from "./space.js";
+
+/** What the compactor needs of the store (SqliteStore has it). */
+export interface CompactableStore {
+  status(): Promise<{ revision: number; compactRevision: number; bytes: FileBytes }>;
+  compact(revision: number): Promise<void>;
+  reclaimSpace(): Promise<void>;
+}
+
+export interface CompactorOptions {
+  store: CompactableStore;
+  clock: Clock;
+  intervalMs: number;
+  retainRevisions: number;
+  logger?: Logger;
+}
+
+/** Counts since start, read by /metrics at scrape time. */
+export interface CompactorStats {
+  /** Passes that compacted the log. */
+  compactions: number;
+  /** Passes that failed (the next one tries again). */
+  failures: number;
+  /** Disk space given back by the passes, database and WAL together. */
+  reclaimedBytes: number;
+}
+
+const total = (bytes: FileBytes) => bytes.db + bytes.wal;
+
+export class SqliteCompactor {
+  readonly stats: CompactorStats = { compactions: 0, failures: 0, reclaimedBytes: 0 };
+  private readonly log: Logger;
+  private timer: TimerHandle | undefined;
+  private pass: Promise<void> | undefined;
+  private running = false;
+
+  constructor(private readonly opts: CompactorOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ component: "store-compactor" });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.arm();
+  }
+
+  /** Stops the schedule and waits for a pass under way, so the store can be closed after. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+    await this.pass;
+  }
+
+  /**
+   * One pass: compacts to `revision - retainRevisions` when that is past the compaction point, then
+   * reclaims the space. Returns the new compaction point, or undefined when there was nothing to do.
+   */
+  async compactOnce(): Promise<number | undefined> {
+    const before = await this.opts.store.status();
+    const target = before.revision - this.opts.retainRevisions;
+    // The first write is at INITIAL_REVISION + 1: compacting to INITIAL_REVISION would forget nothing.
+    if (target <= Math.max(before.compactRevision, INITIAL_REVISION)) return undefined;
+    await this.opts.store.compact(target);
+    await this.opts.store.reclaimSpace();
+    const after = await this.opts.store.status();
+    const reclaimed = Math.max(0, total(before.bytes) - total(after.bytes));
+    this.stats.compactions++;
+    this.stats.reclaimedBytes += reclaimed;
+    this.log.debug(
+      { compactRevision: target, revision: after.revision, bytes: total(after.bytes), reclaimed },
+      "compacted the store",
+    );
+    return target;
+  }
+
+  private arm(): void {
+    if (!this.running) return;
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.pass = this.compactOnce()
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            // A timer has no caller to report to: log, count, and try again at the next interval.
+            this.stats.failures++;
+            this.log.warn(
+              { err: errorMessage(err) },
+              "store compaction failed; retrying at the next interval",
+            );
+          },
+        )
+        .finally(() => {
+          this.pass = undefined;
+          this.arm();
+        });
+    }, this.opts.intervalMs);
+  }
+}
