@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../ports/manual-clock.js";
 import { WatchReader } from "../contract/context.contract.js";
@@ -44,6 +47,26 @@ describe("SqliteCompactor", () => {
     expect(await compactor.compactOnce()).toBe(2);
     expect(compactor.stats.compactions).toBe(1);
     await store.close();
+  });
+
+  it("empties the WAL at every pass, also when the history is too short to compact", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "blixard-compactor-"));
+    const clock = new ManualClock();
+    const store = await SqliteStore.open({ path: join(dir, "store.db"), clock });
+    const compactor = new SqliteCompactor({ store, clock, intervalMs: 1000, retainRevisions: 10_000 });
+    try {
+      // Lease renewals write without a new revision, as an idle node's heartbeat does.
+      const lease = await store.grantLease(60);
+      for (let i = 0; i < 200; i++) await store.keepAlive(lease.id);
+      expect((await store.status()).bytes.wal).toBeGreaterThan(0);
+      expect(await compactor.compactOnce()).toBeUndefined();
+      expect((await store.status()).bytes.wal).toBe(0);
+      expect(compactor.stats.reclaimedBytes).toBeGreaterThan(0);
+      expect(compactor.stats.compactions).toBe(0);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails a watch that fell behind the compaction point with COMPACTED; a re-list and a new watch recover", async () => {

@@ -35,7 +35,7 @@ export interface CompactorStats {
   compactions: number;
   /** Passes that failed (the next one tries again). */
   failures: number;
-  /** Disk space given back by the passes, database and WAL together. */
+  /** Disk space given back by the passes (free pages and the emptied WAL). */
   reclaimedBytes: number;
 }
 
@@ -68,19 +68,22 @@ export class SqliteCompactor {
 
   /**
    * One pass: compacts to `revision - retainRevisions` when that is past the compaction point, then
-   * reclaims the space. Returns the new compaction point, or undefined when there was nothing to do.
+   * reclaims the space. The WAL is emptied at every pass, writes or not: lease renewals alone would
+   * otherwise keep it at SQLite's checkpoint size (about 4 MiB). Returns the new compaction point, or
+   * undefined when the history was short enough.
    */
   async compactOnce(): Promise<number | undefined> {
     const before = await this.opts.store.status();
     const target = before.revision - this.opts.retainRevisions;
     // The first write is at INITIAL_REVISION + 1: compacting to INITIAL_REVISION would forget nothing.
-    if (target <= Math.max(before.compactRevision, INITIAL_REVISION)) return undefined;
-    await this.opts.store.compact(target);
+    const compacting = target > Math.max(before.compactRevision, INITIAL_REVISION);
+    if (compacting) await this.opts.store.compact(target);
     await this.opts.store.reclaimSpace();
     const after = await this.opts.store.status();
     const reclaimed = Math.max(0, total(before.bytes) - total(after.bytes));
-    this.stats.compactions++;
     this.stats.reclaimedBytes += reclaimed;
+    if (!compacting) return undefined;
+    this.stats.compactions++;
     this.log.debug(
       { compactRevision: target, revision: after.revision, bytes: total(after.bytes), reclaimed },
       "compacted the store",
