@@ -21,8 +21,10 @@ export interface CompactionFigures {
   uncompacted: { writesPerSec: number; finalBytes: number };
   /** Opening the uncompacted store as an older Blixard left it: the one-time VACUUM. */
   conversionMs: number;
-  /** Then one pass over its whole history, as after a burst of writes. */
+  /** Then one pass over its whole history, as after a burst of writes, done in steps. */
   burstPassMs: number;
+  /** The longest the event loop was held during that pass (one step). */
+  burstStallMs: number;
   burstReclaimedBytes: number;
 }
 
@@ -41,6 +43,26 @@ const size = async (store: SqliteStore) => {
   const { bytes } = await store.status();
   return bytes.db + bytes.wal;
 };
+
+/** The longest gap between two turns of the event loop while `work` runs. */
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  let running = true;
+  const tick = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    await work();
+  } finally {
+    running = false;
+  }
+  return longest;
+}
 
 /** Writes CHUNK statuses to `store`; returns the milliseconds they took. */
 async function chunk(store: SqliteStore, from: number): Promise<number> {
@@ -91,7 +113,7 @@ export async function measureStoreCompaction(writes = 100_000, retain = 10_000):
     const conversionMs = performance.now() - c0;
     const burst = make(converted);
     const b0 = performance.now();
-    await burst.compactOnce();
+    const burstStallMs = await longestStall(() => burst.compactOnce());
     const burstPassMs = performance.now() - b0;
     await converted.close();
 
@@ -101,6 +123,7 @@ export async function measureStoreCompaction(writes = 100_000, retain = 10_000):
       compacted: { writesPerSec: writes / (compactedMs / 1000), maxBytes, finalBytes, passMs },
       uncompacted: { writesPerSec: writes / (uncompactedMs / 1000), finalBytes: uncompactedBytes },
       burstPassMs,
+      burstStallMs,
       burstReclaimedBytes: burst.stats.reclaimedBytes,
       conversionMs,
     };

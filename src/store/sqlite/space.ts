@@ -41,12 +41,18 @@ export function convertToIncrementalVacuum(db: Database.Database): boolean {
   return true;
 }
 
-/** Returns the free pages to the file system and empties the WAL. */
-export function reclaimSpace(db: Database.Database): void {
+/**
+ * Returns up to `maxPages` free pages (0: all) to the file system and empties the WAL; returns how
+ * many free pages remain, so that a caller can spread a large reclaim over several turns of the
+ * event loop.
+ */
+export function reclaimSpace(db: Database.Database, maxPages: number): number {
   // Without incremental vacuum (a conversion that failed, e.g. for lack of disk) the pages stay on the
   // free list for reuse, which still bounds the file once compaction runs.
-  if (hasIncrementalVacuum(db)) db.exec("PRAGMA incremental_vacuum");
+  const incremental = hasIncrementalVacuum(db);
+  if (incremental) db.exec(`PRAGMA incremental_vacuum(${Math.max(0, Math.floor(maxPages))})`);
   checkpoint(db);
+  return incremental ? (db.pragma("freelist_count", { simple: true }) as number) : 0;
 }
 
 function checkpoint(db: Database.Database): void {

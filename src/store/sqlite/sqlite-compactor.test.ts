@@ -91,12 +91,53 @@ describe("SqliteCompactor", () => {
     await store.close();
   });
 
+  it("compacts and reclaims a long history in steps, letting the event loop run between them", async () => {
+    const { store } = await setup();
+    const value = "v".repeat(200);
+    for (let i = 0; i < 25_000; i++) await store.put(`/k/${i % 50}`, `${i}${value}`);
+    const calls: string[] = [];
+    let turns = 0;
+    const recording: CompactableStore = {
+      status: () => store.status(),
+      compact: (revision) => {
+        calls.push(`compact ${revision}`);
+        return store.compact(revision);
+      },
+      reclaimSpace: async (maxPages) => {
+        const left = await store.reclaimSpace(maxPages);
+        calls.push(left === 0 ? "reclaimed" : "reclaim step");
+        return left;
+      },
+    };
+    const compactor = new SqliteCompactor({
+      store: recording,
+      clock: new ManualClock(),
+      intervalMs: 1000,
+      retainRevisions: 100,
+    });
+    // Counts the turns of the event loop that other work (API requests, lease renewals) gets.
+    let counting = true;
+    const tick = () => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    expect(await compactor.compactOnce()).toBe(24_901);
+    counting = false;
+    expect(calls.slice(0, 3)).toEqual(["compact 10001", "compact 20001", "compact 24901"]);
+    expect(calls.filter((c) => c === "reclaim step").length).toBeGreaterThan(0);
+    expect(calls.at(-1)).toBe("reclaimed");
+    expect(turns).toBeGreaterThanOrEqual(calls.length - 1);
+    expect((await store.status()).compactRevision).toBe(24_901);
+    await store.close();
+  });
+
   it("counts a failed pass and tries again at the next interval", async () => {
     const { clock, store } = await setup();
     let failNext = true;
     const flaky: CompactableStore = {
       status: () => store.status(),
-      reclaimSpace: () => store.reclaimSpace(),
+      reclaimSpace: (maxPages) => store.reclaimSpace(maxPages),
       compact: (revision) => {
         if (!failNext) return store.compact(revision);
         failNext = false;

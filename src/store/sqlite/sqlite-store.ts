@@ -231,9 +231,12 @@ export class SqliteStore implements Store {
     }));
   }
 
-  /** Gives the pages that compaction freed back to the file system and empties the WAL (space.ts). */
-  reclaimSpace(): Promise<void> {
-    return this.run(() => reclaimSpace(this.db));
+  /**
+   * Gives up to `maxPages` (0: all) of the pages that compaction freed back to the file system and
+   * empties the WAL (space.ts); resolves to the number of free pages left.
+   */
+  reclaimSpace(maxPages = 0): Promise<number> {
+    return this.run(() => reclaimSpace(this.db, maxPages));
   }
 
   /**
