@@ -11,6 +11,7 @@
 import { errorMessage } from "../../core/errors.js";
 import type { Clock, TimerHandle } from "../../ports/clock.js";
 import { type Logger, silentLogger } from "../../ports/logger.js";
+import { checkPositiveInteger } from "../../ports/store-checks.js";
 import { INITIAL_REVISION } from "./schema.js";
 import type { FileBytes } from "./space.js";
 
@@ -45,7 +46,8 @@ const total = (bytes: FileBytes) => bytes.db + bytes.wal;
 /**
  * better-sqlite3 holds the event loop while SQLite works, so a large pass (the first over an old
  * store's history, or after a burst) is done in steps with a turn of the event loop between them:
- * about 25 ms each on this project's machines, well within a lease renewal's slack.
+ * at most about 50 ms each on this project's machines (src/bench/store-compaction.ts), well within
+ * the slack of a lease renewal.
  */
 const COMPACT_STEP_REVISIONS = 10_000;
 const RECLAIM_STEP_PAGES = 2_048;
@@ -62,6 +64,8 @@ export class SqliteCompactor {
   private running = false;
 
   constructor(private readonly opts: CompactorOptions) {
+    checkPositiveInteger(opts.intervalMs, "the compaction interval in ms");
+    checkPositiveInteger(opts.retainRevisions, "the revisions to retain");
     this.log = (opts.logger ?? silentLogger).child({ component: "store-compactor" });
   }
 
