@@ -16,6 +16,7 @@ import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureRecordCodec } from "./record-codec.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
+import { measureStoreCompaction } from "./store-compaction.js";
 import { measureTlsThroughput } from "./tls-throughput.js";
 
 const dir = imageDir();
@@ -83,6 +84,9 @@ console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, l
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 console.error("benchmarks: CPU per etcd call in a Node process");
 const etcdCall = await measureEtcdCallCost(2000);
+console.error("benchmarks: SQLite store compaction (100,000 writes)");
+const compaction = await measureStoreCompaction(100_000, 10_000);
+const mib = (bytes: number) => fmt(bytes / 2 ** 20, 1);
 
 const total = (c: CpuShare) => c.nodes + c.etcd + c.client;
 const cpu = (c: CpuShare) =>
@@ -117,6 +121,9 @@ ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node clust
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 | µs to read one VM record: validating decode (core/vm-record-codec.ts) / encode | ${fmt(codec.decodeMicros, 1)} / ${fmt(codec.encodeMicros, 1)} | \`JSON.parse\` alone: ${fmt(codec.jsonParseMicros, 1)} | ${fmt(codec.decodeMicros / codec.jsonParseMicros, 1)} |
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
+| SQLite store after ${compaction.writes} status writes, compacted to ${compaction.retain} revisions: largest / final size on disk (MiB) | ${mib(compaction.compacted.maxBytes)} / ${mib(compaction.compacted.finalBytes)} | without compaction: ${mib(compaction.uncompacted.finalBytes)} | ${fmt(compaction.compacted.maxBytes / compaction.uncompacted.finalBytes, 3)} |
+| status writes/s on SQLite with a compaction pass every 1,000 writes (alternating chunks) | ${fmt(compaction.compacted.writesPerSec, 0)} | without compaction: ${fmt(compaction.uncompacted.writesPerSec, 0)} | ${fmt(compaction.compacted.writesPerSec / compaction.uncompacted.writesPerSec, 2)} |
+| one compaction pass, median / max (ms); the first over a never-compacted store, its longest step / its one-time conversion at open | ${fmt(median(compaction.compacted.passMs), 1)} / ${fmt(Math.max(...compaction.compacted.passMs), 1)} | ${fmt(compaction.burstPassMs, 0)}, ${fmt(compaction.burstStallMs, 0)} / ${fmt(compaction.conversionMs, 0)} | |
 
 Placement, production code in process (20,000 placements each, every one accounted before the next):
 

@@ -45,6 +45,8 @@ interface NodeFlags {
   acceptEmptyStore?: boolean;
   consoleLogMaxBytes?: string;
   maxRequestBytes?: string;
+  storeCompactionInterval?: string;
+  storeCompactionRetain?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -136,6 +138,14 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--console-log-max-bytes <n>",
       "rotate each VM's console log at this size; two files kept (default 10485760 = 10 MiB)",
     )
+    .option(
+      "--store-compaction-interval <seconds>",
+      "SQLite store: compact its revision log this often (default 60)",
+    )
+    .option(
+      "--store-compaction-retain <revisions>",
+      "SQLite store: revisions of history kept; a watch further behind re-lists (default 10000)",
+    )
     .action(async (flags: NodeFlags) => {
       // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
       // program when both define it, so take it from there too.
@@ -179,6 +189,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
         acceptEmptyStore: flags.acceptEmptyStore ?? false,
         consoleLogMaxBytes: numberFlag(flags.consoleLogMaxBytes),
         maxRequestBytes: numberFlag(flags.maxRequestBytes),
+        storeCompactionInterval: numberFlag(flags.storeCompactionInterval),
+        storeCompactionRetain: numberFlag(flags.storeCompactionRetain),
       });
       // Listening before the node starts: a signal that arrives while it starts (its API may answer
       // already) stops it cleanly once it has started, instead of killing it with its etcd member

@@ -91,6 +91,23 @@ describe("LeaderElection", () => {
     expect(b.isLeader).toBe(true);
   });
 
+  it("waits for the leader through a watch also when the leader key is older than the compaction point", async () => {
+    const a = candidate("a");
+    const b = candidate("b");
+    a.start();
+    await settle();
+    // The leader key keeps the revision of its election while the store moves on and is compacted.
+    for (let i = 0; i < 50; i++) await store.put("/other", `${i}`);
+    await store.compact(await store.revision());
+    b.start();
+    await settle();
+    // A watch from the key's own revision would fail with COMPACTED: b would then only poll, and
+    // notice the resignation half a second late instead of at once.
+    await a.resign();
+    await settle();
+    expect(b.isLeader).toBe(true);
+  });
+
   it("fences a deposed leader's writes", async () => {
     const a = candidate("a");
     const b = candidate("b");

@@ -134,9 +134,11 @@ export class LeaderElection {
   /** Waits until the leader key is deleted (resignation or lease expiry), or the TTL passes. */
   private async awaitVacancy(): Promise<void> {
     const { store } = this.opts;
-    const current = await store.get(keys.leader);
-    if (!current) return;
-    const watch = store.watch(keys.leader, { fromRevision: current.modRevision + 1 });
+    // Watch from the revision of the read, not from the key's: a leader's key keeps the revision of
+    // its election, which compaction passes in time, and a watch from there fails with COMPACTED.
+    const { kvs, revision } = await store.range(keys.leader);
+    if (!kvs.some((kv) => kv.key === keys.leader)) return;
+    const watch = store.watch(keys.leader, { fromRevision: revision + 1 });
     const timeout = this.opts.clock.setTimeout(() => watch.close(), this.opts.ttlSeconds * 1000);
     const stop = () => watch.close();
     this.wake = stop;

@@ -55,6 +55,11 @@ export class SchedulerCache {
     const room = () => {
       this.capacityGeneration++;
     };
+    // A list after a watch fell behind compaction: what it missed may need a decision now.
+    const relisted = () => {
+      room();
+      opts.onChange();
+    };
     this.vms = new Informer({
       ...base,
       collection: vmCollection,
@@ -62,14 +67,14 @@ export class SchedulerCache {
         this.perNode.clear();
         for (const { value } of entries.values()) this.perNode.set(value);
         // A list follows a broken watch or a failed pass, whose missed events may have made room.
-        room();
+        relisted();
       },
       onChange: (name, next, previous) => this.vmChanged(name, next, previous),
     });
-    this.nodes = new Informer({ ...base, collection: nodeCollection, onReset: room, onChange: room });
-    this.alive = new Informer({ ...base, collection: livenessCollection, onReset: room, onChange: room });
-    this.statuses = new Informer({ ...base, collection: statusCollection });
-    this.cordons = new Informer({ ...base, collection: cordonCollection, onReset: room, onChange: room });
+    this.nodes = new Informer({ ...base, collection: nodeCollection, onReset: relisted, onChange: room });
+    this.alive = new Informer({ ...base, collection: livenessCollection, onReset: relisted, onChange: room });
+    this.statuses = new Informer({ ...base, collection: statusCollection, onReset: () => opts.onChange() });
+    this.cordons = new Informer({ ...base, collection: cordonCollection, onReset: relisted, onChange: room });
     this.all = [this.vms, this.nodes, this.alive, this.statuses, this.cordons] as Informer<unknown>[];
   }
 

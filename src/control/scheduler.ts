@@ -226,7 +226,7 @@ export class Scheduler {
           if (vm.unschedulable !== undefined) this.triedAt.set(vm.name, this.cache.capacityGeneration);
         }
         // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
-        // and a remote store then carries them in few transactions (ports/group-commit-store.ts).
+        // and a remote store then carries them in few transactions (store/group-commit/group-commit-store.ts).
         const applied = await Promise.allSettled(decisions.map((decision) => this.apply(decision, fence)));
         const failed = applied.find((outcome) => outcome.status === "rejected");
         if (failed) throw failed.reason;

@@ -132,4 +132,37 @@ describe("node options", () => {
     expect(() => parseNodeOptions({ dataDir: "/d", reserveMemory: -1 })).toThrow(/--reserve-memory/);
     expect(() => parseNodeOptions({ dataDir: "/d", reserveVcpus: Number.NaN })).toThrow(/--reserve-vcpus/);
   });
+
+  it("compacts the SQLite store once a minute keeping 10,000 revisions unless told otherwise", () => {
+    expect(parseNodeOptions({ dataDir: "/d" }).storeCompaction).toEqual({
+      intervalSeconds: 60,
+      retainRevisions: 10_000,
+    });
+    expect(
+      parseNodeOptions({ dataDir: "/d", storeCompactionInterval: 5, storeCompactionRetain: 500 })
+        .storeCompaction,
+    ).toEqual({ intervalSeconds: 5, retainRevisions: 500 });
+  });
+
+  it("names the compaction flag and its range when a value is out of it", () => {
+    expect(() => parseNodeOptions({ dataDir: "/d", storeCompactionInterval: 0 })).toThrow(
+      /--store-compaction-interval: .*>=1/,
+    );
+    expect(() => parseNodeOptions({ dataDir: "/d", storeCompactionInterval: 1.5 })).toThrow(
+      /--store-compaction-interval/,
+    );
+    // A retention of a few revisions would make every watch that blinks re-list the whole state.
+    expect(() => parseNodeOptions({ dataDir: "/d", storeCompactionRetain: 10 })).toThrow(
+      /--store-compaction-retain: .*>=100/,
+    );
+  });
+
+  it("refuses the SQLite compaction flags with etcd, which compacts itself", () => {
+    expect(() =>
+      parseNodeOptions({ dataDir: "/d", store: "etcd://10.0.0.1:2379", storeCompactionInterval: 60 }),
+    ).toThrow(/--store-compaction-interval: applies to the embedded SQLite store only/);
+    expect(() => parseNodeOptions({ dataDir: "/d", clusterInit: true, storeCompactionRetain: 1000 })).toThrow(
+      /--store-compaction-retain: applies to the embedded SQLite store only/,
+    );
+  });
 });

@@ -144,11 +144,27 @@ const baseSchema = z.strictObject({
     .min(64 * 1024)
     .max(2 ** 40)
     .default(10 * 1024 * 1024),
+  /**
+   * The embedded SQLite store only: compact its revision log every this many seconds, keeping the last
+   * `storeCompactionRetain` revisions (defaults in STORE_COMPACTION; etcd members compact themselves).
+   */
+  storeCompactionInterval: z.int().min(1).max(86_400).optional(),
+  storeCompactionRetain: z.int().min(100).max(100_000_000).optional(),
 });
+
+/**
+ * Once a minute, keeping 10,000 revisions: a watch may fall that far behind (minutes of a busy node)
+ * before it must re-list, and the log stays at a few MiB (docs/architecture.md, "Compaction").
+ */
+export const STORE_COMPACTION = { intervalSeconds: 60, retainRevisions: 10_000 } as const;
 
 const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
 
-export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
+const STORE_COMPACTION_ON_ETCD =
+  "applies to the embedded SQLite store only; etcd compacts its own history (a managed member keeps " +
+  "1 h, an external cluster its --auto-compaction-* settings): drop the flag";
+
+const checkedSchema = baseSchema.superRefine((o, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   const joining = o.join !== undefined || o.discover !== undefined;
   if (o.clusterInit && joining) {
@@ -202,6 +218,12 @@ export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
     problem("etcdKey", "a client certificate needs its key: give both --etcd-cert and --etcd-key");
   }
   const managed = o.clusterInit || joining;
+  if ((o.store.kind === "etcd" || managed) && o.storeCompactionInterval !== undefined) {
+    problem("storeCompactionInterval", STORE_COMPACTION_ON_ETCD);
+  }
+  if ((o.store.kind === "etcd" || managed) && o.storeCompactionRetain !== undefined) {
+    problem("storeCompactionRetain", STORE_COMPACTION_ON_ETCD);
+  }
   if (managed && o.advertiseHost === undefined && WILDCARDS.has(o.bind.host)) {
     problem(
       "advertiseHost",
@@ -209,6 +231,17 @@ export const nodeOptionsSchema = baseSchema.superRefine((o, ctx) => {
     );
   }
 });
+
+/** The compaction settings as one compiled value, defaults filled in. */
+export const nodeOptionsSchema = checkedSchema.transform(
+  ({ storeCompactionInterval, storeCompactionRetain, ...o }) => ({
+    ...o,
+    storeCompaction: {
+      intervalSeconds: storeCompactionInterval ?? STORE_COMPACTION.intervalSeconds,
+      retainRevisions: storeCompactionRetain ?? STORE_COMPACTION.retainRevisions,
+    },
+  }),
+);
 
 export type NodeOptions = z.infer<typeof nodeOptionsSchema>;
 

@@ -39,10 +39,12 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import type { Logger } from "../ports/logger.js";
 import { EtcdAdmin } from "../store/etcd/etcd-admin.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
+import { SqliteCompactor } from "../store/sqlite/sqlite-compactor.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
@@ -68,6 +70,7 @@ import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js"
 import { protocolErrorsAsInvalidArgument } from "./protocol-errors.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
+import { registerSqliteStoreMetrics } from "./store-metrics.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
 
 export interface RunningNode {
@@ -119,7 +122,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     let sqlite: SqliteStore | undefined;
     if (!managed && !external) {
       if (options.restore !== undefined) restoreSqliteBackup(options.restore, dirs.storeFile);
-      sqlite = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock });
+      sqlite = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock, logger: log });
     }
     // etcd is remote: concurrent transactions share round trips (group commit). SQLite is in process.
     const store =
@@ -136,6 +139,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
     log.info({ store: storeKind }, "store connected");
     cleanups.unshift(() => store.close());
+    // The single node compacts its own revision log (etcd members do it themselves).
+    const compactor = sqlite && startCompactor(sqlite, options, log);
+    if (compactor) cleanups.unshift(() => compactor.stop());
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
     // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
     const rotator = startConsoleLogRotator({
@@ -195,6 +201,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       store instanceof GroupCommitStore ? store.stats : undefined,
       quarantineDirFor(dirs.vmsDir),
     );
+    if (sqlite && compactor) {
+      const status = () => sqlite.status();
+      registerSqliteStoreMetrics(metrics.registry, { status, compactor: compactor.stats });
+    }
 
     const agent = new Agent({
       nodeId,
@@ -419,6 +429,18 @@ async function writeBootstrapJoinToken(tokens: JoinTokens, root: string): Promis
     description: "created by --cluster-init",
   });
   writeSecretFile(join(root, "join-token"), token);
+}
+
+function startCompactor(store: SqliteStore, options: NodeOptions, logger: Logger): SqliteCompactor {
+  const compactor = new SqliteCompactor({
+    store,
+    clock: systemClock,
+    logger,
+    intervalMs: options.storeCompaction.intervalSeconds * 1000,
+    retainRevisions: options.storeCompaction.retainRevisions,
+  });
+  compactor.start();
+  return compactor;
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */

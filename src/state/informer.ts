@@ -3,9 +3,9 @@
  * miniature, and the one copy of the loop the agent and the scheduler each used to write for
  * themselves. It lists the prefix, hands the whole set to its owner, then watches from the next
  * revision. A watch that breaks resumes from the revision after the last batch it delivered (nothing
- * is missed); one whose revision was compacted away lists again. Both back off on the injected clock
- * (1 s, 2 s, ... 30 s by default), so a failing store is not hammered, and start from the first wait
- * again once a watch delivers. Values are decoded once, on the way in; a value that does not decode
+ * is missed); one whose revision was compacted away lists again, at once the first time (compaction
+ * is no fault). Failures back off on the injected clock (1 s, 2 s, ... 30 s by default), so a failing
+ * store is not hammered, and start from the first wait again once a watch delivers. Values are decoded once, on the way in; a value that does not decode
  * is reported to the owner and counts as absent.
  *
  * Writes the owner makes itself can be taken in at once (`observe`), before their watch event comes:
@@ -67,6 +67,11 @@ export class Informer<T> {
   private timer: TimerHandle | undefined;
   private running = false;
   private synced = false;
+  /**
+   * Set once a watch fell behind compaction and the informer listed again at once; cleared when a
+   * watch delivers. Compaction is no fault: the first such list runs at once, a second in a row backs off.
+   */
+  private relistedAtOnce = false;
   /** Bumped by every stop and every list, so a stale loop or list knows it is stale. */
   private generation = 0;
 
@@ -215,6 +220,7 @@ export class Informer<T> {
         for await (const batch of watch) {
           if (generation !== this.generation) return;
           this.backoff.succeeded();
+          this.relistedAtOnce = false;
           next = batch.revision + 1;
           for (const event of batch.events) this.apply(event.type, event.kv);
           for (const [name, revision] of this.tombstones)
@@ -233,7 +239,14 @@ export class Informer<T> {
    * again when that revision was compacted away (or `next` is undefined: the list itself failed).
    */
   private recover(err: unknown, next: number | undefined): void {
-    const relist = next === undefined || isBlixardError(err, "COMPACTED");
+    const compacted = isBlixardError(err, "COMPACTED");
+    if (compacted && !this.relistedAtOnce) {
+      this.relistedAtOnce = true;
+      this.log.info({ err: errorMessage(err) }, "store watch fell behind compaction; listing again");
+      this.list().catch((again) => this.recover(again, undefined));
+      return;
+    }
+    const relist = next === undefined || compacted;
     const retryInMs = this.backoff.failed(this.opts.clock.now());
     this.log.warn(
       { err: errorMessage(err), retryInMs },

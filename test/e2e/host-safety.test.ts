@@ -35,6 +35,9 @@ describe("host safety", () => {
     expect(res.status).toBe(200);
     const text = res.body;
     expect(text).toContain("blixard_vms");
+    // The single node's store: its size on disk and its compaction, checked by promtool with the rest.
+    expect(text).toMatch(/^blixard_store_size_bytes\{file="db"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^blixard_store_compactions_total \d+$/m);
     const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
     expect(check.error, "promtool must be installed (scripts/install-system-deps.sh)").toBeUndefined();
     expect(`${check.stdout}${check.stderr}`).toBe("");

@@ -1,7 +1,7 @@
 /**
  * Group commit in front of a remote Store. While a transaction is on its way to the store, the
  * transactions that arrive wait; when it returns, those that touch disjoint keys leave together as
- * one transaction (ports/txn-batch.ts). Under load one round trip, one raft entry and one set of watch
+ * one transaction (txn-batch.ts). Under load one round trip, one raft entry and one set of watch
  * messages then carry many writes: a node's API creates, the scheduler's placements and the agent's
  * status reports share them. A caller alone waits for nothing: with nothing in flight its
  * transaction leaves at once.

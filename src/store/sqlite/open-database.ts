@@ -6,6 +6,7 @@
  *   on the same data dir fail at open instead. (It also lets WAL work without a shared-memory file.)
  * - The file is created 0600 before SQLite touches it: it holds the whole cluster state, and SQLite
  *   gives its -wal file the permissions of the database file.
+ * - auto_vacuum=INCREMENTAL, so that compaction can give disk space back (space.ts says why).
  */
 import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
@@ -51,6 +52,9 @@ function configure(db: Database.Database, path: string, busyTimeoutMs: number): 
   // and the busy timeout before the first read for the lock wait to apply.
   db.pragma("locking_mode = EXCLUSIVE");
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  // Takes effect only on a new file, and only before the switch to WAL writes its first page; an
+  // existing store keeps its mode until SqliteStore.open converts it.
+  db.pragma("auto_vacuum = INCREMENTAL");
   const mode = db.pragma("journal_mode = WAL", { simple: true });
   if (mode !== "wal" && !(isInMemory(path) && mode === "memory")) {
     throw new BlixardError(

@@ -33,6 +33,7 @@ import {
 import { readHistory } from "./history.js";
 import { LeaseTimer } from "./lease-timer.js";
 import { openDatabase } from "./open-database.js";
+import { convertToIncrementalVacuum, type FileBytes, fileBytes, reclaimSpace } from "./space.js";
 import { fromSqliteError, leaseNotFound, storeClosed } from "./sqlite-errors.js";
 import { SqliteWatch, type WatchHistory } from "./sqlite-watch.js";
 import { type MetaName, prepareStatements, type Statements, toKeyValue } from "./statements.js";
@@ -46,6 +47,14 @@ export interface SqliteStoreOptions {
   /** How long open waits for a lock held by another process before failing; 5 s by default. */
   busyTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** What the single node reports about its store in /metrics. */
+export interface SqliteStoreStatus {
+  revision: number;
+  /** History before this revision is gone (0: never compacted). */
+  compactRevision: number;
+  bytes: FileBytes;
 }
 
 export class SqliteStore implements Store {
@@ -79,6 +88,7 @@ export class SqliteStore implements Store {
     const db = openDatabase(options.path, options.busyTimeoutMs ?? 5000);
     const log = (options.logger ?? silentLogger).child({ component: "sqlite-store" });
     const store = new SqliteStore(db, options.path, options.clock, leaseCheckIntervalMs, log);
+    store.convertOldStore();
     // Time passed while the store was closed: leases that ran out meanwhile go now, with their keys.
     try {
       store.expireDueLeases();
@@ -213,6 +223,22 @@ export class SqliteStore implements Store {
     return this.run(() => this.meta("revision"));
   }
 
+  status(): Promise<SqliteStoreStatus> {
+    return this.run(() => ({
+      revision: this.meta("revision"),
+      compactRevision: this.meta("compact_revision"),
+      bytes: fileBytes(this.path),
+    }));
+  }
+
+  /**
+   * Gives up to `maxPages` (0: all) of the pages that compaction freed back to the file system and
+   * empties the WAL (space.ts); resolves to the number of free pages left.
+   */
+  reclaimSpace(maxPages = 0): Promise<number> {
+    return this.run(() => reclaimSpace(this.db, maxPages));
+  }
+
   /**
    * Writes a consistent copy of the database to `file` with SQLite's online backup, while the store
    * keeps serving. `blixard cluster backup` on a single node; restore copies it back before opening.
@@ -255,6 +281,28 @@ export class SqliteStore implements Store {
       this.log.debug({ lease: id, revision, keys: events.length }, "lease expired");
     }
     this.armLeaseTimer();
+  }
+
+  /**
+   * A store created before auto_vacuum was set is rewritten once so that compaction can shrink it. A
+   * failure (no disk for the copy) leaves it as it was: freed pages are still reused, and the next
+   * start tries again.
+   */
+  private convertOldStore(): void {
+    try {
+      const before = fileBytes(this.path);
+      if (convertToIncrementalVacuum(this.db)) {
+        this.log.info(
+          { path: this.path, before, after: fileBytes(this.path) },
+          "converted the store to incremental vacuum",
+        );
+      }
+    } catch (err) {
+      this.log.warn(
+        { err: errorMessage(err), path: this.path },
+        "cannot convert the store to incremental vacuum (free disk space as large as the store is needed); compaction will reuse its space but not shrink the file",
+      );
+    }
   }
 
   private onLeaseTimer(): void {
