@@ -8,6 +8,7 @@ import { checkHostFiles } from "../daemon/admission.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { textStream } from "../testing/text-stream.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { EventLog } from "./event-log.js";
 import { VmRepository } from "./vm-repository.js";
@@ -37,7 +38,10 @@ describe("VmService", () => {
       defaultImage: async () => defaultImage,
       logs: {
         tail: async () => ({ text: "hello\n", offset: 6 }),
-        async *follow() {},
+        stream: () => textStream(["hel", "lo\n"], 6),
+        async *follow(_name, offset) {
+          yield `new output after byte ${offset}\n`;
+        },
       },
       events: new EventLog(store),
       // The tests boot files from a temp dir; the operator-role checks are in vm-service-roles.test.ts.
@@ -68,6 +72,17 @@ describe("VmService", () => {
     expect((await client.listVms({})).vms).toEqual([]);
     expect(await store.revision()).toBe(initialRevision);
   }
+
+  it("streams the log chunk by chunk and ends for `vm logs`; follows from where it ended with -f", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    const texts = async (stopAtEnd: boolean) => {
+      const out: string[] = [];
+      for await (const res of client.followVmLogs({ name: "web", tail: 0, stopAtEnd })) out.push(res.text);
+      return out;
+    };
+    expect(await texts(true)).toEqual(["hel", "lo\n"]);
+    expect(await texts(false)).toEqual(["hel", "lo\n", "new output after byte 6\n"]);
+  });
 
   it("creates a VM with defaults and returns it Pending, for the scheduler to place", async () => {
     const { vm } = await client.createVm({ spec: { name: "web", kernel } });

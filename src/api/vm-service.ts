@@ -19,6 +19,11 @@ import type { VmRepository } from "./vm-repository.js";
 export interface LogSource {
   /** The last `lines` lines (all when 0) and the byte offset just past them. */
   tail(name: string, lines: number): Promise<{ text: string; offset: number }>;
+  /**
+   * The same lines as `tail`, a bounded chunk at a time, so that no request holds the whole log; then
+   * the offset to follow from (opaque for a VM on another node: it only says whether text came).
+   */
+  stream(name: string, lines: number): { chunks: AsyncIterable<string>; offset(): number };
   follow(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
 }
 
@@ -174,9 +179,12 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     async *followVmLogs(req, ctx) {
       const name = validName(req.name);
       await repo.get(name);
-      const { text, offset } = await deps.logs.tail(name, req.tail);
-      if (text) yield { text };
-      for await (const chunk of deps.logs.follow(name, offset, ctx.signal)) yield { text: chunk };
+      // The log so far goes out a chunk at a time (each one sent before the next is read), then either
+      // the stream ends (stop_at_end: `vm logs`) or new output follows from where it ended.
+      const stream = deps.logs.stream(name, req.tail);
+      for await (const text of stream.chunks) yield { text };
+      if (req.stopAtEnd) return;
+      for await (const chunk of deps.logs.follow(name, stream.offset(), ctx.signal)) yield { text: chunk };
     },
   };
 }

@@ -1,13 +1,12 @@
 /**
- * What `blixard vm create|scale|list|get|logs` do: thin calls to the VmService, with waits and output
+ * What `blixard vm create|scale|list|get` do: thin calls to the VmService, with waits and output
  * formatting. Loaded by vm-commands.ts when one of them runs, never at start-up; start, stop, restart
- * and delete are in vm-lifecycle.ts.
+ * and delete are in vm-lifecycle.ts, logs in vm-logs.ts.
  */
 import { vmClient } from "./client.js";
 import type { GlobalOptions } from "./globals.js";
 import { outputFormat, printData, vmDetail, vmJson, vmTable } from "./output.js";
 import type { CreateFlags } from "./spec-input.js";
-import { consoleOutput } from "./terminal-safe.js";
 import { UsageError } from "./usage-error.js";
 import type { WaitFlags } from "./vm-lifecycle.js";
 import { ready, waitFor } from "./wait.js";
@@ -58,35 +57,6 @@ export async function getVm(options: GlobalOptions, name: string, flags: { outpu
   if (!found) throw new Error(`the node returned no VM for ${name}`);
   const { eventTable } = await import("./events-output.js");
   await printData(format, vmJson(found), () => `${vmDetail(found)}\nEvents:\n${eventTable(events)}`);
-}
-
-export interface LogsFlags {
-  follow?: boolean;
-  tail: string;
-  raw?: boolean;
-}
-
-export async function vmLogs(options: GlobalOptions, name: string, flags: LogsFlags): Promise<void> {
-  const tail = flags.tail === "all" ? 0 : Number(flags.tail);
-  if (!Number.isInteger(tail) || tail < 0)
-    throw new UsageError(`--tail must be a whole number or all (got "${flags.tail}")`);
-  // A guest is hostile: its escape sequences must not reach the user's terminal (terminal-safe.ts).
-  const out = consoleOutput({ tty: process.stdout.isTTY === true, raw: flags.raw === true });
-  const client = vmClient(options);
-  if (!flags.follow) {
-    const { text } = await client.getVmLogs({ name, tail });
-    process.stdout.write(out(text));
-    return;
-  }
-  const abort = new AbortController();
-  process.once("SIGINT", () => abort.abort());
-  try {
-    for await (const chunk of client.followVmLogs({ name, tail }, { signal: abort.signal })) {
-      process.stdout.write(out(chunk.text));
-    }
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  }
 }
 
 function replicaCount(value: string): number {

@@ -5,8 +5,9 @@
  */
 import type { Command } from "commander";
 import type { GlobalOptions } from "./globals.js";
-import type { CreateVmFlags, LogsFlags } from "./vm-actions.js";
+import type { CreateVmFlags } from "./vm-actions.js";
 import type { WaitFlags } from "./vm-lifecycle.js";
+import type { LogsFlags } from "./vm-logs.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const actions = () => import("./vm-actions.js");
@@ -117,5 +118,7 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
     .option("-f, --follow", "keep printing new output (continues across log rotations)")
     .option("--tail <n>", "only the last N lines, or `all` for the whole retained log", "100")
     .option("--raw", "print the guest's bytes as they are, escape sequences included, even on a terminal")
-    .action(async (name: string, flags: LogsFlags) => (await actions()).vmLogs(globals(), name, flags));
+    .action(async (name: string, flags: LogsFlags) =>
+      (await import("./vm-logs.js")).vmLogs(globals(), name, flags),
+    );
 }

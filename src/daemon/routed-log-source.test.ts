@@ -15,6 +15,7 @@ import type { VmRepository } from "../api/vm-repository.js";
 import { type LogSource, type VmServiceDeps, vmServiceImpl } from "../api/vm-service.js";
 import { BlixardError, isBlixardError } from "../core/errors.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { textStream } from "../testing/text-stream.js";
 import { routedLogSource } from "./routed-log-source.js";
 
 type PartialVmService = Partial<ServiceImpl<typeof VmService>>;
@@ -55,6 +56,10 @@ describe("routedLogSource", () => {
       async tail(name, lines) {
         calls.push(`tail ${name} ${lines}`);
         return { text: "local log\n", offset: 10 };
+      },
+      stream(name, lines) {
+        calls.push(`stream ${name} ${lines}`);
+        return textStream(["local ", "log\n"], 10);
       },
       async *follow(name, offset) {
         calls.push(`follow ${name} ${offset}`);
@@ -135,6 +140,30 @@ describe("routedLogSource", () => {
     expect(b.auth).toEqual(["Bearer s3cret"]);
   });
 
+  it("streams a remote VM's log from its node chunk by chunk, asking it to stop at the end", async () => {
+    const asked: { tail: number; stopAtEnd: boolean }[] = [];
+    const b = await startNode({
+      async *followVmLogs(req) {
+        asked.push({ tail: req.tail, stopAtEnd: req.stopAtEnd });
+        yield { text: "one\n" };
+        yield { text: "twö\n" };
+      },
+    });
+    const stream = source(b.url).stream("db", 0);
+    expect(await collect(stream.chunks)).toEqual(["one\n", "twö\n"]);
+    expect(stream.offset()).toBe(Buffer.byteLength("one\ntwö\n"));
+    expect(asked).toEqual([{ tail: 0, stopAtEnd: true }]);
+    expect(b.auth).toEqual(["Bearer s3cret"]);
+  });
+
+  it("streams a local VM's log from the local source, never calling another node", async () => {
+    const { local, calls } = fakeLocal();
+    const stream = source(undefined, local).stream("web", 7);
+    expect(await collect(stream.chunks)).toEqual(["local ", "log\n"]);
+    expect(stream.offset()).toBe(10);
+    expect(calls).toEqual(["stream web 7"]);
+  });
+
   it("drops the remote's tail message when following past what the caller already has", async () => {
     const tails: number[] = [];
     const b = await startNode({
@@ -188,7 +217,11 @@ describe("routedLogSource", () => {
 
   it("fails UNAVAILABLE naming the node when the owner has no registered URL", async () => {
     const logs = source(undefined);
-    for (const attempt of [logs.tail("db", 0), collect(logs.follow("ghost", 0, never))]) {
+    for (const attempt of [
+      logs.tail("db", 0),
+      collect(logs.follow("ghost", 0, never)),
+      collect(logs.stream("db", 0).chunks),
+    ]) {
       const err = await rejection(attempt);
       expect(err.code).toBe("UNAVAILABLE");
       expect(err.message).toMatch(/node "node-[bc]"/);
@@ -202,7 +235,11 @@ describe("routedLogSource", () => {
     server?.close();
     await once(server as Server, "close");
     const logs = source(b.url);
-    for (const attempt of [logs.tail("db", 0), collect(logs.follow("db", 0, never))]) {
+    for (const attempt of [
+      logs.tail("db", 0),
+      collect(logs.follow("db", 0, never)),
+      collect(logs.stream("db", 0).chunks),
+    ]) {
       const err = await rejection(attempt);
       expect(err.code).toBe("UNAVAILABLE");
       expect(err.message).toContain(`node "node-b" at ${b.url}`);
@@ -234,6 +271,9 @@ describe("routedLogSource", () => {
       async tail(_name, lines) {
         const text = (lines === 0 ? log : log.slice(-lines)).join("");
         return { text, offset: Buffer.byteLength(log.join("")) };
+      },
+      stream(_name, lines) {
+        return textStream(lines === 0 ? log : log.slice(-lines), Buffer.byteLength(log.join("")));
       },
       async *follow() {
         yield "root\n";
@@ -270,7 +310,11 @@ describe("routedLogSource", () => {
     });
     const source = routedLogSource({
       nodeId: "node-a",
-      local: { tail: async () => ({ text: "", offset: 0 }), follow: async function* () {} },
+      local: {
+        tail: async () => ({ text: "", offset: 0 }),
+        stream: () => textStream([], 0),
+        follow: async function* () {},
+      },
       ownerOf: async () => "node-b",
       apiUrlOf: async () => remote.url,
       token: "admin-token-must-not-leak",

@@ -34,7 +34,7 @@ export interface RoutedLogSourceOptions {
   tls?: { caPem: string; certPem: string; keyPem: string };
 }
 
-/** How long a remote tail may take before the owner counts as unreachable. */
+/** How long a remote tail may take (a remote stream may stay silent) before the owner counts as unreachable. */
 const TAIL_TIMEOUT_MS = 15_000;
 
 export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
@@ -84,6 +84,38 @@ export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
       }
     },
 
+    stream(name, lines) {
+      let local: ReturnType<LogSource["stream"]> | undefined;
+      let remoteBytes = 0;
+      async function* chunks(): AsyncGenerator<string> {
+        const r = await remote(name);
+        if (!r) {
+          local = options.local.stream(name, lines);
+          yield* local.chunks;
+          return;
+        }
+        // The owner streams its log a chunk at a time and ends; each chunk is passed on as it comes.
+        // An owner that sends nothing for TAIL_TIMEOUT_MS counts as unreachable.
+        const idle = new AbortController();
+        let timer = setTimeout(() => idle.abort(), TAIL_TIMEOUT_MS);
+        try {
+          const request = { name, tail: lines, stopAtEnd: true };
+          for await (const { text } of r.client.followVmLogs(request, { signal: idle.signal })) {
+            clearTimeout(timer);
+            remoteBytes += Buffer.byteLength(text);
+            yield text;
+            timer = setTimeout(() => idle.abort(), TAIL_TIMEOUT_MS);
+          }
+        } catch (err) {
+          throw fromRemote(idle.signal.aborted ? idleError(r) : err, r);
+        } finally {
+          clearTimeout(timer);
+          idle.abort();
+        }
+      }
+      return { chunks: chunks(), offset: () => (local ? local.offset() : remoteBytes) };
+    },
+
     async *follow(name, offset, signal) {
       const r = await remote(name);
       if (!r) {
@@ -123,6 +155,13 @@ const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
   [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
   [Code.OutOfRange]: "COMPACTED",
 };
+
+function idleError(r: Remote): ConnectError {
+  return new ConnectError(
+    `node "${r.node}" sent nothing for ${TAIL_TIMEOUT_MS / 1000} s`,
+    Code.DeadlineExceeded,
+  );
+}
 
 function fromRemote(err: unknown, r: Remote): BlixardError {
   const e = ConnectError.from(err);
