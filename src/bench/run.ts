@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { imageDir } from "../testing/test-image.js";
 import { measureAgentMemory } from "./agent-memory.js";
 import { measureApiThroughput } from "./api-throughput.js";
-import { measureCliLatency } from "./cli-latency.js";
+import { type CliLatency, measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
@@ -26,6 +26,15 @@ const initrd = join(dir, "initrd.img");
 if (!existsSync(kernel) || !existsSync(initrd)) {
   console.error(`no guest image in ${dir}: build it with bash scripts/guest-image/build.sh ${dir}`);
   process.exit(1);
+}
+
+const cliRow = (cli: CliLatency): string =>
+  `| cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
+| cold \`blixard vm stop NAME --no-wait\` (the call \`vm start\` makes), p50 / p95 of ${cli.stopMs.length} (ms) | ${fmt(median(cli.stopMs), 0)} / ${fmt(percentile(cli.stopMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.stopMs) / median(cli.nodeBaselineMs), 2)} |`;
+if (process.env["BLIXARD_BENCH_ONLY"] === "cli") {
+  console.error("benchmarks: CLI latency");
+  console.log(cliRow(await measureCliLatency(kernel, 20)));
+  process.exit(0);
 }
 
 const rounds = Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 6);
@@ -110,7 +119,7 @@ ${
     : "| API over TLS | skipped: this host has no non-loopback IPv4 address to bind a TLS node to | | |"
 }
 | ListVms with ${api.count} VMs (ms) | ${fmt(api.listMs, 0)} | | |
-| cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
+${cliRow(cli)}
 | node RSS per running VM (KiB, ${mem.vms} VMs) | ${fmt((mem.loadedKiB - mem.idleKiB) / mem.vms, 0)} | idle node: ${mem.idleKiB} KiB | |
 | node RSS per stored VM (KiB, ${api.count} VMs) | ${fmt((api.rssAfterKiB - api.rssBeforeKiB) / api.count, 1)} | | |
 | three nodes form a cluster (managed etcd behind mutual TLS; CA, join tokens, CSRs; start of the first to all Ready) (ms) | ${fmt(cluster.formationMs, 0)} | | |
