@@ -8,7 +8,6 @@ import { checkHostFiles } from "../daemon/admission.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { ManualClock } from "../ports/manual-clock.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { textStream } from "../testing/text-stream.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { EventLog } from "./event-log.js";
 import { VmRepository } from "./vm-repository.js";
@@ -21,12 +20,16 @@ describe("VmService", () => {
   let defaultImage: DefaultImage | undefined;
   let initialRevision: number;
   let client: ReturnType<typeof createClient<typeof VmService>>;
+  let logChunks: string[];
+  let pulled: number;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "blixard-api-"));
     kernel = join(dir, "vmlinuz");
     writeFileSync(kernel, "kernel");
     defaultImage = undefined;
+    logChunks = ["hel", "lo\n"];
+    pulled = 0;
     const clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
     initialRevision = await store.revision();
@@ -37,8 +40,15 @@ describe("VmService", () => {
       admission: checkHostFiles,
       defaultImage: async () => defaultImage,
       logs: {
-        tail: async () => ({ text: "hello\n", offset: 6 }),
-        stream: () => textStream(["hel", "lo\n"], 6),
+        stream: () => {
+          async function* each() {
+            for (const chunk of logChunks) {
+              pulled++;
+              yield chunk;
+            }
+          }
+          return { chunks: each(), offset: () => 6 };
+        },
         async *follow(_name, offset) {
           yield `new output after byte ${offset}\n`;
         },
@@ -196,6 +206,15 @@ describe("VmService", () => {
   it("serves logs of an existing VM", async () => {
     await client.createVm({ spec: { name: "web", kernel } });
     expect((await client.getVmLogs({ name: "web", tail: 10 })).text).toBe("hello\n");
+  });
+
+  it("refuses a GetVmLogs reply over 1 MiB, reading no further (a caller cannot make the node hold a whole log)", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    logChunks = Array.from({ length: 320 }, () => "x".repeat(64 * 1024)); // 20 MiB: a full log and its copy
+    const err = await rejection(client.getVmLogs({ name: "web", tail: 0 }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/over 1048576 characters: ask for fewer lines, or stream them/);
+    expect(pulled).toBe(17);
   });
 
   it("answers a delete that the agent completes at once with the VM, not NOT_FOUND", async () => {

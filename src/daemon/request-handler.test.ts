@@ -51,7 +51,6 @@ describe("request handler: every request authenticated and authorized", () => {
       admission: checkHostFiles,
       defaultImage: async () => ({ kernel: imageKernel }),
       logs: {
-        tail: async () => ({ text: "", offset: 0 }),
         stream: () => textStream([], 0),
         async *follow() {},
       },
