@@ -20,12 +20,16 @@ describe("VmService", () => {
   let defaultImage: DefaultImage | undefined;
   let initialRevision: number;
   let client: ReturnType<typeof createClient<typeof VmService>>;
+  let logChunks: string[];
+  let pulled: number;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "blixard-api-"));
     kernel = join(dir, "vmlinuz");
     writeFileSync(kernel, "kernel");
     defaultImage = undefined;
+    logChunks = ["hel", "lo\n"];
+    pulled = 0;
     const clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
     initialRevision = await store.revision();
@@ -36,8 +40,18 @@ describe("VmService", () => {
       admission: checkHostFiles,
       defaultImage: async () => defaultImage,
       logs: {
-        tail: async () => ({ text: "hello\n", offset: 6 }),
-        async *follow() {},
+        stream: () => {
+          async function* each() {
+            for (const chunk of logChunks) {
+              pulled++;
+              yield chunk;
+            }
+          }
+          return { chunks: each(), offset: () => 6 };
+        },
+        async *follow(_name, offset) {
+          yield `new output after byte ${offset}\n`;
+        },
       },
       events: new EventLog(store),
       // The tests boot files from a temp dir; the operator-role checks are in vm-service-roles.test.ts.
@@ -68,6 +82,17 @@ describe("VmService", () => {
     expect((await client.listVms({})).vms).toEqual([]);
     expect(await store.revision()).toBe(initialRevision);
   }
+
+  it("streams the log chunk by chunk and ends for `vm logs`; follows from where it ended with -f", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    const texts = async (stopAtEnd: boolean) => {
+      const out: string[] = [];
+      for await (const res of client.followVmLogs({ name: "web", tail: 0, stopAtEnd })) out.push(res.text);
+      return out;
+    };
+    expect(await texts(true)).toEqual(["hel", "lo\n"]);
+    expect(await texts(false)).toEqual(["hel", "lo\n", "new output after byte 6\n"]);
+  });
 
   it("creates a VM with defaults and returns it Pending, for the scheduler to place", async () => {
     const { vm } = await client.createVm({ spec: { name: "web", kernel } });
@@ -181,6 +206,15 @@ describe("VmService", () => {
   it("serves logs of an existing VM", async () => {
     await client.createVm({ spec: { name: "web", kernel } });
     expect((await client.getVmLogs({ name: "web", tail: 10 })).text).toBe("hello\n");
+  });
+
+  it("refuses a GetVmLogs reply over 1 MiB, reading no further (a caller cannot make the node hold a whole log)", async () => {
+    await client.createVm({ spec: { name: "web", kernel } });
+    logChunks = Array.from({ length: 320 }, () => "x".repeat(64 * 1024)); // 20 MiB: a full log and its copy
+    const err = await rejection(client.getVmLogs({ name: "web", tail: 0 }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/over 1048576 characters: ask for fewer lines, or stream them/);
+    expect(pulled).toBe(17);
   });
 
   it("answers a delete that the agent completes at once with the VM, not NOT_FOUND", async () => {

@@ -17,8 +17,12 @@ import type { VmRepository } from "./vm-repository.js";
 
 /** Console logs of VMs on this node. */
 export interface LogSource {
-  /** The last `lines` lines (all when 0) and the byte offset just past them. */
-  tail(name: string, lines: number): Promise<{ text: string; offset: number }>;
+  /**
+   * The last `lines` lines (all when 0), a bounded chunk at a time, so that no request holds the whole
+   * log; then the offset to follow from (opaque for a VM on another node: it only says whether text
+   * came).
+   */
+  stream(name: string, lines: number): { chunks: AsyncIterable<string>; offset(): number };
   follow(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
 }
 
@@ -44,6 +48,8 @@ export interface VmServiceDeps {
 }
 
 const TERMINAL = new Set(["Stopped", "Failed"]);
+/** The most a GetVmLogs reply carries (in UTF-16 units, about 1 MiB of console text). */
+const MAX_UNARY_LOG_CHARS = 1 << 20;
 
 export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService> {
   const { repo } = deps;
@@ -155,7 +161,18 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     async getVmLogs(req) {
       const name = validName(req.name);
       await repo.get(name);
-      const { text } = await deps.logs.tail(name, req.tail);
+      // One reply holds the text, so it is bounded: a larger log goes through FollowVmLogs.
+      let text = "";
+      for await (const chunk of deps.logs.stream(name, req.tail).chunks) {
+        text += chunk;
+        if (text.length > MAX_UNARY_LOG_CHARS) {
+          throw new BlixardError(
+            "FAILED_PRECONDITION",
+            `the last ${req.tail || "all"} lines of VM ${name}'s console are over ${MAX_UNARY_LOG_CHARS} characters: ` +
+              "ask for fewer lines, or stream them with FollowVmLogs and stop_at_end (as `blixard vm logs` does)",
+          );
+        }
+      }
       return { text };
     },
 
@@ -174,9 +191,12 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     async *followVmLogs(req, ctx) {
       const name = validName(req.name);
       await repo.get(name);
-      const { text, offset } = await deps.logs.tail(name, req.tail);
-      if (text) yield { text };
-      for await (const chunk of deps.logs.follow(name, offset, ctx.signal)) yield { text: chunk };
+      // The log so far goes out a chunk at a time (each one sent before the next is read), then either
+      // the stream ends (stop_at_end: `vm logs`) or new output follows from where it ended.
+      const stream = deps.logs.stream(name, req.tail);
+      for await (const text of stream.chunks) yield { text };
+      if (req.stopAtEnd) return;
+      for await (const chunk of deps.logs.follow(name, stream.offset(), ctx.signal)) yield { text: chunk };
     },
   };
 }

@@ -5,7 +5,7 @@
  * ratio includes the whole cost of the jail and of passt.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseVmSpec } from "../core/vm-spec.js";
@@ -22,13 +22,24 @@ export interface StartOverhead {
   blixardMs: number[];
   /** The same start on a node with `--isolation none`: what the jail itself adds is the difference. */
   unjailedMs: number[];
+  /**
+   * From the start (the spawn of the CLI, or of bare qemu) to qemu's pidfile, which qemu writes before
+   * the guest runs: what Blixard adds before the boot, without the boot's own spread.
+   */
+  bareSpawnMs: number[];
+  blixardSpawnMs: number[];
+}
+
+/** Milliseconds from `wallStart` (Date.now()) to the pidfile's mtime, NaN when there is none. */
+function toPidfile(pidfile: string, wallStart: number): number {
+  return existsSync(pidfile) ? statSync(pidfile).mtimeMs - wallStart : Number.NaN;
 }
 
 function readyCount(file: string): number {
   return existsSync(file) ? (readFileSync(file, "utf8").match(READY) ?? []).length : 0;
 }
 
-async function bareQemu(kernel: string, initrd: string): Promise<number> {
+async function bareQemu(kernel: string, initrd: string, spawnMs: number[]): Promise<number> {
   const vmsDir = mkdtempSync(join(tmpdir(), "blixard-bare-"));
   try {
     const paths = vmPaths(vmsDir, "bare");
@@ -39,11 +50,13 @@ async function bareQemu(kernel: string, initrd: string): Promise<number> {
       ...(accel === "tcg" ? { tscKhz: hostTscKhz() } : {}),
       netdev: "user,id=net0",
     });
+    const wallStart = Date.now();
     const t0 = performance.now();
     const qemu = spawn("qemu-system-x86_64", argv, { stdio: "ignore" });
     const exited = new Promise((r) => qemu.once("exit", r));
     await waitFor("bare qemu readiness", () => readyCount(paths.consoleLog) > 0, 120_000);
     const ms = performance.now() - t0;
+    spawnMs.push(toPidfile(paths.pidfile, wallStart));
     qemu.kill("SIGKILL");
     await exited;
     return ms;
@@ -52,13 +65,15 @@ async function bareQemu(kernel: string, initrd: string): Promise<number> {
   }
 }
 
-async function blixardStart(node: BenchNode, name: string): Promise<number> {
+async function blixardStart(node: BenchNode, name: string, spawnMs?: number[]): Promise<number> {
   const log = join(node.dataDir, "vms", name, "console.log");
   const before = readyCount(log);
+  const wallStart = Date.now();
   const t0 = performance.now();
   node.cli("vm", "start", name, "--no-wait");
   await waitFor("blixard VM readiness", () => readyCount(log) > before, 120_000);
   const ms = performance.now() - t0;
+  spawnMs?.push(toPidfile(join(node.dataDir, "vms", name, "qemu.pid"), wallStart));
   node.cli("vm", "stop", name);
   return ms;
 }
@@ -70,15 +85,21 @@ export async function measureStartOverhead(
 ): Promise<StartOverhead> {
   const node = new BenchNode();
   const unjailed = new BenchNode();
-  const result: StartOverhead = { bareMs: [], blixardMs: [], unjailedMs: [] };
+  const result: StartOverhead = {
+    bareMs: [],
+    blixardMs: [],
+    unjailedMs: [],
+    bareSpawnMs: [],
+    blixardSpawnMs: [],
+  };
   try {
     await node.start();
     await unjailed.start(["--isolation", "none"]);
     node.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
     unjailed.cli("vm", "create", "bench", "--kernel", kernel, "--initrd", initrd);
     const steps = [
-      async () => result.bareMs.push(await bareQemu(kernel, initrd)),
-      async () => result.blixardMs.push(await blixardStart(node, "bench")),
+      async () => result.bareMs.push(await bareQemu(kernel, initrd, result.bareSpawnMs)),
+      async () => result.blixardMs.push(await blixardStart(node, "bench", result.blixardSpawnMs)),
       async () => result.unjailedMs.push(await blixardStart(unjailed, "bench")),
     ];
     for (let i = 0; i < rounds; i++) {

@@ -1,7 +1,8 @@
-/** Turns any failure into the one line the CLI prints, with a hint when the node cannot be reached. */
+/**
+ * Turns any failure into the one line the CLI prints, with a hint when the node cannot be reached.
+ * Loaded only when a command fails (it needs Connect's error type).
+ */
 import { Code, ConnectError } from "@connectrpc/connect";
-
-export class UsageError extends Error {}
 
 export function describeError(err: unknown, server: string): string {
   if (err instanceof ConnectError) {

@@ -6,7 +6,7 @@
  * Field validation stays on the server; here only the flag syntax is checked.
  */
 import { isAbsolute, resolve } from "node:path";
-import { UsageError } from "./cli-error.js";
+import { UsageError } from "./usage-error.js";
 
 export interface MicrovmFlags {
   flake?: string;

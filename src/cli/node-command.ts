@@ -1,57 +1,15 @@
 /**
- * `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM; `node list` and
- * `node get ID` show cluster membership; `node quarantine` handles kept state dirs.
+ * `blixard node`: runs the daemon in the foreground until SIGINT or SIGTERM (node-run.ts); `node list`
+ * and `node get ID` show cluster membership; `node quarantine` handles kept state dirs. Definitions
+ * only: each action imports the module that does its work when it runs.
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parseLabels } from "../core/node-record.js";
-import { UsageError } from "./cli-error.js";
-import { type GlobalOptions, nodeClient, vmClient } from "./client.js";
-import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
+import type { GlobalOptions } from "./globals.js";
+import type { NodeFlags } from "./node-run.js";
 import { registerQuarantineCommands } from "./quarantine-command.js";
 
-interface NodeFlags {
-  dataDir?: string;
-  bind?: string;
-  accel?: string;
-  microvmNix?: string;
-  isolation?: string;
-  stopVmsOnExit?: boolean;
-  logLevel?: string;
-  gracefulStopTimeout?: string;
-  label?: string[];
-  leaseTtl?: string;
-  store?: string;
-  clusterInit?: boolean;
-  join?: string;
-  discover?: string;
-  token?: string;
-  tokenFile?: string;
-  advertiseHost?: string;
-  etcdClientPort?: string;
-  etcdPeerPort?: string;
-  etcdCacert?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdUsername?: string;
-  etcdPasswordFile?: string;
-  restore?: string;
-  reserveVcpus?: string;
-  reserveMemory?: string;
-  cpuOvercommit?: string;
-  memoryOvercommit?: string;
-  placementStrategy?: string;
-  failoverGrace?: string;
-  acceptEmptyStore?: boolean;
-  consoleLogMaxBytes?: string;
-  maxRequestBytes?: string;
-  storeCompactionInterval?: string;
-  storeCompactionRetain?: string;
-}
-
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-/** A number flag; its range is checked with the other options, where the error names the flag. */
-const numberFlag = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+const actions = () => import("./node-actions.js");
 
 export function registerNodeCommand(program: Command, globals: () => GlobalOptions): void {
   const node = program
@@ -146,76 +104,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--store-compaction-retain <revisions>",
       "SQLite store: revisions of history kept; a watch further behind re-lists (default 10000)",
     )
-    .action(async (flags: NodeFlags) => {
-      // --data-dir is also a global option (the CLI reads the token from it); commander gives it to the
-      // program when both define it, so take it from there too.
-      const dataDir = flags.dataDir ?? program.opts<{ dataDir?: string }>().dataDir;
-      // Likewise --token-file, which the client commands read their API token from.
-      const tokenFile = flags.tokenFile ?? program.opts<{ tokenFile?: string }>().tokenFile;
-      // Loaded lazily so that client commands never pay for the daemon's imports.
-      const { parseNodeOptions } = await import("../daemon/node-options.js");
-      const { runNode } = await import("../daemon/run-node.js");
-      const options = parseNodeOptions({
-        dataDir,
-        bind: flags.bind,
-        accel: flags.accel,
-        microvmNix: flags.microvmNix,
-        isolation: flags.isolation,
-        stopVmsOnExit: flags.stopVmsOnExit ?? false,
-        logLevel: flags.logLevel,
-        gracefulStopSeconds: numberFlag(flags.gracefulStopTimeout),
-        labels: parseLabels(flags.label ?? []),
-        leaseTtlSeconds: numberFlag(flags.leaseTtl),
-        store: flags.store,
-        clusterInit: flags.clusterInit ?? false,
-        join: flags.join,
-        discover: flags.discover,
-        token: tokenFile === undefined ? flags.token : readTokenFile(tokenFile, flags.token),
-        advertiseHost: flags.advertiseHost,
-        etcdClientPort: numberFlag(flags.etcdClientPort),
-        etcdPeerPort: numberFlag(flags.etcdPeerPort),
-        etcdCacert: flags.etcdCacert,
-        etcdCert: flags.etcdCert,
-        etcdKey: flags.etcdKey,
-        etcdUsername: flags.etcdUsername,
-        etcdPasswordFile: flags.etcdPasswordFile,
-        restore: flags.restore,
-        reserveVcpus: numberFlag(flags.reserveVcpus),
-        reserveMemory: numberFlag(flags.reserveMemory),
-        cpuOvercommit: numberFlag(flags.cpuOvercommit),
-        memoryOvercommit: numberFlag(flags.memoryOvercommit),
-        placementStrategy: flags.placementStrategy,
-        failoverGraceSeconds: numberFlag(flags.failoverGrace),
-        acceptEmptyStore: flags.acceptEmptyStore ?? false,
-        consoleLogMaxBytes: numberFlag(flags.consoleLogMaxBytes),
-        maxRequestBytes: numberFlag(flags.maxRequestBytes),
-        storeCompactionInterval: numberFlag(flags.storeCompactionInterval),
-        storeCompactionRetain: numberFlag(flags.storeCompactionRetain),
-      });
-      // Listening before the node starts: a signal that arrives while it starts (its API may answer
-      // already) stops it cleanly once it has started, instead of killing it with its etcd member
-      // and watchdog left behind.
-      let started = false;
-      const signalled = new Promise<"signal">((resolve) => {
-        const stop = () => {
-          if (!started) process.stderr.write("stopping once started (signal again to stop at once)\n");
-          resolve("signal");
-        };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-      const running = await runNode(options);
-      started = true;
-      process.stderr.write(
-        `blixard node ${running.nodeId} serving ${running.url} (data dir ${options.dataDir})\n`,
-      );
-      if ((await Promise.race([signalled, running.stopped])) === "left") {
-        process.stderr.write(`node ${running.nodeId} left the cluster and stopped\n`);
-        return;
-      }
-      process.stderr.write("shutting down (VMs keep running unless --stop-vms-on-exit)\n");
-      await running.shutdown();
-    });
+    .action(async (flags: NodeFlags) => (await import("./node-run.js")).runDaemon(program, flags));
 
   registerQuarantineCommands(node, () => program.opts<{ dataDir?: string }>().dataDir);
 
@@ -224,38 +113,25 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     .alias("ls")
     .description("list the cluster's nodes")
     .option("-o, --output <format>", "table, json or yaml")
-    .action(async (flags: { output?: string }) => {
-      const format = outputFormat(flags.output);
-      const { nodes } = await nodeClient(globals()).listNodes({});
-      await printData(format, nodes.map(nodeJson), () => nodeTable(nodes));
-    });
+    .action(async (flags: { output?: string }) => (await actions()).listNodes(globals(), flags));
 
   node
     .command("get <id>")
     .description("show one node")
     .option("-o, --output <format>", "table, json or yaml")
-    .action(async (id: string, flags: { output?: string }) => {
-      const format = outputFormat(flags.output);
-      const { node: found } = await nodeClient(globals()).getNode({ id });
-      if (!found) throw new Error(`the node returned no member for ${id}`);
-      await printData(format, nodeJson(found), () => nodeTable([found]));
-    });
+    .action(async (id: string, flags: { output?: string }) =>
+      (await actions()).getNode(globals(), id, flags),
+    );
 
   node
     .command("cordon <id>")
     .description("place no new VMs on the node (its VMs stay)")
-    .action(async (id: string) => {
-      await nodeClient(globals()).cordonNode({ id });
-      process.stdout.write(`node/${id} cordoned\n`);
-    });
+    .action(async (id: string) => (await actions()).cordonNode(globals(), id));
 
   node
     .command("uncordon <id>")
     .description("place VMs on the node again")
-    .action(async (id: string) => {
-      await nodeClient(globals()).uncordonNode({ id });
-      process.stdout.write(`node/${id} uncordoned\n`);
-    });
+    .action(async (id: string) => (await actions()).uncordonNode(globals(), id));
 
   node
     .command("drain <id>")
@@ -264,27 +140,7 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     )
     .option("--no-wait", "return once the VMs are handed over")
     .option("--timeout <seconds>", "how long to wait for the VMs to land", "300")
-    .action(async (id: string, flags: { wait: boolean; timeout: string }) => {
-      const { vms } = await nodeClient(globals()).drainNode({ id });
-      process.stdout.write(
-        `node/${id} cordoned; moving ${vms.length} VM(s)${vms.length ? `: ${vms.join(", ")}` : ""}\n`,
-      );
-      if (!flags.wait || vms.length === 0) return;
-      const { followDrain } = await import("./drain.js");
-      await followDrain(vmClient(globals()), id, vms, Number(flags.timeout));
-      process.stdout.write(`node/${id} drained\n`);
-    });
-}
-
-/** The token in `path`; a token given twice (--token and --token-file) is refused rather than guessed. */
-function readTokenFile(path: string, given: string | undefined): string {
-  if (given !== undefined)
-    throw new UsageError("give the cluster token either with --token or with --token-file");
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch (err) {
-    throw new UsageError(
-      `cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    .action(async (id: string, flags: { wait: boolean; timeout: string }) =>
+      (await actions()).drainNode(globals(), id, flags),
     );
-  }
 }

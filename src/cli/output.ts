@@ -2,7 +2,7 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { Node } from "../gen/blixard/v1/node_pb.js";
 import { type Vm, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
-import { UsageError } from "./cli-error.js";
+import { UsageError } from "./usage-error.js";
 
 export type OutputFormat = "table" | "json" | "yaml";
 

@@ -1,10 +1,14 @@
-/** The `blixard` command: a thin kubectl-style client, plus `blixard node` to run a node. */
+/**
+ * The `blixard` command: a thin kubectl-style client, plus `blixard node` to run a node.
+ * Start-up is on the path of every command (and of `vm start` to a booted guest), so only commander
+ * and the command definitions load here; each action imports the module that does its work, and only
+ * the commands that make a request load Connect and the generated descriptors (start-imports.test.ts).
+ */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { describeError } from "./cli-error.js";
-import { DEFAULT_SERVER, type GlobalOptions } from "./client.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
+import { DEFAULT_SERVER, type GlobalOptions } from "./globals.js";
 import { registerNodeCommand } from "./node-command.js";
 import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
@@ -47,6 +51,7 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   const options = globals();
+  const { describeError } = await import("./cli-error.js");
   process.stderr.write(`error: ${describeError(err, options.server)}\n`);
   if (options.verbose && err instanceof Error) process.stderr.write(`${err.stack ?? ""}\n`);
   process.exit(1);

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { UsageError } from "./cli-error.js";
 import { buildSpec } from "./spec-input.js";
+import { UsageError } from "./usage-error.js";
 
 const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), "../../test/fixtures");
 

@@ -10,8 +10,8 @@ import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { type VmSpec, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
-import { UsageError } from "./cli-error.js";
 import { type MicrovmFlags, microvmFromFlags, resolveMicrovmPaths } from "./microvm-flags.js";
+import { UsageError } from "./usage-error.js";
 
 export interface CreateFlags extends MicrovmFlags {
   file?: string;

@@ -1,5 +1,5 @@
 /** `--ttl` for API tokens and join tokens: a duration such as 90s, 30m, 12h or 7d, as seconds. */
-import { UsageError } from "./cli-error.js";
+import { UsageError } from "./usage-error.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

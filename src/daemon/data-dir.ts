@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { ADMIN_TOKEN_NAME, formatToken } from "../core/tokens.js";
 
@@ -27,12 +26,7 @@ export interface DataDirLayout {
   etcdDataDir: string;
 }
 
-/** BLIXARD_DATA_DIR, else /var/lib/blixard for root, else $XDG_DATA_HOME/blixard. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env["BLIXARD_DATA_DIR"]) return env["BLIXARD_DATA_DIR"];
-  if (process.getuid?.() === 0) return "/var/lib/blixard";
-  return join(env["XDG_DATA_HOME"] ?? join(homedir(), ".local", "share"), "blixard");
-}
+export { defaultDataDir } from "./default-data-dir.js";
 
 export function layout(root: string): DataDirLayout {
   return {

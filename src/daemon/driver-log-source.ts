@@ -4,7 +4,7 @@ import type { VmDriver } from "../ports/vm-driver.js";
 
 export function driverLogSource(driver: VmDriver): LogSource {
   return {
-    tail: (name, lines) => driver.logs(name, lines === 0 ? undefined : lines),
+    stream: (name, lines) => driver.streamLogs(name, lines === 0 ? undefined : lines),
     follow: (name, offset, signal) => driver.followLogs(name, offset, signal),
   };
 }

@@ -18,6 +18,7 @@ import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { textStream } from "../testing/text-stream.js";
 import { checkHostFiles } from "./admission.js";
 import { createHostCheck } from "./host-check.js";
 import { type ListeningServer, listen } from "./http-server.js";
@@ -49,7 +50,10 @@ describe("request handler: every request authenticated and authorized", () => {
       nodeId: "node-a",
       admission: checkHostFiles,
       defaultImage: async () => ({ kernel: imageKernel }),
-      logs: { tail: async () => ({ text: "", offset: 0 }), async *follow() {} },
+      logs: {
+        stream: () => textStream([], 0),
+        async *follow() {},
+      },
       events: new EventLog(store),
       imageRoot: join(dir, "images"),
     });

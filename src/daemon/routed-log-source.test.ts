@@ -15,6 +15,7 @@ import type { VmRepository } from "../api/vm-repository.js";
 import { type LogSource, type VmServiceDeps, vmServiceImpl } from "../api/vm-service.js";
 import { BlixardError, isBlixardError } from "../core/errors.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { textStream } from "../testing/text-stream.js";
 import { routedLogSource } from "./routed-log-source.js";
 
 type PartialVmService = Partial<ServiceImpl<typeof VmService>>;
@@ -52,9 +53,9 @@ describe("routedLogSource", () => {
   function fakeLocal() {
     const calls: string[] = [];
     const local: LogSource = {
-      async tail(name, lines) {
-        calls.push(`tail ${name} ${lines}`);
-        return { text: "local log\n", offset: 10 };
+      stream(name, lines) {
+        calls.push(`stream ${name} ${lines}`);
+        return textStream(["local ", "log\n"], 10);
       },
       async *follow(name, offset) {
         calls.push(`follow ${name} ${offset}`);
@@ -98,25 +99,13 @@ describe("routedLogSource", () => {
 
   const never = new AbortController().signal;
 
-  it("reads a remote VM's tail from its node, sending the bearer token", async () => {
-    const tails: number[] = [];
+  it("sends no authorization header when there is no token", async () => {
     const b = await startNode({
-      getVmLogs(req) {
-        tails.push(req.tail);
-        return { text: `remote ${req.name} héllo\n` };
+      async *followVmLogs() {
+        yield { text: "x" };
       },
     });
-    const logs = source(b.url);
-    const tail = await logs.tail("db", 20);
-    expect(tail.text).toBe("remote db héllo\n");
-    expect(tail.offset).toBe(Buffer.byteLength("remote db héllo\n"));
-    expect(tails).toEqual([20]);
-    expect(b.auth).toEqual(["Bearer s3cret"]);
-  });
-
-  it("sends no authorization header when there is no token", async () => {
-    const b = await startNode({ getVmLogs: () => ({ text: "x" }) });
-    await source(b.url, fakeLocal().local, null).tail("db", 0);
+    await collect(source(b.url, fakeLocal().local, null).stream("db", 0).chunks);
     expect(b.auth).toEqual([undefined]);
   });
 
@@ -135,6 +124,30 @@ describe("routedLogSource", () => {
     expect(b.auth).toEqual(["Bearer s3cret"]);
   });
 
+  it("streams a remote VM's log from its node chunk by chunk, asking it to stop at the end", async () => {
+    const asked: { tail: number; stopAtEnd: boolean }[] = [];
+    const b = await startNode({
+      async *followVmLogs(req) {
+        asked.push({ tail: req.tail, stopAtEnd: req.stopAtEnd });
+        yield { text: "one\n" };
+        yield { text: "twö\n" };
+      },
+    });
+    const stream = source(b.url).stream("db", 0);
+    expect(await collect(stream.chunks)).toEqual(["one\n", "twö\n"]);
+    expect(stream.offset()).toBe(Buffer.byteLength("one\ntwö\n"));
+    expect(asked).toEqual([{ tail: 0, stopAtEnd: true }]);
+    expect(b.auth).toEqual(["Bearer s3cret"]);
+  });
+
+  it("streams a local VM's log from the local source, never calling another node", async () => {
+    const { local, calls } = fakeLocal();
+    const stream = source(undefined, local).stream("web", 7);
+    expect(await collect(stream.chunks)).toEqual(["local ", "log\n"]);
+    expect(stream.offset()).toBe(10);
+    expect(calls).toEqual(["stream web 7"]);
+  });
+
   it("drops the remote's tail message when following past what the caller already has", async () => {
     const tails: number[] = [];
     const b = await startNode({
@@ -149,12 +162,16 @@ describe("routedLogSource", () => {
   });
 
   it("serves a local VM from the local source without calling other nodes", async () => {
-    const b = await startNode({ getVmLogs: () => ({ text: "wrong" }) });
+    const b = await startNode({
+      async *followVmLogs() {
+        yield { text: "wrong" };
+      },
+    });
     const { local, calls } = fakeLocal();
     const logs = source(b.url, local);
-    expect(await logs.tail("web", 5)).toEqual({ text: "local log\n", offset: 10 });
+    expect(await collect(logs.stream("web", 5).chunks)).toEqual(["local ", "log\n"]);
     expect(await collect(logs.follow("web", 10, never))).toEqual(["local new\n"]);
-    expect(calls).toEqual(["tail web 5", "follow web 10"]);
+    expect(calls).toEqual(["stream web 5", "follow web 10"]);
     expect(b.auth).toEqual([]);
   });
 
@@ -188,7 +205,7 @@ describe("routedLogSource", () => {
 
   it("fails UNAVAILABLE naming the node when the owner has no registered URL", async () => {
     const logs = source(undefined);
-    for (const attempt of [logs.tail("db", 0), collect(logs.follow("ghost", 0, never))]) {
+    for (const attempt of [collect(logs.follow("ghost", 0, never)), collect(logs.stream("db", 0).chunks)]) {
       const err = await rejection(attempt);
       expect(err.code).toBe("UNAVAILABLE");
       expect(err.message).toMatch(/node "node-[bc]"/);
@@ -202,7 +219,7 @@ describe("routedLogSource", () => {
     server?.close();
     await once(server as Server, "close");
     const logs = source(b.url);
-    for (const attempt of [logs.tail("db", 0), collect(logs.follow("db", 0, never))]) {
+    for (const attempt of [collect(logs.follow("db", 0, never)), collect(logs.stream("db", 0).chunks)]) {
       const err = await rejection(attempt);
       expect(err.code).toBe("UNAVAILABLE");
       expect(err.message).toContain(`node "node-b" at ${b.url}`);
@@ -212,16 +229,14 @@ describe("routedLogSource", () => {
 
   it("keeps the code and message of the remote node's errors", async () => {
     const b = await startNode({
-      getVmLogs() {
-        throw new ConnectError('VM "db" has no state on this node', Code.NotFound);
-      },
       // biome-ignore lint/correctness/useYield: fails before the first message
-      async *followVmLogs() {
+      async *followVmLogs(req) {
+        if (req.stopAtEnd) throw new ConnectError('VM "db" has no state on this node', Code.NotFound);
         throw new ConnectError("missing or invalid bearer token", Code.Unauthenticated);
       },
     });
     const logs = source(b.url);
-    const tail = await rejection(logs.tail("db", 0));
+    const tail = await rejection(collect(logs.stream("db", 0).chunks));
     expect([tail.code, tail.message]).toEqual(["NOT_FOUND", 'VM "db" has no state on this node']);
     const follow = await rejection(collect(logs.follow("db", 0, never)));
     expect([follow.code, follow.message]).toEqual(["UNAUTHENTICATED", "missing or invalid bearer token"]);
@@ -231,9 +246,8 @@ describe("routedLogSource", () => {
     // Node B runs the real handlers over a console log that grows after the tail is read.
     const log = ["boot 1\n", "boot 2\n", "login: "];
     const remoteLogs: LogSource = {
-      async tail(_name, lines) {
-        const text = (lines === 0 ? log : log.slice(-lines)).join("");
-        return { text, offset: Buffer.byteLength(log.join("")) };
+      stream(_name, lines) {
+        return textStream(lines === 0 ? log : log.slice(-lines), Buffer.byteLength(log.join("")));
       },
       async *follow() {
         yield "root\n";
@@ -264,19 +278,22 @@ describe("routedLogSource", () => {
 
   it("in a cluster with a PKI, refuses a plain-HTTP owner URL and never sends the token (a store writer repointed apiUrl)", async () => {
     const remote = await startNode({
-      async getVmLogs() {
-        return { text: "secret console" };
+      async *followVmLogs() {
+        yield { text: "secret console" };
       },
     });
     const source = routedLogSource({
       nodeId: "node-a",
-      local: { tail: async () => ({ text: "", offset: 0 }), follow: async function* () {} },
+      local: {
+        stream: () => textStream([], 0),
+        follow: async function* () {},
+      },
       ownerOf: async () => "node-b",
       apiUrlOf: async () => remote.url,
       token: "admin-token-must-not-leak",
       tls: { caPem: "unused", certPem: "unused", keyPem: "unused" },
     });
-    await expect(source.tail("web", 10)).rejects.toThrow(/plain-HTTP API URL/);
+    await expect(collect(source.stream("web", 10).chunks)).rejects.toThrow(/plain-HTTP API URL/);
     expect(remote.auth).toEqual([]);
   });
 });

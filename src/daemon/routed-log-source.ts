@@ -4,12 +4,13 @@
  * when the cluster has a PKI (the owner's certificate must chain to the cluster CA, so a store writer
  * who points a node's apiUrl elsewhere gets no connection), else with the bearer token.
  *
- * The remote API returns text but no byte offset, so for a remote VM the offset is opaque: `tail`
- * returns the byte length of its text, which only tells `follow` whether the caller already has
- * part of the log. `follow` from 0 streams the remote log from its start (FollowVmLogs tail=0 means
- * "all", the same as following a local log from byte 0). From any other offset it asks for the last
- * line (tail=1) and drops that first message, so VmService.followVmLogs, which prints `tail` and then
- * `follow`, does not print the tail twice. Output written in the few milliseconds between the two
+ * `stream` asks the owner for the lines with FollowVmLogs stop_at_end and passes each chunk on as it
+ * comes. The remote API returns text but no byte offset, so for a remote VM the offset is opaque:
+ * `stream` reports the byte length of the text it passed on, which only tells `follow` whether the
+ * caller already has part of the log. `follow` from 0 streams the remote log from its start
+ * (FollowVmLogs tail=0 means "all", the same as following a local log from byte 0). From any other
+ * offset it asks for the last line (tail=1) and drops that first message, so VmService.followVmLogs,
+ * which sends the stream and then `follow`, does not send the tail twice. Output written in the few milliseconds between the two
  * remote calls is not shown; a remote offset would close that window.
  */
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
@@ -34,7 +35,7 @@ export interface RoutedLogSourceOptions {
   tls?: { caPem: string; certPem: string; keyPem: string };
 }
 
-/** How long a remote tail may take before the owner counts as unreachable. */
+/** How long a remote stream may stay silent before the owner counts as unreachable. */
 const TAIL_TIMEOUT_MS = 15_000;
 
 export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
@@ -73,15 +74,36 @@ export function routedLogSource(options: RoutedLogSourceOptions): LogSource {
   }
 
   return {
-    async tail(name, lines) {
-      const r = await remote(name);
-      if (!r) return options.local.tail(name, lines);
-      try {
-        const { text } = await r.client.getVmLogs({ name, tail: lines }, { timeoutMs: TAIL_TIMEOUT_MS });
-        return { text, offset: Buffer.byteLength(text) };
-      } catch (err) {
-        throw fromRemote(err, r);
+    stream(name, lines) {
+      let local: ReturnType<LogSource["stream"]> | undefined;
+      let remoteBytes = 0;
+      async function* chunks(): AsyncGenerator<string> {
+        const r = await remote(name);
+        if (!r) {
+          local = options.local.stream(name, lines);
+          yield* local.chunks;
+          return;
+        }
+        // The owner streams its log a chunk at a time and ends; each chunk is passed on as it comes.
+        // An owner that sends nothing for TAIL_TIMEOUT_MS counts as unreachable.
+        const idle = new AbortController();
+        let timer = setTimeout(() => idle.abort(), TAIL_TIMEOUT_MS);
+        try {
+          const request = { name, tail: lines, stopAtEnd: true };
+          for await (const { text } of r.client.followVmLogs(request, { signal: idle.signal })) {
+            clearTimeout(timer);
+            remoteBytes += Buffer.byteLength(text);
+            yield text;
+            timer = setTimeout(() => idle.abort(), TAIL_TIMEOUT_MS);
+          }
+        } catch (err) {
+          throw fromRemote(idle.signal.aborted ? idleError(r) : err, r);
+        } finally {
+          clearTimeout(timer);
+          idle.abort();
+        }
       }
+      return { chunks: chunks(), offset: () => (local ? local.offset() : remoteBytes) };
     },
 
     async *follow(name, offset, signal) {
@@ -123,6 +145,13 @@ const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
   [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
   [Code.OutOfRange]: "COMPACTED",
 };
+
+function idleError(r: Remote): ConnectError {
+  return new ConnectError(
+    `node "${r.node}" sent nothing for ${TAIL_TIMEOUT_MS / 1000} s`,
+    Code.DeadlineExceeded,
+  );
+}
 
 function fromRemote(err: unknown, r: Remote): BlixardError {
   const e = ConnectError.from(err);

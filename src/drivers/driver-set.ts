@@ -12,6 +12,7 @@ import { BlixardError } from "../core/errors.js";
 import type { VmSpec } from "../core/vm-spec.js";
 import type {
   DriverCapabilities,
+  LogStream,
   LogTail,
   ProgressFn,
   RemoveOptions,
@@ -79,6 +80,10 @@ export class DriverSet implements VmDriver {
 
   logs(name: string, tail?: number): Promise<LogTail> {
     return this.owner(name).logs(name, tail);
+  }
+
+  streamLogs(name: string, tail?: number, chunkBytes?: number): LogStream {
+    return this.owner(name).streamLogs(name, tail, chunkBytes);
   }
 
   followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {

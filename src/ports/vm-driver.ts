@@ -32,6 +32,14 @@ export interface LogTail {
   offset: number;
 }
 
+/** A console log streamed a bounded chunk at a time (`vm logs` without -f). */
+export interface LogStream {
+  /** The text in order, each chunk decoded from at most the chunk size in bytes of the log. */
+  chunks: AsyncIterable<string>;
+  /** The log's size when the stream began (valid once `chunks` has started): where to follow from. */
+  offset(): number;
+}
+
 export type StopMethod = "graceful" | "quit" | "kill" | "not-running";
 
 export interface StopOptions {
@@ -63,6 +71,11 @@ export interface VmDriver {
   adopt(name: string): Promise<VmRuntime>;
   /** The last `tail` lines of the serial console (all when undefined), and the offset to follow from. */
   logs(name: string, tail?: number): Promise<LogTail>;
+  /**
+   * The same lines as `logs`, as the log is when the stream begins, read and yielded a chunk of at
+   * most `chunkBytes` (default 64 KiB) at a time: memory per call is one chunk, whatever the log's size.
+   */
+  streamLogs(name: string, tail?: number, chunkBytes?: number): LogStream;
   /** Console output appended after `offset` bytes, until aborted. */
   followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string>;
   /** Size of the console log in bytes (the offset to follow from). */

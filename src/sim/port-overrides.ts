@@ -19,6 +19,7 @@ export function overrideDriver(inner: VmDriver, parts: DriverOverrides): VmDrive
     inspect: parts.inspect ?? ((name) => inner.inspect(name)),
     adopt: parts.adopt ?? ((name) => inner.adopt(name)),
     logs: (name, tail) => inner.logs(name, tail),
+    streamLogs: (name, tail, chunkBytes) => inner.streamLogs(name, tail, chunkBytes),
     followLogs: (name, offset, signal) => inner.followLogs(name, offset, signal),
     logSize: (name) => inner.logSize(name),
     list: parts.list ?? (() => inner.list()),

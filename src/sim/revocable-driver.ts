@@ -6,6 +6,7 @@ import type { VmRuntime } from "../core/runtime.js";
 import type { VmSpec } from "../core/vm-spec.js";
 import type {
   DriverCapabilities,
+  LogStream,
   LogTail,
   ProgressFn,
   StartedVm,
@@ -51,6 +52,9 @@ export class RevocableDriver implements VmDriver {
   }
   logs(name: string, tail?: number): Promise<LogTail> {
     return this.guard(() => this.inner.logs(name, tail));
+  }
+  streamLogs(name: string, tail?: number, chunkBytes?: number): LogStream {
+    return this.inner.streamLogs(name, tail, chunkBytes);
   }
   followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {
     return this.inner.followLogs(name, offset, signal);

@@ -8,6 +8,7 @@ import type { VmSpec } from "../core/vm-spec.js";
 import type { Clock } from "../ports/clock.js";
 import type {
   DriverCapabilities,
+  LogStream,
   LogTail,
   StartedVm,
   StopMethod,
@@ -101,6 +102,18 @@ export class SimDriver implements VmDriver {
     const lines = text.split("\n");
     const shown = tail === undefined ? text : lines.slice(Math.max(0, lines.length - 1 - tail)).join("\n");
     return { text: shown, offset: text.length };
+  }
+
+  /** `logs` cut into pieces of at most `chunkBytes` characters (the fake holds the log in memory anyway). */
+  streamLogs(name: string, tail?: number, chunkBytes = 64 * 1024): LogStream {
+    let offset = 0;
+    const logs = () => this.logs(name, tail);
+    async function* chunks(): AsyncGenerator<string> {
+      const all = await logs();
+      offset = all.offset;
+      for (let i = 0; i < all.text.length; i += chunkBytes) yield all.text.slice(i, i + chunkBytes);
+    }
+    return { chunks: chunks(), offset: () => offset };
   }
 
   async logSize(name: string): Promise<number> {

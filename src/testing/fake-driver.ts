@@ -7,6 +7,7 @@ import type { VmSpec } from "../core/vm-spec.js";
 import type { Clock } from "../ports/clock.js";
 import type {
   DriverCapabilities,
+  LogStream,
   LogTail,
   RemoveOptions,
   StartedVm,
@@ -84,6 +85,18 @@ export class FakeDriver implements VmDriver {
     if (tail === undefined) return { text, offset };
     const lines = text.split("\n");
     return { text: lines.slice(Math.max(0, lines.length - 1 - tail)).join("\n"), offset };
+  }
+
+  /** `logs` cut into pieces of at most `chunkBytes` characters (the fake holds the log in memory anyway). */
+  streamLogs(name: string, tail?: number, chunkBytes = 64 * 1024): LogStream {
+    let offset = 0;
+    const logs = () => this.logs(name, tail);
+    async function* chunks(): AsyncGenerator<string> {
+      const all = await logs();
+      offset = all.offset;
+      for (let i = 0; i < all.text.length; i += chunkBytes) yield all.text.slice(i, i + chunkBytes);
+    }
+    return { chunks: chunks(), offset: () => offset };
   }
 
   async logSize(name: string): Promise<number> {

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, getFrom, image, isAlive, TestNode, until } from "./harness.js";
 
@@ -44,6 +45,15 @@ describe("VM lifecycle with a real qemu VM", () => {
     expect(logs).toContain("BLIXARD-READY name=web");
     const tail = node.ok("vm", "logs", "web", "--tail", "1");
     expect(tail.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("streams the whole retained console with --tail all, byte for byte as the log file holds it", () => {
+    const all = node.ok("vm", "logs", "web", "--tail", "all");
+    const file = readFileSync(join(node.dataDir, "vms", "web", "console.log"), "utf8");
+    // The guest may have written more since the CLI read it, never less.
+    expect(file.startsWith(all)).toBe(true);
+    expect(all.length).toBeGreaterThan(file.length / 2);
+    expect(all).toContain("BLIXARD-READY name=web");
   });
 
   it("lists the VM as Running in table, JSON and YAML", () => {

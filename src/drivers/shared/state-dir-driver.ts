@@ -10,6 +10,7 @@ import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type {
   DriverCapabilities,
+  LogStream,
   LogTail,
   ProgressFn,
   RemoveOptions,
@@ -22,6 +23,7 @@ import type {
 import { fileSize, followFile, readTail } from "../qemu/console-log.js";
 import type { OwnChild } from "../qemu/spawn-qemu.js";
 import { listVmNames } from "../qemu/vm-paths.js";
+import { streamConsoleLog } from "./console-log-stream.js";
 import { fileExists } from "./files.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { quarantineDirFor, quarantineStateDir } from "./quarantine.js";
@@ -66,6 +68,18 @@ export abstract class StateDirDriver implements VmDriver {
       throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
     }
     return readTail(files.consoleLog, tail);
+  }
+
+  streamLogs(name: string, tail?: number, chunkBytes?: number): LogStream {
+    const files = this.files(name);
+    const stream = streamConsoleLog(files.consoleLog, tail, chunkBytes);
+    const chunks = async function* () {
+      if (!(await fileExists(files.stateDir))) {
+        throw new BlixardError("NOT_FOUND", `VM ${name} has no state on this node, so no console log`);
+      }
+      yield* stream.chunks;
+    };
+    return { chunks: chunks(), offset: stream.offset };
   }
 
   followLogs(name: string, offset: number, signal: AbortSignal): AsyncIterable<string> {
