@@ -45,7 +45,9 @@ export async function launchPasst(launch: PasstLaunch): Promise<OwnChild> {
     "is passt installed?",
     launch.env,
   );
-  const ready = await pollUntil(clock, launch.timeoutMs ?? 5_000, 20, async () => {
+  // passt makes its socket 8–18 ms after it starts, and qemu waits on it: a 20 ms poll cost ~25 ms of
+  // every VM start (docs/benchmarks.md). A stat every 2 ms for those few ms costs nothing.
+  const ready = await pollUntil(clock, launch.timeoutMs ?? 5_000, 2, async () => {
     if (own.exit) return "exited";
     return (await isSocket(paths.passtSocket)) ? "ready" : undefined;
   });
