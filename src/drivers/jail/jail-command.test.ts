@@ -47,9 +47,10 @@ describe("jailed command", () => {
         "/bin/sh",
         "-c",
         "umask 022; root=$1; wd=$2; owner=$3; shift 3; mount -t tmpfs -o mode=755,nosuid,size=1m blixard-jail "$root" || exit 126
-      while [ "$1" != -- ]; do dst=$root$3; [ -d "\${dst%/*}" ] || mkdir -p "\${dst%/*}" || exit 126
-      case $1 in link) ln -s "$2" "$dst";; *-dir) mkdir -p "$dst";; chr) mknod -m 600 "$dst" c "\${2%:*}" "\${2#*:}" && chown "$owner:$owner" "$dst";; *) : >"$dst";; esac || exit 126
-      case $1 in link|chr) ;; ro-*) mount --bind -o ro,nosuid,nodev "$2" "$dst";; rw-*) mount --bind -o nosuid,nodev "$2" "$dst";; dev) mount --bind -o nosuid,noexec "$2" "$dst";; *) false;; esac || exit 126
+      mk() { [ -d "$1" ] || mkdir -p "$1"; }
+      while [ "$1" != -- ]; do dst=$root$3
+      case $1 in skeleton) cp -a "$2/." "$root";; *-dir) mk "$dst";; link) mk "\${dst%/*}" && ln -s "$2" "$dst";; chr) mk "\${dst%/*}" && mknod -m 600 "$dst" c "\${2%:*}" "\${2#*:}" && chown "$owner:$owner" "$dst";; *) mk "\${dst%/*}" && : >"$dst";; esac || exit 126
+      case $1 in link|chr|skeleton) ;; ro-*) mount --bind -o ro,nosuid,nodev "$2" "$dst";; rw-*) mount --bind -o nosuid,nodev "$2" "$dst";; dev) mount --bind -o nosuid,noexec "$2" "$dst";; *) false;; esac || exit 126
       shift 3; done; shift
       mount -o remount,ro "$root" || exit 126
       umask 077; exec unshare --root="$root" --wd="$wd" -- "$@"",

@@ -20,9 +20,11 @@ export const JOIN_CGROUPS_SCRIPT =
 /**
  * Run inside the VM's fresh mount namespace, as root: `ROOT WD OWNER KIND SOURCE TARGET ... -- COMMAND`.
  * Mounts a small tmpfs on ROOT (an empty directory of the host's; the mount exists in this namespace
- * only), makes each entry inside it (a symlink; a bind mount over a new directory or file, `ro-*`
- * read-only, `rw-*` writable, `dev` a shared device node like /dev/null; or `chr`, a character device
- * MAJOR:MINOR of OWNER's alone, as Firecracker's jailer makes /dev/kvm), makes the tmpfs read-only,
+ * only), makes each entry inside it (`skeleton`, a copy of a prepared tree of links, device nodes and
+ * mountpoints, so that what every VM shares costs one exec; a symlink; a bind mount over a new or
+ * prepared directory or file, `ro-*` read-only, `rw-*` writable, `dev` a shared device node like
+ * /dev/null; or `chr`, a character device MAJOR:MINOR of OWNER's alone, as Firecracker's jailer makes
+ * /dev/kvm), makes the tmpfs read-only,
  * then execs COMMAND (with the launcher's umask 077 again) with ROOT as its root directory and WD
  * (inside it) as its working directory. Everything is made inside the new tmpfs, never in a
  * directory the VM owns, so a VM cannot plant a symlink that redirects a mount.
@@ -30,21 +32,25 @@ export const JOIN_CGROUPS_SCRIPT =
 export const VIEW_SCRIPT = [
   // The view's dirs must be open to the VM's uid; what the VM itself creates stays its own (077).
   'umask 022; root=$1; wd=$2; owner=$3; shift 3; mount -t tmpfs -o mode=755,nosuid,size=1m blixard-jail "$root" || exit 126',
+  // A dir is made only where the skeleton has none: every exec saved is a millisecond of each start.
+  'mk() { [ -d "$1" ] || mkdir -p "$1"; }',
+  'while [ "$1" != -- ]; do dst=$root$3',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a template
-  'while [ "$1" != -- ]; do dst=$root$3; [ -d "${dst%/*}" ] || mkdir -p "${dst%/*}" || exit 126',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a template
-  'case $1 in link) ln -s "$2" "$dst";; *-dir) mkdir -p "$dst";; chr) mknod -m 600 "$dst" c "${2%:*}" "${2#*:}" && chown "$owner:$owner" "$dst";; *) : >"$dst";; esac || exit 126',
-  'case $1 in link|chr) ;; ro-*) mount --bind -o ro,nosuid,nodev "$2" "$dst";; rw-*) mount --bind -o nosuid,nodev "$2" "$dst";; dev) mount --bind -o nosuid,noexec "$2" "$dst";; *) false;; esac || exit 126',
+  'case $1 in skeleton) cp -a "$2/." "$root";; *-dir) mk "$dst";; link) mk "${dst%/*}" && ln -s "$2" "$dst";; chr) mk "${dst%/*}" && mknod -m 600 "$dst" c "${2%:*}" "${2#*:}" && chown "$owner:$owner" "$dst";; *) mk "${dst%/*}" && : >"$dst";; esac || exit 126',
+  'case $1 in link|chr|skeleton) ;; ro-*) mount --bind -o ro,nosuid,nodev "$2" "$dst";; rw-*) mount --bind -o nosuid,nodev "$2" "$dst";; dev) mount --bind -o nosuid,noexec "$2" "$dst";; *) false;; esac || exit 126',
   "shift 3; done; shift",
   'mount -o remount,ro "$root" || exit 126',
   'umask 077; exec unshare --root="$root" --wd="$wd" -- "$@"',
 ].join("\n");
 
-export type ViewKind = "link" | "ro-dir" | "ro-file" | "rw-dir" | "dev" | "chr";
+export type ViewKind = "skeleton" | "link" | "ro-dir" | "ro-file" | "rw-dir" | "dev" | "chr";
 
 export interface ViewEntry {
   kind: ViewKind;
-  /** The host path mounted there; for `link` the symlink's target; for `chr` MAJOR:MINOR. */
+  /**
+   * The host path mounted there; for `link` the symlink's target; for `chr` MAJOR:MINOR; for
+   * `skeleton` the prepared tree copied to the view's root.
+   */
   source: string;
   /** Where it appears inside the view (absolute). */
   target: string;

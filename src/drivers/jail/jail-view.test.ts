@@ -23,6 +23,7 @@ import {
   VIEW_MOUNTPOINT,
   viewEntries,
 } from "./jail-view.js";
+import { baseDevices, ensureSkeleton, skeletonPlan } from "./skeleton.js";
 
 describe("a VM's filesystem view", () => {
   const system = [
@@ -173,6 +174,28 @@ describe.runIf(root)("a jailed process in its view (needs root, as the jail does
     // What it wrote is in its real state dir; the host's kernel is untouched.
     expect(readFileSync(join(stateDir, "own.txt"), "utf8")).toBe("mine\n");
     expect(readFileSync(kernel, "utf8")).toBe("KERNEL\n");
+  });
+
+  it("builds the same view from a prepared skeleton: links, devices and mountpoints copied in one go", async () => {
+    const system = probeSystemDirs();
+    const skeleton = await ensureSkeleton(dir, skeletonPlan(system, await baseDevices()));
+    const withSkeleton = viewEntries({ stateDir, system, inputs: { kernel }, owner: VM_UID, skeleton });
+    const without = viewEntries({ stateDir, system, inputs: { kernel }, owner: VM_UID });
+    // Fewer entries to make one by one: no links, no device binds.
+    expect(withSkeleton.entries.filter((e) => e.kind === "link" || e.kind === "dev")).toEqual([]);
+    const script = [
+      'for p in "$@"; do [ -e "$p" ] && echo "SEES $p"; done',
+      "cat /in/kernel",
+      "echo discard > /dev/null && head -c 4 /dev/urandom | wc -c",
+      "ls / | sort | tr '\\n' ' '; echo",
+      "ls -l /dev | tail -n +2 | cut -c1-10 | sort -u | tr '\\n' ' '",
+    ].join("\n");
+    const a = runInView(withSkeleton, script, [token, "/etc/passwd"]);
+    const b = runInView(without, script, [token, "/etc/passwd"]);
+    expect(a.stderr).toBe("");
+    expect(a.status).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout).toMatch(/^KERNEL\n4\n/);
   });
 
   it("makes the view in a fresh tmpfs: a symlink the VM plants in its state dir redirects nothing", () => {

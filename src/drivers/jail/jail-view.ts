@@ -61,6 +61,11 @@ export interface ViewRequest {
   readOnlyDirs?: string[];
   /** Absolute program paths run in the view; those outside the system dirs are bound read-only. */
   programs?: string[];
+  /**
+   * A prepared tree (skeleton.ts) holding the system links, the base devices and the mountpoints of
+   * the system dirs and inputs: copied whole, in place of an exec per link and per device.
+   */
+  skeleton?: string;
 }
 
 function covered(path: string, dirs: string[]): boolean {
@@ -71,9 +76,11 @@ function covered(path: string, dirs: string[]): boolean {
 export function viewEntries(req: ViewRequest): JailView {
   const entries: ViewEntry[] = [];
   const dirs: string[] = [];
+  if (req.skeleton) entries.push({ kind: "skeleton", source: req.skeleton, target: "/" });
   for (const sys of req.system) {
-    if ("link" in sys) entries.push({ kind: "link", source: sys.link, target: sys.path });
-    else {
+    if ("link" in sys) {
+      if (!req.skeleton) entries.push({ kind: "link", source: sys.link, target: sys.path });
+    } else {
       entries.push({ kind: sys.kind === "dir" ? "ro-dir" : "ro-file", source: sys.path, target: sys.path });
       if (sys.kind === "dir") dirs.push(sys.path);
     }
@@ -88,7 +95,9 @@ export function viewEntries(req: ViewRequest): JailView {
       entries.push({ kind: "ro-file", source: program, target: program });
     }
   }
-  for (const device of BASE_DEVICES) entries.push({ kind: "dev", source: device, target: device });
+  if (!req.skeleton) {
+    for (const device of BASE_DEVICES) entries.push({ kind: "dev", source: device, target: device });
+  }
   for (const own of req.ownDevices ?? []) entries.push({ kind: "chr", source: own.device, target: own.path });
   entries.push({ kind: "rw-dir", source: req.stateDir, target: req.stateDir });
   for (const [name, source] of Object.entries(req.inputs)) {

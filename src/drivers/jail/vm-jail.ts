@@ -6,7 +6,7 @@
  * turns into a command line.
  */
 import { chmod, chown, lstat, mkdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
 import { rebalanceCpuWeights } from "./cpu-weights.js";
 import type { JailPlan } from "./jail-command.js";
@@ -18,6 +18,7 @@ import {
   VIEW_MOUNTPOINT,
   viewEntries,
 } from "./jail-view.js";
+import { baseDevices, ensureSkeleton, skeletonPlan } from "./skeleton.js";
 import { claimVmUid, DEFAULT_UID_REGISTRY, releaseVmUid, VM_GROUP } from "./vm-uid.js";
 
 export interface VmJailOptions {
@@ -86,6 +87,7 @@ async function ownDevices(devices: string[]): Promise<{ path: string; device: st
 
 export class VmJail {
   private system: SystemEntry[] | undefined;
+  private skeleton: Promise<string> | undefined;
 
   constructor(private readonly opts: VmJailOptions) {
     this.system = opts.system;
@@ -123,7 +125,17 @@ export class VmJail {
       }
       await mkdir(VIEW_MOUNTPOINT, { recursive: true, mode: 0o755 });
       this.system ??= probeSystemDirs();
+      const system = this.system;
+      this.skeleton ??= baseDevices().then((devices) =>
+        ensureSkeleton(dirname(VIEW_MOUNTPOINT), skeletonPlan(system, devices)),
+      );
+      // Made once per node process; a failure is tried again at the next start.
+      const skeleton = await this.skeleton.catch((err: unknown) => {
+        this.skeleton = undefined;
+        throw err;
+      });
       view = viewEntries({
+        skeleton,
         stateDir,
         system: this.system,
         inputs: bound,
