@@ -157,6 +157,16 @@ describe("Agent", () => {
     expect((await repo.get("web")).status).toMatchObject({ phase: "Running", pid });
   });
 
+  it("stops the VMs assigned here on shutdown when asked to (--stop-vms-on-exit), and only those", async () => {
+    await repo.create(record("web"));
+    await repo.create(record("other", { node: "node-b" }));
+    await settle();
+    expect((await driver.inspect("web")).state).toBe("running");
+    await agent.shutdown({ stopVms: true });
+    expect((await driver.inspect("web")).state).not.toBe("running");
+    expect(driver.calls.filter((c) => c.op === "stop").map((c) => c.name)).toEqual(["web"]);
+  });
+
   it("stops a VM whose desired state becomes stopped", async () => {
     await repo.create(record("web"));
     await settle();

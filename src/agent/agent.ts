@@ -115,14 +115,15 @@ export class Agent {
   async shutdown(options: { stopVms: boolean }): Promise<void> {
     this.running = false;
     this.resyncTimer?.cancel();
+    // The VMs assigned here, read before the informer stops and forgets them.
+    const assigned = [...this.vms.entries().keys()];
     this.vms.stop();
     for (const timer of this.wakeups.values()) timer.cancel();
     for (const monitor of this.monitors.values()) monitor.stop();
     this.monitors.clear();
     await this.queue.idle();
     if (!options.stopVms) return;
-    for (const name of await this.localNames()) {
-      if (!this.record(name)) continue;
+    for (const name of assigned) {
       const method = await this.opts.driver.stop(name, this.opts.stopOptions);
       this.log.info({ vm: name, method }, "stopped VM on shutdown");
     }

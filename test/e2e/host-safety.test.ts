@@ -126,6 +126,14 @@ describe("console logs with a real VM", () => {
     const fd = openSync(log, "a");
     try {
       writeSync(fd, "\x1b]0;pwned-title\x07MARK-ONE\n");
+      // Seen before the flood: a rotation keeps only the log's last cap bytes, so a follower that is
+      // behind when it comes loses what it dropped (bounded logs, by design), and the node's rotator
+      // ticks every second whatever the follower's pace.
+      await until(
+        "the follower to show the first mark",
+        () => seen.includes("MARK-ONE") || undefined,
+        30_000,
+      );
       for (let i = 0; i < 400; i++) writeSync(fd, `${"flood ".repeat(100)}\x1b[2J\x1b[H\n`);
       await until("the node to rotate the log", () => statSync(log).size < cap || undefined, 30_000);
       writeSync(fd, "MARK-TWO\x1b[31m red\n");
