@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { SqliteCompactor } from "../store/sqlite/sqlite-compactor.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { soakStatus } from "../testing/status-writes.js";
 import { median } from "./stats.js";
 
 export interface CompactionFigures {
@@ -29,16 +30,7 @@ export interface CompactionFigures {
 }
 
 const KEYS = 50;
-const status = (i: number) =>
-  JSON.stringify({
-    phase: "Running",
-    node: "node-3f2a9c1d",
-    pid: 100_000 + i,
-    restarts: i % 7,
-    message: `health check passed at attempt ${i}`,
-    observedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-    ports: [{ guest: 80, host: 18_080 + (i % KEYS) }],
-  });
+const status = (i: number) => soakStatus(i, KEYS);
 const size = async (store: SqliteStore) => {
   const { bytes } = await store.status();
   return bytes.db + bytes.wal;

@@ -15,6 +15,7 @@ import type {
   StopOptions,
   VmDriver,
 } from "../ports/vm-driver.js";
+import { inMemoryLogStream } from "../testing/in-memory-log-stream.js";
 import type { SeededRandom } from "./seeded-random.js";
 
 export interface DriverFaults {
@@ -104,16 +105,9 @@ export class SimDriver implements VmDriver {
     return { text: shown, offset: text.length };
   }
 
-  /** `logs` cut into pieces of at most `chunkBytes` characters (the fake holds the log in memory anyway). */
+  /** `logs` cut into pieces of at most `chunkBytes` characters. */
   streamLogs(name: string, tail?: number, chunkBytes = 64 * 1024): LogStream {
-    let offset = 0;
-    const logs = () => this.logs(name, tail);
-    async function* chunks(): AsyncGenerator<string> {
-      const all = await logs();
-      offset = all.offset;
-      for (let i = 0; i < all.text.length; i += chunkBytes) yield all.text.slice(i, i + chunkBytes);
-    }
-    return { chunks: chunks(), offset: () => offset };
+    return inMemoryLogStream(() => this.logs(name, tail), chunkBytes);
   }
 
   async logSize(name: string): Promise<number> {

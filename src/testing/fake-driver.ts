@@ -15,6 +15,7 @@ import type {
   StopOptions,
   VmDriver,
 } from "../ports/vm-driver.js";
+import { inMemoryLogStream } from "./in-memory-log-stream.js";
 
 interface FakeVm {
   runtime: VmRuntime;
@@ -87,16 +88,9 @@ export class FakeDriver implements VmDriver {
     return { text: lines.slice(Math.max(0, lines.length - 1 - tail)).join("\n"), offset };
   }
 
-  /** `logs` cut into pieces of at most `chunkBytes` characters (the fake holds the log in memory anyway). */
+  /** `logs` cut into pieces of at most `chunkBytes` characters. */
   streamLogs(name: string, tail?: number, chunkBytes = 64 * 1024): LogStream {
-    let offset = 0;
-    const logs = () => this.logs(name, tail);
-    async function* chunks(): AsyncGenerator<string> {
-      const all = await logs();
-      offset = all.offset;
-      for (let i = 0; i < all.text.length; i += chunkBytes) yield all.text.slice(i, i + chunkBytes);
-    }
-    return { chunks: chunks(), offset: () => offset };
+    return inMemoryLogStream(() => this.logs(name, tail), chunkBytes);
   }
 
   async logSize(name: string): Promise<number> {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../testing/manual-clock.js";
+import { soakStatus } from "../../testing/status-writes.js";
 import { SqliteCompactor } from "./sqlite-compactor.js";
 import { SqliteStore } from "./sqlite-store.js";
 
@@ -23,17 +24,7 @@ const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-/** A VM status record of a realistic size (about 250 bytes), different at every write. */
-const status = (i: number) =>
-  JSON.stringify({
-    phase: "Running",
-    node: "node-3f2a9c1d",
-    pid: 100_000 + i,
-    restarts: i % 7,
-    message: `health check passed at attempt ${i}`,
-    observedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-    ports: [{ guest: 80, host: 18_080 + (i % KEYS) }],
-  });
+const status = (i: number) => soakStatus(i, KEYS);
 
 /** Writes WRITES statuses; returns the largest and the final size of database plus WAL. */
 async function soak(path: string, compact: boolean): Promise<{ maxBytes: number; finalBytes: number }> {
