@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
@@ -7,6 +6,7 @@ import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { behindCompaction } from "../testing/behind-compaction.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { seedVm } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
 
 const NODE = "node-a";
@@ -21,7 +21,6 @@ describe("Agent and store compaction", () => {
     name,
     spec: parseVmSpec({ name, kernel: "/k" }),
     desiredState: "running",
-    node: NODE,
     restartNonce: 0,
     deleting: false,
     createdAt: new Date(clock.now()).toISOString(),
@@ -46,7 +45,7 @@ describe("Agent and store compaction", () => {
   it("re-lists when compaction overtakes its watch, and starts the VM that the watch missed", async () => {
     const lag = behindCompaction(store);
     // The VM is assigned while the agent's watch lags; compaction then removes that history.
-    lag.behind(1, () => store.put(keys.vm("missed"), JSON.stringify(record("missed"))));
+    lag.behind(1, () => seedVm(store, { ...record("missed"), node: NODE }));
     agent = new Agent({
       nodeId: NODE,
       store: lag.store,
@@ -67,7 +66,7 @@ describe("Agent and store compaction", () => {
     }
     expect((await driver.inspect("missed")).state).toBe("running");
     // ...and it follows the store again from the re-listed revision.
-    await store.put(keys.vm("later"), JSON.stringify(record("later")));
+    await seedVm(store, { ...record("later"), node: NODE });
     await settle();
     expect((await driver.inspect("later")).state).toBe("running");
   });

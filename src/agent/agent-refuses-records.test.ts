@@ -1,8 +1,9 @@
 /**
- * Defence in depth: the agent acts only on VM records that a valid API call could have written. The
- * attack: whoever can write the store (`etcdctl put /blixard/v1/vms/x ...` on an open etcd, or a direct
- * write to the SQLite file) plants a record with a kernel path that climbs out, an unknown field, or a
- * microvm runner combined with what the API refuses. The driver must never be asked to touch it.
+ * Defence in depth: the agent acts only on assignments holding VM records that a valid API call could
+ * have written. The attack: whoever can write the store (`etcdctl put /blixard/v1/assignments/n/x ...`
+ * on an open etcd, or a direct write to the SQLite file) plants a record with a kernel path that
+ * climbs out, an unknown field, or a microvm runner combined with what the API refuses. The driver
+ * must never be asked to touch it.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VmRepository } from "../api/vm-repository.js";
@@ -14,6 +15,7 @@ import { silentLogger } from "../ports/logger.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { placeOn } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
 
 const NODE = "node-a";
@@ -30,16 +32,19 @@ describe("Agent refusing records the API could not have written", () => {
       name,
       spec: parseVmSpec({ name, kernel: "/k" }),
       desiredState: "running",
-      node: NODE,
       restartNonce: 0,
       deleting: false,
       createdAt: new Date(clock.now()).toISOString(),
     };
   }
 
-  async function put(name: string, value: unknown): Promise<void> {
-    const text = typeof value === "string" ? value : JSON.stringify(value);
-    await store.txn({ compare: [], success: [{ type: "put", key: keys.vm(name), value: text }] });
+  /** Plants `record` as node `node`'s assignment of VM `name` (a string: the raw value). */
+  async function put(name: string, record: unknown, node = NODE): Promise<void> {
+    const text = typeof record === "string" ? record : JSON.stringify({ record, epoch: 1 });
+    await store.txn({
+      compare: [],
+      success: [{ type: "put", key: keys.assignment(node, name), value: text }],
+    });
   }
 
   async function settle(): Promise<void> {
@@ -117,7 +122,8 @@ describe("Agent refusing records the API could not have written", () => {
       /spec\.forwards\.0\.host/,
     ],
     ["an unknown record field", () => ({ ...base(), runAs: "root" }), /runAs/],
-    ["no spec at all", () => ({ name: "x", node: NODE, desiredState: "running" }), /spec/],
+    ["no spec at all", () => ({ name: "x", desiredState: "running" }), /spec/],
+    ["an inline placement from an older writer", () => ({ ...base(), node: NODE }), /node/],
     ["a record stored under another VM's name", () => ({ ...valid("y") }), /stored under key "x"/],
   ])(
     "refuses %s: nothing started, a refused event and a Failed status say why",
@@ -140,14 +146,20 @@ describe("Agent refusing records the API could not have written", () => {
     },
   );
 
-  it("ignores a record that is not JSON and keeps serving valid ones", async () => {
+  it("refuses an assignment that is not JSON, or not an assignment, and keeps serving valid ones", async () => {
     await put("x", "{not json");
+    await put("z", JSON.stringify({ record: valid("z") }));
     await repo.create(valid("web"));
+    await placeOn(store, "web", NODE);
     await settle();
     expect(driver.starts("x")).toBe(0);
+    expect(driver.starts("z")).toBe(0);
     expect(driver.starts("web")).toBe(1);
-    // No node can tell the record is its own, so none reports it (the scheduler logs it).
-    expect(await events("x")).toEqual([]);
+    clock.advance(1000);
+    await settle();
+    // The key says whose it is: this node reports it.
+    expect((await events("x")).map((e) => e.type)).toEqual(["refused"]);
+    expect((await events("z"))[0]?.reason).toMatch(/epoch/);
   });
 
   it("starts the VM once a valid record replaces the hostile one", async () => {
@@ -160,7 +172,7 @@ describe("Agent refusing records the API could not have written", () => {
   });
 
   it("leaves alone a hostile record assigned to another node (its agent reports it)", async () => {
-    await put("x", { ...base(), node: "node-b", spec: { ...base().spec, kernel: "/etc/../shadow" } });
+    await put("x", { ...base(), spec: { ...base().spec, kernel: "/etc/../shadow" } }, "node-b");
     await settle();
     expect(driver.calls.filter((c) => c.name === "x")).toEqual([]);
     expect(await events("x")).toEqual([]);

@@ -6,11 +6,12 @@ import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { silentLogger } from "../ports/logger.js";
-import type { TxnRequest } from "../ports/store.js";
+import type { Store, TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { placeOn } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
 
 const NODE = "node-a";
@@ -46,7 +47,6 @@ describe("Agent", () => {
       name,
       spec: parseVmSpec({ name, kernel: "/k", ...spec }),
       desiredState: "running",
-      node: NODE,
       restartNonce: 0,
       deleting: false,
       createdAt: new Date(clock.now()).toISOString(),
@@ -54,7 +54,25 @@ describe("Agent", () => {
     };
   }
 
-  /** Lets watch deliveries and queued reconciles run to completion. */
+  /** Replaces the agent with one on `on` (a store that misbehaves on purpose). */
+  async function restartOn(on: Store): Promise<void> {
+    await agent.shutdown({ stopVms: false });
+    agent = new Agent({ nodeId: NODE, store: on, driver, clock, logger: silentLogger, prober, stopOptions });
+    await agent.start();
+  }
+
+  /** The API's create, and the leader's placement on `node` (this node by default). */
+  async function create(vm: VmRecord, node = NODE): Promise<void> {
+    await repo.create(vm);
+    await placeOn(store, vm.name, node);
+  }
+
+  /** The API's change of a record, and the leader's copy of it to the VM's node. */
+  async function update(name: string, change: (record: VmRecord) => VmRecord): Promise<void> {
+    await repo.update(name, change);
+    await placeOn(store, name);
+  }
+
   /**
    * Restarts the agent on a store that applies the first transaction matching `matches` and then
    * loses its reply; the returned function tells whether that has happened.
@@ -74,17 +92,7 @@ describe("Agent", () => {
         };
       },
     });
-    await agent.shutdown({ stopVms: false });
-    agent = new Agent({
-      nodeId: NODE,
-      store: lossy,
-      driver,
-      clock,
-      logger: silentLogger,
-      prober,
-      stopOptions,
-    });
-    await agent.start();
+    await restartOn(lossy);
     return () => lost;
   }
 
@@ -116,7 +124,7 @@ describe("Agent", () => {
   });
 
   it("starts a VM created to run and reports it Running with its pid", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     const vm = await repo.get("web");
     expect(vm.status).toMatchObject({ phase: "Running", restarts: 0, health: "none", pid: 1000 });
@@ -124,14 +132,14 @@ describe("Agent", () => {
   });
 
   it("leaves a VM created without --start stopped", async () => {
-    await repo.create(record("web", { desiredState: "stopped" }));
+    await create(record("web", { desiredState: "stopped" }));
     await settle();
     expect((await repo.get("web")).status.phase).toBe("Stopped");
     expect(driver.starts("web")).toBe(0);
   });
 
   it("restarts a crashed VM after the backoff and counts one restart", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     driver.crash("web");
     await advance(1000);
@@ -145,7 +153,7 @@ describe("Agent", () => {
   });
 
   it("re-adopts a running VM after an agent restart without starting it again", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     const pid = (await repo.get("web")).status.pid;
     await agent.shutdown({ stopVms: false });
@@ -158,8 +166,8 @@ describe("Agent", () => {
   });
 
   it("stops the VMs assigned here on shutdown when asked to (--stop-vms-on-exit), and only those", async () => {
-    await repo.create(record("web"));
-    await repo.create(record("other", { node: "node-b" }));
+    await create(record("web"));
+    await create(record("other"), "node-b");
     await settle();
     expect((await driver.inspect("web")).state).toBe("running");
     await agent.shutdown({ stopVms: true });
@@ -168,38 +176,38 @@ describe("Agent", () => {
   });
 
   it("stops a VM whose desired state becomes stopped", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
-    await repo.update("web", (r) => ({ ...r, desiredState: "stopped" }));
+    await update("web", (r) => ({ ...r, desiredState: "stopped" }));
     await settle();
     expect((await repo.get("web")).status).toMatchObject({ phase: "Stopped", pid: null });
     expect(driver.calls.find((c) => c.op === "stop")?.detail).toBe("graceful");
   });
 
   it("restarts on request without counting it as a failure", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
-    await repo.update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
+    await update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
     await settle();
     expect(driver.starts("web")).toBe(2);
     expect((await repo.get("web")).status).toMatchObject({ phase: "Running", restarts: 0, pid: 1001 });
   });
 
   it("deletes a VM: stops it, removes its state, then its keys and port claims", async () => {
-    await repo.create(record("web", {}, { forwards: [{ host: 8080, guest: 80 }] }));
+    await create(record("web", {}, { forwards: [{ host: 8080, guest: 80 }] }));
     await settle();
-    await repo.update("web", (r) => ({ ...r, deleting: true }));
+    await update("web", (r) => ({ ...r, deleting: true }));
     await settle();
     await expect(repo.get("web")).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(driver.vms.has("web")).toBe(false);
     expect(driver.calls.map((c) => c.op)).toEqual(["prepare", "start", "stop", "remove"]);
     // The port is free again: a new VM may forward it.
-    await repo.create(record("api", {}, { forwards: [{ host: 8080, guest: 80 }] }));
+    await create(record("api", {}, { forwards: [{ host: 8080, guest: 80 }] }));
   });
 
   it("retries a failed start with backoff", async () => {
     driver.failStarts = 1;
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     expect((await repo.get("web")).status).toMatchObject({ phase: "Failed", consecutiveFailures: 1 });
     expect((await repo.get("web")).status.message).toContain("injected start failure");
@@ -227,7 +235,7 @@ describe("Agent", () => {
       forwards: [{ host: 18080, guest: 80 }],
       healthCheck: { type: "tcp", port: 80, intervalSeconds: 1, failureThreshold: 2, startPeriodSeconds: 0 },
     };
-    await repo.create(record("web", {}, spec));
+    await create(record("web", {}, spec));
     await settle();
     expect((await repo.get("web")).status.health).toBe("starting");
     await advance(0);
@@ -246,7 +254,7 @@ describe("Agent", () => {
   });
 
   it("leaves other nodes' VMs and their statuses alone", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     // A second node's agent starts after web is running, so it reads web's status at start-up.
     const other = new Agent({
@@ -260,7 +268,7 @@ describe("Agent", () => {
     });
     await other.start();
     // A change to web that needs no action from its own node, but reaches every node's watch.
-    await repo.update("web", (r) => ({ ...r, createdAt: new Date(0).toISOString() }));
+    await update("web", (r) => ({ ...r, createdAt: new Date(0).toISOString() }));
     await settle();
     await other.idle();
     await advance(3000);
@@ -274,19 +282,19 @@ describe("Agent", () => {
     const lost = await restartOnLossyStore((request) =>
       request.success.some((op) => op.type === "put" && op.value.includes('"phase":"Stopping"')),
     );
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
-    await repo.update("web", (r) => ({ ...r, desiredState: "stopped" }));
+    await update("web", (r) => ({ ...r, desiredState: "stopped" }));
     await settle();
     expect(lost()).toBe(true);
     // The stop never ran (the reconcile failed on the lost reply); the user changes their mind.
-    await repo.update("web", (r) => ({ ...r, desiredState: "running" }));
+    await update("web", (r) => ({ ...r, desiredState: "running" }));
     await advance(2000);
     expect((await repo.get("web")).status).toMatchObject({ phase: "Running", pid: 1000 });
   });
 
   it("does not rewrite an unchanged status on every resync", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     const before = await store.revision();
     await advance(5000);
@@ -300,8 +308,8 @@ describe("Agent", () => {
       inspected.push(name);
       return inspect(name);
     };
-    await repo.create(record("up"));
-    for (const name of ["idle-1", "idle-2"]) await repo.create(record(name, { desiredState: "stopped" }));
+    await create(record("up"));
+    for (const name of ["idle-1", "idle-2"]) await create(record(name, { desiredState: "stopped" }));
     await settle();
     expect((await repo.get("up")).status.phase).toBe("Running");
     expect((await repo.get("idle-1")).status.phase).toBe("Stopped");
@@ -319,14 +327,14 @@ describe("Agent", () => {
 
   it("fences: stops every running VM and starts none until unfenced", async () => {
     const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     expect(running()).toEqual(["web"]);
 
     await agent.fence();
     expect(running()).toEqual([]);
     // Desired running, but fenced: resyncs and changes start nothing.
-    await repo.update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
+    await update("web", (r) => ({ ...r, restartNonce: r.restartNonce + 1 }));
     await advance(5000);
     expect(running()).toEqual([]);
 
@@ -342,23 +350,23 @@ describe("Agent", () => {
         request.success[0]!.type === "delete" &&
         request.success[0]!.key === keys.status("web"),
     );
-    await repo.create({ ...record("web"), desiredState: "stopped" });
+    await create({ ...record("web"), desiredState: "stopped" });
     await settle();
     expect((await repo.get("web")).status.phase).toBe("Stopped");
     // Moved away (the status withdrawal applies, its reply is lost), then back.
-    await repo.update("web", (r) => ({ ...r, node: "node-b", epoch: 1 }));
+    await placeOn(store, "web", "node-b");
     await settle();
     expect(lost()).toBe(true);
     expect(await store.get(keys.status("web"))).toBeUndefined();
-    await repo.update("web", (r) => ({ ...r, node: NODE, epoch: 2 }));
+    await placeOn(store, "web", NODE);
     await advance(2000);
     expect((await repo.get("web")).status).toMatchObject({ phase: "Stopped", node: NODE });
   });
 
   it("fences the VMs it can when the driver fails on one, and does not reject", async () => {
     const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
-    await repo.create(record("a"));
-    await repo.create(record("b"));
+    await create(record("a"));
+    await create(record("b"));
     await settle();
     expect(running().sort()).toEqual(["a", "b"]);
     const inspect = driver.inspect.bind(driver);
@@ -371,13 +379,13 @@ describe("Agent", () => {
   });
 
   it("stops a VM moved to another node without deleting the new owner's status", async () => {
-    await repo.create(record("web"));
+    await create(record("web"));
     await settle();
     expect((await repo.get("web")).status.phase).toBe("Running");
     // The leader moved it while this node was away, and node-b already reports it.
     const theirs = { ...(await repo.get("web")).status, node: "node-b", pid: 4242 };
     await store.put(keys.status("web"), JSON.stringify(theirs));
-    await repo.update("web", (r) => ({ ...r, node: "node-b", epoch: 1 }));
+    await placeOn(store, "web", "node-b");
     await settle();
     expect([...driver.vms.values()].some((vm) => vm.runtime.state === "running")).toBe(false);
     const kv = await store.get(keys.status("web"));
@@ -398,7 +406,7 @@ describe("Agent", () => {
         if (prop === "range")
           return async (...args: Parameters<SqliteStore["range"]>) => {
             if (broken) {
-              if (args[0] === keys.vmsPrefix) reads++;
+              if (args[0] === keys.nodeAssignmentsPrefix(NODE)) reads++;
               throw new Error("SQLITE_IOERR: disk I/O error");
             }
             return target.range(...args);
@@ -406,17 +414,7 @@ describe("Agent", () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    await agent.shutdown({ stopVms: false });
-    agent = new Agent({
-      nodeId: NODE,
-      store: failing,
-      driver,
-      clock,
-      logger: silentLogger,
-      prober,
-      stopOptions,
-    });
-    await agent.start();
+    await restartOn(failing);
     broken = true;
     watches.breakNew(true);
     watches.breakAll();
@@ -433,9 +431,42 @@ describe("Agent", () => {
     watches.breakNew(false);
     clock.advance(30_000);
     await settle();
-    await store.put(keys.vm("late"), JSON.stringify(record("late")));
+    await create(record("late"));
     await settle();
     await agent.idle();
     expect((await driver.inspect("late")).state).toBe("running");
+  });
+
+  it("is delivered only its own node's assignments: creates and changes on other nodes cost it nothing", async () => {
+    // Kubernetes' kubelets watch only their own pods: here each agent watches its node's prefix.
+    let delivered = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "watch") return Reflect.get(target, prop, receiver);
+        return (...args: Parameters<SqliteStore["watch"]>) => {
+          const inner = target.watch(...args);
+          return {
+            close: () => inner.close(),
+            async *[Symbol.asyncIterator]() {
+              for await (const batch of inner) {
+                delivered += batch.events.length;
+                yield batch;
+              }
+            },
+          };
+        };
+      },
+    });
+    await restartOn(counting);
+    for (const name of ["b1", "b2", "b3"]) await create(record(name), "node-b");
+    await update("b1", (r) => ({ ...r, desiredState: "stopped" }));
+    await settle();
+    expect(delivered).toBe(0);
+    expect(driver.calls.filter((c) => c.op !== "adopt")).toEqual([]);
+    await create(record("mine"));
+    await settle();
+    // Its own assignment, one event; the status writes it makes are not watched either.
+    expect(delivered).toBe(1);
+    expect(driver.starts("mine")).toBe(1);
   });
 });

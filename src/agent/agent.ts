@@ -7,17 +7,16 @@
 import { errorMessage } from "../core/errors.js";
 import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
-import { keys, nameFromKey } from "../core/keys.js";
+import { keys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
-import { decodeAll, vmStatusCodec } from "../core/store-codecs.js";
-import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
-import { decodeVmRecord } from "../core/vm-record-codec.js";
+import { vmStatusCodec } from "../core/store-codecs.js";
+import { type Assignment, initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
-import type { Store } from "../ports/store.js";
+import type { Compare, Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
-import { vmCollection } from "../state/collections.js";
+import { assignmentCollection } from "../state/collections.js";
 import { Informer } from "../state/informer.js";
 import { deleteVmOps } from "../state/vm-transactions.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
@@ -45,12 +44,13 @@ export interface AgentOptions {
 
 export class Agent {
   /**
-   * The VM records assigned to this node, as the store has them (state/informer.ts). Each entry's
-   * revision conditions the status writes made on its strength. Records assigned here that no valid
-   * API call could have written are the informer's invalid entries (`refusal`): never started,
-   * stopped or removed on their strength, only reported (status message and a `refused` event).
+   * This node's assignments (keys.nodeAssignmentsPrefix: the only VM keys the agent watches), each a
+   * copy of a VM's record, as the store has them (state/informer.ts). Each entry's revision
+   * conditions the status writes made on its strength. Assignments holding a record no valid API
+   * call could have written are the informer's invalid entries (`refusal`): never started, stopped
+   * or removed on their strength, only reported (status message and a `refused` event).
    */
-  private readonly vms: Informer<VmRecord>;
+  private readonly vms: Informer<Assignment>;
   private readonly statuses = new Map<string, VmStatus>();
   /** VMs reported as refused: when a valid record replaces theirs, they start afresh. */
   private readonly reportedRefused = new Set<string>();
@@ -81,12 +81,11 @@ export class Agent {
         : this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
     );
     // A failing store is not hammered: the informer waits 1 s, 2 s, ... up to 30 s between attempts.
-    this.vms = new Informer<VmRecord>({
+    this.vms = new Informer<Assignment>({
       store: opts.store,
       clock: opts.clock,
       logger: this.log,
-      collection: vmCollection,
-      select: (record) => record.node === opts.nodeId,
+      collection: assignmentCollection(opts.nodeId),
       onReset: () => this.reloaded(),
       onChange: (name, next) => {
         // A refused record that was replaced by a valid one starts afresh: its refusal was no failure of the VM.
@@ -195,31 +194,36 @@ export class Agent {
    * this node's statuses are read again with them, and once the node runs, every VM is looked at.
    */
   private async reloaded(): Promise<void> {
-    const statuses = await this.opts.store.range(keys.statusPrefix);
-    // Only this node's statuses: another node's VMs are not ours to report on, or to clean up.
+    // The statuses of this node's VMs only (assigned here, or found on the host), read one by one:
+    // the cost of a node's start does not grow with the cluster.
+    const names = await this.localNames();
+    const read = await Promise.all([...names].map((name) => this.opts.store.get(keys.status(name))));
     this.statuses.clear();
-    const invalid = (key: string, problem: string) =>
-      this.log.warn(
-        { key, problem },
-        "ignoring a VM status that cannot be read; the next report rewrites it",
-      );
-    for (const { key, value } of decodeAll(vmStatusCodec, statuses.kvs, invalid)) {
-      if (value.node === this.opts.nodeId) this.statuses.set(nameFromKey(keys.statusPrefix, key), value);
+    for (const [i, name] of [...names].entries()) {
+      const kv = read[i];
+      if (!kv) continue;
+      const decoded = vmStatusCodec.decode(kv.value);
+      if (!decoded.ok) {
+        this.log.warn(
+          { vm: name, problem: decoded.problem },
+          "ignoring a VM status that cannot be read; the next report rewrites it",
+        );
+        continue;
+      }
+      // Only this node's reports: after a failover the key may hold the new owner's.
+      if (decoded.value.node === this.opts.nodeId) this.statuses.set(name, decoded.value);
     }
     if (this.adopted) for (const name of await this.localNames()) void this.enqueue(name);
   }
 
   private record(name: string): VmRecord | undefined {
-    return this.vms.get(name)?.value;
+    return this.vms.get(name)?.value.record;
   }
 
-  /** What is wrong with the record assigned here that the agent refuses to act on, and its revision. */
+  /** What is wrong with the assignment here that the agent refuses to act on, and its revision. */
   private refusal(name: string): { problem: string; revision: number } | undefined {
     const bad = this.vms.invalidEntries().get(name);
-    if (!bad) return undefined;
-    const decoded = decodeVmRecord(name, bad.kv.value);
-    if (decoded.ok || decoded.node !== this.opts.nodeId) return undefined;
-    return { problem: decoded.problem, revision: bad.kv.modRevision };
+    return bad ? { problem: bad.problem, revision: bad.kv.modRevision } : undefined;
   }
 
   /** The store revision of the record the agent acts on: status writes are conditioned on it. */
@@ -228,7 +232,7 @@ export class Agent {
   }
 
   private async localNames(): Promise<Set<string>> {
-    const refused = [...this.vms.invalidEntries().keys()].filter((name) => this.refusal(name));
+    const refused = this.vms.invalidEntries().keys();
     return new Set([...this.vms.entries().keys(), ...refused, ...(await this.opts.driver.list())]);
   }
 
@@ -261,7 +265,13 @@ export class Agent {
       await this.removeOrphan(name);
     } else {
       const runtime = await this.opts.driver.inspect(name);
-      const plan = planVm({ record, status: this.statuses.get(name), runtime, now: this.opts.clock.now() });
+      const plan = planVm({
+        record,
+        node: this.opts.nodeId,
+        status: this.statuses.get(name),
+        runtime,
+        now: this.opts.clock.now(),
+      });
       await this.writeStatus(name, plan.status);
       await this.execute(record, plan);
     }
@@ -397,6 +407,11 @@ export class Agent {
     );
   }
 
+  /** The VM is still assigned here, as the revision the agent acts on says. */
+  private assigned(name: string, revision: number): Compare {
+    return { key: keys.assignment(this.opts.nodeId, name), target: "modRevision", op: "=", value: revision };
+  }
+
   /**
    * Writes a status unless the store already holds it. The agent is the only writer of its VMs'
    * statuses, so its own last status is what it plans from, even when a write failed; a failed write
@@ -428,7 +443,7 @@ export class Agent {
         ]
       : [];
     const result = await this.opts.store.txn({
-      compare: [{ key: keys.vm(name), target: "modRevision", op: "=", value: revision }],
+      compare: [this.assigned(name, revision)],
       success: [put, ...event],
     });
     if (!result.succeeded) throw new StaleRecordError(name);
@@ -462,7 +477,7 @@ export class Agent {
     this.statuses.set(name, status);
     this.unsynced.add(name);
     const result = await this.opts.store.txn({
-      compare: [{ key: keys.vm(name), target: "modRevision", op: "=", value: revision }],
+      compare: [this.assigned(name, revision)],
       success: [
         { type: "put", key: keys.status(name), value: JSON.stringify(status) },
         eventEntry(this.eventKeys, now, {
@@ -485,6 +500,7 @@ export class Agent {
       compare: [],
       success: deleteVmOps(
         record,
+        this.opts.nodeId,
         eventEntry(this.eventKeys, this.opts.clock.now(), {
           type: "deleted",
           vm: name,
@@ -495,7 +511,7 @@ export class Agent {
     });
     this.statuses.delete(name);
     this.unsynced.delete(name);
-    this.vms.observeDelete(keys.vm(name), deleted.revision);
+    this.vms.observeDelete(keys.assignment(this.opts.nodeId, name), deleted.revision);
     this.log.info({ vm: name }, "deleted VM");
   }
 

@@ -6,6 +6,7 @@ import { parseVmSpec } from "../core/vm-spec.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { scheduledOf, seedVm } from "../testing/seed-vms.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { nodeServiceImpl } from "./node-service.js";
 
@@ -58,18 +59,15 @@ describe("NodeService", () => {
     );
     await store.put(keys.node("b"), JSON.stringify(record("b")));
     const vm = (name: string, node: string, vcpus: number, memory: number) =>
-      store.put(
-        keys.vm(name),
-        JSON.stringify({
-          name,
-          node,
-          spec: parseVmSpec({ name, kernel: "/k", vcpus, memory }),
-          desiredState: "running",
-          restartNonce: 0,
-          deleting: false,
-          createdAt: "2026-01-01T00:00:00.000Z",
-        }),
-      );
+      seedVm(store, {
+        name,
+        node,
+        spec: parseVmSpec({ name, kernel: "/k", vcpus, memory }),
+        desiredState: "running",
+        restartNonce: 0,
+        deleting: false,
+        createdAt: "2026-01-01T00:00:00.000Z",
+      });
     await vm("x", "a", 2, 2048);
     await vm("y", "a", 4, 512);
     await vm("z", "", 8, 8192); // not placed yet: counts nowhere
@@ -104,19 +102,16 @@ describe("NodeService", () => {
   it("drains a node by cordoning it as draining, naming the VMs that will move and who asked; it moves none itself", async () => {
     await store.put(keys.node("a"), JSON.stringify(record("a")));
     const vm = (name: string, node: string, deleting = false) =>
-      store.put(
-        keys.vm(name),
-        JSON.stringify({
-          name,
-          node,
-          deleting,
-          epoch: 2,
-          spec: parseVmSpec({ name, kernel: "/k", vcpus: 1, memory: 64 }),
-          desiredState: "running",
-          restartNonce: 0,
-          createdAt: "2026-01-01T00:00:00.000Z",
-        }),
-      );
+      seedVm(store, {
+        name,
+        node,
+        deleting,
+        epoch: 2,
+        spec: parseVmSpec({ name, kernel: "/k", vcpus: 1, memory: 64 }),
+        desiredState: "running",
+        restartNonce: 0,
+        createdAt: "2026-01-01T00:00:00.000Z",
+      });
     await vm("x", "a");
     await vm("y", "b");
     await vm("z", "a", true);
@@ -124,8 +119,8 @@ describe("NodeService", () => {
     expect(res.vms).toEqual(["x"]);
     expect(res.node).toMatchObject({ cordoned: true, draining: true });
     // Placement belongs to the leader's scheduler (control/scheduler.ts takes x off a): the API wrote
-    // the cordon and the request's event, and no VM record.
-    expect(JSON.parse((await store.get(keys.vm("x")))!.value)).toMatchObject({ node: "a", epoch: 2 });
+    // the cordon and the request's event, and no placement.
+    expect(await scheduledOf(store, "x")).toMatchObject({ node: "a", epoch: 2 });
     expect(JSON.parse((await store.get(keys.cordon("a")))!.value)).toMatchObject({ draining: true });
     const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
     expect(events).toEqual([

@@ -9,11 +9,10 @@ import { keys, nameFromKey } from "../core/keys.js";
 import { type NodeView, nodeViews } from "../core/node-record.js";
 import type { Resources } from "../core/placement.js";
 import { cordonCodec, decodeAll, nodeRecordCodec } from "../core/store-codecs.js";
-import type { VmRecord } from "../core/vm-record.js";
-import { decodeVmRecord } from "../core/vm-record-codec.js";
 import { type Node, NodeSchema, type NodeService } from "../gen/blixard/v1/node_pb.js";
 import type { Clock } from "../ports/clock.js";
-import type { KeyValue, Store } from "../ports/store.js";
+import type { Store } from "../ports/store.js";
+import { assignedVms } from "../state/assignments.js";
 import { actorOf } from "./principal-context.js";
 
 export async function listNodes(store: Store): Promise<NodeView[]> {
@@ -73,10 +72,10 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
   const snapshot = async () => {
     const [views, vms, leader] = await Promise.all([
       listNodes(deps.store),
-      deps.store.range(keys.vmsPrefix),
+      deps.store.range(keys.assignmentsPrefix),
       deps.leader(),
     ]);
-    const load = ClusterLoad.of(validRecords(vms.kvs));
+    const load = ClusterLoad.of(assignedVms(vms.kvs));
     return { views, leader, usage: (view: NodeView) => nodeUsage(view, load.used(view.id)) };
   };
   const one = async (id: string) => {
@@ -131,10 +130,10 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
      */
     async drainNode(req, ctx) {
       // Read before the cordon: the leader takes the VMs off as soon as it sees the cordon.
-      const records = await deps.store.range(keys.vmsPrefix);
-      const moving = validRecords(records.kvs)
-        .filter((record) => record.node === req.id && !record.deleting)
-        .map((record) => record.name);
+      const assigned = await deps.store.range(keys.nodeAssignmentsPrefix(req.id));
+      const moving = assignedVms(assigned.kvs)
+        .filter((vm) => !vm.deleting)
+        .map((vm) => vm.name);
       await cordon(req.id, true, actorOf(ctx)?.name);
       return { node: await one(req.id), vms: moving };
     },
@@ -146,12 +145,4 @@ export function nodeServiceImpl(deps: NodeServiceDeps): ServiceImpl<typeof NodeS
       return { node: await one(req.id) };
     },
   };
-}
-
-/** The VM records the API could have written; the others are reported by their node's agent. */
-function validRecords(kvs: readonly KeyValue[]): VmRecord[] {
-  return kvs.flatMap((kv) => {
-    const result = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
-    return result.ok ? [result.record] : [];
-  });
 }

@@ -5,8 +5,16 @@
 import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey } from "../core/keys.js";
-import { vmStatusCodec } from "../core/store-codecs.js";
-import { initialStatus, type VmRecord, type VmStatus, type VmView } from "../core/vm-record.js";
+import { placementCodec, vmStatusCodec } from "../core/store-codecs.js";
+import {
+  initialStatus,
+  type Placement,
+  type ScheduledVm,
+  scheduledVm,
+  type VmRecord,
+  type VmStatus,
+  type VmView,
+} from "../core/vm-record.js";
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
@@ -27,24 +35,33 @@ export class VmRepository {
   }
 
   async get(name: string): Promise<VmView> {
-    const [vm, status] = await Promise.all([
+    const [vm, placement, status] = await Promise.all([
       this.store.get(keys.vm(name)),
+      this.store.get(keys.placement(name)),
       this.store.get(keys.status(name)),
     ]);
     if (!vm) throw notFound(name);
-    return toView(decoded(vm), status);
+    return toView(scheduledVm(decoded(vm), placementOf(placement)), status);
   }
 
   async list(): Promise<VmView[]> {
-    const [vms, statuses] = await Promise.all([
+    const [vms, placements, statuses] = await Promise.all([
       this.store.range(keys.vmsPrefix),
+      this.store.range(keys.placementsPrefix),
       this.store.range(keys.statusPrefix),
     ]);
-    const byName = new Map(statuses.kvs.map((kv) => [nameFromKey(keys.statusPrefix, kv.key), kv]));
+    const byName = (prefix: string, kvs: readonly KeyValue[]) =>
+      new Map(kvs.map((kv) => [nameFromKey(prefix, kv.key), kv]));
+    const statusOf = byName(keys.statusPrefix, statuses.kvs);
+    const placementKv = byName(keys.placementsPrefix, placements.kvs);
     // An invalid record has no spec to show; `vm get NAME` says what is wrong with it.
     return vms.kvs.flatMap((kv) => {
       const result = decodeVmRecord(nameFromKey(keys.vmsPrefix, kv.key), kv.value);
-      return result.ok ? [toView(result.record, byName.get(result.record.name))] : [];
+      if (!result.ok) return [];
+      const { record } = result;
+      return [
+        toView(scheduledVm(record, placementOf(placementKv.get(record.name))), statusOf.get(record.name)),
+      ];
     });
   }
 
@@ -57,11 +74,16 @@ export class VmRepository {
     if (!kv) throw notFound(name);
     const result = decodeVmRecord(name, kv.value);
     if (result.ok) return false;
+    // A record tampered with after it was placed: its node's assignment goes too, and its agent stops
+    // the VM it no longer has an assignment for.
+    const node = placementOf(await this.store.get(keys.placement(name)))?.node;
     const txn = await this.store.txn({
       compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
       success: [
         { type: "delete", key: kv.key },
         { type: "delete", key: keys.status(name) },
+        { type: "delete", key: keys.placement(name) },
+        ...(node ? [{ type: "delete" as const, key: keys.assignment(node, name) }] : []),
         eventEntry(this.eventKeys, this.clock.now(), {
           type: "deleted",
           vm: name,
@@ -96,18 +118,18 @@ export class VmRepository {
     const success: TxnOp[] = [];
     const views: VmView[] = [];
     for (const record of records) {
-      const status = initialStatus(record.node, now, record.restartNonce);
+      const status = initialStatus("", now, record.restartNonce);
       const event = eventEntry(this.eventKeys, this.clock.now(), {
         type: "created",
         vm: record.name,
-        node: record.node,
+        node: "",
         reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
         ...(actor === undefined ? {} : { actor }),
       });
       const parts = createVmParts(record, status, event);
       compare.push(...parts.compare);
       success.push(...parts.success);
-      views.push(toView(record, status));
+      views.push(toView(scheduledVm(record, undefined), status));
     }
     const result = await this.store.txn({ confirmQuorum: true, compare, success });
     if (!result.succeeded) {
@@ -154,7 +176,10 @@ export class VmRepository {
     request?: { actor: string | undefined; reason: string },
   ): Promise<VmView> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const kv = await this.store.get(keys.vm(name));
+      const [kv, placement] = await Promise.all([
+        this.store.get(keys.vm(name)),
+        this.store.get(keys.placement(name)),
+      ]);
       if (!kv) throw notFound(name);
       const current = decoded(kv);
       const next = change(current);
@@ -163,8 +188,7 @@ export class VmRepository {
             eventEntry(this.eventKeys, this.clock.now(), {
               type: "requested",
               vm: name,
-              // A drain clears the node: the event concerns the node the VM leaves.
-              node: next.node || current.node,
+              node: placementOf(placement)?.node ?? "",
               reason: request.reason,
               ...(request.actor === undefined ? {} : { actor: request.actor }),
             }),
@@ -179,12 +203,19 @@ export class VmRepository {
       // The VM may already be gone again: a stopped VM marked for deletion is removed within
       // milliseconds. The write succeeded, so answer with what was written, not NOT_FOUND.
       return this.get(name).catch((err: unknown) => {
-        if (isBlixardError(err, "NOT_FOUND")) return toView(next, undefined);
+        if (isBlixardError(err, "NOT_FOUND")) return toView(scheduledVm(next, undefined), undefined);
         throw err;
       });
     }
     throw new BlixardError("CONFLICT", `VM "${name}" is being changed concurrently; retry the request`);
   }
+}
+
+/** A stored placement; one that cannot be read counts as none (the scheduler reports and rewrites it). */
+function placementOf(kv: KeyValue | undefined): Placement | undefined {
+  if (!kv) return undefined;
+  const decoded = placementCodec.decode(kv.value);
+  return decoded.ok ? decoded.value : undefined;
 }
 
 function viewOf(record: VmRecord): Omit<VmView, "status"> {
@@ -199,7 +230,7 @@ function viewOf(record: VmRecord): Omit<VmView, "status"> {
 }
 
 /** A stored status, or the initial one (saying why) when the stored value cannot be read. */
-function storedStatus(record: VmRecord, kv: KeyValue): VmStatus {
+function storedStatus(record: ScheduledVm, kv: KeyValue): VmStatus {
   const decoded = vmStatusCodec.decode(kv.value);
   if (decoded.ok) return decoded.value;
   return {
@@ -208,7 +239,7 @@ function storedStatus(record: VmRecord, kv: KeyValue): VmStatus {
   };
 }
 
-function toView(record: VmRecord, status: KeyValue | VmStatus | undefined): VmView {
+function toView(record: ScheduledVm, status: KeyValue | VmStatus | undefined): VmView {
   const observed: VmStatus =
     status === undefined
       ? initialStatus(record.node, record.createdAt, record.restartNonce)

@@ -207,9 +207,8 @@ function newRecord(deps: VmServiceDeps, spec: VmSpec, start: boolean, group?: st
   return {
     name: spec.name,
     spec,
+    // The leader's scheduler picks the node (honouring spec.placement) and records it apart.
     desiredState: start ? "running" : "stopped",
-    // The leader's scheduler picks the node (honouring spec.placement).
-    node: "",
     restartNonce: 0,
     deleting: false,
     createdAt: new Date(deps.clock.now()).toISOString(),

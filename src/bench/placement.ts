@@ -7,7 +7,7 @@ import { ClusterLoad } from "../core/cluster-load.js";
 import type { NodeView } from "../core/node-record.js";
 import { type Candidate, type PlacementRequest, placeIn, type Strategy } from "../core/placement.js";
 import { planScheduling } from "../core/scheduling.js";
-import type { VmRecord } from "../core/vm-record.js";
+import type { ScheduledVm } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 
 export interface PlacementFigures {
@@ -91,7 +91,7 @@ export function measureSchedulingPass(nodeCount: number, vmCount: number, passes
     cordoned: false,
     draining: false,
   }));
-  const vm = (i: number, node: string): VmRecord => ({
+  const vm = (i: number, node: string): ScheduledVm => ({
     name: `vm-${i}`,
     spec: parseVmSpec({ name: `vm-${i}`, kernel: "/boot/vmlinux", vcpus: 1, memory: 256 }),
     desiredState: "running",

@@ -32,7 +32,6 @@ export function measureRecordCodec(rounds: number): CodecFigures {
       placement: { constraints: ["zone=eu-1"] },
     }),
     desiredState: "running",
-    node: "node-a",
     restartNonce: 0,
     deleting: false,
     createdAt: "2026-01-01T00:00:00.000Z",

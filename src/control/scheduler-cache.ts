@@ -1,13 +1,24 @@
 /**
  * What the leader's scheduler knows of the cluster: an informer (state/informer.ts) per prefix it
- * reads (VM records, nodes, liveness, statuses, cordons), started when this node is elected and
- * stopped when it is deposed, plus what it derives from the VM records as they change: the load per
- * node (core/cluster-load.ts) and a generation that every change that can make room bumps, so that a
- * VM found unplaceable is tried again only when it may fit.
+ * reads (VM records, placements, nodes, liveness, statuses, cordons), started when this node is
+ * elected and stopped when it is deposed, plus what it derives from them as they change: each VM
+ * joined with its placement, the load per node (core/cluster-load.ts), the placed VMs whose record
+ * changed since their node's assignment copied it, and a generation that every change that can make
+ * room bumps, so that a VM found unplaceable is tried again only when it may fit.
+ *
+ * The scheduler is the only writer of placements and takes its own writes in at once, and a deposed
+ * leader's writes are fenced off, so after a (re)load the placements do not move under the cache.
  */
 import { ClusterLoad } from "../core/cluster-load.js";
+import { keys } from "../core/keys.js";
 import type { Cordon, NodeRecord } from "../core/node-record.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
+import {
+  type Placement,
+  type ScheduledVm,
+  scheduledVm,
+  type VmRecord,
+  type VmStatus,
+} from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { KeyValue, Store } from "../ports/store.js";
@@ -15,6 +26,7 @@ import {
   cordonCollection,
   livenessCollection,
   nodeCollection,
+  placementCollection,
   statusCollection,
   vmCollection,
 } from "../state/collections.js";
@@ -35,7 +47,10 @@ export class SchedulerCache {
   readonly perNode = new ClusterLoad();
   /** Bumped by every change that can make room (nodes, liveness, cordons, VMs leaving a node). */
   capacityGeneration = 0;
+  /** Placed VMs whose node's assignment copies an older revision of their record. */
+  readonly stale = new Set<string>();
   private readonly vms: Informer<VmRecord>;
+  private readonly placements: Informer<Placement>;
   private readonly nodes: Informer<NodeRecord>;
   private readonly alive: Informer<true>;
   private readonly statuses: Informer<VmStatus>;
@@ -60,22 +75,35 @@ export class SchedulerCache {
       room();
       opts.onChange();
     };
+    // A list follows a broken watch or a failed pass, whose missed events may have made room.
+    const rejoin = () => {
+      this.rejoinAll();
+      relisted();
+    };
     this.vms = new Informer({
       ...base,
       collection: vmCollection,
-      onReset: (entries) => {
-        this.perNode.clear();
-        for (const { value } of entries.values()) this.perNode.set(value);
-        // A list follows a broken watch or a failed pass, whose missed events may have made room.
-        relisted();
-      },
-      onChange: (name, next, previous) => this.vmChanged(name, next, previous),
+      onReset: rejoin,
+      onChange: (name) => this.rejoin(name),
+    });
+    this.placements = new Informer({
+      ...base,
+      collection: placementCollection,
+      onReset: rejoin,
+      onChange: (name) => this.rejoin(name),
     });
     this.nodes = new Informer({ ...base, collection: nodeCollection, onReset: relisted, onChange: room });
     this.alive = new Informer({ ...base, collection: livenessCollection, onReset: relisted, onChange: room });
     this.statuses = new Informer({ ...base, collection: statusCollection, onReset: () => opts.onChange() });
     this.cordons = new Informer({ ...base, collection: cordonCollection, onReset: relisted, onChange: room });
-    this.all = [this.vms, this.nodes, this.alive, this.statuses, this.cordons] as Informer<unknown>[];
+    this.all = [
+      this.vms,
+      this.placements,
+      this.nodes,
+      this.alive,
+      this.statuses,
+      this.cordons,
+    ] as Informer<unknown>[];
   }
 
   /** Lists every prefix (again) and follows it; rejects when a list fails. */
@@ -87,10 +115,24 @@ export class SchedulerCache {
   unload(): void {
     for (const informer of this.all) informer.stop();
     this.perNode.clear();
+    this.stale.clear();
   }
 
   vm(name: string): Entry<VmRecord> | undefined {
     return this.vms.get(name);
+  }
+
+  /** VM records no valid API call could have written: never placed, reported once by the scheduler. */
+  invalidVms(): ReadonlyMap<string, { problem: string; kv: KeyValue }> {
+    return this.vms.invalidEntries();
+  }
+
+  /** The VM's placement as the store has it (valid or not), or undefined when it has none. */
+  placement(name: string): { value: Placement | undefined; kv: KeyValue } | undefined {
+    const valid = this.placements.get(name);
+    if (valid) return valid;
+    const invalid = this.placements.invalidEntries().get(name);
+    return invalid ? { value: undefined, kv: invalid.kv } : undefined;
   }
 
   nodeRecords(): Iterable<NodeRecord> {
@@ -109,32 +151,43 @@ export class SchedulerCache {
     return this.cordons.values();
   }
 
-  /** The scheduler's own write of a VM record, taken in before its watch event comes. */
-  wroteVm(kv: KeyValue): void {
-    this.vms.observe(kv);
+  /** The scheduler's own write of a placement, taken in before its watch event comes. */
+  wrotePlacement(kv: KeyValue): void {
+    this.placements.observe(kv);
   }
 
-  /** The scheduler's own delete of a VM record, at its revision. */
-  deletedVm(key: string, revision: number): void {
-    this.vms.observeDelete(key, revision);
+  /** The scheduler's own delete of a VM's record and placement, at its revision. */
+  deletedVm(name: string, revision: number): void {
+    this.vms.observeDelete(keys.vm(name), revision);
+    this.placements.observeDelete(keys.placement(name), revision);
   }
 
-  private vmChanged(
-    name: string,
-    next: Entry<VmRecord> | undefined,
-    previous: Entry<VmRecord> | undefined,
-  ): void {
-    const before = previous?.value;
-    if (!next) {
+  private rejoinAll(): void {
+    this.perNode.clear();
+    this.stale.clear();
+    for (const name of this.vms.entries().keys()) this.rejoin(name);
+  }
+
+  /** Joins the VM's record with its placement again, after either changed. */
+  private rejoin(name: string): void {
+    const before = this.perNode.get(name);
+    const entry = this.vms.get(name);
+    if (!entry) {
       if (before?.node) this.capacityGeneration++;
       this.perNode.delete(name);
+      this.stale.delete(name);
       this.opts.onVmGone(name);
       return;
     }
-    const record = next.value;
+    const placement = this.placements.get(name)?.value;
+    const vm: ScheduledVm = scheduledVm(entry.value, placement);
     // A VM leaving a node, or asking for less, may make room for a Pending one.
-    if (before && before.node !== "" && (before.node !== record.node || record.deleting))
-      this.capacityGeneration++;
-    this.perNode.set(record);
+    if (before && before.node !== "" && (before.node !== vm.node || vm.deleting)) this.capacityGeneration++;
+    this.perNode.set(vm);
+    if (placement && placement.node !== "" && placement.recordRevision !== entry.kv.modRevision) {
+      this.stale.add(name);
+    } else {
+      this.stale.delete(name);
+    }
   }
 }

@@ -8,6 +8,7 @@ import type { Compare } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { behindCompaction } from "../testing/behind-compaction.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { scheduledOf, seedVm } from "../testing/seed-vms.js";
 import { Scheduler } from "./scheduler.js";
 
 const node: NodeRecord = {
@@ -23,7 +24,6 @@ const vm = (name: string): VmRecord => ({
   name,
   spec: parseVmSpec({ name, kernel: "/k", memory: 256 }),
   desiredState: "running",
-  node: "",
   restartNonce: 0,
   deleting: false,
   createdAt: "2026-11-22T00:00:00.000Z",
@@ -37,8 +37,7 @@ describe("Scheduler and store compaction", () => {
   const settle = async () => {
     for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
   };
-  const placedOn = async (name: string) =>
-    (JSON.parse((await store.get(keys.vm(name)))!.value) as VmRecord).node;
+  const placedOn = async (name: string) => (await scheduledOf(store, name))?.node;
 
   beforeEach(async () => {
     clock = new ManualClock();
@@ -71,7 +70,7 @@ describe("Scheduler and store compaction", () => {
     // The first reload after a failure runs at once.
     expect(await placedOn("missed")).toBe("a");
     // ...and the reloaded watches follow the store.
-    await store.put(keys.vm("later"), JSON.stringify(vm("later")));
+    await seedVm(store, vm("later"));
     await settle();
     expect(await placedOn("later")).toBe("a");
   });

@@ -1,13 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
-import { initialStatus, type VmRecord } from "../core/vm-record.js";
+import { initialStatus, type Placement, type ScheduledVm, type VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
 import type { Compare, Store, TxnRequest, Watch, WatchEvent } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { recordOf, scheduledOf, seedVm } from "../testing/seed-vms.js";
 import { Scheduler } from "./scheduler.js";
 
 const node = (id: string): NodeRecord => ({
@@ -19,7 +20,7 @@ const node = (id: string): NodeRecord => ({
   startedAt: "2026-11-22T00:00:00.000Z",
 });
 
-const vm = (name: string, nodeId = ""): VmRecord => ({
+const vm = (name: string, nodeId = ""): ScheduledVm => ({
   name,
   spec: parseVmSpec({ name, kernel: "/k", memory: 1024 }),
   desiredState: "running",
@@ -38,7 +39,7 @@ describe("Scheduler", () => {
   const settle = async () => {
     for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
   };
-  const record = async (name: string) => JSON.parse((await store.get(keys.vm(name)))!.value) as VmRecord;
+  const record = async (name: string) => (await scheduledOf(store, name))!;
   const register = async (id: string, alive: boolean) => {
     await store.put(keys.node(id), JSON.stringify(node(id)));
     if (alive) await store.put(keys.alive(id), "x");
@@ -60,11 +61,8 @@ describe("Scheduler", () => {
     scheduler.stop();
     scheduler = schedulerOn(on);
     await register("a", true);
-    await store.put(
-      keys.vm("big"),
-      JSON.stringify({ ...vm("big"), spec: { ...vm("big").spec, memory: 2048 } }),
-    );
-    await store.put(keys.vm("other"), JSON.stringify(vm("other", "a")));
+    await seedVm(store, { ...vm("big"), spec: { ...vm("big").spec, memory: 2048 } });
+    await seedVm(store, vm("other", "a"));
     scheduler.start();
     await settle();
     expect((await record("big")).unschedulable).toMatch(/not enough memory/);
@@ -92,7 +90,7 @@ describe("Scheduler", () => {
   const webOnLostA = async () => {
     await register("a", true);
     await register("b", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
+    await seedVm(store, vm("web", "a"));
     scheduler.start();
     await settle();
     await register("a", false);
@@ -116,9 +114,64 @@ describe("Scheduler", () => {
     await register("a", true);
     scheduler.start();
     await settle();
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     await settle();
     expect(await record("web")).toMatchObject({ node: "a", epoch: 1 });
+  });
+
+  it("writes the placement and the node's assignment together, and copies each later change of the record to it", async () => {
+    await register("a", true);
+    await register("b", true);
+    scheduler.start();
+    await settle();
+    await seedVm(store, {
+      ...vm("web"),
+      spec: { ...vm("web").spec, placement: { node: "b", constraints: [] } },
+    });
+    await settle();
+    const assignment = async () => {
+      const kv = await store.get(keys.assignment("b", "web"));
+      return kv && (JSON.parse(kv.value) as { record: VmRecord; epoch: number });
+    };
+    expect(await assignment()).toMatchObject({ epoch: 1, record: { name: "web", desiredState: "running" } });
+    expect(await store.range(keys.nodeAssignmentsPrefix("a"))).toMatchObject({ kvs: [] });
+    // The user stops it (the API writes the record only): the leader copies the change to node b.
+    const current = (await record("web"))!;
+    await seedVm(store, recordOf({ ...current, desiredState: "stopped" }));
+    await settle();
+    expect(await assignment()).toMatchObject({ epoch: 1, record: { desiredState: "stopped" } });
+    const placement = JSON.parse((await store.get(keys.placement("web")))!.value) as Placement;
+    expect(placement.recordRevision).toBe((await store.get(keys.vm("web")))!.modRevision);
+    // A copy is no move: no event says the VM was scheduled again.
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value).type);
+    expect(events).toEqual(["scheduled"]);
+  });
+
+  it("places no VM record the API could not have written, and reports it once with a refused event", async () => {
+    // The attack: whoever reached the store plants a record whose kernel climbs out of its dir.
+    await register("a", true);
+    scheduler.start();
+    await settle();
+    const hostile = { ...recordOf(vm("evil")), spec: { ...vm("evil").spec, kernel: "/boot/../etc/shadow" } };
+    await store.put(keys.vm("evil"), JSON.stringify(hostile));
+    await settle();
+    clock.advance(3_000);
+    await settle();
+    expect(await store.get(keys.placement("evil"))).toBeUndefined();
+    expect((await store.range(keys.assignmentsPrefix)).kvs).toEqual([]);
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
+    expect(events).toEqual([
+      expect.objectContaining({ type: "refused", vm: "evil", reason: expect.stringMatching(/spec\.kernel/) }),
+    ]);
+  });
+
+  it("moves the assignment with the VM off a lost node: the old node's key is gone", async () => {
+    await webOnLostA();
+    clock.advance(6_000);
+    await settle();
+    expect(await record("web")).toMatchObject({ node: "b", epoch: 1 });
+    expect(await store.get(keys.assignment("a", "web"))).toBeUndefined();
+    expect(await store.get(keys.assignment("b", "web"))).toBeDefined();
   });
 
   it("ignores a node record no node could have written, whether loaded or watched, and places elsewhere", async () => {
@@ -133,13 +186,13 @@ describe("Scheduler", () => {
     await register("a", true);
     scheduler.start();
     await settle();
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     await settle();
     expect(await record("web")).toMatchObject({ node: "a", epoch: 1 });
     // The same record arriving through the watch, after a valid one: the valid one is forgotten.
     await register("b", true);
     await store.put(keys.node("b"), planted.replace('"evil"', '"b"'));
-    await store.put(keys.vm("api"), JSON.stringify(vm("api")));
+    await seedVm(store, vm("api"));
     await settle();
     expect(await record("api")).toMatchObject({ node: "a" });
   });
@@ -147,7 +200,7 @@ describe("Scheduler", () => {
   it("takes a draining node's VMs off it, fenced, and places them elsewhere once that node has stopped them", async () => {
     await register("a", true);
     await register("b", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web", "a")));
+    await seedVm(store, vm("web", "a"));
     await store.put(
       keys.status("web"),
       JSON.stringify({ ...initialStatus("a", "t"), phase: "Running", pid: 7 }),
@@ -186,7 +239,7 @@ describe("Scheduler", () => {
     // Another leader took over: the key was re-created, so the old term's fence no longer holds.
     await store.delete(keys.leader);
     await store.put(keys.leader, "other");
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     await settle();
     expect((await record("web")).node).toBe("");
   });
@@ -194,7 +247,7 @@ describe("Scheduler", () => {
   it("does nothing while it does not lead", async () => {
     fence = undefined;
     await register("a", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     scheduler.start();
     await settle();
     clock.advance(1_000);
@@ -225,7 +278,7 @@ describe("Scheduler", () => {
     scheduler.stop();
     scheduler = schedulerOn(counting);
     await register("a", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     scheduler.start();
     clock.advance(1_000);
     await settle();
@@ -309,8 +362,7 @@ describe("Scheduler", () => {
   });
   it("counts its own placements at once, before the watch delivers them, so a node is not filled twice", async () => {
     // A store whose watches lag behind the scheduler's own placements: they never deliver them.
-    const placed = (value: string) => (JSON.parse(value) as { node?: string }).node;
-    const lagging = withoutEvents((e) => !!placed(e.kv.value));
+    const lagging = withoutEvents((e) => e.kv.key.startsWith(keys.placementsPrefix));
     scheduler.stop();
     scheduler = schedulerOn(lagging);
     await register("a", true);
@@ -319,7 +371,7 @@ describe("Scheduler", () => {
     // Each asks for 1 GiB of node a's 2 GiB: two fit, the third must stay Pending.
     // One at a time, each placed by a pass of its own.
     for (const name of ["one", "two", "three"]) {
-      await store.put(keys.vm(name), JSON.stringify(vm(name)));
+      await seedVm(store, vm(name));
       await settle();
     }
     const nodes = await Promise.all(["one", "two", "three"].map(async (n) => (await record(n)).node));
@@ -332,19 +384,19 @@ describe("Scheduler", () => {
         if (prop !== "txn") return Reflect.get(target, prop, receiver);
         return async (request: TxnRequest) => {
           const placesBig = request.success.some(
-            (op) => op.type === "put" && op.key === keys.vm("big") && placedOn(op.value) === "a",
+            (op) => op.type === "put" && op.key === keys.placement("big") && placedOn(op.value) === "a",
           );
           if (placesBig && !raced) {
             // A user restarts big just before the placement lands: its compare fails.
             raced = true;
             const current = await record("big");
-            await target.put(keys.vm("big"), JSON.stringify({ ...current, restartNonce: 1 }));
+            await seedVm(target, recordOf({ ...current, restartNonce: 1 }));
           }
           return target.txn(request);
         };
       },
     });
-    const placedOn = (value: string) => (JSON.parse(value) as VmRecord).node;
+    const placedOn = (value: string) => (JSON.parse(value) as Placement).node;
     await pendingBehindOther(racing);
     await store.delete(keys.vm("other"));
     await settle();
@@ -384,10 +436,7 @@ describe("Scheduler", () => {
           const deletes = request.success.some((op) => op.type === "delete" && op.key === keys.vm("doomed"));
           if (deletes && !raced) {
             raced = true;
-            await store.put(
-              keys.vm("doomed"),
-              JSON.stringify({ ...vm("doomed"), deleting: true, restartNonce: 1 }),
-            );
+            await seedVm(store, { ...vm("doomed"), deleting: true, restartNonce: 1 });
           }
           return target.txn(request);
         };
@@ -396,7 +445,7 @@ describe("Scheduler", () => {
     scheduler.stop();
     scheduler = schedulerOn(racing);
     await register("a", true);
-    await store.put(keys.vm("doomed"), JSON.stringify({ ...vm("doomed"), deleting: true }));
+    await seedVm(store, { ...vm("doomed"), deleting: true });
     scheduler.start();
     await settle();
     expect(raced).toBe(true);
@@ -412,7 +461,9 @@ describe("Scheduler", () => {
       get(target, prop, receiver) {
         if (prop !== "txn") return Reflect.get(target, prop, receiver);
         return async (request: TxnRequest) => {
-          const places = request.success.some((op) => op.type === "put" && op.key.startsWith(keys.vmsPrefix));
+          const places = request.success.some(
+            (op) => op.type === "put" && op.key.startsWith(keys.placementsPrefix),
+          );
           if (places) attempts++;
           if (places && failing) throw new Error("SQLITE_FULL: database or disk is full");
           return target.txn(request);
@@ -422,7 +473,7 @@ describe("Scheduler", () => {
     scheduler.stop();
     scheduler = schedulerOn(full);
     await register("a", true);
-    await store.put(keys.vm("web"), JSON.stringify(vm("web")));
+    await seedVm(store, vm("web"));
     scheduler.start();
     await settle();
     // The attack on the old loop: with no time passing, it retried as fast as the store failed.
@@ -440,7 +491,7 @@ describe("Scheduler", () => {
     expect(await record("web")).toMatchObject({ node: "a" });
     failing = true;
     attempts = 0;
-    await store.put(keys.vm("db"), JSON.stringify(vm("db")));
+    await seedVm(store, vm("db"));
     await settle();
     clock.advance(500);
     await settle();

@@ -7,15 +7,17 @@
  */
 import { BlixardError, errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
+import { keys } from "../core/keys.js";
 import { nodeViews } from "../core/node-record.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
-import type { VmRecord } from "../core/vm-record.js";
+import { placementCodec } from "../core/store-codecs.js";
+import type { Placement } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
-import type { Compare, Store } from "../ports/store.js";
-import { deleteVmOps } from "../state/vm-transactions.js";
+import type { Compare, Store, TxnOp } from "../ports/store.js";
+import { deleteVmOps, placeVmOps } from "../state/vm-transactions.js";
 import { SchedulerCache } from "./scheduler-cache.js";
 import { placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
 
@@ -40,6 +42,8 @@ export class Scheduler {
   private readonly notReadySince = new Map<string, number>();
   /** The generation at which each unplaceable VM was last tried. */
   private readonly triedAt = new Map<string, number>();
+  /** Invalid VM records reported, with the revision reported. */
+  private readonly refused = new Map<string, number>();
   private readonly log: Logger;
   private timer: TimerHandle | undefined;
   private running = false;
@@ -227,7 +231,14 @@ export class Scheduler {
         }
         // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
         // and a remote store then carries them in few transactions (store/group-commit/group-commit-store.ts).
-        const applied = await Promise.allSettled(decisions.map((decision) => this.apply(decision, fence)));
+        const decided = new Set(decisions.map((decision) => decision.vm));
+        const copies: Copy[] = [...this.cache.stale]
+          .filter((vm) => !decided.has(vm))
+          .map((vm) => ({ type: "copy", vm }));
+        const applied = await Promise.allSettled([
+          ...[...decisions, ...copies].map((decision) => this.apply(decision, fence)),
+          this.reportRefused(fence),
+        ]);
         const failed = applied.find((outcome) => outcome.status === "rejected");
         if (failed) throw failed.reason;
         this.reloads.succeeded();
@@ -241,19 +252,47 @@ export class Scheduler {
     }
   }
 
+  /**
+   * VM records no valid API call could have written (an `etcdctl put`, a hand-edited store) are never
+   * placed; each is reported once per revision with a `refused` event that says why and what to do.
+   */
+  private async reportRefused(fence: Compare): Promise<void> {
+    for (const [name, { problem, kv }] of this.cache.invalidVms()) {
+      if (this.refused.get(name) === kv.modRevision) continue;
+      const reason = `refused: the store holds a record for this VM that no valid API call could have written (${problem.slice(0, 2000)}); it is not placed anywhere. Delete it with: blixard vm delete ${name}`;
+      await this.opts.store.txn({ compare: [fence], success: [this.event("refused", name, "", reason)] });
+      this.refused.set(name, kv.modRevision);
+      this.log.error({ vm: name, problem }, "refused an invalid VM record from the store");
+    }
+    for (const name of this.refused.keys()) if (!this.cache.invalidVms().has(name)) this.refused.delete(name);
+  }
+
   private event(type: EventType, vm: string, node: string, reason: string) {
     return eventEntry(this.eventKeys, this.opts.clock.now(), { type, vm, node, reason });
   }
 
-  private async apply(decision: Decision, fence: Compare): Promise<void> {
+  private async apply(decision: Decision | Copy, fence: Compare): Promise<void> {
     const cached = this.cache.vm(decision.vm);
     if (!cached) return;
     const { kv, value: record } = cached;
-    const unchanged: Compare = { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision };
+    const stored = this.cache.placement(decision.vm);
+    const placement = stored?.value;
+    const previousNode = placement?.node ?? "";
+    // Every write is conditioned on the record and the placement it was decided from, and the fence.
+    const unchanged: Compare[] = [
+      { key: kv.key, target: "modRevision", op: "=", value: kv.modRevision },
+      stored
+        ? { key: stored.kv.key, target: "modRevision", op: "=", value: stored.kv.modRevision }
+        : { key: keys.placement(decision.vm), target: "createRevision", op: "=", value: 0 },
+    ];
     if (decision.type === "finish-delete") {
       const deleted = await this.opts.store.txn({
-        compare: [unchanged, fence, ...stillGone(decision.node || undefined)],
-        success: deleteVmOps(record, this.event("deleted", record.name, decision.node, "its node is gone")),
+        compare: [...unchanged, fence, ...stillGone(decision.node || undefined)],
+        success: deleteVmOps(
+          record,
+          previousNode,
+          this.event("deleted", record.name, decision.node, "its node is gone"),
+        ),
       });
       if (!deleted.succeeded) {
         // The record changed since the cache read it, or the node came back. Dropping it from the
@@ -261,16 +300,20 @@ export class Scheduler {
         // watch event did not come (a lagging watch): fail the pass so the state is read again.
         throw new BlixardError("CONFLICT", `VM ${record.name} changed before its delete landed; reloading`);
       }
-      this.cache.deletedVm(kv.key, deleted.revision);
+      this.cache.deletedVm(record.name, deleted.revision);
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
     }
-    const { next, event } = this.change(record, decision);
-    const value = JSON.stringify(next);
+    const { next, event } = this.change(placement, kv.modRevision, decision);
+    const value = placementCodec.encode(next);
     const result = await this.opts.store.txn({
       // A VM moved off a lost node only while that node is still gone; a drained one from a live node.
-      compare: [unchanged, fence, ...(decision.type === "evict" ? [] : stillGone(decision.from))],
-      success: [{ type: "put", key: kv.key, value }, event],
+      compare: [
+        ...unchanged,
+        fence,
+        ...(decision.type === "assign" || decision.type === "unschedulable" ? stillGone(decision.from) : []),
+      ],
+      success: placeVmOps(record, next, previousNode, event),
     });
     if (!result.succeeded) {
       // The record changed since the cache read it (a user's restart, say): decide again on the new
@@ -280,7 +323,14 @@ export class Scheduler {
     }
     // The cache takes the write at once: the next pass must count this VM on its node even if the
     // watch has not delivered it yet, or it would fill the node twice.
-    this.cache.wroteVm({ ...kv, value, modRevision: result.revision, version: kv.version + 1 });
+    this.cache.wrotePlacement({
+      key: keys.placement(record.name),
+      value,
+      createRevision: stored?.kv.createRevision || result.revision,
+      modRevision: result.revision,
+      version: (stored?.kv.version ?? 0) + 1,
+      lease: 0,
+    });
     if (decision.type === "assign") {
       this.log.info(
         { vm: record.name, node: decision.node, from: decision.from, epoch: next.epoch },
@@ -291,45 +341,59 @@ export class Scheduler {
         { vm: record.name, from: decision.from, epoch: next.epoch },
         "took VM off a draining node",
       );
-    } else {
+    } else if (decision.type === "unschedulable") {
       this.log.warn({ vm: record.name, reason: decision.message }, "cannot place VM");
+    } else {
+      this.log.debug({ vm: record.name, node: next.node }, "copied the changed record to its node");
     }
   }
 
-  /** The record a decision writes, and the event that says so. */
-  private change(record: VmRecord, decision: Exclude<Decision, { type: "finish-delete" }>) {
-    const epoch = record.epoch ?? 0;
+  /** The placement a decision writes (for the record at `recordRevision`), and the event that says so. */
+  private change(
+    placement: Placement | undefined,
+    recordRevision: number,
+    decision: Exclude<Decision, { type: "finish-delete" }> | Copy,
+  ): { next: Placement; event?: TxnOp } {
+    const epoch = placement?.epoch ?? 0;
+    const vm = decision.vm;
     switch (decision.type) {
       case "assign": {
-        const next: VmRecord = { ...record, node: decision.node, epoch: epoch + 1 };
-        delete next.unschedulable;
-        delete next.handoffFrom;
+        const next: Placement = { node: decision.node, epoch: epoch + 1, recordRevision };
+        const cached = this.cache.vm(vm)!.value;
         const event = this.event(
           decision.from ? "rescheduled" : "scheduled",
-          record.name,
+          vm,
           decision.node,
-          decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(record)}`,
+          decision.from ? `its node ${decision.from} was lost` : `placed by ${placementOf(cached)}`,
         );
         return { next, event };
       }
       case "evict": {
-        const next: VmRecord = { ...record, node: "", handoffFrom: decision.from, epoch: epoch + 1 };
-        delete next.unschedulable;
+        const next: Placement = { node: "", epoch: epoch + 1, handoffFrom: decision.from, recordRevision };
         const reason = `taken off ${decision.from}, which is draining; placed elsewhere once it has stopped there`;
-        return { next, event: this.event("rescheduled", record.name, decision.from, reason) };
+        return { next, event: this.event("rescheduled", vm, decision.from, reason) };
       }
       case "unschedulable": {
-        const next: VmRecord = {
-          ...record,
+        const placed = (placement?.node ?? "") !== "";
+        const next: Placement = {
           node: "",
-          epoch: epoch + (record.node === "" ? 0 : 1),
+          epoch: epoch + (placed ? 1 : 0),
           unschedulable: decision.message,
+          recordRevision,
         };
-        return {
-          next,
-          event: this.event("unschedulable", record.name, decision.from ?? "", decision.message),
-        };
+        return { next, event: this.event("unschedulable", vm, decision.from ?? "", decision.message) };
       }
+      case "copy":
+        return { next: { ...placement!, recordRevision } };
     }
   }
+}
+
+/**
+ * A placed VM whose record the user changed (stop, restart, delete, update): the node's assignment
+ * copies it again. Only the scheduler writes assignments, so each agent need watch only its own.
+ */
+interface Copy {
+  type: "copy";
+  vm: string;
 }

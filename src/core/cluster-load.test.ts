@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ClusterLoad } from "./cluster-load.js";
-import type { VmRecord } from "./vm-record.js";
+import type { ScheduledVm } from "./vm-record.js";
 
 /** The from-scratch count the scheduler made before every pass: the model ClusterLoad must match. */
-function recount(vms: Iterable<VmRecord>) {
+function recount(vms: Iterable<ScheduledVm>) {
   const perNode = new Map<
     string,
     {
@@ -46,7 +46,7 @@ function generator(seed: number) {
   return { next, pick };
 }
 
-function record(g: ReturnType<typeof generator>, name: string): VmRecord {
+function record(g: ReturnType<typeof generator>, name: string): ScheduledVm {
   return {
     name,
     spec: {
@@ -56,7 +56,7 @@ function record(g: ReturnType<typeof generator>, name: string): VmRecord {
       kernel: g.pick(["/k1", "/k2"]),
       ...(g.next() < 0.3 ? { disk: g.pick(["/d1", "/d2"]) } : {}),
       forwards: g.next() < 0.3 ? [{ protocol: "tcp", host: g.pick([80, 443]), guest: 80 }] : [],
-    } as VmRecord["spec"],
+    } as ScheduledVm["spec"],
     desiredState: "running",
     node: g.pick(["", "a", "b", "c"]),
     restartNonce: 0,
@@ -71,7 +71,7 @@ describe("ClusterLoad", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const g = generator(seed);
       const load = new ClusterLoad();
-      const truth = new Map<string, VmRecord>();
+      const truth = new Map<string, ScheduledVm>();
       for (let step = 0; step < 60; step++) {
         const name = g.pick(["v1", "v2", "v3", "v4", "v5", "v6"]);
         if (g.next() < 0.25) {

@@ -9,26 +9,31 @@
  * image (and, in principle, a group or port), and removing one must not forget the others.
  */
 import type { Candidate, Resources } from "./placement-types.js";
-import type { VmRecord } from "./vm-record.js";
+import type { ScheduledVm } from "./vm-record.js";
 
 interface NodeLoad {
   vcpus: number;
   memoryMiB: number;
-  vms: Map<string, VmRecord>;
+  vms: Map<string, ScheduledVm>;
   ports: Map<string, number>;
   images: Map<string, number>;
   groups: Map<string, number>;
 }
 
 export class ClusterLoad {
-  private readonly records = new Map<string, VmRecord>();
+  private readonly records = new Map<string, ScheduledVm>();
   private readonly nodes = new Map<string, NodeLoad>();
-  private readonly unplaced = new Map<string, VmRecord>();
+  private readonly unplaced = new Map<string, ScheduledVm>();
 
-  static of(vms: Iterable<VmRecord>): ClusterLoad {
+  static of(vms: Iterable<ScheduledVm>): ClusterLoad {
     const load = new ClusterLoad();
     for (const vm of vms) load.set(vm);
     return load;
+  }
+
+  /** The VM as it was last set, if it is counted. */
+  get(name: string): ScheduledVm | undefined {
+    return this.records.get(name);
   }
 
   get size(): number {
@@ -36,7 +41,7 @@ export class ClusterLoad {
   }
 
   /** Puts the VM's current record in place of the one it had. */
-  set(record: VmRecord): void {
+  set(record: ScheduledVm): void {
     this.delete(record.name);
     this.records.set(record.name, record);
     if (record.node === "") {
@@ -93,7 +98,7 @@ export class ClusterLoad {
   }
 
   /** The VMs without a node. */
-  unassigned(): IterableIterator<VmRecord> {
+  unassigned(): IterableIterator<ScheduledVm> {
     return this.unplaced.values();
   }
 
@@ -103,8 +108,8 @@ export class ClusterLoad {
   }
 
   /** The VMs assigned to `node`. */
-  onNode(node: string): IterableIterator<VmRecord> {
-    return (this.nodes.get(node)?.vms ?? new Map<string, VmRecord>()).values();
+  onNode(node: string): IterableIterator<ScheduledVm> {
+    return (this.nodes.get(node)?.vms ?? new Map<string, ScheduledVm>()).values();
   }
 
   /** What the node's VMs ask for (zero for a node without VMs). */
@@ -130,11 +135,11 @@ export class ClusterLoad {
 
 // Tolerant of records that carry only vcpus and memory (hand-written, or from before a field existed):
 // `node list` counts them as it always did.
-function ports(record: VmRecord): string[] {
+function ports(record: ScheduledVm): string[] {
   return (record.spec.forwards ?? []).map((f) => `${f.protocol}/${f.host}`);
 }
 
-function images(record: VmRecord): string[] {
+function images(record: ScheduledVm): string[] {
   return [record.spec.kernel, record.spec.initrd, record.spec.disk].filter((p): p is string => !!p);
 }
 

@@ -6,6 +6,14 @@ export const keys = {
   vm: (name: string) => `${ROOT}/vms/${name}`,
   statusPrefix: `${ROOT}/status/`,
   status: (name: string) => `${ROOT}/status/${name}`,
+  placementsPrefix: `${ROOT}/placements/`,
+  /** Where the controllers put a VM (core/vm-record.ts Placement); written by the leader only. */
+  placement: (vm: string) => `${ROOT}/placements/${vm}`,
+  assignmentsPrefix: `${ROOT}/assignments/`,
+  /** A node's assignments: the only VM keys its agent watches, so a write concerns one node. */
+  nodeAssignmentsPrefix: (node: string) => `${ROOT}/assignments/${node}/`,
+  /** A VM assigned to a node (core/vm-record.ts Assignment); written by the leader only. */
+  assignment: (node: string, vm: string) => `${ROOT}/assignments/${node}/${vm}`,
   nodesPrefix: `${ROOT}/nodes/`,
   /** A node's registration: identity, address, labels and capacity. Outlives the node's lease. */
   node: (id: string) => `${ROOT}/nodes/${id}`,

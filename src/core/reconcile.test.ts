@@ -14,7 +14,6 @@ function record(overrides: Partial<VmRecord> = {}, spec: Record<string, unknown>
     name: "web",
     spec: parseVmSpec({ name: "web", kernel: "/k", ...spec }),
     desiredState: "running",
-    node: "node-a",
     restartNonce: 0,
     deleting: false,
     createdAt: new Date(NOW).toISOString(),
@@ -28,13 +27,20 @@ function status(overrides: Partial<VmStatus> = {}): VmStatus {
 
 describe("planVm", () => {
   it("starts a new VM whose desired state is running", () => {
-    const plan = planVm({ record: record(), status: undefined, runtime: { state: "absent" }, now: NOW });
+    const plan = planVm({
+      node: "node-a",
+      record: record(),
+      status: undefined,
+      runtime: { state: "absent" },
+      now: NOW,
+    });
     expect(plan.action).toEqual({ type: "start", automatic: false });
     expect(plan.status).toMatchObject({ phase: "Starting", restarts: 0 });
   });
 
   it("leaves a created-but-stopped VM alone", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({ desiredState: "stopped" }),
       status: undefined,
       runtime: { state: "absent" },
@@ -46,6 +52,7 @@ describe("planVm", () => {
 
   it("reports a running VM as Running with its pid", () => {
     const plan = planVm({
+      node: "node-a",
       record: record(),
       status: status({ phase: "Starting" }),
       runtime: running,
@@ -57,6 +64,7 @@ describe("planVm", () => {
 
   it("schedules a restart with backoff when a running VM is killed", () => {
     const plan = planVm({
+      node: "node-a",
       record: record(),
       status: status({ phase: "Running", pid: 4242 }),
       runtime: killed,
@@ -84,17 +92,26 @@ describe("planVm", () => {
 
   it("waits while the backoff runs, then restarts and counts the restart", () => {
     const failed = status({ phase: "Failed", nextRestartAt: NOW + 1000, consecutiveFailures: 1 });
-    expect(planVm({ record: record(), status: failed, runtime: killed, now: NOW }).action).toEqual({
+    expect(
+      planVm({ node: "node-a", record: record(), status: failed, runtime: killed, now: NOW }).action,
+    ).toEqual({
       type: "wait",
       at: NOW + 1000,
     });
-    const plan = planVm({ record: record(), status: failed, runtime: killed, now: NOW + 1000 });
+    const plan = planVm({
+      node: "node-a",
+      record: record(),
+      status: failed,
+      runtime: killed,
+      now: NOW + 1000,
+    });
     expect(plan.action).toEqual({ type: "start", automatic: true });
     expect(plan.status).toMatchObject({ phase: "Starting", restarts: 1 });
   });
 
   it("does not restart a VM whose policy is never", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({}, { restartPolicy: "never" }),
       status: status({ phase: "Running", pid: 1 }),
       runtime: killed,
@@ -106,6 +123,7 @@ describe("planVm", () => {
 
   it("lets an on-failure VM that exited cleanly stay stopped", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({}, { restartPolicy: "on-failure" }),
       status: status({ phase: "Running", pid: 1 }),
       runtime: cleanExit,
@@ -117,6 +135,7 @@ describe("planVm", () => {
 
   it("restarts an on-failure VM whose exit status is unknown after re-adoption", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({}, { restartPolicy: "on-failure" }),
       status: status({ phase: "Running", pid: 1 }),
       runtime: { state: "exited", exit: { code: null, signal: null, known: false } },
@@ -127,6 +146,7 @@ describe("planVm", () => {
 
   it("stops a running VM whose desired state is stopped", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({ desiredState: "stopped" }),
       status: status(),
       runtime: running,
@@ -138,6 +158,7 @@ describe("planVm", () => {
 
   it("keeps the stop method message once stopped", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({ desiredState: "stopped" }),
       status: status({ phase: "Stopped", pid: null, message: "stopped (quit)" }),
       runtime: { state: "absent" },
@@ -148,6 +169,7 @@ describe("planVm", () => {
 
   it("reports Stopped, not a crash, after a requested stop", () => {
     const plan = planVm({
+      node: "node-a",
       record: record({ desiredState: "stopped" }),
       status: status({ phase: "Stopped", pid: null }),
       runtime: cleanExit,
@@ -160,6 +182,7 @@ describe("planVm", () => {
   it("restarts on request: stop first, then start without counting a failure", () => {
     const rec = record({ restartNonce: 1 });
     const stop = planVm({
+      node: "node-a",
       record: rec,
       status: status({ phase: "Running", pid: 4242 }),
       runtime: running,
@@ -167,6 +190,7 @@ describe("planVm", () => {
     });
     expect(stop.action).toEqual({ type: "stop", reason: "restart" });
     const start = planVm({
+      node: "node-a",
       record: rec,
       status: { ...stop.status, phase: "Stopped", pid: null },
       runtime: cleanExit,
@@ -178,17 +202,22 @@ describe("planVm", () => {
 
   it("deletes: stop a running VM, then remove it once down", () => {
     const rec = record({ deleting: true });
-    expect(planVm({ record: rec, status: status(), runtime: running, now: NOW }).action).toEqual({
+    expect(
+      planVm({ node: "node-a", record: rec, status: status(), runtime: running, now: NOW }).action,
+    ).toEqual({
       type: "stop",
       reason: "delete",
     });
-    expect(planVm({ record: rec, status: status(), runtime: cleanExit, now: NOW }).action).toEqual({
+    expect(
+      planVm({ node: "node-a", record: rec, status: status(), runtime: cleanExit, now: NOW }).action,
+    ).toEqual({
       type: "remove",
     });
   });
 
   it("resets the failure count once a VM has run stably", () => {
     const plan = planVm({
+      node: "node-a",
       record: record(),
       status: status({ phase: "Running", pid: 4242, consecutiveFailures: 3 }),
       runtime: { ...running, startedAt: NOW - 61_000 },
@@ -199,6 +228,7 @@ describe("planVm", () => {
 
   it("starts again, without counting a crash, when the agent died mid-start", () => {
     const plan = planVm({
+      node: "node-a",
       record: record(),
       status: status({ phase: "Starting", pid: null }),
       runtime: { state: "absent" },

@@ -26,6 +26,8 @@ export interface Plan {
 
 export interface PlanInput {
   record: VmRecord;
+  /** The node that plans: the one the VM is assigned to, which its status names. */
+  node: string;
   status: VmStatus | undefined;
   runtime: VmRuntime;
   now: number;
@@ -33,10 +35,10 @@ export interface PlanInput {
 
 const UP_PHASES: readonly Phase[] = ["Starting", "Running"];
 
-export function planVm({ record, status, runtime, now }: PlanInput): Plan {
+export function planVm({ record, node, status, runtime, now }: PlanInput): Plan {
   const iso = new Date(now).toISOString();
-  const current = status ?? initialStatus(record.node, iso, record.restartNonce);
-  const base: VmStatus = { ...current, node: record.node, updatedAt: iso };
+  const current = status ?? initialStatus(node, iso, record.restartNonce);
+  const base: VmStatus = { ...current, node, updatedAt: iso };
   const restartRequested = current.appliedRestartNonce < record.restartNonce;
 
   if (runtime.state === "running") {

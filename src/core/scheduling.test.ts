@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ClusterLoad } from "./cluster-load.js";
 import type { NodeView } from "./node-record.js";
 import { planScheduling, type SchedulerConfig } from "./scheduling.js";
-import { initialStatus, type VmRecord, type VmStatus } from "./vm-record.js";
+import { initialStatus, type ScheduledVm, type VmStatus } from "./vm-record.js";
 import { parseVmSpec } from "./vm-spec.js";
 
 const config: SchedulerConfig = { defaultStrategy: "spread", graceMs: 5000 };
@@ -26,8 +26,8 @@ const vm = (
   name: string,
   nodeId = "",
   spec: Record<string, unknown> = {},
-  extra: Partial<VmRecord> = {},
-): VmRecord => ({
+  extra: Partial<ScheduledVm> = {},
+): ScheduledVm => ({
   name,
   spec: parseVmSpec({ name, kernel: "/k", ...spec }),
   desiredState: "running",
@@ -40,7 +40,7 @@ const vm = (
 
 const plan = (
   nodes: NodeView[],
-  vms: VmRecord[],
+  vms: ScheduledVm[],
   now = 0,
   notReadySince = new Map<string, number>(),
   statuses = new Map<string, VmStatus>(),

@@ -15,7 +15,7 @@ import {
   placeIn,
   type Strategy,
 } from "./placement.js";
-import type { VmRecord, VmStatus } from "./vm-record.js";
+import type { ScheduledVm, VmStatus } from "./vm-record.js";
 
 export interface SchedulerConfig {
   defaultStrategy: Strategy;
@@ -37,7 +37,7 @@ export interface ClusterSnapshot {
    * it every pass would retry every Pending VM: with thousands Pending, a cost per pass that grows
    * with them. All are retried when absent.
    */
-  retry?: (vm: VmRecord) => boolean;
+  retry?: (vm: ScheduledVm) => boolean;
 }
 
 export type Decision =
@@ -110,14 +110,14 @@ export function planScheduling(
 const RUNNING_PHASES = new Set(["Starting", "Running", "Stopping"]);
 
 /** The node a drain took the VM from has stopped it, or is not there to run it. */
-function handedOff(vm: VmRecord, status: VmStatus | undefined, ready: ReadonlySet<string>): boolean {
+function handedOff(vm: ScheduledVm, status: VmStatus | undefined, ready: ReadonlySet<string>): boolean {
   const from = vm.handoffFrom!;
   if (!ready.has(from)) return true;
   return status === undefined || status.node !== from || !RUNNING_PHASES.has(status.phase);
 }
 
 export function placementRequest(
-  vm: VmRecord,
+  vm: ScheduledVm,
   config: Pick<SchedulerConfig, "defaultStrategy">,
 ): PlacementRequest {
   const placement = vm.spec.placement ?? { constraints: [] };

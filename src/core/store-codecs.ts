@@ -1,8 +1,8 @@
 /**
- * One codec per kind of value the store holds beside VM records (vm-record-codec.ts): statuses, node
- * records, cordons and events. Every reader decodes through these instead of casting `JSON.parse`'s
- * result, so a value no Blixard writer could have written (an `etcdctl put`, a hand-edited store, a
- * newer or buggy writer) is reported and skipped, never read as a half-valid object. Decoding never
+ * One codec per kind of value the store holds beside VM records and assignments (vm-record-codec.ts):
+ * statuses, placements, node records, cordons and events. Every reader decodes through these instead
+ * of casting `JSON.parse`'s result, so a value no Blixard writer could have written (an `etcdctl put`,
+ * a hand-edited store, a newer or buggy writer) is reported and skipped, never read as a half-valid object. Decoding never
  * throws. The schemas are checked against the TypeScript types at compile time (`satisfies`).
  * Unknown fields are kept out (stripped) rather than refused: older nodes must read what newer ones
  * add, as they did before.
@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { EVENT_TYPES, type VmEvent } from "./events.js";
 import type { Cordon, NodeRecord } from "./node-record.js";
-import { HEALTH_STATES, PHASES, type VmStatus } from "./vm-record.js";
+import { HEALTH_STATES, PHASES, type Placement, type VmStatus } from "./vm-record.js";
 
 /**
  * The largest value any of these may be, as for VM records (a request is at most 1 MiB). Free text
@@ -71,6 +71,14 @@ const nodeRecordSchema = z.object({
   isolation: text(4096).optional(),
 }) satisfies z.ZodType<NodeRecord>;
 
+const placementSchema = z.object({
+  node: text(253),
+  epoch: count,
+  unschedulable: z.string().optional(),
+  handoffFrom: text(253).optional(),
+  recordRevision: count,
+}) satisfies z.ZodType<Placement>;
+
 const cordonSchema = z.object({ draining: z.boolean(), at: timestamp }) satisfies z.ZodType<Cordon>;
 
 const vmEventSchema = z.object({
@@ -106,6 +114,7 @@ function codec<T>(kind: string, schema: z.ZodType<T>): Codec<T> {
 
 export const vmStatusCodec: Codec<VmStatus> = codec("VM status", vmStatusSchema);
 export const nodeRecordCodec: Codec<NodeRecord> = codec("node record", nodeRecordSchema);
+export const placementCodec: Codec<Placement> = codec("placement", placementSchema);
 export const cordonCodec: Codec<Cordon> = codec("cordon", cordonSchema);
 export const vmEventCodec: Codec<VmEvent> = codec("event", vmEventSchema);
 

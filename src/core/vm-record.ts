@@ -1,6 +1,7 @@
 /**
- * What the store holds about a VM: the desired record (written by the API) and the observed status
- * (written by the agent that runs it). Both are JSON values under keys from keys.ts.
+ * What the store holds about a VM: the desired record (written by the API), its placement and the
+ * node's assignment (written by the leader's scheduler) and the observed status (written by the agent
+ * that runs it). All are JSON values under keys from keys.ts.
  */
 import type { VmSpec } from "./vm-spec.js";
 
@@ -13,21 +14,11 @@ export type Health = (typeof HEALTH_STATES)[number];
 
 export type DesiredState = "running" | "stopped";
 
+/** What the user asked for, as the API wrote it under keys.vm(name). Where it runs is the controllers' business (Placement). */
 export interface VmRecord {
   name: string;
   spec: VmSpec;
   desiredState: DesiredState;
-  /** Node the VM is assigned to; "" until the leader's scheduler places it. */
-  node: string;
-  /** Bumped by the scheduler at every (re)assignment. */
-  epoch?: number;
-  /** Why the scheduler could not place the VM, for each node; cleared when it is placed. */
-  unschedulable?: string;
-  /**
-   * Set when a drain takes the VM off a live node: it is placed again only once that node has
-   * stopped it (its status report is gone or says so), so two copies never run at once.
-   */
-  handoffFrom?: string;
   /** The replica group the VM belongs to (`vm create --replicas`); no two members share a node. */
   group?: string;
   /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
@@ -35,6 +26,60 @@ export interface VmRecord {
   /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */
   deleting: boolean;
   createdAt: string;
+}
+
+/**
+ * Where the controllers have put a VM, under keys.placement(name): written by the leader's scheduler
+ * only, in the same transaction as the node's assignment (Assignment), so the two never disagree.
+ */
+export interface Placement {
+  /** Node the VM is assigned to; "" while it is not (not yet placed, unplaceable, or handed off). */
+  node: string;
+  /** Bumped at every (re)assignment. */
+  epoch: number;
+  /** Why the scheduler could not place the VM, for each node; absent once it is placed. */
+  unschedulable?: string;
+  /**
+   * Set when a drain takes the VM off a live node: it is placed again only once that node has
+   * stopped it (its status report is gone or says so), so two copies never run at once.
+   */
+  handoffFrom?: string;
+  /**
+   * The mod revision of the VM record that the node's assignment copies. When the user changes the
+   * record (stop, restart, delete, update), the scheduler copies it again and this catches up.
+   */
+  recordRevision: number;
+}
+
+/**
+ * What a node's agent is given, under keys.assignment(node, name): a copy of the VM's record and the
+ * epoch of the placement. Each agent watches only its own node's assignments, so a write concerns one
+ * node, not every node. Written by the leader's scheduler only; deleted when the VM leaves the node.
+ */
+export interface Assignment {
+  record: VmRecord;
+  epoch: number;
+}
+
+/** A VM as the scheduler plans with it: the user's record with its placement (node "" when none). */
+export interface ScheduledVm extends VmRecord {
+  node: string;
+  epoch?: number;
+  unschedulable?: string;
+  handoffFrom?: string;
+}
+
+/** Joins a record with its placement (none yet: not placed). */
+export function scheduledVm(record: VmRecord, placement: Placement | undefined): ScheduledVm {
+  if (!placement) return { ...record, node: "" };
+  const { node, epoch, unschedulable, handoffFrom } = placement;
+  return {
+    ...record,
+    node,
+    epoch,
+    ...(unschedulable === undefined ? {} : { unschedulable }),
+    ...(handoffFrom === undefined ? {} : { handoffFrom }),
+  };
 }
 
 export interface ExitInfo {

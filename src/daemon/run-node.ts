@@ -40,6 +40,7 @@ import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
 import type { Logger } from "../ports/logger.js";
+import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { EtcdAdmin } from "../store/etcd/etcd-admin.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
@@ -143,6 +144,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const compactor = sqlite && startCompactor(sqlite, options, log);
     if (compactor) cleanups.unshift(() => compactor.stop());
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
+    await migrateLegacyPlacements(store, log);
     // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
     const rotator = startConsoleLogRotator({
       vmsDir: dirs.vmsDir,

@@ -1,8 +1,8 @@
 /** The properties every simulation run must keep: safety after every step, convergence once quiescent. */
 import { keys, nameFromKey } from "../core/keys.js";
-import type { VmRecord } from "../core/vm-record.js";
+import type { ScheduledVm } from "../core/vm-record.js";
 import type { Store } from "../ports/store.js";
-import { vmRecordOf, vmStatusOf } from "./decode.js";
+import { scheduledVms, vmStatusOf } from "./decode.js";
 import { assignedResources, fits, hostAllocatable, type OverdueVm } from "./liveness.js";
 import type { SimNode } from "./sim-node.js";
 
@@ -32,7 +32,11 @@ export interface Violation {
  * Checked after every step: at most one running copy of each VM; no host runs VMs that ask for more
  * than it offers (its hardware less its reservation, times its overcommit).
  */
-export function checkSafety(nodes: readonly SimNode[], step: number, vms: readonly VmRecord[]): Violation[] {
+export function checkSafety(
+  nodes: readonly SimNode[],
+  step: number,
+  vms: readonly ScheduledVm[],
+): Violation[] {
   const where = new Map<string, string[]>();
   for (const node of nodes) {
     for (const name of node.driver.running()) where.set(name, [...(where.get(name) ?? []), node.id]);
@@ -81,8 +85,13 @@ export function checkTimelyFailover(overdue: readonly OverdueVm[], step: number)
 export async function checkConverged(store: Store, nodes: readonly SimNode[]): Promise<Violation[]> {
   const violations: Violation[] = [];
   const fail = (invariant: InvariantName, detail: string) => violations.push({ invariant, detail });
-  const [vms, statuses] = await Promise.all([store.range(keys.vmsPrefix), store.range(keys.statusPrefix)]);
-  const records = new Map(vms.kvs.map((kv) => [nameFromKey(keys.vmsPrefix, kv.key), vmRecordOf(kv)]));
+  const [vms, statuses, assignments] = await Promise.all([
+    scheduledVms(store),
+    store.range(keys.statusPrefix),
+    store.range(keys.assignmentsPrefix),
+  ]);
+  const records = new Map(vms.map((vm) => [vm.name, vm]));
+  const assigned = new Set(assignments.kvs.map((kv) => kv.key));
   const status = new Map(
     statuses.kvs.map((kv) => [nameFromKey(keys.statusPrefix, kv.key), vmStatusOf(kv.key, kv.value)]),
   );
@@ -137,6 +146,8 @@ export async function checkConverged(store: Store, nodes: readonly SimNode[]): P
       if (!record) fail("no-lost-vm", `${name} runs on ${node.id} without a record`);
       else if (record.node !== node.id)
         fail("fencing", `${name} runs on ${node.id} but is assigned to ${record.node}`);
+      else if (!assigned.has(keys.assignment(node.id, name)))
+        fail("fencing", `${name} runs on ${node.id}, its placement, but that node holds no assignment of it`);
     }
   }
   return violations;

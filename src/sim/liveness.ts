@@ -6,10 +6,10 @@
  */
 import { keys, nameFromKey } from "../core/keys.js";
 import { allocatable, parseConstraint, type Resources } from "../core/placement.js";
-import type { VmRecord } from "../core/vm-record.js";
+import type { ScheduledVm } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
 import type { Store } from "../ports/store.js";
-import { vmRecordOf } from "./decode.js";
+import { scheduledVms } from "./decode.js";
 import type { SimNode, SimNodeConfig } from "./sim-node.js";
 
 export interface OverdueVm {
@@ -76,7 +76,7 @@ export class Liveness {
     if (lost.length === 0 || !term) return [];
     const now = this.clock.now();
     const boundMs = (config.leaseTtlSeconds + config.failoverGraceSeconds + 2) * 1000;
-    const vms = (await this.store.range(keys.vmsPrefix)).kvs.map(vmRecordOf);
+    const vms = await scheduledVms(this.store);
     const used = assignedResources(vms);
     const configs = new Map(this.nodes.map((n) => [n.id, n.config]));
     const out: OverdueVm[] = [];
@@ -101,7 +101,7 @@ export class Liveness {
 }
 
 /** What the VMs assigned to each node ask for (VMs being deleted hold theirs until gone). */
-export function assignedResources(vms: readonly VmRecord[]): Map<string, Resources> {
+export function assignedResources(vms: readonly ScheduledVm[]): Map<string, Resources> {
   const used = new Map<string, Resources>();
   for (const vm of vms) {
     if (vm.node === "") continue;
@@ -122,7 +122,11 @@ export function hostAllocatable(config: SimNodeConfig): Resources {
  * Whether a host could take the VM: its labels match the VM's constraints, and what its assigned VMs
  * use leaves room. Written apart from placement's filter on purpose, so that a bug there cannot hide.
  */
-export function fits(vm: VmRecord, host: SimNodeConfig, used: Resources | undefined): boolean {
+export function fits(
+  vm: Pick<ScheduledVm, "spec">,
+  host: SimNodeConfig,
+  used: Resources | undefined,
+): boolean {
   for (const text of vm.spec.placement.constraints) {
     const c = parseConstraint(text);
     if (!c) return false;

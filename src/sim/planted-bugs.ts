@@ -11,7 +11,7 @@ import type { VmRuntime } from "../core/runtime.js";
 import type { Phase } from "../core/vm-record.js";
 import type { Store, TxnOp } from "../ports/store.js";
 import type { VmDriver } from "../ports/vm-driver.js";
-import { nodeRecordOf, vmRecordOf, vmStatusOf } from "./decode.js";
+import { nodeRecordOf, placementOf, vmStatusOf } from "./decode.js";
 import type { InvariantName } from "./invariants.js";
 import { overrideDriver, overrideStore } from "./port-overrides.js";
 import type { PortWrappers, SimNode } from "./sim-node.js";
@@ -262,11 +262,11 @@ function inflatedRecord(key: string, value: string): string {
   });
 }
 
-/** A VM record put that assigns it a node for the first time (epoch 1; moves make it 2 or more). */
+/** A placement put that assigns the VM a node for the first time (epoch 1; moves make it 2 or more). */
 function firstPlacement(key: string, value: string): boolean {
-  if (!key.startsWith(keys.vmsPrefix)) return false;
-  const record = vmRecordOf({ key, value });
-  return record.node !== "" && record.epoch === 1;
+  if (!key.startsWith(keys.placementsPrefix)) return false;
+  const placement = placementOf(key, value);
+  return placement.node !== "" && placement.epoch === 1;
 }
 
 /** Processes a bug started behind the agents' backs; the agent of the host they run on cannot see them. */

@@ -7,12 +7,11 @@
  */
 import { VmRepository } from "../api/vm-repository.js";
 import { errorMessage } from "../core/errors.js";
-import { keys } from "../core/keys.js";
-import type { VmRecord } from "../core/vm-record.js";
+import type { ScheduledVm, VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { Store } from "../ports/store.js";
 import { ManualClock } from "../testing/manual-clock.js";
-import { vmRecordOf } from "./decode.js";
+import { scheduledVms } from "./decode.js";
 import { NO_FAULTS, type StoreFaults } from "./faulty-store.js";
 import {
   checkConverged,
@@ -90,8 +89,8 @@ export interface SimResult {
   virtualSeconds: number;
 }
 
-async function records(store: Store): Promise<VmRecord[]> {
-  return (await store.range(keys.vmsPrefix)).kvs.map(vmRecordOf);
+async function records(store: Store): Promise<ScheduledVm[]> {
+  return scheduledVms(store);
 }
 
 /** Drains the microtask queue and pending I/O-free callbacks so every runnable task has run. */
@@ -231,9 +230,8 @@ export async function runSimulation(
               ...(rng.chance(0.1) ? { node: rng.pick(nodes).id } : {}),
             },
           }),
-          desiredState: "running",
           // Unplaced: the leader's scheduler picks the node, as for `blixard vm create`.
-          node: "",
+          desiredState: "running",
           restartNonce: 0,
           deleting: false,
           createdAt: new Date(clock.now()).toISOString(),

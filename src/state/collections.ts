@@ -7,9 +7,9 @@
 import { keys } from "../core/keys.js";
 import type { Cordon, NodeRecord } from "../core/node-record.js";
 import type { Decoded } from "../core/store-codecs.js";
-import { cordonCodec, nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
-import { decodeVmRecord } from "../core/vm-record-codec.js";
+import { cordonCodec, nodeRecordCodec, placementCodec, vmStatusCodec } from "../core/store-codecs.js";
+import type { Assignment, Placement, VmRecord, VmStatus } from "../core/vm-record.js";
+import { decodeAssignment, decodeVmRecord } from "../core/vm-record-codec.js";
 import type { KeyValue } from "../ports/store.js";
 
 export interface Collection<T> {
@@ -26,6 +26,24 @@ export const vmCollection: Collection<VmRecord> = {
     return decoded.ok ? { ok: true, value: decoded.record } : { ok: false, problem: decoded.problem };
   },
 };
+
+export const placementCollection: Collection<Placement> = {
+  kind: placementCodec.kind,
+  prefix: keys.placementsPrefix,
+  decode: (_name, kv) => placementCodec.decode(kv.value),
+};
+
+/** The VMs assigned to `node`: what its agent watches, and nothing else of the VMs. */
+export function assignmentCollection(node: string): Collection<Assignment> {
+  return {
+    kind: "assignment",
+    prefix: keys.nodeAssignmentsPrefix(node),
+    decode(name, kv) {
+      const decoded = decodeAssignment(name, kv.value);
+      return decoded.ok ? { ok: true, value: decoded.assignment } : decoded;
+    },
+  };
+}
 
 export const statusCollection: Collection<VmStatus> = {
   kind: vmStatusCodec.kind,

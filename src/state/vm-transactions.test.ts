@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import { initialStatus, type VmRecord } from "../core/vm-record.js";
+import { decodeAssignment } from "../core/vm-record-codec.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { TxnOp } from "../ports/store.js";
-import { createVmParts, deleteVmOps } from "./vm-transactions.js";
+import { createVmParts, deleteVmOps, placeVmOps } from "./vm-transactions.js";
 
 const keyOf = (op: TxnOp) => ("key" in op ? op.key : op.prefix);
 
@@ -18,7 +19,6 @@ const record: VmRecord = {
     ],
   }),
   desiredState: "running",
-  node: "",
   restartNonce: 0,
   deleting: false,
   createdAt: "2026-12-03T10:00:00.000Z",
@@ -36,9 +36,13 @@ describe("VM transactions", () => {
     expect(parts.success.map(keyOf)).toEqual([keys.vm("web"), keys.status("web"), ...claimed, event.key]);
   });
 
-  it("deletes exactly what a create wrote, with the event", () => {
-    const created = createVmParts(record, initialStatus("", record.createdAt), event).success;
-    const deleted = deleteVmOps(record, event);
+  it("deletes exactly what a create and a placement wrote, with the event", () => {
+    const placement = { node: "n1", epoch: 1, recordRevision: 5 };
+    const created = [
+      ...createVmParts(record, initialStatus("", record.createdAt), event).success,
+      ...placeVmOps(record, placement, ""),
+    ];
+    const deleted = deleteVmOps(record, "n1", event);
     // Nothing of the VM is left behind (a port claim left would block the port for good).
     expect(
       deleted
@@ -52,5 +56,30 @@ describe("VM transactions", () => {
         .sort(),
     );
     expect(deleted.at(-1)).toBe(event);
+  });
+
+  it("moves the assignment with the placement: the old node's key goes, the new node's holds the record", () => {
+    const ops = placeVmOps(record, { node: "n2", epoch: 3, recordRevision: 7 }, "n1", event);
+    expect(ops.map((op) => [op.type, keyOf(op)])).toEqual([
+      ["put", keys.placement("web")],
+      ["delete", keys.assignment("n1", "web")],
+      ["put", keys.assignment("n2", "web")],
+      ["put", event.key],
+    ]);
+    const put = ops[2] as { value: string };
+    expect(decodeAssignment("web", put.value)).toEqual({ ok: true, assignment: { record, epoch: 3 } });
+  });
+
+  it("unplacing a VM leaves no assignment; copying a changed record keeps the node's key", () => {
+    const evicted = placeVmOps(record, { node: "", epoch: 2, handoffFrom: "n1", recordRevision: 7 }, "n1");
+    expect(evicted.map((op) => [op.type, keyOf(op)])).toEqual([
+      ["put", keys.placement("web")],
+      ["delete", keys.assignment("n1", "web")],
+    ]);
+    const synced = placeVmOps(record, { node: "n1", epoch: 2, recordRevision: 9 }, "n1");
+    expect(synced.map((op) => [op.type, keyOf(op)])).toEqual([
+      ["put", keys.placement("web")],
+      ["put", keys.assignment("n1", "web")],
+    ]);
   });
 });

@@ -1,11 +1,13 @@
 /**
  * The one place each multi-key change of a VM is spelled out, so that the API, the agent and the
  * scheduler never disagree on which keys go together: a VM is its record, its status and a claim key
- * per forwarded host port (core/keys.ts), created together and deleted together. Pure.
+ * per forwarded host port (core/keys.ts), created together; once placed, its placement and its node's
+ * assignment, written together; and all of them deleted together. Pure.
  */
 import { keys, portClaimKeys } from "../core/keys.js";
-import type { VmRecord, VmStatus } from "../core/vm-record.js";
-import { encodeVmRecord } from "../core/vm-record-codec.js";
+import { placementCodec } from "../core/store-codecs.js";
+import type { Placement, VmRecord, VmStatus } from "../core/vm-record.js";
+import { encodeAssignment, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Compare, TxnOp } from "../ports/store.js";
 
 /** Creating a VM: its name and every port it forwards must be free; record, status and claims together. */
@@ -31,12 +33,47 @@ export function createVmParts(
   };
 }
 
-/** Deleting a VM: its record, its status and its port claims go, with the event that says why. */
-export function deleteVmOps(record: VmRecord, event: TxnOp): TxnOp[] {
+/**
+ * Deleting a VM: its record, its status, its port claims, its placement and its assignment to `node`
+ * (the node it was placed on; "" for none) go, with the event that says why.
+ */
+export function deleteVmOps(record: VmRecord, node: string, event: TxnOp): TxnOp[] {
   return [
     { type: "delete", key: keys.vm(record.name) },
     { type: "delete", key: keys.status(record.name) },
     ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+    { type: "delete", key: keys.placement(record.name) },
+    ...(node ? [{ type: "delete" as const, key: keys.assignment(node, record.name) }] : []),
     event,
+  ];
+}
+
+/**
+ * Placing a VM (or unplacing it, or copying a changed record to its node): the placement, and the
+ * assignment of `record` to the placement's node, written together; an assignment to `previousNode`
+ * is deleted when the VM leaves it. `record` is the one at `placement.recordRevision`.
+ */
+export function placeVmOps(
+  record: VmRecord,
+  placement: Placement,
+  previousNode: string,
+  event?: TxnOp,
+): TxnOp[] {
+  const { name } = record;
+  return [
+    { type: "put", key: keys.placement(name), value: placementCodec.encode(placement) },
+    ...(previousNode && previousNode !== placement.node
+      ? [{ type: "delete" as const, key: keys.assignment(previousNode, name) }]
+      : []),
+    ...(placement.node
+      ? [
+          {
+            type: "put" as const,
+            key: keys.assignment(placement.node, name),
+            value: encodeAssignment({ record, epoch: placement.epoch }),
+          },
+        ]
+      : []),
+    ...(event ? [event] : []),
   ];
 }

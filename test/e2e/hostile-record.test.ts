@@ -2,8 +2,9 @@
  * Defence in depth against a real node: whoever can write the store directly (here the node's SQLite
  * file, written while the node is down; with etcd, an `etcdctl put`) plants VM records no valid API
  * call could have written: a kernel that climbs out to /etc/shadow, and an unknown field. The node
- * starts no qemu for them, says why (`refused` event, status message, `vm get`), keeps serving, and
- * `vm delete` clears them.
+ * starts no qemu for them, the leader places neither and says why (`refused` event, `vm get`), the
+ * node keeps serving, and `vm delete` clears them. (Hostile assignments, the keys an agent acts on,
+ * are refused by the agent: src/agent/agent-refuses-records.test.ts.)
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -21,11 +22,12 @@ describe("hostile records written straight into a node's store", () => {
     node = await TestNode.start();
     await node.kill("SIGTERM");
     const nodeId = idOf(node);
+    // One as today's API writes records, one with the placement an older node wrote inline.
     const record = (name: string, spec: Record<string, unknown>) => ({
       name,
       spec,
       desiredState: "running",
-      node: nodeId,
+      ...(name === "extra" ? { node: nodeId } : {}),
       restartNonce: 0,
       deleting: false,
       createdAt: new Date().toISOString(),
