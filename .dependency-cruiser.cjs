@@ -1,7 +1,7 @@
 /**
  * Layering rules from docs/architecture.md: imports point downward only.
- * core <- ports <- state <- services (agent, control, api); ports <- adapters (store, drivers, discovery);
- * both <- entry points (daemon, cli).
+ * core <- ports <- state <- services (agent, control, api) <- node (the one node composition);
+ * ports <- adapters (store, drivers, discovery); all <- entry points (daemon, cli).
  * sim may use core, ports and services but never a production adapter.
  */
 const layer = (name) => `^src/(${name})/`;
@@ -44,13 +44,20 @@ module.exports = {
       comment: "adapters implement ports; they never reach up into services or entry points",
       severity: "error",
       from: { path: layer(ADAPTERS) , pathNot: PRODUCTION.pathNot },
-      to: { path: layer(`${SERVICES}|state|daemon|cli|sim|bench`) },
+      to: { path: layer(`${SERVICES}|state|node|daemon|cli|sim|bench`) },
     },
     {
       name: "services-use-ports-not-adapters",
       comment: "services are written against ports; only daemon/ and sim/ wire adapters in",
       severity: "error",
       from: { path: layer(SERVICES) , pathNot: PRODUCTION.pathNot },
+      to: { path: layer(`${ADAPTERS}|node|daemon|cli|sim|bench`) },
+    },
+    {
+      name: "node-composes-services-over-ports",
+      comment: "node/ is the one composition of a node's loops, used by daemon/, sim/ and bench/: it is written against ports, so the simulator runs it on simulated ones",
+      severity: "error",
+      from: { path: layer("node"), pathNot: PRODUCTION.pathNot },
       to: { path: layer(`${ADAPTERS}|daemon|cli|sim|bench`) },
     },
     {

@@ -14,6 +14,7 @@ const ROOTS = [
   "src/store/group-commit",
   "src/agent",
   "src/control",
+  "src/node",
   "src/api",
 ];
 const FORBIDDEN = [

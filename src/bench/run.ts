@@ -11,6 +11,7 @@ import { type CliLatency, measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
+import { type HollowFigures, measureHollowNodes } from "./hollow-nodes.js";
 import { measureJailSetup } from "./jail-setup.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureRecordCodec } from "./record-codec.js";
@@ -35,6 +36,24 @@ const cliRow = (cli: CliLatency): string =>
 if (process.env["BLIXARD_BENCH_ONLY"] === "cli") {
   console.error("benchmarks: CLI latency");
   console.log(cliRow(await measureCliLatency(kernel, 20)));
+  process.exit(0);
+}
+
+const hollowTable = (figures: HollowFigures[]): string => {
+  const first = figures[0]!;
+  const last = figures.at(-1)!;
+  return `Hollow nodes (production node composition, in-memory driver, many per process) against a real 3-member etcd; ${first.creates} creates at concurrency ${first.concurrency}, counted done when all report Running; CPU net of the same cluster idle:
+
+| nodes | start to all Ready (s) | creates/s to Running | watch events per create | etcd CPU ms per create | node CPU ms per create | idle CPU ms/s: etcd / nodes |
+|---|---|---|---|---|---|---|
+${figures.map((f) => `| ${f.nodes} | ${fmt(f.startSeconds, 1)} | ${fmt(f.createsPerSec, 0)} | ${fmt(f.watchEventsPerCreate, 2)} | ${fmt(f.etcdCpuMsPerCreate, 2)} | ${fmt(f.nodeCpuMsPerCreate, 2)} | ${fmt(f.idleEtcdCpuMsPerSec, 0)} / ${fmt(f.idleNodeCpuMsPerSec, 0)} |`).join("\n")}
+
+From ${first.nodes} to ${last.nodes} nodes: watch events per create **${fmt(last.watchEventsPerCreate / first.watchEventsPerCreate, 2)}×**, etcd CPU per create **${fmt(last.etcdCpuMsPerCreate / first.etcdCpuMsPerCreate, 2)}×**, node CPU per create ${fmt(last.nodeCpuMsPerCreate / first.nodeCpuMsPerCreate, 2)}×.`;
+};
+const hollowCounts = (process.env["BLIXARD_BENCH_HOLLOW"] ?? "3,100,1000").split(",").map(Number);
+if (process.env["BLIXARD_BENCH_ONLY"] === "hollow") {
+  console.error(`benchmarks: hollow nodes (${hollowCounts.join(", ")})`);
+  console.log(hollowTable(await measureHollowNodes(hollowCounts, 500, 16)));
   process.exit(0);
 }
 
@@ -94,6 +113,8 @@ const passes = (
 ).map(([nodes, vms]) => measureSchedulingPass(nodes, vms, 200));
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
+console.error(`benchmarks: hollow nodes (${hollowCounts.join(", ")})`);
+const hollow = await measureHollowNodes(hollowCounts, 500, 16);
 console.error("benchmarks: CPU per etcd call in a Node process");
 const etcdCall = await measureEtcdCallCost(2000);
 console.error("benchmarks: SQLite store compaction (100,000 writes)");
@@ -137,6 +158,8 @@ ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node clust
 | SQLite store after ${compaction.writes} status writes, compacted to ${compaction.retain} revisions: largest / final size on disk (MiB) | ${mib(compaction.compacted.maxBytes)} / ${mib(compaction.compacted.finalBytes)} | without compaction: ${mib(compaction.uncompacted.finalBytes)} | ${fmt(compaction.compacted.maxBytes / compaction.uncompacted.finalBytes, 3)} |
 | status writes/s on SQLite with a compaction pass every 1,000 writes (alternating chunks) | ${fmt(compaction.compacted.writesPerSec, 0)} | without compaction: ${fmt(compaction.uncompacted.writesPerSec, 0)} | ${fmt(compaction.compacted.writesPerSec / compaction.uncompacted.writesPerSec, 2)} |
 | one compaction pass, median / max (ms); the first over a never-compacted store, its longest step / its one-time conversion at open | ${fmt(median(compaction.compacted.passMs), 1)} / ${fmt(Math.max(...compaction.compacted.passMs), 1)} | ${fmt(compaction.burstPassMs, 0)}, ${fmt(compaction.burstStallMs, 0)} / ${fmt(compaction.conversionMs, 0)} | |
+
+${hollowTable(hollow)}
 
 Placement, production code in process (20,000 placements each, every one accounted before the next):
 

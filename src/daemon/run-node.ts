@@ -7,8 +7,6 @@ import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Agent } from "../agent/agent.js";
-import { NodeRegistration } from "../agent/node-registration.js";
 import { bearerTokenChecker, nodeCertificateChecker } from "../api/authenticator.js";
 import { clusterServiceImpl } from "../api/cluster-service.js";
 import { withErrorMapping } from "../api/error-mapping.js";
@@ -21,8 +19,7 @@ import { tokenServiceImpl } from "../api/token-service.js";
 import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
-import { LeaderElection, readLeader } from "../control/leader-election.js";
-import { Scheduler } from "../control/scheduler.js";
+import { readLeader } from "../control/leader-election.js";
 import { DriverSet } from "../drivers/driver-set.js";
 import { MicrovmNixDriver } from "../drivers/microvm-nix/microvm-nix-driver.js";
 import { findOnPath, microvmNixOffer } from "../drivers/microvm-nix/offer.js";
@@ -33,6 +30,7 @@ import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { NodeServices } from "../node/node-services.js";
 import { certFingerprint } from "../pki/fingerprint.js";
 import { pkiLayout } from "../pki/pki-files.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
@@ -208,21 +206,6 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       registerSqliteStoreMetrics(metrics.registry, { status, compactor: compactor.stats });
     }
 
-    const agent = new Agent({
-      nodeId,
-      store,
-      driver,
-      clock: systemClock,
-      logger: log,
-      prober: netProber,
-      metrics: metrics.agent,
-      stopOptions: {
-        gracefulTimeoutMs: options.gracefulStopSeconds * 1000,
-        quitTimeoutMs: 5000,
-        killTimeoutMs: 5000,
-      },
-    });
-
     // The node's own ports are never forwarded to a VM (the API port is known once it listens).
     let apiPort = options.bind.port;
     const checkForwards = forwardAdmission(() => [
@@ -342,21 +325,24 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       storeKind === "sqlite"
         ? undefined
         : startNodeWatchdog(dirs.root, dirs.vmsDir, options.leaseTtlSeconds * 1000);
-    const registration = new NodeRegistration({
+    const node = new NodeServices({
       store,
+      driver,
       clock: systemClock,
       logger: log,
-      ttlSeconds: options.leaseTtlSeconds,
-      ...(watchdog?.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
-      // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
-      // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
-      ...(storeKind === "sqlite"
-        ? {}
-        : {
-            onLost: () => void agent.fence(),
-            onRegained: () => agent.unfence(),
-            onRenewed: () => watchdog?.beat(),
-          }),
+      random: cryptoRandom,
+      prober: netProber,
+      agentMetrics: metrics.agent,
+      stopOptions: {
+        gracefulTimeoutMs: options.gracefulStopSeconds * 1000,
+        quitTimeoutMs: 5000,
+        killTimeoutMs: 5000,
+      },
+      leaseTtlSeconds: options.leaseTtlSeconds,
+      scheduler: {
+        defaultStrategy: options.placementStrategy,
+        graceMs: options.failoverGraceSeconds * 1000,
+      },
       record: {
         id: nodeId,
         apiUrl: url,
@@ -373,43 +359,19 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
       },
+      // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
+      // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
+      ...(watchdog
+        ? {
+            fencing: {
+              ...(watchdog.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
+              onRenewed: () => watchdog.beat(),
+            },
+          }
+        : {}),
     });
-    // Registration first: a node whose last renewal (by this process or the one before, as the
-    // watchdog's heartbeat says) is older than the TTL starts fenced, so the agent starts no VM that
-    // the leader may already have moved elsewhere.
-    const registering = registration.start();
-    // A single node says at once that it is gone. A cluster node lets its lease run out instead: its
-    // VMs keep running if it restarts within the TTL, and otherwise its watchdog kills them before
-    // the leader can move them (which it does only after the expiry plus the grace period).
-    cleanups.unshift(() => (watchdog ? registration.abandon() : registration.stop()));
-    await agent.start();
-    cleanups.unshift(() => agent.shutdown({ stopVms: options.stopVmsOnExit }));
-    await registering;
-    const election = new LeaderElection({
-      store,
-      clock: systemClock,
-      logger: log,
-      nodeId,
-      ttlSeconds: options.leaseTtlSeconds,
-      // A new leader looks at once instead of at the next tick.
-      onElected: () => scheduler.poke(),
-    });
-    const scheduler = new Scheduler({
-      store,
-      clock: systemClock,
-      logger: log,
-      random: cryptoRandom,
-      config: {
-        defaultStrategy: options.placementStrategy,
-        graceMs: options.failoverGraceSeconds * 1000,
-      },
-      fence: () => (election.isLeader ? election.fence() : undefined),
-      writer: nodeId,
-    });
-    scheduler.start();
-    election.start();
-    cleanups.unshift(() => election.resign());
-    cleanups.unshift(() => scheduler.stop());
+    cleanups.unshift(() => node.stop({ stopVms: options.stopVmsOnExit, keepLease: watchdog !== undefined }));
+    await node.start();
     log.info({ nodeId, url, dataDir: dirs.root, tls: tls !== undefined }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {

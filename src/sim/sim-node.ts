@@ -6,12 +6,9 @@
  * connection and driver handle; killing the process revokes both, so a dead process's unfinished work
  * can never act after its death, as with a real process.
  */
-import { Agent } from "../agent/agent.js";
-import { NodeRegistration } from "../agent/node-registration.js";
-import { LeaderElection } from "../control/leader-election.js";
-import { Scheduler } from "../control/scheduler.js";
 import type { NodeAllowance, NodeCapacity } from "../core/node-record.js";
 import type { Strategy } from "../core/placement.js";
+import { NodeServices } from "../node/node-services.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { type Logger, silentLogger } from "../ports/logger.js";
 import type { Store } from "../ports/store.js";
@@ -51,10 +48,8 @@ export class SimNode {
   readonly clock: SkewedClock;
   /** Where the node's services log: silent unless the run is verbose. */
   logger: Logger = silentLogger;
-  agent: Agent | undefined;
-  registration: NodeRegistration | undefined;
-  election: LeaderElection | undefined;
-  scheduler: Scheduler | undefined;
+  /** The node process's loops, wired as `blixard node` wires them (node/node-services.ts). */
+  services: NodeServices | undefined;
   watchdog: SimWatchdog | undefined;
   /** The watchdog's heartbeat file, on the host's disk. */
   readonly heartbeat: Heartbeat = { at: undefined };
@@ -79,7 +74,7 @@ export class SimNode {
   }
 
   get up(): boolean {
-    return this.agent !== undefined;
+    return this.services !== undefined;
   }
 
   /** A network partition between this host and the store. */
@@ -98,10 +93,11 @@ export class SimNode {
   }
 
   /**
-   * Starts a fresh node process, wired as daemon/run-node.ts wires a cluster node: it replaces the
-   * watchdog, starts the registration (which fences the node at once when the previous process last
-   * renewed more than a TTL ago), then the agent (which re-adopts whatever VMs still run on this
-   * host), and campaigns for the leadership that runs the scheduler.
+   * Starts a fresh node process through the composition `blixard node` uses (node/node-services.ts)
+   * with a cluster node's fencing: it replaces the watchdog, starts the registration (which fences
+   * the node at once when the previous process last renewed more than a TTL ago), then the agent
+   * (which re-adopts whatever VMs still run on this host), and campaigns for the leadership that runs
+   * the scheduler.
    */
   async startAgent(): Promise<void> {
     this.incarnation++;
@@ -128,26 +124,13 @@ export class SimNode {
       this.logger.warn({ component: "watchdog", killed }, "lease heartbeat is stale: killed this node's VMs");
     });
     this.watchdog = watchdog;
-    const agent = new Agent({
-      nodeId: this.id,
+    const services = new NodeServices({
       store,
       driver: this.wrappers.driver?.(this, handle) ?? handle,
       clock: this.clock,
       logger: this.logger,
+      random: this.base.random.fork(`${this.id}/scheduler/${incarnation}`),
       prober,
-      stopOptions: STOP_OPTIONS,
-      resyncIntervalMs: 1000,
-    });
-    this.agent = agent;
-    const registration = new NodeRegistration({
-      store,
-      clock: this.clock,
-      logger: this.logger,
-      ttlSeconds,
-      ...(watchdog.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
-      onLost: () => void agent.fence(),
-      onRegained: () => agent.unfence(),
-      onRenewed: () => watchdog.beat(),
       record: {
         id: this.id,
         apiUrl: `sim://${this.id}`,
@@ -156,47 +139,25 @@ export class SimNode {
         allowance: this.config.allowance,
         startedAt: new Date(this.clock.now()).toISOString(),
       },
+      leaseTtlSeconds: ttlSeconds,
+      scheduler: { defaultStrategy: this.config.placementStrategy, graceMs: this.config.failoverGraceMs },
+      stopOptions: STOP_OPTIONS,
+      resyncIntervalMs: 1000,
+      fencing: {
+        ...(watchdog.lastBeat === undefined ? {} : { lastRenewedAt: watchdog.lastBeat }),
+        onRenewed: () => watchdog.beat(),
+      },
     });
-    this.registration = registration;
-    const registering = registration.start();
-    await agent.start();
-    await registering;
-    if (this.incarnation !== incarnation) return;
-    const election = new LeaderElection({
-      store,
-      clock: this.clock,
-      logger: this.logger,
-      nodeId: this.id,
-      ttlSeconds,
-      onElected: () => scheduler.poke(),
-    });
-    const scheduler = new Scheduler({
-      store,
-      clock: this.clock,
-      logger: this.logger,
-      random: this.base.random.fork(`${this.id}/scheduler/${incarnation}`),
-      config: { defaultStrategy: this.config.placementStrategy, graceMs: this.config.failoverGraceMs },
-      fence: () => (election.isLeader ? election.fence() : undefined),
-      writer: this.id,
-    });
-    this.election = election;
-    this.scheduler = scheduler;
-    scheduler.start();
-    election.start();
+    this.services = services;
+    await services.start();
   }
 
   /** The agent process dies; its VMs keep running and its connections are gone. */
   crashAgent(): void {
     if (this.connection) this.connection.killed = true;
     this.handle?.revoke();
-    this.registration?.abandon();
-    this.election?.abandon();
-    this.scheduler?.stop();
-    this.registration = undefined;
-    this.election = undefined;
-    this.scheduler = undefined;
-    void this.agent?.shutdown({ stopVms: false }).catch(() => undefined);
-    this.agent = undefined;
+    this.services?.abandon();
+    this.services = undefined;
     this.connection = undefined;
     this.handle = undefined;
   }
