@@ -9,6 +9,7 @@ import { silentLogger } from "../ports/logger.js";
 import type { Store, TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
+import { countedWatches } from "../testing/counted-watches.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { placeOn } from "../testing/seed-vms.js";
@@ -439,34 +440,17 @@ describe("Agent", () => {
 
   it("is delivered only its own node's assignments: creates and changes on other nodes cost it nothing", async () => {
     // Kubernetes' kubelets watch only their own pods: here each agent watches its node's prefix.
-    let delivered = 0;
-    const counting = new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop !== "watch") return Reflect.get(target, prop, receiver);
-        return (...args: Parameters<SqliteStore["watch"]>) => {
-          const inner = target.watch(...args);
-          return {
-            close: () => inner.close(),
-            async *[Symbol.asyncIterator]() {
-              for await (const batch of inner) {
-                delivered += batch.events.length;
-                yield batch;
-              }
-            },
-          };
-        };
-      },
-    });
-    await restartOn(counting);
+    const counting = countedWatches(store);
+    await restartOn(counting.store);
     for (const name of ["b1", "b2", "b3"]) await create(record(name), "node-b");
     await update("b1", (r) => ({ ...r, desiredState: "stopped" }));
     await settle();
-    expect(delivered).toBe(0);
+    expect(counting.delivered()).toBe(0);
     expect(driver.calls.filter((c) => c.op !== "adopt")).toEqual([]);
     await create(record("mine"));
     await settle();
     // Its own assignment, one event; the status writes it makes are not watched either.
-    expect(delivered).toBe(1);
+    expect(counting.delivered()).toBe(1);
     expect(driver.starts("mine")).toBe(1);
   });
 });

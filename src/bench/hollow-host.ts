@@ -12,9 +12,9 @@ import { NodeServices } from "../node/node-services.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { systemClock } from "../platform/system-clock.js";
 import { silentLogger } from "../ports/logger.js";
-import type { Store, Watch } from "../ports/store.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
+import { countedWatches } from "../testing/counted-watches.js";
 import { FakeDriver } from "../testing/fake-driver.js";
 
 const [count, endpoints, clientCount, ttl] = process.argv.slice(2);
@@ -23,32 +23,12 @@ const clients = await Promise.all(
   Array.from({ length: Number(clientCount) }, () => EtcdStore.connect({ endpoints: endpoints!.split(",") })),
 );
 
-let delivered = 0;
-/** The store with every watch event it delivers counted. */
-function counted(store: Store): Store {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop !== "watch") return Reflect.get(target, prop, receiver);
-      return (...args: Parameters<Store["watch"]>): Watch => {
-        const inner = target.watch(...args);
-        return {
-          close: () => inner.close(),
-          async *[Symbol.asyncIterator]() {
-            for await (const batch of inner) {
-              delivered += batch.events.length;
-              yield batch;
-            }
-          },
-        };
-      };
-    },
-  });
-}
-
+// One counter shared by every node's store: the watch events delivered to all of them.
+const counter = { events: 0 };
 const services: NodeServices[] = [];
 for (let i = 0; i < nodes; i++) {
   const id = `hollow-${String(i).padStart(4, "0")}`;
-  const store = counted(new GroupCommitStore(clients[i % clients.length]!));
+  const { store } = countedWatches(new GroupCommitStore(clients[i % clients.length]!), counter);
   services.push(
     new NodeServices({
       store,
@@ -61,7 +41,7 @@ for (let i = 0; i < nodes; i++) {
         id,
         apiUrl: `https://${id}.invalid:7001`,
         labels: {},
-        capacity: { vcpus: 64, memoryMiB: 262_144, drivers: ["qemu"] },
+        capacity: { vcpus: 512, memoryMiB: 262_144, drivers: ["qemu"] },
         allowance: { reserved: { vcpus: 0, memoryMiB: 0 }, overcommit: { cpu: 1, memory: 1 } },
         startedAt: new Date(systemClock.now()).toISOString(),
       },
@@ -81,7 +61,7 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === "stats") {
     const leader = services.some((s) => s.election?.isLeader);
-    process.stdout.write(`${JSON.stringify({ delivered, leader })}\n`);
+    process.stdout.write(`${JSON.stringify({ delivered: counter.events, leader })}\n`);
   } else if (line === "stop") {
     await Promise.all(services.map((s) => s.stop({ stopVms: false, keepLease: false })));
     await Promise.all(clients.map((c) => c.close()));
