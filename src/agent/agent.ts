@@ -5,24 +5,24 @@
  */
 
 import { errorMessage } from "../core/errors.js";
-import { EventKeys, eventEntry, statusEvent } from "../core/events.js";
+import { EventKeys } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
 import { keys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
-import { vmStatusCodec } from "../core/store-codecs.js";
-import { type Assignment, initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
+import type { Assignment, VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
-import type { Compare, Store } from "../ports/store.js";
+import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
 import { assignmentCollection } from "../state/collections.js";
 import { Informer } from "../state/informer.js";
-import { deleteVmOps } from "../state/vm-transactions.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
-import { HealthMonitor } from "./health-monitor.js";
+import { HealthMonitors } from "./health-monitors.js";
 import { KeyedQueue } from "./keyed-queue.js";
-import { statusChanged } from "./status-diff.js";
+import { StaleRecordError } from "./stale-record-error.js";
+import { StatusReporter } from "./status-reporter.js";
+import { fenceOffOrphan, type RemovalContext, removeDeletedVm } from "./vm-removal.js";
 
 export interface AgentOptions {
   nodeId: string;
@@ -51,15 +51,12 @@ export class Agent {
    * or removed on their strength, only reported (status message and a `refused` event).
    */
   private readonly vms: Informer<Assignment>;
-  private readonly statuses = new Map<string, VmStatus>();
-  /** VMs reported as refused: when a valid record replaces theirs, they start afresh. */
-  private readonly reportedRefused = new Set<string>();
-  /** VMs whose last status write failed, so the store may hold an older status than `statuses`. */
-  private readonly unsynced = new Set<string>();
+  private readonly reports: StatusReporter;
+  private readonly removal: RemovalContext;
   /** VMs whose last reconcile failed: re-checked on every resync until one succeeds. */
   private readonly dirty = new Set<string>();
   private resyncs = 0;
-  private readonly monitors = new Map<string, HealthMonitor>();
+  private readonly monitors: HealthMonitors;
   private readonly wakeups = new Map<string, TimerHandle>();
   private readonly queue: KeyedQueue;
   private readonly log: Logger;
@@ -80,6 +77,23 @@ export class Agent {
         ? this.log.debug({ vm }, "the VM's record changed meanwhile; acting on the new one")
         : this.log.error({ vm, err: errorMessage(err) }, "reconcile failed"),
     );
+    this.reports = new StatusReporter({
+      nodeId: opts.nodeId,
+      store: opts.store,
+      clock: opts.clock,
+      logger: this.log,
+      eventKeys: this.eventKeys,
+      revision: (name) => this.revision(name),
+    });
+    this.monitors = new HealthMonitors({
+      clock: opts.clock,
+      prober: opts.prober,
+      driver: opts.driver,
+      logger: this.log,
+      onChange: (name, startedAt, state) =>
+        void this.queue.run(name, () => this.onHealth(name, startedAt, state)),
+    });
+    this.removal = { ...opts, logger: this.log, eventKeys: this.eventKeys, reports: this.reports };
     // A failing store is not hammered: the informer waits 1 s, 2 s, ... up to 30 s between attempts.
     this.vms = new Informer<Assignment>({
       store: opts.store,
@@ -88,8 +102,7 @@ export class Agent {
       collection: assignmentCollection(opts.nodeId),
       onReset: () => this.reloaded(),
       onChange: (name, next) => {
-        // A refused record that was replaced by a valid one starts afresh: its refusal was no failure of the VM.
-        if (next && this.reportedRefused.delete(name)) this.statuses.delete(name);
+        if (next) this.reports.accepted(name);
         // A change concerns this node if the VM is, or was until now, assigned here.
         if (this.adopted) void this.enqueue(name);
       },
@@ -118,8 +131,7 @@ export class Agent {
     const assigned = [...this.vms.entries().keys()];
     this.vms.stop();
     for (const timer of this.wakeups.values()) timer.cancel();
-    for (const monitor of this.monitors.values()) monitor.stop();
-    this.monitors.clear();
+    this.monitors.stopAll();
     await this.queue.idle();
     if (!options.stopVms) return;
     for (const name of assigned) {
@@ -136,8 +148,7 @@ export class Agent {
   async fence(): Promise<void> {
     if (this.fenced) return;
     this.fenced = true;
-    for (const monitor of this.monitors.values()) monitor.stop();
-    this.monitors.clear();
+    this.monitors.stopAll();
     const quick = { gracefulTimeoutMs: 0, quitTimeoutMs: 2000, killTimeoutMs: 2000 };
     // Twice: once at once, and once more after reconciles that were under way have finished. A VM
     // that cannot be stopped is logged and the others are still stopped; the node watchdog kills
@@ -194,25 +205,8 @@ export class Agent {
    * this node's statuses are read again with them, and once the node runs, every VM is looked at.
    */
   private async reloaded(): Promise<void> {
-    // The statuses of this node's VMs only (assigned here, or found on the host), read one by one:
-    // the cost of a node's start does not grow with the cluster.
-    const names = await this.localNames();
-    const read = await Promise.all([...names].map((name) => this.opts.store.get(keys.status(name))));
-    this.statuses.clear();
-    for (const [i, name] of [...names].entries()) {
-      const kv = read[i];
-      if (!kv) continue;
-      const decoded = vmStatusCodec.decode(kv.value);
-      if (!decoded.ok) {
-        this.log.warn(
-          { vm: name, problem: decoded.problem },
-          "ignoring a VM status that cannot be read; the next report rewrites it",
-        );
-        continue;
-      }
-      // Only this node's reports: after a failover the key may hold the new owner's.
-      if (decoded.value.node === this.opts.nodeId) this.statuses.set(name, decoded.value);
-    }
+    // The statuses of this node's VMs only: assigned here, or found on the host.
+    await this.reports.reload(await this.localNames());
     if (this.adopted) for (const name of await this.localNames()) void this.enqueue(name);
   }
 
@@ -249,8 +243,8 @@ export class Agent {
 
   /** Nothing but a store event can change this VM: it has no process to watch and nothing to retry. */
   private settled(name: string): boolean {
-    const status = this.statuses.get(name);
-    if (!status || !this.record(name) || this.unsynced.has(name) || this.dirty.has(name)) return false;
+    const status = this.reports.get(name);
+    if (!status || !this.record(name) || !this.reports.synced(name) || this.dirty.has(name)) return false;
     return status.phase === "Stopped" || (status.phase === "Failed" && status.nextRestartAt === null);
   }
 
@@ -268,11 +262,11 @@ export class Agent {
       const plan = planVm({
         record,
         node: this.opts.nodeId,
-        status: this.statuses.get(name),
+        status: this.reports.get(name),
         runtime,
         now: this.opts.clock.now(),
       });
-      await this.writeStatus(name, plan.status);
+      await this.reports.write(name, plan.status);
       await this.execute(record, plan);
     }
     this.metrics.reconcileSeconds((this.opts.clock.now() - t0) / 1000);
@@ -283,20 +277,20 @@ export class Agent {
     const action = plan.action;
     switch (action.type) {
       case "none":
-        this.ensureMonitor(record, plan.status);
+        this.monitors.ensure(record, plan.status);
         return;
       case "wait":
-        this.stopMonitor(name);
+        this.monitors.stop(name);
         this.wakeAt(name, action.at);
         return;
       case "start":
         if (action.automatic) this.metrics.restarted(name);
         return this.startVm(record, plan.status);
       case "stop": {
-        this.stopMonitor(name);
+        this.monitors.stop(name);
         const method = await this.opts.driver.stop(name, this.opts.stopOptions);
         this.log.info({ vm: name, method, reason: action.reason }, "stopped VM");
-        await this.writeStatus(name, {
+        await this.reports.write(name, {
           ...plan.status,
           phase: "Stopped",
           pid: null,
@@ -330,10 +324,10 @@ export class Agent {
         message: "",
         updatedAt: new Date(this.opts.clock.now()).toISOString(),
       };
-      await this.writeStatus(name, status);
+      await this.reports.write(name, status);
       if (noCheck) this.metrics.ready(name, 0);
       this.log.info({ vm: name, pid: started.pid }, "started VM");
-      this.ensureMonitor(record, status);
+      this.monitors.ensure(record, status);
     } catch (err) {
       if (err instanceof StaleRecordError) throw err;
       this.log.warn({ vm: name, err: errorMessage(err) }, "VM failed to start");
@@ -343,36 +337,13 @@ export class Agent {
         this.opts.clock.now(),
         `start failed: ${errorMessage(err)}`,
       );
-      await this.writeStatus(name, plan.status);
+      await this.reports.write(name, plan.status);
       if (plan.action.type === "wait") this.wakeAt(name, plan.action.at);
     }
   }
 
-  private ensureMonitor(record: VmRecord, status: VmStatus): void {
-    const check = record.spec.healthCheck;
-    if (!check || status.phase !== "Running" || status.pid === null || this.monitors.has(record.name)) return;
-    const startedAt = status.startedAt ? Date.parse(status.startedAt) : this.opts.clock.now();
-    const monitor = new HealthMonitor(
-      { clock: this.opts.clock, prober: this.opts.prober, driver: this.opts.driver, logger: this.log },
-      record.name,
-      record.spec,
-      check,
-      startedAt,
-      status.consoleOffset,
-      (state) => void this.queue.run(record.name, () => this.onHealth(record.name, startedAt, state)),
-      status.health === "healthy",
-    );
-    this.monitors.set(record.name, monitor);
-    monitor.start();
-  }
-
-  private stopMonitor(name: string): void {
-    this.monitors.get(name)?.stop();
-    this.monitors.delete(name);
-  }
-
   private async onHealth(name: string, startedAt: number, state: HealthTracker): Promise<void> {
-    const status = this.statuses.get(name);
+    const status = this.reports.get(name);
     const record = this.record(name);
     if (!status || !record || status.phase !== "Running") return;
     const now = this.opts.clock.now();
@@ -383,15 +354,19 @@ export class Agent {
     }
     this.log.info({ vm: name, health: state.health }, "health changed");
     if (state.health !== "unhealthy" || record.spec.restartPolicy === "never") {
-      await this.writeStatus(name, next);
+      await this.reports.write(name, next);
       return;
     }
     // An unhealthy VM is restarted like a crashed one: stop it, then start again after the backoff.
-    this.stopMonitor(name);
-    await this.writeStatus(name, { ...next, phase: "Stopping", message: "health check failing; restarting" });
+    this.monitors.stop(name);
+    await this.reports.write(name, {
+      ...next,
+      phase: "Stopping",
+      message: "health check failing; restarting",
+    });
     await this.opts.driver.stop(name, this.opts.stopOptions);
     const plan = scheduleRestart(next, record, this.opts.clock.now(), "health check failed");
-    await this.writeStatus(name, plan.status);
+    await this.reports.write(name, plan.status);
     if (plan.action.type === "wait") this.wakeAt(name, plan.action.at);
   }
 
@@ -407,164 +382,24 @@ export class Agent {
     );
   }
 
-  /** The VM is still assigned here, as the revision the agent acts on says. */
-  private assigned(name: string, revision: number): Compare {
-    return { key: keys.assignment(this.opts.nodeId, name), target: "modRevision", op: "=", value: revision };
-  }
-
-  /**
-   * Writes a status unless the store already holds it. The agent is the only writer of its VMs'
-   * statuses, so its own last status is what it plans from, even when a write failed; a failed write
-   * (which may or may not have applied) marks the VM unsynced, and the next write goes through even
-   * if nothing changed, so the store never keeps a status the agent has moved past.
-   *
-   * Every write is conditioned on the VM's record being the one the agent acts on. When the record
-   * changed meanwhile (the leader moved the VM while this node was cut off, say, and the agent has not
-   * seen it yet), nothing is written and StaleRecordError stops the action under way: a node must not
-   * overwrite the new owner's status, nor start a VM on the strength of an assignment it has lost.
-   */
-  private async writeStatus(name: string, status: VmStatus): Promise<void> {
-    const revision = this.revision(name);
-    if (revision === undefined) throw new StaleRecordError(name);
-    if (!this.unsynced.has(name) && !statusChanged(this.statuses.get(name), status)) return;
-    const previous = this.statuses.get(name);
-    this.statuses.set(name, status);
-    this.unsynced.add(name);
-    const type = statusEvent(previous, status);
-    const put = { type: "put" as const, key: keys.status(name), value: JSON.stringify(status) };
-    const event = type
-      ? [
-          eventEntry(this.eventKeys, this.opts.clock.now(), {
-            type,
-            vm: name,
-            node: this.opts.nodeId,
-            reason: status.message,
-          }),
-        ]
-      : [];
-    const result = await this.opts.store.txn({
-      compare: [this.assigned(name, revision)],
-      success: [put, ...event],
-    });
-    if (!result.succeeded) throw new StaleRecordError(name);
-    if (this.statuses.get(name) === status) this.unsynced.delete(name);
-  }
-
-  /**
-   * Reports a record this agent will not act on. A VM already running under an earlier, valid record is
-   * left as it is (stopping it on the word of an untrusted record would be an attack of its own); the
-   * operator fixes or deletes the record. Written once per distinct problem, not at every resync.
-   */
+  /** Reports an assignment this agent will not act on (status reporter), and stops watching its health. */
   private async reportRefused(name: string, problem: string): Promise<void> {
-    const message = `refused: the store holds a record for this VM that no valid API call could have written (${problem.slice(0, 2000)}); nothing was started. Delete it with: blixard vm delete ${name}`;
-    const previous = this.statuses.get(name);
-    if (previous?.message === message && !this.unsynced.has(name)) return;
-    const revision = this.revision(name);
-    if (revision === undefined) return;
-    this.stopMonitor(name);
-    const now = this.opts.clock.now();
-    const running = (await this.opts.driver.inspect(name)).state === "running";
-    const base = previous ?? initialStatus(this.opts.nodeId, new Date(now).toISOString());
-    const status: VmStatus = {
-      ...base,
-      phase: running ? base.phase : "Failed",
-      message,
-      nextRestartAt: null,
-      updatedAt: new Date(now).toISOString(),
-    };
-    this.log.error({ vm: name, problem }, "refused an invalid VM record from the store");
-    this.reportedRefused.add(name);
-    this.statuses.set(name, status);
-    this.unsynced.add(name);
-    const result = await this.opts.store.txn({
-      compare: [this.assigned(name, revision)],
-      success: [
-        { type: "put", key: keys.status(name), value: JSON.stringify(status) },
-        eventEntry(this.eventKeys, now, {
-          type: "refused",
-          vm: name,
-          node: this.opts.nodeId,
-          reason: message,
-        }),
-      ],
-    });
-    if (!result.succeeded) throw new StaleRecordError(name);
-    this.unsynced.delete(name);
+    this.monitors.stop(name);
+    await this.reports.refuse(
+      name,
+      problem,
+      async () => (await this.opts.driver.inspect(name)).state === "running",
+    );
   }
 
   private async removeVm(record: VmRecord): Promise<void> {
-    const { name } = record;
-    this.stopMonitor(name);
-    await this.opts.driver.remove(name);
-    const deleted = await this.opts.store.txn({
-      compare: [],
-      success: deleteVmOps(
-        record,
-        this.opts.nodeId,
-        eventEntry(this.eventKeys, this.opts.clock.now(), {
-          type: "deleted",
-          vm: name,
-          node: this.opts.nodeId,
-          reason: "stopped and its state removed",
-        }),
-      ),
-    });
-    this.statuses.delete(name);
-    this.unsynced.delete(name);
-    this.vms.observeDelete(keys.assignment(this.opts.nodeId, name), deleted.revision);
-    this.log.info({ vm: name }, "deleted VM");
+    this.monitors.stop(record.name);
+    const revision = await removeDeletedVm(this.removal, record);
+    this.vms.observeDelete(keys.assignment(this.opts.nodeId, record.name), revision);
   }
 
-  /**
-   * A VM on this node with no record (deleted behind our back, or assigned elsewhere) is fenced off:
-   * stopped, and its state dir quarantined rather than deleted.
-   */
   private async removeOrphan(name: string): Promise<void> {
-    const runtime = await this.opts.driver.inspect(name);
-    if (runtime.state === "running") {
-      const method = await this.opts.driver.stop(name, this.opts.stopOptions);
-      this.log.warn({ vm: name, method }, "stopped a VM that has no desired state on this node");
-    }
-    this.stopMonitor(name);
-    if ((await this.opts.driver.list()).includes(name)) {
-      // Nobody asked this node to delete it: after a failover its disk may hold the only copy of the
-      // guest's writes, and an empty or wrong store must not wipe every disk. Moved aside, kept.
-      const reason = "no record assigns it to this node";
-      await this.opts.driver.remove(name, { quarantine: { reason } });
-      await this.opts.store.txn({
-        compare: [],
-        success: [
-          eventEntry(this.eventKeys, this.opts.clock.now(), {
-            type: "quarantined",
-            vm: name,
-            node: this.opts.nodeId,
-            reason: `its state dir was moved to quarantine: ${reason}`,
-          }),
-        ],
-      });
-    }
-    if (this.statuses.has(name)) {
-      // A delete that fails may still have applied (a lost reply): until it is known to be done, the
-      // store may hold no status at all, so the next status for this VM must be written whatever it is.
-      this.unsynced.add(name);
-      // Only our own report: after a failover the key may already hold the new owner's status.
-      const kv = await this.opts.store.get(keys.status(name));
-      const status = kv ? vmStatusCodec.decode(kv.value) : undefined;
-      if (kv && status?.ok && status.value.node === this.opts.nodeId) {
-        await this.opts.store.txn({
-          compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
-          success: [{ type: "delete", key: kv.key }],
-        });
-      }
-      this.statuses.delete(name);
-      this.unsynced.delete(name);
-    }
-  }
-}
-
-/** The VM's record changed since the agent last saw it: the watch brings the new one, and a reconcile. */
-class StaleRecordError extends Error {
-  constructor(vm: string) {
-    super(`the record of VM ${vm} changed since this node read it`);
+    this.monitors.stop(name);
+    await fenceOffOrphan(this.removal, name);
   }
 }
