@@ -113,12 +113,10 @@ export class VmRepository {
    * (a token name), for the audit trail.
    */
   async createAll(records: readonly VmRecord[], actor?: string): Promise<VmView[]> {
-    const now = new Date(this.clock.now()).toISOString();
     const compare: Compare[] = [];
     const success: TxnOp[] = [];
     const views: VmView[] = [];
     for (const record of records) {
-      const status = initialStatus("", now, record.restartNonce);
       const event = eventEntry(this.eventKeys, this.clock.now(), {
         type: "created",
         vm: record.name,
@@ -126,10 +124,10 @@ export class VmRepository {
         reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
         ...(actor === undefined ? {} : { actor }),
       });
-      const parts = createVmParts(record, status, event);
+      const parts = createVmParts(record, event);
       compare.push(...parts.compare);
       success.push(...parts.success);
-      views.push(toView(scheduledVm(record, undefined), status));
+      views.push(toView(scheduledVm(record, undefined), undefined));
     }
     const result = await this.store.txn({ confirmQuorum: true, compare, success });
     if (!result.succeeded) {

@@ -1,6 +1,6 @@
 /**
  * What the leader's scheduler knows of the cluster: an informer (state/informer.ts) per prefix it
- * reads (VM records, placements, nodes, liveness, statuses, cordons), started when this node is
+ * reads (VM records, placements, nodes, liveness, cordons), started when this node is
  * elected and stopped when it is deposed, plus what it derives from them as they change: each VM
  * joined with its placement, the load per node (core/cluster-load.ts), the placed VMs whose record
  * changed since their node's assignment copied it, and a generation that every change that can make
@@ -12,6 +12,7 @@
 import { ClusterLoad } from "../core/cluster-load.js";
 import { keys } from "../core/keys.js";
 import type { Cordon, NodeRecord } from "../core/node-record.js";
+import { vmStatusCodec } from "../core/store-codecs.js";
 import {
   type Placement,
   type ScheduledVm,
@@ -27,7 +28,6 @@ import {
   livenessCollection,
   nodeCollection,
   placementCollection,
-  statusCollection,
   vmCollection,
 } from "../state/collections.js";
 import { type Entry, Informer, type InformerOptions } from "../state/informer.js";
@@ -53,7 +53,6 @@ export class SchedulerCache {
   private readonly placements: Informer<Placement>;
   private readonly nodes: Informer<NodeRecord>;
   private readonly alive: Informer<true>;
-  private readonly statuses: Informer<VmStatus>;
   private readonly cordons: Informer<Cordon>;
   private readonly all: Informer<unknown>[];
 
@@ -94,16 +93,8 @@ export class SchedulerCache {
     });
     this.nodes = new Informer({ ...base, collection: nodeCollection, onReset: relisted, onChange: room });
     this.alive = new Informer({ ...base, collection: livenessCollection, onReset: relisted, onChange: room });
-    this.statuses = new Informer({ ...base, collection: statusCollection, onReset: () => opts.onChange() });
     this.cordons = new Informer({ ...base, collection: cordonCollection, onReset: relisted, onChange: room });
-    this.all = [
-      this.vms,
-      this.placements,
-      this.nodes,
-      this.alive,
-      this.statuses,
-      this.cordons,
-    ] as Informer<unknown>[];
+    this.all = [this.vms, this.placements, this.nodes, this.alive, this.cordons] as Informer<unknown>[];
   }
 
   /** Lists every prefix (again) and follows it; rejects when a list fails. */
@@ -143,8 +134,22 @@ export class SchedulerCache {
     return this.alive.values();
   }
 
-  statusMap(): ReadonlyMap<string, VmStatus> {
-    return this.statuses.values();
+  /**
+   * The status reports of the VMs a drain took off a node that are not yet placed again: what says
+   * whether that node has stopped them. Read when needed rather than watched: every status change of
+   * every VM would otherwise be sent to the leader (they are most of the store's writes), for the
+   * sake of the few VMs being handed off. A pass runs every second, so a hand-off waits at most that
+   * long longer. A report that cannot be read counts as none.
+   */
+  async handoffStatuses(): Promise<Map<string, VmStatus>> {
+    const waiting = [...this.perNode.unassigned()].filter((vm) => vm.handoffFrom !== undefined);
+    const read = await Promise.all(waiting.map((vm) => this.opts.store.get(keys.status(vm.name))));
+    const out = new Map<string, VmStatus>();
+    for (const [i, vm] of waiting.entries()) {
+      const decoded = read[i] && vmStatusCodec.decode(read[i].value);
+      if (decoded?.ok) out.set(vm.name, decoded.value);
+    }
+    return out;
   }
 
   cordonMap(): ReadonlyMap<string, Cordon> {

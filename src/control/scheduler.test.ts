@@ -217,6 +217,10 @@ describe("Scheduler", () => {
     await settle();
     expect((await record("web")).node).toBe("");
     await store.put(keys.status("web"), JSON.stringify({ ...initialStatus("a", "t"), phase: "Stopped" }));
+    // The leader does not watch statuses (most of the store's writes): it reads the few it waits on
+    // at its next pass, within a second.
+    await settle();
+    clock.advance(1_000);
     await settle();
     expect(await record("web")).toMatchObject({ node: "b", epoch: 2 });
     expect((await record("web")).handoffFrom).toBeUndefined();

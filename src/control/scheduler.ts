@@ -214,11 +214,14 @@ export class Scheduler {
           this.notReadySince.clear();
           return;
         }
+        const statuses = await this.cache.handoffStatuses();
+        // Still leading the same term after the read: the decisions are fenced by it anyway.
+        if (!this.running || this.opts.fence()?.value !== fence.value) return;
         const decisions = planScheduling(
           {
             nodes: nodeViews(this.cache.nodeRecords(), this.cache.aliveNodes(), this.cache.cordonMap()),
             load: this.cache.perNode,
-            statuses: this.cache.statusMap(),
+            statuses,
             retry: (vm) => this.triedAt.get(vm.name) !== this.cache.capacityGeneration,
             now: this.opts.clock.now(),
             notReadySince: this.notReadySince,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
-import { initialStatus, type VmRecord } from "../core/vm-record.js";
+import type { VmRecord } from "../core/vm-record.js";
 import { decodeAssignment } from "../core/vm-record-codec.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { TxnOp } from "../ports/store.js";
@@ -26,20 +26,22 @@ const record: VmRecord = {
 const event = { type: "put" as const, key: "/blixard/v1/events/1", value: "{}" };
 
 describe("VM transactions", () => {
-  it("creates record, status and a claim per forwarded port only where none of them exists", () => {
-    const parts = createVmParts(record, initialStatus("", record.createdAt), event);
+  it("creates record and a claim per forwarded port only where none of them exists, and no status yet", () => {
+    const parts = createVmParts(record, event);
     const claimed = parts.success.filter((op) => op.type === "put" && op.value === "web").map(keyOf);
     expect(claimed).toHaveLength(2);
     expect(parts.compare.map((c) => [c.key, c.target, c.value])).toEqual(
       [keys.vm("web"), ...claimed].map((key) => [key, "createRevision", 0]),
     );
-    expect(parts.success.map(keyOf)).toEqual([keys.vm("web"), keys.status("web"), ...claimed, event.key]);
+    expect(parts.success.map(keyOf)).toEqual([keys.vm("web"), ...claimed, event.key]);
   });
 
   it("deletes exactly what a create and a placement wrote, with the event", () => {
     const placement = { node: "n1", epoch: 1, recordRevision: 5 };
     const created = [
-      ...createVmParts(record, initialStatus("", record.createdAt), event).success,
+      ...createVmParts(record, event).success,
+      // The first status, which the node that runs the VM writes.
+      { type: "put" as const, key: keys.status("web"), value: "{}" },
       ...placeVmOps(record, placement, ""),
     ];
     const deleted = deleteVmOps(record, "n1", event);

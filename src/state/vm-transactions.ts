@@ -6,16 +6,16 @@
  */
 import { keys, portClaimKeys } from "../core/keys.js";
 import { placementCodec } from "../core/store-codecs.js";
-import type { Placement, VmRecord, VmStatus } from "../core/vm-record.js";
+import type { Placement, VmRecord } from "../core/vm-record.js";
 import { encodeAssignment, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Compare, TxnOp } from "../ports/store.js";
 
-/** Creating a VM: its name and every port it forwards must be free; record, status and claims together. */
-export function createVmParts(
-  record: VmRecord,
-  status: VmStatus,
-  event: TxnOp,
-): { compare: Compare[]; success: TxnOp[] } {
+/**
+ * Creating a VM: its name and every port it forwards must be free; record and claims together. No
+ * status yet: the node that runs it writes the first one (a reader shows Pending until then), so a
+ * create costs its watchers one event less.
+ */
+export function createVmParts(record: VmRecord, event: TxnOp): { compare: Compare[]; success: TxnOp[] } {
   const claims = portClaimKeys(record.spec.forwards);
   return {
     compare: [keys.vm(record.name), ...claims].map((key) => ({
@@ -26,7 +26,6 @@ export function createVmParts(
     })),
     success: [
       { type: "put", key: keys.vm(record.name), value: encodeVmRecord(record) },
-      { type: "put", key: keys.status(record.name), value: JSON.stringify(status) },
       ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
       event,
     ],
