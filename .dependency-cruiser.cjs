@@ -61,6 +61,13 @@ module.exports = {
       to: { path: layer(`${ADAPTERS}|daemon|cli|bench`), pathNot: "^src/store/(memory|group-commit|shared)/" },
     },
     {
+      name: "drivers-share-through-shared",
+      comment: "what several drivers use lives in drivers/shared/ (or jail/); a driver's folder (qemu/, microvm-nix/, memory/) is a leaf that only the composition (driver-set.ts, daemon/, bench/, sim/, tests) imports",
+      severity: "error",
+      from: { path: "^src/drivers/([^/]+)/", pathNot: PRODUCTION.pathNot },
+      to: { path: "^src/drivers/(qemu|microvm-nix|memory)/", pathNot: "^src/drivers/$1/" },
+    },
+    {
       name: "daemon-not-cli",
       severity: "error",
       from: { path: layer("daemon") , pathNot: PRODUCTION.pathNot },

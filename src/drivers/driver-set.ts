@@ -22,7 +22,7 @@ import type {
   VmDriver,
   VmRuntime,
 } from "../ports/vm-driver.js";
-import { vmPaths } from "./qemu/vm-paths.js";
+import { vmStateDir } from "./shared/vm-paths.js";
 
 export const MARKER_FILE = "driver";
 const LEGACY_DRIVER = "qemu";
@@ -126,7 +126,7 @@ export class DriverSet implements VmDriver {
         `VM ${name} is running under the ${previous.name} driver; stop it before running it with ${driver.name}`,
       );
     }
-    const { stateDir } = vmPaths(this.vmsDir, name);
+    const { stateDir } = vmStateDir(this.vmsDir, name);
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const marker = join(stateDir, MARKER_FILE);
     await writeFile(`${marker}.partial`, `${driver.name}\n`, { mode: 0o600 });
@@ -137,7 +137,7 @@ export class DriverSet implements VmDriver {
   private owner(name: string): VmDriver {
     const known = this.owners.get(name);
     if (known) return known;
-    const { stateDir } = vmPaths(this.vmsDir, name);
+    const { stateDir } = vmStateDir(this.vmsDir, name);
     let recorded: string | undefined;
     try {
       // Synchronous: a few bytes, read once per VM; inspect runs on every reconcile and must stay cheap.

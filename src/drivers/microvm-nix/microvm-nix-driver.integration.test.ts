@@ -15,7 +15,7 @@ import type { StopOptions, VmDriver } from "../../ports/vm-driver.js";
 import { type RunnerFixture, writeRunnerFixture } from "../../testing/microvm-runner.js";
 import { imageDir } from "../../testing/test-image.js";
 import { hostTscKhz } from "../qemu/host-tsc.js";
-import { isVmProcess, procCwd } from "../qemu/process-probe.js";
+import { isVmProcess, procCwd } from "../shared/process-probe.js";
 import { MicrovmNixDriver } from "./microvm-nix-driver.js";
 
 const IMAGE_DIR = imageDir();

@@ -20,14 +20,14 @@ import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "
 import { jailedCommand } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
-import { fileSize, readSince } from "../qemu/console-log.js";
-import { readLaunchRecord, writeRecordFile } from "../qemu/launch-record.js";
-import { withTimeout } from "../qemu/poll.js";
-import { isVmProcess } from "../qemu/process-probe.js";
-import { type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
-import { stopVm } from "../qemu/stop-vm.js";
+import { fileSize, readSince } from "../shared/console-log.js";
 import { appendNoFollow } from "../shared/no-follow.js";
+import { withTimeout } from "../shared/poll.js";
+import { isVmProcess } from "../shared/process-probe.js";
+import { readRecordFile, writeRecordFile } from "../shared/record-file.js";
+import { type OwnChild, spawnVmProcess } from "../shared/spawn-vm-process.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
+import { escalateStop } from "../shared/stop-escalation.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import { buildKey, cacheHit, readBuildRecord, writeBuildRecord } from "./build-cache.js";
 import { ensureDiskImage } from "./disk-image.js";
@@ -161,7 +161,7 @@ export class MicrovmNixDriver extends StateDirDriver {
           string,
           ...string[],
         ];
-        own = await spawnQemu(
+        own = await spawnVmProcess(
           binary,
           args,
           paths.stateDir,
@@ -226,9 +226,9 @@ export class MicrovmNixDriver extends StateDirDriver {
         const began = this.opts.clock.now();
         const layout = await this.bootedLayout(paths);
         const { pid } = runtime;
-        method = await stopVm({
+        method = await escalateStop({
           pid,
-          paths: { stateDir: paths.stateDir, qmpSocket: paths.controlSocket },
+          stateDir: paths.stateDir,
           options,
           clock: this.opts.clock,
           logger: this.log,
@@ -243,7 +243,7 @@ export class MicrovmNixDriver extends StateDirDriver {
                 budgetMs,
                 this.opts.clock,
               );
-              // Returning is not the VM being down; stopVm waits for the process next.
+              // Returning is not the VM being down; escalateStop waits for the process next.
               if (outcome.code !== 0 && !outcome.timedOut) {
                 this.log.warn({ vm: name, outcome: describeOutcome(outcome) }, "microvm-shutdown failed");
                 return false;
@@ -276,7 +276,7 @@ export class MicrovmNixDriver extends StateDirDriver {
     const paths = this.paths(name);
     // Synchronous for the common case of no state at all, as in the qemu driver.
     if (!existsSync(paths.stateDir)) return { state: "absent" };
-    const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
+    const record = await readRecordFile<MicrovmLaunchRecord>(paths.launchRecord);
     return processRuntime({
       stateDir: paths.stateDir,
       pid: record?.pid,
@@ -380,7 +380,7 @@ export class MicrovmNixDriver extends StateDirDriver {
    */
   private async cleanUpAfterExit(name: string, paths: MicrovmPaths): Promise<void> {
     if (!(await isLink(paths.booted))) return;
-    const record = await readLaunchRecord<MicrovmLaunchRecord>(paths.launchRecord);
+    const record = await readRecordFile<MicrovmLaunchRecord>(paths.launchRecord);
     if (record && (await isVmProcess(record.pid, paths.stateDir))) return;
     await stopVirtiofsd(this.virtiofsd(name, paths), record?.virtiofsdPid);
     await this.runDownHelpers(name, await this.bootedLayout(paths), paths);

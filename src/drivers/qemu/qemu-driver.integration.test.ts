@@ -20,7 +20,7 @@ import { openToVmGroup } from "../jail/data-dir-access.js";
 import { probeHostIsolation } from "../jail/host-isolation.js";
 import { removeJailLeftovers } from "../jail/leftovers.js";
 import { VmJail } from "../jail/vm-jail.js";
-import { isVmProcess, pidExists } from "./process-probe.js";
+import { isVmProcess, pidExists } from "../shared/process-probe.js";
 import { QemuDriver } from "./qemu-driver.js";
 import { vmPaths } from "./vm-paths.js";
 
