@@ -10,6 +10,7 @@ import { errorMessage } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import type { DriverFaults } from "../drivers/memory/memory-host.js";
 import type { Store } from "../ports/store.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { vmRecordOf } from "./decode.js";
@@ -24,7 +25,6 @@ import {
 import { Liveness } from "./liveness.js";
 import { PLANTED_BUGS } from "./planted-bugs.js";
 import { SeededRandom } from "./seeded-random.js";
-import type { DriverFaults } from "./sim-driver.js";
 import { SimNode, type SimNodeConfig } from "./sim-node.js";
 import { type LogSink, traceLogger } from "./trace-logger.js";
 
