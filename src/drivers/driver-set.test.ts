@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { runDriverContract } from "./driver.contract.js";
 import { DriverSet } from "./driver-set.js";
 import { MemoryDriver } from "./memory/memory-driver.js";
 import { MemoryHost } from "./memory/memory-host.js";
@@ -78,4 +79,26 @@ describe("DriverSet", () => {
     await set.prepare("b", { ...nixSpec, name: "b" });
     expect(await set.list()).toEqual(["a", "b"]);
   });
+});
+
+// The set is a VmDriver too: over in-memory drivers, name-only calls must reach the VM's own driver.
+runDriverContract("driver set (memory qemu + memory microvm-nix)", async () => {
+  const vmsDir = mkdtempSync(join(tmpdir(), "blixard-driver-set-contract-"));
+  const clock = new ManualClock(0);
+  const qemuHost = new MemoryHost({ clock });
+  const nixHost = new MemoryHost({ clock, pidBase: 5000 });
+  const set = () =>
+    new DriverSet([new MemoryDriver(qemuHost, "qemu"), new MemoryDriver(nixHost, "microvm-nix")], vmsDir);
+  const hostOf = (name: string) => (nixHost.has(name) ? nixHost : qemuHost);
+  return {
+    driver: set(),
+    spec: (name) => parseVmSpec({ name, driver: "microvm-nix", microvm: { runner: "/nix/store/x-runner" } }),
+    restart: set,
+    kill: async (name) => hostOf(name).crash(name),
+    quarantined: async () =>
+      [...qemuHost.quarantined, ...nixHost.quarantined].map(({ name, reason }) => ({ vm: name, reason })),
+    stopOptions: stop,
+    bootTimeoutMs: 1_000,
+    cleanup: async () => rmSync(vmsDir, { recursive: true, force: true }),
+  };
 });

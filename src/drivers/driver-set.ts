@@ -66,19 +66,21 @@ export class DriverSet implements VmDriver {
     return driver.start(name, spec);
   }
 
-  stop(name: string, options: StopOptions): Promise<StopMethod> {
+  // Async, so that a bad name rejects the promise like every driver's calls rather than throwing
+  // synchronously past a caller's .catch() (the driver contract found it).
+  async stop(name: string, options: StopOptions): Promise<StopMethod> {
     return this.owner(name).stop(name, options);
   }
 
-  inspect(name: string): Promise<VmRuntime> {
+  async inspect(name: string): Promise<VmRuntime> {
     return this.owner(name).inspect(name);
   }
 
-  adopt(name: string): Promise<VmRuntime> {
+  async adopt(name: string): Promise<VmRuntime> {
     return this.owner(name).adopt(name);
   }
 
-  logs(name: string, tail?: number): Promise<LogTail> {
+  async logs(name: string, tail?: number): Promise<LogTail> {
     return this.owner(name).logs(name, tail);
   }
 
@@ -90,7 +92,7 @@ export class DriverSet implements VmDriver {
     return this.owner(name).followLogs(name, offset, signal);
   }
 
-  logSize(name: string): Promise<number> {
+  async logSize(name: string): Promise<number> {
     return this.owner(name).logSize(name);
   }
 

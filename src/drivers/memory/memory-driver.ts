@@ -69,11 +69,13 @@ export class MemoryDriver implements VmDriver {
     this.enter(name);
     const host = this.host;
     host.calls.push({ op: "start", name });
+    this.refuseRunning(name, "start it again");
+    // As qemu's start makes the state dir before it launches anything: a failed start leaves it.
+    const vm = host.ensure(name);
     if (host.failStarts > 0) {
       host.failStarts--;
       throw new BlixardError("DRIVER_FAILED", `injected start failure of VM ${name}`);
     }
-    this.refuseRunning(name, "start it again");
     const [min, max] = host.faults.bootMs;
     const bootMs = min + (host.random ? host.random.next() : 0) * (max - min);
     if (bootMs > 0) await host.clock.sleep(bootMs);
@@ -83,7 +85,6 @@ export class MemoryDriver implements VmDriver {
     if (host.chance(host.faults.failStart)) {
       throw new BlixardError("DRIVER_FAILED", `simulated start failure of VM ${name}`);
     }
-    const vm = host.ensure(name);
     const started = { pid: host.pid(), startedAt: host.clock.now() };
     vm.runtime = { state: "running", ...started };
     vm.startedBy = this;
