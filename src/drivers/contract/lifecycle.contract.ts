@@ -9,12 +9,18 @@ const STOPPED_BY = ["graceful", "quit", "kill"];
 
 export function lifecycleContract(c: DriverContext): void {
   describe("one VM's life", () => {
-    it("starts, refuses a second start and a remove while running, shows its console, stops once and quarantines", async () => {
+    it("starts once when asked twice at once, refuses a second start and a remove while running, shows its console, stops once when asked twice and quarantines", async () => {
       const { driver, harness } = c;
       const spec = harness.spec("life");
       await driver.prepare("life", spec);
       const offset = await driver.logSize("life");
-      const started = await driver.start("life", spec);
+      // Two starts at once (a retried request): exactly one process, the other start refused.
+      const both = await Promise.allSettled([driver.start("life", spec), driver.start("life", spec)]);
+      const won = both.filter((r) => r.status === "fulfilled");
+      const lost = both.filter((r) => r.status === "rejected");
+      expect(won).toHaveLength(1);
+      expect(lost.map((r) => (r.reason as { code?: string }).code)).toEqual(["FAILED_PRECONDITION"]);
+      const started = won[0]!.value;
       expect(Number.isInteger(started.pid) && started.pid > 0).toBe(true);
       expect(await driver.inspect("life")).toEqual({ state: "running", ...started });
       expect(await driver.list()).toEqual(["life"]);
@@ -42,11 +48,18 @@ export function lifecycleContract(c: DriverContext): void {
       expect(streamed.text).toMatch(readyLine("life"));
       expect(streamed.offset).toBeGreaterThanOrEqual(all.offset);
 
-      const method = await driver.stop("life", harness.stopOptions);
+      // Two stops at once: one stops the VM, the other finds it not running.
+      const methods = await Promise.all([
+        driver.stop("life", harness.stopOptions),
+        driver.stop("life", harness.stopOptions),
+      ]);
+      expect(methods.filter((m) => m === "not-running")).toHaveLength(1);
+      const method = methods.find((m) => m !== "not-running")!;
       expect(STOPPED_BY).toContain(method);
-      // This instance spawned the process, so it knows how it ended.
+      // This instance spawned the process, so it knows how it ended: a guest that powered off, 0.
       const after = await driver.inspect("life");
       expect(after).toMatchObject({ state: "exited", exit: { known: true } });
+      if (method === "graceful") expect(after).toMatchObject({ exit: { code: 0, signal: null } });
       expect(await driver.stop("life", harness.stopOptions)).toBe("not-running");
       expect(await driver.inspect("life")).toEqual(after);
       expect(await driver.list()).toEqual(["life"]);

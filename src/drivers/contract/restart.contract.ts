@@ -31,6 +31,12 @@ export function restartContract(c: DriverContext): void {
         exit: { code: null, signal: null, known: false },
       });
       expect(await first.inspect("kept")).toMatchObject({ state: "exited", exit: { known: true } });
+      // A third instance adopting the stopped VM finds it exited, status unknown, and starts nothing.
+      const third = harness.restart();
+      expect(await third.adopt("kept")).toEqual({
+        state: "exited",
+        exit: { code: null, signal: null, known: false },
+      });
       await second.remove("kept");
       expect(await first.list()).toEqual([]);
     });
