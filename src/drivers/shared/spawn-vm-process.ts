@@ -1,14 +1,15 @@
 /**
- * Launching a VM's process (qemu, a microvm.nix runner, virtiofsd) so that it outlives the agent: in its own session (terminal signals to the agent do
- * not reach it), with output to a file (it never blocks on, or dies with, a pipe to the agent), and
- * unreferenced (the agent can exit while it runs). The exit status stays observable for as long as
+ * Launching a VM's process (qemu, passt, a microvm.nix runner, virtiofsd) so that it outlives the
+ * agent: in its own session (terminal signals to the agent do not reach it), with output to a file
+ * (it never blocks on, or dies with, a pipe to the agent), and unreferenced (the agent can exit
+ * while it runs). The exit status stays observable for as long as
  * the spawning process lives, which is what makes `VmExit.known` true.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync } from "node:fs";
 import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmExit } from "../../ports/vm-driver.js";
-import { openAppendSync } from "../shared/no-follow.js";
+import { openAppendSync } from "./no-follow.js";
 
 /** A VM process this process spawned. */
 export interface OwnChild {
