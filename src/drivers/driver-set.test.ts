@@ -93,6 +93,10 @@ runDriverContract("driver set (memory qemu + memory microvm-nix)", async () => {
   return {
     driver: set(),
     spec: (name) => parseVmSpec({ name, driver: "microvm-nix", microvm: { runner: "/nix/store/x-runner" } }),
+    missingFileSpec: (name) => {
+      nixHost.missingFiles.add("/missing/runner");
+      return parseVmSpec({ name, driver: "microvm-nix", microvm: { runner: "/missing/runner" } });
+    },
     restart: set,
     kill: async (name) => hostOf(name).crash(name),
     quarantined: async () =>

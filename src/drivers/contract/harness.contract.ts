@@ -13,6 +13,8 @@ export interface DriverHarness {
   driver: VmDriver;
   /** A spec for this driver whose guest prints `BLIXARD-READY name=<name>` on its console when up. */
   spec(name: string): VmSpec;
+  /** A spec for this driver that names a host file (kernel, runner, …) missing on this node. */
+  missingFileSpec(name: string): VmSpec;
   /** A new driver instance over the same state and processes: the agent after a restart. */
   restart(): VmDriver;
   /** Kills the VM's process behind the driver's back, as SIGKILL does. */

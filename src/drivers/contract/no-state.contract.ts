@@ -49,6 +49,13 @@ export function noStateContract(c: DriverContext): void {
       expect(await c.driver.list()).toEqual([]);
     });
 
+    it("refuses to prepare or start a VM whose spec names a missing host file, with FAILED_PRECONDITION, running nothing", async () => {
+      const spec = c.harness.missingFileSpec("lacking");
+      await expectRejection(() => c.driver.prepare("lacking", spec), "FAILED_PRECONDITION");
+      await expectRejection(() => c.driver.start("lacking", spec), "FAILED_PRECONDITION");
+      expect(await c.driver.inspect("lacking")).toEqual({ state: "absent" });
+    });
+
     it("makes a prepared VM known (listed, absent until started), prepares idempotently, and removes it", async () => {
       const spec = c.harness.spec("prepared");
       await c.driver.prepare("prepared", spec);

@@ -15,6 +15,10 @@ runDriverContract("memory", async () => {
   return {
     driver: new MemoryDriver(host),
     spec,
+    missingFileSpec: (name) => {
+      host.missingFiles.add("/missing/vmlinuz");
+      return parseVmSpec({ name, kernel: "/missing/vmlinuz" });
+    },
     restart: () => new MemoryDriver(host),
     kill: async (name) => host.crash(name),
     quarantined: async () => host.quarantined.map(({ name, reason }) => ({ vm: name, reason })),

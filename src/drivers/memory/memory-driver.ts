@@ -54,9 +54,10 @@ export class MemoryDriver implements VmDriver {
     this.revoked = true;
   }
 
-  async prepare(name: string, _spec: VmSpec, progress?: ProgressFn): Promise<void> {
+  async prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void> {
     this.enter(name);
     this.host.calls.push({ op: "prepare", name });
+    this.checkFiles(spec);
     if (this.host.failPrepares > 0) {
       this.host.failPrepares--;
       throw new BlixardError("DRIVER_FAILED", `injected prepare failure of VM ${name}`);
@@ -65,11 +66,12 @@ export class MemoryDriver implements VmDriver {
     progress?.({ step: "prepared", fraction: 1 });
   }
 
-  async start(name: string, _spec: VmSpec): Promise<StartedVm> {
+  async start(name: string, spec: VmSpec): Promise<StartedVm> {
     this.enter(name);
     const host = this.host;
     host.calls.push({ op: "start", name });
     this.refuseRunning(name, "start it again");
+    this.checkFiles(spec);
     // As qemu's start makes the state dir before it launches anything: a failed start leaves it.
     const vm = host.ensure(name);
     if (host.failStarts > 0) {
@@ -187,6 +189,19 @@ export class MemoryDriver implements VmDriver {
     const runtime = this.host.inspect(name);
     if (runtime.state === "running") {
       throw new BlixardError("FAILED_PRECONDITION", `VM ${name} is running as pid ${runtime.pid}; ${fix}`);
+    }
+  }
+
+  /** As the qemu driver's checkSpecFiles and microvm-nix's runner check: before anything is made. */
+  private checkFiles(spec: VmSpec): void {
+    const named = { kernel: spec.kernel, initrd: spec.initrd, disk: spec.disk, runner: spec.microvm?.runner };
+    for (const [field, file] of Object.entries(named)) {
+      if (file !== undefined && this.host.missingFiles.has(file)) {
+        throw new BlixardError(
+          "FAILED_PRECONDITION",
+          `${field} ${file} does not exist on this node; fix spec.${field}`,
+        );
+      }
     }
   }
 

@@ -57,6 +57,11 @@ export class MemoryHost {
   failStarts = 0;
   /** Switch: how many upcoming stops of a running VM fail with the VM still running (stuck in the kernel). */
   failStops = 0;
+  /**
+   * Switch: host files that are missing on this machine. A spec naming one (kernel, initrd, disk,
+   * runner) fails prepare and start with FAILED_PRECONDITION, as the real drivers' file checks do.
+   */
+  readonly missingFiles = new Set<string>();
   /** Every driver call on this host, in order, for tests to read. */
   readonly calls: MemoryCall[] = [];
   /** What remove moved aside instead of deleting, with the reason. */

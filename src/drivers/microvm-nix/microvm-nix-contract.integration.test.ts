@@ -42,6 +42,13 @@ runDriverContract("microvm-nix (prebuilt runner, TCG)", async () => {
     driver: newDriver(),
     spec: (name) =>
       parseVmSpec({ name, driver: "microvm-nix", memory: 256, microvm: { runner: runner(name) } }),
+    missingFileSpec: (name) =>
+      parseVmSpec({
+        name,
+        driver: "microvm-nix",
+        memory: 256,
+        microvm: { runner: join(root, "missing-runner") },
+      }),
     restart: newDriver,
     kill: async (name, pid) => {
       if (await isVmProcess(pid, vmStateDir(vmsDir, name).stateDir)) process.kill(pid, "SIGKILL");

@@ -52,6 +52,8 @@ runDriverContract("qemu (TCG, jailed)", async () => {
   return {
     driver: newDriver(),
     spec: (name) => parseVmSpec({ name, kernel: KERNEL, initrd: INITRD, memory: 256 }),
+    missingFileSpec: (name) =>
+      parseVmSpec({ name, kernel: path.join(root, "missing", "vmlinuz"), initrd: INITRD, memory: 256 }),
     restart: newDriver,
     kill: async (name, pid) => {
       if (await isVmProcess(pid, vmStateDir(vmsDir, name).stateDir)) process.kill(pid, "SIGKILL");
