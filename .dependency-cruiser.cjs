@@ -62,10 +62,24 @@ module.exports = {
     },
     {
       name: "sim-uses-no-production-adapters",
-      comment: "the simulator runs on the in-memory store (and the group-commit wrapper every node puts in front of a remote store), never on SQLite, etcd, qemu or the host",
+      comment: "the simulator runs on the in-memory store and driver (and the group-commit wrapper every node puts in front of a remote store), never on SQLite, etcd, qemu or the host",
       severity: "error",
       from: { path: layer("sim") , pathNot: PRODUCTION.pathNot },
-      to: { path: layer(`${ADAPTERS}|daemon|cli|bench`), pathNot: "^src/store/(memory|group-commit|shared)/" },
+      to: { path: layer(`${ADAPTERS}|daemon|cli|bench`), pathNot: ["^src/store/(memory|group-commit|shared)/", "^src/drivers/memory/"] },
+    },
+    {
+      name: "drivers-share-through-shared",
+      comment: "what several drivers use lives in drivers/shared/ (or jail/); a driver's folder (qemu/, microvm-nix/, memory/) is a leaf that only the composition (driver-set.ts, daemon/, bench/, sim/, tests) imports",
+      severity: "error",
+      from: { path: "^src/drivers/([^/]+)/", pathNot: PRODUCTION.pathNot },
+      to: { path: "^src/drivers/(qemu|microvm-nix|memory)/", pathNot: "^src/drivers/$1/" },
+    },
+    {
+      name: "memory-driver-is-for-tests-and-sim",
+      comment: "the in-memory driver runs no VM: only tests, the simulator and benchmarks use it, never a node",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["\\.test\\.ts$", "\\.contract\\.ts$", "^src/testing/", "^src/sim/", "^src/bench/", "^src/drivers/memory/"] },
+      to: { path: "^src/drivers/memory/" },
     },
     {
       name: "daemon-not-cli",

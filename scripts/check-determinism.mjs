@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Guards determinism: code the simulator runs (core, ports, state, the memory store and group commit, agent, control, api) must take time and
+// Guards determinism: code the simulator runs (core, ports, state, the memory store and driver, group commit, agent, control, api) must take time and
 // randomness from the injected Clock and Random, never from the wall clock or global randomness.
 // Run by `npm run lint`. It checks its own patterns against known samples first, so it cannot pass
 // by matching nothing.
@@ -12,6 +12,7 @@ const ROOTS = [
   "src/state",
   "src/store/memory",
   "src/store/group-commit",
+  "src/drivers/memory",
   "src/agent",
   "src/control",
   "src/node",

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import { MemoryDriver } from "../drivers/memory/memory-driver.js";
+import { MemoryHost } from "../drivers/memory/memory-host.js";
 import { silentLogger } from "../ports/logger.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { behindCompaction } from "../testing/behind-compaction.js";
-import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { seedVm } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
@@ -14,7 +15,7 @@ const NODE = "node-a";
 describe("Agent and store compaction", () => {
   let clock: ManualClock;
   let store: SqliteStore;
-  let driver: FakeDriver;
+  let driver: MemoryDriver;
   let agent: Agent | undefined;
 
   const record = (name: string): VmRecord => ({
@@ -35,7 +36,7 @@ describe("Agent and store compaction", () => {
   beforeEach(async () => {
     clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
-    driver = new FakeDriver(clock);
+    driver = new MemoryDriver(new MemoryHost({ clock }));
   });
   afterEach(async () => {
     await agent?.shutdown({ stopVms: false });

@@ -11,9 +11,10 @@ import type { VmEvent } from "../core/events.js";
 import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import { MemoryDriver } from "../drivers/memory/memory-driver.js";
+import { MemoryHost } from "../drivers/memory/memory-host.js";
 import { silentLogger } from "../ports/logger.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { placeOn } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
@@ -23,7 +24,7 @@ const NODE = "node-a";
 describe("Agent refusing records the API could not have written", () => {
   let clock: ManualClock;
   let store: SqliteStore;
-  let driver: FakeDriver;
+  let driver: MemoryDriver;
   let repo: VmRepository;
   let agent: Agent;
 
@@ -62,7 +63,7 @@ describe("Agent refusing records the API could not have written", () => {
   beforeEach(async () => {
     clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
-    driver = new FakeDriver(clock);
+    driver = new MemoryDriver(new MemoryHost({ clock }));
     repo = new VmRepository(store, clock);
     agent = new Agent({
       nodeId: NODE,

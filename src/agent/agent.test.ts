@@ -4,13 +4,14 @@ import { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import { MemoryDriver } from "../drivers/memory/memory-driver.js";
+import { MemoryHost } from "../drivers/memory/memory-host.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { silentLogger } from "../ports/logger.js";
 import type { Store, TxnRequest } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { countedWatches } from "../testing/counted-watches.js";
-import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { placeOn } from "../testing/seed-vms.js";
 import { Agent } from "./agent.js";
@@ -21,7 +22,7 @@ const stopOptions = { gracefulTimeoutMs: 1000, quitTimeoutMs: 1000, killTimeoutM
 describe("Agent", () => {
   let clock: ManualClock;
   let store: SqliteStore;
-  let driver: FakeDriver;
+  let driver: MemoryDriver;
   let repo: VmRepository;
   let agent: Agent;
   let probeOk: boolean;
@@ -112,7 +113,7 @@ describe("Agent", () => {
   beforeEach(async () => {
     clock = new ManualClock();
     store = await SqliteStore.open({ path: ":memory:", clock });
-    driver = new FakeDriver(clock);
+    driver = new MemoryDriver(new MemoryHost({ clock }));
     repo = new VmRepository(store, clock);
     probeOk = true;
     agent = newAgent();
@@ -142,7 +143,7 @@ describe("Agent", () => {
   it("restarts a crashed VM after the backoff and counts one restart", async () => {
     await create(record("web"));
     await settle();
-    driver.crash("web");
+    driver.host.crash("web");
     await advance(1000);
     const failed = await repo.get("web");
     expect(failed.status).toMatchObject({ phase: "Failed", restarts: 0 });
@@ -200,14 +201,14 @@ describe("Agent", () => {
     await update("web", (r) => ({ ...r, deleting: true }));
     await settle();
     await expect(repo.get("web")).rejects.toMatchObject({ code: "NOT_FOUND" });
-    expect(driver.vms.has("web")).toBe(false);
+    expect(driver.host.has("web")).toBe(false);
     expect(driver.calls.map((c) => c.op)).toEqual(["prepare", "start", "stop", "remove"]);
     // The port is free again: a new VM may forward it.
     await create(record("api", {}, { forwards: [{ host: 8080, guest: 80 }] }));
   });
 
   it("retries a failed start with backoff", async () => {
-    driver.failStarts = 1;
+    driver.host.failStarts = 1;
     await create(record("web"));
     await settle();
     expect((await repo.get("web")).status).toMatchObject({ phase: "Failed", consecutiveFailures: 1 });
@@ -220,7 +221,7 @@ describe("Agent", () => {
     await driver.prepare("stray", parseVmSpec({ name: "stray", kernel: "/k" }));
     await driver.start("stray", parseVmSpec({ name: "stray", kernel: "/k" }));
     await advance(1000);
-    expect(driver.vms.has("stray")).toBe(false);
+    expect(driver.host.has("stray")).toBe(false);
     expect(driver.calls.filter((c) => c.op === "stop").map((c) => c.name)).toEqual(["stray"]);
     // Its state is quarantined, never deleted: nobody asked for that, and it may be the only copy of
     // the guest's writes (after a failover, or when the store was lost). The event says so.
@@ -261,7 +262,7 @@ describe("Agent", () => {
     const other = new Agent({
       nodeId: "node-b",
       store,
-      driver: new FakeDriver(clock),
+      driver: new MemoryDriver(new MemoryHost({ clock })),
       clock,
       logger: silentLogger,
       prober,
@@ -327,7 +328,7 @@ describe("Agent", () => {
   });
 
   it("fences: stops every running VM and starts none until unfenced", async () => {
-    const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
+    const running = () => driver.host.running();
     await create(record("web"));
     await settle();
     expect(running()).toEqual(["web"]);
@@ -365,7 +366,7 @@ describe("Agent", () => {
   });
 
   it("fences the VMs it can when the driver fails on one, and does not reject", async () => {
-    const running = () => [...driver.vms].filter(([, vm]) => vm.runtime.state === "running").map(([n]) => n);
+    const running = () => driver.host.running();
     await create(record("a"));
     await create(record("b"));
     await settle();
@@ -388,7 +389,7 @@ describe("Agent", () => {
     await store.put(keys.status("web"), JSON.stringify(theirs));
     await placeOn(store, "web", "node-b");
     await settle();
-    expect([...driver.vms.values()].some((vm) => vm.runtime.state === "running")).toBe(false);
+    expect(driver.host.running().length > 0).toBe(false);
     const kv = await store.get(keys.status("web"));
     expect(JSON.parse(kv!.value)).toMatchObject({ node: "node-b", pid: 4242 });
     // The accident it stops: after a failover this node's overlay may hold the only copy of the guest's

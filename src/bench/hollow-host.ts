@@ -8,6 +8,8 @@
  *   node dist/bench/hollow-host.js NODES ENDPOINTS[,...] CLIENTS LEASE_TTL_SECONDS
  */
 import { createInterface } from "node:readline";
+import { MemoryDriver } from "../drivers/memory/memory-driver.js";
+import { MemoryHost } from "../drivers/memory/memory-host.js";
 import { NodeServices } from "../node/node-services.js";
 import { cryptoRandom } from "../platform/crypto-random.js";
 import { systemClock } from "../platform/system-clock.js";
@@ -15,7 +17,6 @@ import { silentLogger } from "../ports/logger.js";
 import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { countedWatches } from "../testing/counted-watches.js";
-import { FakeDriver } from "../testing/fake-driver.js";
 
 const [count, endpoints, clientCount, ttl] = process.argv.slice(2);
 const nodes = Number(count);
@@ -32,7 +33,7 @@ for (let i = 0; i < nodes; i++) {
   services.push(
     new NodeServices({
       store,
-      driver: new FakeDriver(systemClock),
+      driver: new MemoryDriver(new MemoryHost({ clock: systemClock })),
       clock: systemClock,
       logger: silentLogger,
       random: cryptoRandom,

@@ -16,9 +16,9 @@ import { jailedCommand, selfConfinedPlan } from "../drivers/jail/jail-command.js
 import { VmJail } from "../drivers/jail/vm-jail.js";
 import { launchPasst, stopPasst } from "../drivers/qemu/launch-passt.js";
 import { passtArgs } from "../drivers/qemu/passt.js";
-import { pollUntil } from "../drivers/qemu/poll.js";
-import { isVmProcess } from "../drivers/qemu/process-probe.js";
 import { vmPaths } from "../drivers/qemu/vm-paths.js";
+import { pollUntil } from "../drivers/shared/poll.js";
+import { isVmProcess } from "../drivers/shared/process-probe.js";
 import { systemClock } from "../platform/system-clock.js";
 
 export interface JailSetup {

@@ -12,8 +12,8 @@
  */
 import { join } from "node:path";
 import { errorMessage } from "../core/errors.js";
-import { rotateConsoleLog } from "../drivers/qemu/console-rotation.js";
-import { listVmNames } from "../drivers/qemu/vm-paths.js";
+import { rotateConsoleLog } from "../drivers/shared/console-rotation.js";
+import { listVmNames } from "../drivers/shared/vm-paths.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 

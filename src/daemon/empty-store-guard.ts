@@ -8,7 +8,7 @@
 
 import { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
-import { listVmNames } from "../drivers/qemu/vm-paths.js";
+import { listVmNames } from "../drivers/shared/vm-paths.js";
 import type { Store } from "../ports/store.js";
 
 export async function refuseEmptyStoreWithVms(store: Store, vmsDir: string, accept: boolean): Promise<void> {

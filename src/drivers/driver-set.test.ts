@@ -3,15 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseVmSpec } from "../core/vm-spec.js";
-import type { VmDriver } from "../ports/vm-driver.js";
-import { FakeDriver } from "../testing/fake-driver.js";
 import { ManualClock } from "../testing/manual-clock.js";
+import { runDriverContract } from "./driver.contract.js";
 import { DriverSet } from "./driver-set.js";
-
-/** A FakeDriver answering to another driver's name. */
-function named(name: string, fake: FakeDriver): VmDriver {
-  return new Proxy(fake, { get: (target, prop) => (prop === "name" ? name : Reflect.get(target, prop)) });
-}
+import { MemoryDriver } from "./memory/memory-driver.js";
+import { MemoryHost } from "./memory/memory-host.js";
 
 const qemuSpec = parseVmSpec({ name: "web", kernel: "/images/vmlinuz" });
 const nixSpec = parseVmSpec({ name: "web", driver: "microvm-nix" });
@@ -19,16 +15,16 @@ const stop = { gracefulTimeoutMs: 10, quitTimeoutMs: 10, killTimeoutMs: 10 };
 
 describe("DriverSet", () => {
   let vmsDir: string;
-  let qemu: FakeDriver;
-  let nix: FakeDriver;
+  let qemu: MemoryDriver;
+  let nix: MemoryDriver;
   let set: DriverSet;
 
   beforeEach(() => {
     vmsDir = mkdtempSync(join(tmpdir(), "blixard-driver-set-"));
     const clock = new ManualClock(0);
-    qemu = new FakeDriver(clock);
-    nix = new FakeDriver(clock);
-    set = new DriverSet([named("qemu", qemu), named("microvm-nix", nix)], vmsDir);
+    qemu = new MemoryDriver(new MemoryHost({ clock }), "qemu");
+    nix = new MemoryDriver(new MemoryHost({ clock }), "microvm-nix");
+    set = new DriverSet([qemu, nix], vmsDir);
   });
   afterEach(() => rmSync(vmsDir, { recursive: true, force: true }));
 
@@ -47,7 +43,7 @@ describe("DriverSet", () => {
   it("routes calls that carry only a name by the marker, also after a restart", async () => {
     await set.prepare("web", nixSpec);
     await set.start("web", nixSpec);
-    const restarted = new DriverSet([named("qemu", qemu), named("microvm-nix", nix)], vmsDir);
+    const restarted = new DriverSet([qemu, nix], vmsDir);
     expect((await restarted.adopt("web")).state).toBe("running");
     expect(await restarted.stop("web", stop)).toBe("graceful");
     await restarted.remove("web");
@@ -63,7 +59,7 @@ describe("DriverSet", () => {
   });
 
   it("refuses a driver the node does not offer, saying how to get it", async () => {
-    const qemuOnly = new DriverSet([named("qemu", qemu)], vmsDir);
+    const qemuOnly = new DriverSet([qemu], vmsDir);
     await expect(qemuOnly.prepare("web", nixSpec)).rejects.toThrow(
       /offers the qemu driver, not microvm-nix; install Nix/,
     );
@@ -83,4 +79,30 @@ describe("DriverSet", () => {
     await set.prepare("b", { ...nixSpec, name: "b" });
     expect(await set.list()).toEqual(["a", "b"]);
   });
+});
+
+// The set is a VmDriver too: over in-memory drivers, name-only calls must reach the VM's own driver.
+runDriverContract("driver set (memory qemu + memory microvm-nix)", async () => {
+  const vmsDir = mkdtempSync(join(tmpdir(), "blixard-driver-set-contract-"));
+  const clock = new ManualClock(0);
+  const qemuHost = new MemoryHost({ clock });
+  const nixHost = new MemoryHost({ clock, pidBase: 5000 });
+  const set = () =>
+    new DriverSet([new MemoryDriver(qemuHost, "qemu"), new MemoryDriver(nixHost, "microvm-nix")], vmsDir);
+  const hostOf = (name: string) => (nixHost.has(name) ? nixHost : qemuHost);
+  return {
+    driver: set(),
+    spec: (name) => parseVmSpec({ name, driver: "microvm-nix", microvm: { runner: "/nix/store/x-runner" } }),
+    missingFileSpec: (name) => {
+      nixHost.missingFiles.add("/missing/runner");
+      return parseVmSpec({ name, driver: "microvm-nix", microvm: { runner: "/missing/runner" } });
+    },
+    restart: set,
+    kill: async (name) => hostOf(name).crash(name),
+    quarantined: async () =>
+      [...qemuHost.quarantined, ...nixHost.quarantined].map(({ name, reason }) => ({ vm: name, reason })),
+    stopOptions: stop,
+    bootTimeoutMs: 1_000,
+    cleanup: async () => rmSync(vmsDir, { recursive: true, force: true }),
+  };
 });

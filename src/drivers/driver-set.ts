@@ -22,7 +22,7 @@ import type {
   VmDriver,
   VmRuntime,
 } from "../ports/vm-driver.js";
-import { vmPaths } from "./qemu/vm-paths.js";
+import { vmStateDir } from "./shared/vm-paths.js";
 
 export const MARKER_FILE = "driver";
 const LEGACY_DRIVER = "qemu";
@@ -66,19 +66,21 @@ export class DriverSet implements VmDriver {
     return driver.start(name, spec);
   }
 
-  stop(name: string, options: StopOptions): Promise<StopMethod> {
+  // Async, so that a bad name rejects the promise like every driver's calls rather than throwing
+  // synchronously past a caller's .catch() (the driver contract found it).
+  async stop(name: string, options: StopOptions): Promise<StopMethod> {
     return this.owner(name).stop(name, options);
   }
 
-  inspect(name: string): Promise<VmRuntime> {
+  async inspect(name: string): Promise<VmRuntime> {
     return this.owner(name).inspect(name);
   }
 
-  adopt(name: string): Promise<VmRuntime> {
+  async adopt(name: string): Promise<VmRuntime> {
     return this.owner(name).adopt(name);
   }
 
-  logs(name: string, tail?: number): Promise<LogTail> {
+  async logs(name: string, tail?: number): Promise<LogTail> {
     return this.owner(name).logs(name, tail);
   }
 
@@ -90,7 +92,7 @@ export class DriverSet implements VmDriver {
     return this.owner(name).followLogs(name, offset, signal);
   }
 
-  logSize(name: string): Promise<number> {
+  async logSize(name: string): Promise<number> {
     return this.owner(name).logSize(name);
   }
 
@@ -126,7 +128,7 @@ export class DriverSet implements VmDriver {
         `VM ${name} is running under the ${previous.name} driver; stop it before running it with ${driver.name}`,
       );
     }
-    const { stateDir } = vmPaths(this.vmsDir, name);
+    const { stateDir } = vmStateDir(this.vmsDir, name);
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const marker = join(stateDir, MARKER_FILE);
     await writeFile(`${marker}.partial`, `${driver.name}\n`, { mode: 0o600 });
@@ -137,7 +139,7 @@ export class DriverSet implements VmDriver {
   private owner(name: string): VmDriver {
     const known = this.owners.get(name);
     if (known) return known;
-    const { stateDir } = vmPaths(this.vmsDir, name);
+    const { stateDir } = vmStateDir(this.vmsDir, name);
     let recorded: string | undefined;
     try {
       // Synchronous: a few bytes, read once per VM; inspect runs on every reconcile and must stay cheap.

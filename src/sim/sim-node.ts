@@ -8,6 +8,8 @@
  */
 import type { NodeAllowance, NodeCapacity } from "../core/node-record.js";
 import type { Strategy } from "../core/placement.js";
+import { MemoryDriver } from "../drivers/memory/memory-driver.js";
+import { type DriverFaults, MemoryHost } from "../drivers/memory/memory-host.js";
 import { NodeServices } from "../node/node-services.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import { type Logger, silentLogger } from "../ports/logger.js";
@@ -16,9 +18,7 @@ import type { VmDriver } from "../ports/vm-driver.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import type { ManualClock } from "../testing/manual-clock.js";
 import { FaultyStore, type StoreFaults } from "./faulty-store.js";
-import { RevocableDriver } from "./revocable-driver.js";
 import type { SeededRandom } from "./seeded-random.js";
-import { type DriverFaults, SimDriver } from "./sim-driver.js";
 import { type Heartbeat, SimWatchdog } from "./sim-watchdog.js";
 import { SkewedClock } from "./skewed-clock.js";
 
@@ -44,7 +44,8 @@ const STOP_OPTIONS = { gracefulTimeoutMs: 10_000, quitTimeoutMs: 5_000, killTime
 const prober: HealthProber = { tcp: async () => true, http: async () => true };
 
 export class SimNode {
-  readonly driver: SimDriver;
+  /** The node's hypervisor: its VMs outlive an agent and die with the host. */
+  readonly driver: MemoryHost;
   readonly clock: SkewedClock;
   /** Where the node's services log: silent unless the run is verbose. */
   logger: Logger = silentLogger;
@@ -56,7 +57,7 @@ export class SimNode {
   incarnation = 0;
   wrappers: PortWrappers = {};
   private connection: FaultyStore | undefined;
-  private handle: RevocableDriver | undefined;
+  private handle: MemoryDriver | undefined;
   private cut = false;
   private storeFaults: StoreFaults;
 
@@ -70,7 +71,12 @@ export class SimNode {
   ) {
     this.storeFaults = storeFaults;
     this.clock = new SkewedClock(base.clock, config.skewMs);
-    this.driver = new SimDriver(base.clock, base.random.fork(`${id}/driver`), driverFaults, pidBase);
+    this.driver = new MemoryHost({
+      clock: base.clock,
+      random: base.random.fork(`${id}/driver`),
+      faults: driverFaults,
+      pidBase,
+    });
   }
 
   get up(): boolean {
@@ -109,7 +115,8 @@ export class SimNode {
       this.storeFaults,
     );
     connection.partitioned = this.cut;
-    const handle = new RevocableDriver(this.driver);
+    // One driver per agent process: revoked when that process dies.
+    const handle = new MemoryDriver(this.driver, "sim");
     this.connection = connection;
     this.handle = handle;
     // As a cluster node's etcd store is: concurrent transactions share round trips.

@@ -9,6 +9,7 @@ import { VmRepository } from "../api/vm-repository.js";
 import { errorMessage } from "../core/errors.js";
 import type { ScheduledVm, VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import type { DriverFaults } from "../drivers/memory/memory-host.js";
 import type { Store } from "../ports/store.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { scheduledVms } from "./decode.js";
@@ -23,7 +24,6 @@ import {
 import { Liveness } from "./liveness.js";
 import { PLANTED_BUGS } from "./planted-bugs.js";
 import { SeededRandom } from "./seeded-random.js";
-import type { DriverFaults } from "./sim-driver.js";
 import { SimNode, type SimNodeConfig } from "./sim-node.js";
 import { type LogSink, traceLogger } from "./trace-logger.js";
 

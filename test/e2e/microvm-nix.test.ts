@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostCwdCandidates } from "../../src/drivers/jail/jail-view.js";
 import { hostTscKhz } from "../../src/drivers/qemu/host-tsc.js";
-import { isVmProcess, procCwd } from "../../src/drivers/qemu/process-probe.js";
+import { isVmProcess, procCwd } from "../../src/drivers/shared/process-probe.js";
 import { writeRunnerFixture } from "../../src/testing/microvm-runner.js";
 import { freePort, image, isAlive, TestNode, until } from "./harness.js";
 

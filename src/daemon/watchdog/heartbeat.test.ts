@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { pidExists } from "../../drivers/qemu/process-probe.js";
+import { pidExists } from "../../drivers/shared/process-probe.js";
 import { heartbeatAgeMs, writeHeartbeat } from "./heartbeat.js";
 
 const WATCHDOG = join(import.meta.dirname, "watchdog-main.ts");

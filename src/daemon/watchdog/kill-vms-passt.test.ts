@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isVmProcess, procCmdline } from "../../drivers/qemu/process-probe.js";
+import { isVmProcess, procCmdline } from "../../drivers/shared/process-probe.js";
 import { killNodeVms } from "./kill-vms.js";
 
 async function started(argv: string[]): Promise<number> {

@@ -5,15 +5,15 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { readLaunchRecord, readPidfile } from "../../drivers/qemu/launch-record.js";
-import { isVmProcess } from "../../drivers/qemu/process-probe.js";
+import { isVmProcess } from "../../drivers/shared/process-probe.js";
+import { readPidfile, readRecordFile } from "../../drivers/shared/record-file.js";
 
 export async function killNodeVms(vmsDir: string): Promise<{ name: string; pid: number }[]> {
   if (!existsSync(vmsDir)) return [];
   const killed: { name: string; pid: number }[] = [];
   for (const name of readdirSync(vmsDir)) {
     const stateDir = join(vmsDir, name);
-    const record = await readLaunchRecord(join(stateDir, "vm.json"));
+    const record = await readRecordFile(join(stateDir, "vm.json"));
     // passt (the VM's user networking) would end with qemu anyway; killed too so nothing is left.
     const passt = record?.passtPid;
     if (passt !== undefined && (await isVmProcess(passt, stateDir))) {

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { findOnPath } from "../microvm-nix/offer.js";
+import { findOnPath } from "../shared/find-on-path.js";
 import type { CgroupVersion } from "./cgroups.js";
 
 export type IsolationMode = "strict" | "none";

@@ -5,9 +5,9 @@
  */
 import { constants } from "node:fs";
 import { copyFile, rename, rm } from "node:fs/promises";
-import { imageInfo, qemuImg } from "../qemu/disk-overlay.js";
-import { checkReadableFile } from "../qemu/input-files.js";
 import { fileExists } from "../shared/files.js";
+import { checkReadableFile } from "../shared/input-files.js";
+import { imageInfo, qemuImg } from "../shared/qemu-img.js";
 
 /** Copies `base` to `image` unless it exists already; returns whether it copied. */
 export async function ensureDiskImage(qemuImgBinary: string, base: string, image: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { MicrovmSpec } from "../../core/microvm-spec.js";
 import type { VmSpec } from "../../core/vm-spec.js";
-import { checkReadableFile } from "../qemu/input-files.js";
+import { checkReadableFile } from "../shared/input-files.js";
 import { type FlakeBase, generateFlake } from "./flake-gen.js";
 
 /** `0-web.nix`: the spec's order first, then a name nix and any file system accept. */

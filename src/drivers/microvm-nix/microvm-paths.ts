@@ -5,7 +5,7 @@
  * directory is this directory. Blixard's own files sit next to them.
  */
 import { join } from "node:path";
-import { vmPaths } from "../qemu/vm-paths.js";
+import { vmStateDir } from "../shared/vm-paths.js";
 import { CONTROL_SOCKET, DISK_IMAGE } from "./flake-gen.js";
 
 export interface MicrovmPaths {
@@ -25,7 +25,7 @@ export interface MicrovmPaths {
 }
 
 export function microvmPaths(vmsDir: string, name: string): MicrovmPaths {
-  const base = vmPaths(vmsDir, name);
+  const base = vmStateDir(vmsDir, name);
   const { stateDir } = base;
   return {
     stateDir,

@@ -18,7 +18,7 @@ import { silentLogger } from "../../ports/logger.js";
 import { writeRunnerFixture } from "../../testing/microvm-runner.js";
 import { imageDir } from "../../testing/test-image.js";
 import { hostTscKhz } from "../qemu/host-tsc.js";
-import { isVmProcess } from "../qemu/process-probe.js";
+import { isVmProcess } from "../shared/process-probe.js";
 import { MicrovmNixDriver } from "./microvm-nix-driver.js";
 import { nixString } from "./nix-expr.js";
 

@@ -8,7 +8,7 @@ import { appendFile } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import type { Clock } from "../../ports/clock.js";
 import type { ProgressFn } from "../../ports/vm-driver.js";
-import { fileSize, readSince } from "../qemu/console-log.js";
+import { fileSize, readSince } from "../shared/console-log.js";
 import { BuildProgress } from "./build-progress.js";
 import { runnerAttr } from "./flake-gen.js";
 

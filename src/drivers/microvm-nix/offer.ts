@@ -4,8 +4,10 @@
  * on nodes that cannot build them. `on` offers it regardless (a node that runs only prebuilt
  * runners, or whose nix is elsewhere); `off` never does.
  */
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findOnPath } from "../shared/find-on-path.js";
+
+// Re-exported: the node asks for nix through the offer.
+export { findOnPath };
 
 export type MicrovmNixMode = "auto" | "on" | "off";
 
@@ -13,19 +15,6 @@ export interface MicrovmNixOffer {
   offered: boolean;
   /** For the node's log. */
   reason: string;
-}
-
-/** The first executable `name` on `path`, or undefined. */
-export function findOnPath(name: string, path = process.env["PATH"] ?? ""): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === "") continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
 }
 
 /** `nix`: where nix was found (findOnPath("nix")), or undefined. */

@@ -9,11 +9,11 @@ import { rm } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
-import { readSince } from "../qemu/console-log.js";
-import { pollUntil } from "../qemu/poll.js";
-import { isVmProcess } from "../qemu/process-probe.js";
-import { killQuietly, type OwnChild, spawnQemu } from "../qemu/spawn-qemu.js";
+import { readSince } from "../shared/console-log.js";
 import { fileExists } from "../shared/files.js";
+import { pollUntil } from "../shared/poll.js";
+import { isVmProcess } from "../shared/process-probe.js";
+import { killQuietly, type OwnChild, spawnVmProcess } from "../shared/spawn-vm-process.js";
 import type { MicrovmPaths } from "./microvm-paths.js";
 import type { RunnerLayout } from "./runner-layout.js";
 
@@ -53,7 +53,7 @@ export async function startVirtiofsd(
   const script = layout.helpers["virtiofsd-run"];
   if (!script) return undefined;
   for (const socket of layout.virtiofsSockets) await rm(`${paths.stateDir}/${socket}`, { force: true });
-  const own = await spawnQemu(script, [], paths.stateDir, paths.virtiofsdLog, (exit, pid) =>
+  const own = await spawnVmProcess(script, [], paths.stateDir, paths.virtiofsdLog, (exit, pid) =>
     ctx.log.info({ vm: name, pid, ...exit }, "virtiofsd-run exited"),
   );
   const ready = await pollUntil(ctx.clock, timeoutMs, 50, async () => {

@@ -2,42 +2,9 @@
  * The copy-on-write overlay a VM boots from. The user's disk image is the overlay's read-only
  * backing file, so several VMs can share one base image and a guest can never corrupt it.
  */
-import { execFile } from "node:child_process";
 import { rename, rm } from "node:fs/promises";
-import { promisify } from "node:util";
-import { BlixardError, errorMessage } from "../../core/errors.js";
-
-const execFileAsync = promisify(execFile);
-
-export interface ImageInfo {
-  format: string;
-  backingFilename?: string;
-}
-
-export async function qemuImg(binary: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(binary, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new BlixardError("DRIVER_FAILED", `${binary} ${args[0]} failed: ${stderr || errorMessage(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/** Reads an image's format and backing file. Shares locks, so it also works on a running VM's overlay. */
-export async function imageInfo(binary: string, file: string): Promise<ImageInfo> {
-  const stdout = await qemuImg(binary, ["info", "--force-share", "--output=json", file]);
-  const info = JSON.parse(stdout) as { format?: unknown; "backing-filename"?: unknown };
-  if (typeof info.format !== "string") {
-    throw new BlixardError("DRIVER_FAILED", `qemu-img info ${file} reported no format`);
-  }
-  const backing = info["backing-filename"];
-  return typeof backing === "string"
-    ? { format: info.format, backingFilename: backing }
-    : { format: info.format };
-}
+import { BlixardError } from "../../core/errors.js";
+import { imageInfo, qemuImg } from "../shared/qemu-img.js";
 
 /**
  * Creates `overlay` backed by `base` unless it exists. An existing overlay backed by a different

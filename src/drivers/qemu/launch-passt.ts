@@ -9,10 +9,10 @@ import { BlixardError } from "../../core/errors.js";
 import type { Clock } from "../../ports/clock.js";
 import { setprivArgs } from "../jail/jail-command.js";
 import { VM_GROUP } from "../jail/vm-uid.js";
-import { readSince } from "./console-log.js";
-import { pollUntil, withTimeout } from "./poll.js";
-import { isVmProcess } from "./process-probe.js";
-import { killQuietly, type OwnChild, spawnQemu } from "./spawn-qemu.js";
+import { readSince } from "../shared/console-log.js";
+import { pollUntil, withTimeout } from "../shared/poll.js";
+import { isVmProcess } from "../shared/process-probe.js";
+import { killQuietly, type OwnChild, spawnVmProcess } from "../shared/spawn-vm-process.js";
 import type { VmPaths } from "./vm-paths.js";
 
 export interface PasstLaunch {
@@ -36,7 +36,7 @@ export async function launchPasst(launch: PasstLaunch): Promise<OwnChild> {
   const { paths, clock } = launch;
   await rm(paths.passtSocket, { force: true });
   const [binary, ...args] = launch.command as [string, ...string[]];
-  const own = await spawnQemu(
+  const own = await spawnVmProcess(
     binary,
     args,
     paths.stateDir,

@@ -20,7 +20,7 @@ import { openToVmGroup } from "../jail/data-dir-access.js";
 import { probeHostIsolation } from "../jail/host-isolation.js";
 import { removeJailLeftovers } from "../jail/leftovers.js";
 import { VmJail } from "../jail/vm-jail.js";
-import { isVmProcess, pidExists } from "./process-probe.js";
+import { isVmProcess, pidExists } from "../shared/process-probe.js";
 import { QemuDriver } from "./qemu-driver.js";
 import { vmPaths } from "./vm-paths.js";
 
@@ -182,56 +182,8 @@ describe("QemuDriver with real TCG guests", () => {
     TEST_MS,
   );
 
-  it(
-    "reports a VM killed behind its back as exited by SIGKILL, keeping earlier console output",
-    async () => {
-      const driver = newDriver();
-      const before = await driver.logSize("it-web");
-      const pid = await bootReady(driver, "it-web");
-      process.kill(pid, "SIGKILL");
-      // kill() returns before the kernel has torn the process down: look until it is gone.
-      let runtime = await driver.inspect("it-web");
-      for (let i = 0; i < 50 && runtime.state === "running"; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        runtime = await driver.inspect("it-web");
-      }
-      expect(runtime).toEqual({
-        state: "exited",
-        exit: { code: null, signal: "SIGKILL", known: true },
-      });
-      // The log is appended to across starts: the first boot's output is still there.
-      expect(before).toBeGreaterThan(0);
-      expect((await driver.logs("it-web")).text.match(/BLIXARD-READY name=it-web/g)).toHaveLength(2);
-      await driver.remove("it-web");
-      expect(await driver.list()).toEqual([]);
-      expect(await driver.inspect("it-web")).toEqual({ state: "absent" });
-    },
-    TEST_MS,
-  );
-
-  it(
-    "lets a new driver instance (a restarted agent) adopt a running VM and stop it",
-    async () => {
-      const first = newDriver();
-      const pid = await bootReady(first, "it-adopt");
-      const second = newDriver();
-      const adopted = await second.adopt("it-adopt");
-      expect(adopted).toMatchObject({ state: "running", pid });
-      expect(await timedStop(second, "it-adopt", STOP)).toBe("graceful");
-      // Only the instance that spawned qemu can know how it exited.
-      expect(await second.inspect("it-adopt")).toEqual({
-        state: "exited",
-        exit: { code: null, signal: null, known: false },
-      });
-      expect(await first.inspect("it-adopt")).toEqual({
-        state: "exited",
-        exit: { code: 0, signal: null, known: true },
-      });
-      // Checked last: until the spawning instance's process reaps it, qemu lingers as a zombie.
-      expect(pidExists(pid)).toBe(false);
-    },
-    TEST_MS,
-  );
+  // Re-adoption by a new driver instance and a VM killed behind the driver's back: the driver
+  // contract (qemu-contract.integration.test.ts).
 
   it(
     "stops a guest that ignores Ctrl-Alt-Del with QMP quit once the graceful timeout passes",

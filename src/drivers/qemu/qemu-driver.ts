@@ -14,21 +14,23 @@ import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "
 import { jailedCommand, selfConfinedPlan } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
+import { fileSize, readSince } from "../shared/console-log.js";
 import { fileExists } from "../shared/files.js";
+import { withTimeout } from "../shared/poll.js";
+import { imageInfo } from "../shared/qemu-img.js";
+import { readPidfile } from "../shared/record-file.js";
+import { killQuietly, spawnVmProcess } from "../shared/spawn-vm-process.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import type { Accel } from "./accel.js";
-import { fileSize, readSince } from "./console-log.js";
-import { ensureOverlay, imageInfo } from "./disk-overlay.js";
+import { ensureOverlay } from "./disk-overlay.js";
 import { hostTscKhz } from "./host-tsc.js";
 import { checkSpecFiles } from "./input-files.js";
 import { launchPasst, stopPasst, unjailedPasst } from "./launch-passt.js";
-import { readLaunchRecord, readPidfile, writeLaunchRecord } from "./launch-record.js";
+import { readLaunchRecord, writeLaunchRecord } from "./launch-record.js";
 import { passtArgs } from "./passt.js";
-import { withTimeout } from "./poll.js";
 import { buildQemuArgs, qemuKernel } from "./qemu-args.js";
 import { qmpOnce } from "./qmp-client.js";
-import { killQuietly, spawnQemu } from "./spawn-qemu.js";
 import { stopVm } from "./stop-vm.js";
 import { type VmPaths, vmPaths } from "./vm-paths.js";
 import { waitUntilReady } from "./wait-ready.js";
@@ -140,15 +142,15 @@ export class QemuDriver extends StateDirDriver {
       });
       const [binary, ...args] = wrap(this.qemuBinary, argv) as [string, ...string[]];
       const stderrOffset = await fileSize(paths.stderrLog);
-      let own: Awaited<ReturnType<typeof spawnQemu>>;
+      let own: Awaited<ReturnType<typeof spawnVmProcess>>;
       try {
-        own = await spawnQemu(
+        own = await spawnVmProcess(
           binary,
           args,
           paths.stateDir,
           paths.stderrLog,
           (exit, pid) => this.log.info({ vm: name, pid, ...exit }, "qemu exited"),
-          undefined,
+          "is qemu-system-x86 installed?",
           env,
         );
       } catch (err) {

@@ -5,8 +5,8 @@
 import { errorMessage } from "../../core/errors.js";
 import type { Clock } from "../../ports/clock.js";
 import type { VmExit } from "../../ports/vm-driver.js";
-import { readPidfile } from "./launch-record.js";
-import { pollUntil } from "./poll.js";
+import { pollUntil } from "../shared/poll.js";
+import { readPidfile } from "../shared/record-file.js";
 import { qmpOnce } from "./qmp-client.js";
 import type { VmPaths } from "./vm-paths.js";
 

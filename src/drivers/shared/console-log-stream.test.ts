@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readTail } from "../qemu/console-log.js";
-import { rotateConsoleLog } from "../qemu/console-rotation.js";
+import { readTail } from "./console-log.js";
 import { streamConsoleLog } from "./console-log-stream.js";
+import { rotateConsoleLog } from "./console-rotation.js";
 
 let dir: string;
 let file: string;

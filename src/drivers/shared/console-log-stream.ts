@@ -12,8 +12,8 @@
 import type { FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import type { LogStream } from "../../ports/vm-driver.js";
-import { rotatedFile, rotationOf, withLogLock } from "../qemu/console-rotation.js";
-import { openIfExists } from "../qemu/log-files.js";
+import { rotatedFile, rotationOf, withLogLock } from "./console-rotation.js";
+import { openIfExists } from "./log-files.js";
 
 /** Bytes of the log read (and sent) per chunk. */
 export const LOG_STREAM_CHUNK = 64 * 1024;

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { rotateConsoleLog } from "../qemu/console-rotation.js";
-import { writeRecordFile } from "../qemu/launch-record.js";
+import { rotateConsoleLog } from "./console-rotation.js";
 import { appendNoFollow, createFresh, openAppendSync, openReadNoFollow } from "./no-follow.js";
+import { writeRecordFile } from "./record-file.js";
 
 describe("files in a state dir the VM's uid owns", () => {
   let dir: string;

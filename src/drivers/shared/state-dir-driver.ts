@@ -20,13 +20,13 @@ import type {
   VmDriver,
   VmRuntime,
 } from "../../ports/vm-driver.js";
-import { fileSize, followFile, readTail } from "../qemu/console-log.js";
-import type { OwnChild } from "../qemu/spawn-qemu.js";
-import { listVmNames } from "../qemu/vm-paths.js";
+import { fileSize, followFile, readTail } from "./console-log.js";
 import { streamConsoleLog } from "./console-log-stream.js";
 import { fileExists } from "./files.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { quarantineDirFor, quarantineStateDir } from "./quarantine.js";
+import type { OwnChild } from "./spawn-vm-process.js";
+import { listVmNames } from "./vm-paths.js";
 
 export interface StateDirFiles {
   stateDir: string;

@@ -4,9 +4,9 @@
  */
 import type { Clock } from "../../ports/clock.js";
 import type { VmRuntime } from "../../ports/vm-driver.js";
-import { withTimeout } from "../qemu/poll.js";
-import { isVmProcess } from "../qemu/process-probe.js";
-import type { OwnChild } from "../qemu/spawn-qemu.js";
+import { withTimeout } from "./poll.js";
+import { isVmProcess } from "./process-probe.js";
+import type { OwnChild } from "./spawn-vm-process.js";
 
 /** How long inspect waits for Node to reap a child that has just died, so its status is known. */
 export const REAP_GRACE_MS = 1_000;

@@ -1,6 +1,6 @@
 /** Small file reads shared by the console log's readers and its rotation: a missing file is empty. */
 import { type FileHandle, stat } from "node:fs/promises";
-import { openReadNoFollow } from "../shared/no-follow.js";
+import { openReadNoFollow } from "./no-follow.js";
 
 /** Read size for log files: a large log is read a chunk at a time, never whole into memory. */
 export const CHUNK = 64 * 1024;

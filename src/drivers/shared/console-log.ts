@@ -1,6 +1,7 @@
 /**
- * Reading the serial console log, which qemu appends to for the VM's whole life (and across
- * restarts). Reads are bounded so that a large log never has to fit in memory to show its tail.
+ * Reading a VM's serial console log, which its process (qemu, a microvm.nix runner) appends to for
+ * the VM's whole life (and across restarts). Reads are bounded so that a large log never has to fit
+ * in memory to show its tail.
  * The log is rotated by copytruncate (console-rotation.ts); a follower picks up across a rotation.
  */
 import { StringDecoder } from "node:string_decoder";

@@ -11,9 +11,9 @@
 import { constants } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import { resolve } from "node:path";
-import { KeyedLock } from "../shared/keyed-lock.js";
-import { createFresh } from "../shared/no-follow.js";
+import { KeyedLock } from "./keyed-lock.js";
 import { CHUNK, fileSize, openIfExists } from "./log-files.js";
+import { createFresh } from "./no-follow.js";
 
 export interface Rotation {
   /** How many times this process has rotated the log. */

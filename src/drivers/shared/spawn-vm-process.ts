@@ -1,16 +1,17 @@
 /**
- * Launching qemu so that it outlives the agent: in its own session (terminal signals to the agent do
- * not reach it), with output to a file (it never blocks on, or dies with, a pipe to the agent), and
- * unreferenced (the agent can exit while it runs). The exit status stays observable for as long as
+ * Launching a VM's process (qemu, passt, a microvm.nix runner, virtiofsd) so that it outlives the
+ * agent: in its own session (terminal signals to the agent do not reach it), with output to a file
+ * (it never blocks on, or dies with, a pipe to the agent), and unreferenced (the agent can exit
+ * while it runs). The exit status stays observable for as long as
  * the spawning process lives, which is what makes `VmExit.known` true.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync } from "node:fs";
 import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmExit } from "../../ports/vm-driver.js";
-import { openAppendSync } from "../shared/no-follow.js";
+import { openAppendSync } from "./no-follow.js";
 
-/** A qemu this process spawned. */
+/** A VM process this process spawned. */
 export interface OwnChild {
   pid: number;
   /** Set once Node has reaped the process. */
@@ -18,14 +19,14 @@ export interface OwnChild {
   exited: Promise<VmExit>;
 }
 
-export async function spawnQemu(
+export async function spawnVmProcess(
   binary: string,
   argv: string[],
   cwd: string,
   outputFile: string,
   onExit: (exit: VmExit, pid: number) => void,
   /** What to tell the user when the binary cannot be run at all. */
-  missingHint = "is qemu-system-x86 installed?",
+  missingHint = "is it installed?",
   /** The child's environment; the node's own unless given (the jail gives only PATH). */
   env?: NodeJS.ProcessEnv,
 ): Promise<OwnChild> {
