@@ -65,6 +65,24 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       return { vm: vmToProto(views[0]!), replicas: views.map(vmToProto) };
     },
 
+    async updateVm(req, ctx) {
+      const input = specInputFromProto(req.spec);
+      // Read first: NOT_FOUND tells `apply` to create it, and admission checks only new forwards.
+      const current = await repo.get(validName(typeof input["name"] === "string" ? input["name"] : ""));
+      const spec = await admit(deps, ctx, input, current.spec);
+      const result = await repo.updateSpec({ spec, dryRun: req.dryRun, actor: actorOf(ctx)?.name });
+      return {
+        vm: vmToProto(result.written ? await repo.get(spec.name) : current),
+        changes: result.changes.map((c) => ({
+          path: c.path,
+          oldValue: json(c.before),
+          newValue: json(c.after),
+        })),
+        restart: result.restart,
+        dryRun: req.dryRun,
+      };
+    },
+
     async scaleVmGroup(req, ctx) {
       const group = validName(req.group);
       if (req.replicas > MAX_REPLICAS) throw replicasProblem(`at most ${MAX_REPLICAS} replicas`);
@@ -262,10 +280,16 @@ function eventToProto(event: LoggedEvent) {
   return { ...event, actor: event.actor ?? "", revision: BigInt(event.revision) };
 }
 
+/**
+ * Validates a spec for a create, or for an update of a VM whose spec is `current`: the same schema,
+ * roles and host checks, except that the host ports the VM forwards already are not probed (its own
+ * process holds them).
+ */
 async function admit(
   deps: VmServiceDeps,
   ctx: HandlerContext,
   input: Record<string, unknown>,
+  current?: VmSpec,
 ): Promise<VmSpec> {
   // A microvm-nix VM boots the kernel its NixOS configuration builds; only qemu VMs take the default image.
   if (input["kernel"] === undefined && (input["driver"] ?? "qemu") === "qemu") {
@@ -283,12 +307,27 @@ async function admit(
   const spec = parseVmSpec(input);
   // Before the host checks, so that a caller without the admin role cannot probe which files exist.
   permitSpec(deps, ctx, spec);
-  const violations = await deps.admission(spec);
+  const held = new Set(current?.forwards.map((f) => `${f.protocol}/${f.host}`));
+  const probed = spec.forwards.flatMap((f, i) => (held.has(`${f.protocol}/${f.host}`) ? [] : [i]));
+  const violations = (await deps.admission({ ...spec, forwards: probed.map((i) => spec.forwards[i]!) })).map(
+    (v) => ({
+      ...v,
+      field: v.field.replace(
+        /^spec\.forwards\.(\d+)/,
+        (_, j: string) => `spec.forwards.${probed[Number(j)]}`,
+      ),
+    }),
+  );
   if (violations.length > 0) {
     const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
     throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
   }
   return spec;
+}
+
+/** A spec value on the wire: JSON, or absent when the field is unset. */
+function json(value: unknown): string | undefined {
+  return value === undefined ? undefined : JSON.stringify(value);
 }
 
 /** The audit event of a user's request: who asked for what. */

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/vm.proto.
  */
 export const file_blixard_v1_vm: GenFile = /*@__PURE__*/
-  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxImwKBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQSDQoFYWN0b3IYByABKAkiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMiyAQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBEi0KB21pY3Jvdm0YDiABKAsyFy5ibGl4YXJkLnYxLk1pY3Jvdm1TcGVjSAqIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudEIKCghfbWljcm92bSL8AgoLTWljcm92bVNwZWMSEgoFZmxha2UYASABKAlIAIgBARITCgZydW5uZXIYAiABKAlIAYgBARIXCgpoeXBlcnZpc29yGAMgASgJSAKIAQESFAoHbml4cGtncxgEIAEoCUgDiAEBEhoKDW1pY3Jvdm1fZmxha2UYBSABKAlIBIgBARIPCgdtb2R1bGVzGAYgAygJEhMKBmNvbmZpZxgHIAEoCUgFiAEBEjAKCmludGVyZmFjZXMYCCADKAsyHC5ibGl4YXJkLnYxLk1pY3Jvdm1JbnRlcmZhY2USKAoGc2hhcmVzGAkgAygLMhguYmxpeGFyZC52MS5NaWNyb3ZtU2hhcmUSKgoHdm9sdW1lcxgKIAMoCzIZLmJsaXhhcmQudjEuTWljcm92bVZvbHVtZUIICgZfZmxha2VCCQoHX3J1bm5lckINCgtfaHlwZXJ2aXNvckIKCghfbml4cGtnc0IQCg5fbWljcm92bV9mbGFrZUIJCgdfY29uZmlnIpgBChBNaWNyb3ZtSW50ZXJmYWNlEgwKBHR5cGUYASABKAkSCgoCaWQYAiABKAkSCwoDbWFjGAMgASgJEhMKBmJyaWRnZRgEIAEoCUgAiAEBEjEKB21hY3Z0YXAYBSABKAsyGy5ibGl4YXJkLnYxLk1hY3Z0YXBTZXR0aW5nc0gBiAEBQgkKB19icmlkZ2VCCgoIX21hY3Z0YXAiLQoPTWFjdnRhcFNldHRpbmdzEgwKBGxpbmsYASABKAkSDAoEbW9kZRgCIAEoCSJeCgxNaWNyb3ZtU2hhcmUSCwoDdGFnGAEgASgJEg4KBnNvdXJjZRgCIAEoCRITCgttb3VudF9wb2ludBgDIAEoCRISCgVwcm90bxgEIAEoCUgAiAEBQggKBl9wcm90byKJAQoNTWljcm92bVZvbHVtZRINCgVpbWFnZRgBIAEoCRITCgttb3VudF9wb2ludBgCIAEoCRIMCgRzaXplGAMgASgNEhQKB2ZzX3R5cGUYBCABKAlIAIgBARIWCglyZWFkX29ubHkYBSABKAhIAYgBAUIKCghfZnNfdHlwZUIMCgpfcmVhZF9vbmx5ImAKCVBsYWNlbWVudBIVCghzdHJhdGVneRgBIAEoCUgAiAEBEhMKC2NvbnN0cmFpbnRzGAIgAygJEhEKBG5vZGUYAyABKAlIAYgBAUILCglfc3RyYXRlZ3lCBwoFX25vZGUiYQoIRXhpdEluZm8SEQoEY29kZRgBIAEoBUgAiAEBEhMKBnNpZ25hbBgCIAEoCUgBiAEBEg0KBWtub3duGAMgASgIEgoKAmF0GAQgASgJQgcKBV9jb2RlQgkKB19zaWduYWwiwgIKCFZtU3RhdHVzEg0KBXBoYXNlGAEgASgJEgwKBG5vZGUYAiABKAkSEAoDcGlkGAMgASgFSACIAQESEAoIcmVzdGFydHMYBCABKA0SDgoGaGVhbHRoGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSFwoKc3RhcnRlZF9hdBgHIAEoCUgBiAEBEhUKCHJlYWR5X2F0GAggASgJSAKIAQESLAoJbGFzdF9leGl0GAkgASgLMhQuYmxpeGFyZC52MS5FeGl0SW5mb0gDiAEBEhwKD25leHRfcmVzdGFydF9hdBgKIAEoCUgEiAEBEhIKCnVwZGF0ZWRfYXQYCyABKAlCBgoEX3BpZEINCgtfc3RhcnRlZF9hdEILCglfcmVhZHlfYXRCDAoKX2xhc3RfZXhpdEISChBfbmV4dF9yZXN0YXJ0X2F0IqYBCgJWbRIMCgRuYW1lGAEgASgJEiAKBHNwZWMYAiABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIkCgZzdGF0dXMYAyABKAsyFC5ibGl4YXJkLnYxLlZtU3RhdHVzEhUKDWRlc2lyZWRfc3RhdGUYBCABKAkSEAoIZGVsZXRpbmcYBSABKAgSEgoKY3JlYXRlZF9hdBgGIAEoCRINCgVncm91cBgHIAEoCSJUCg9DcmVhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg0KBXN0YXJ0GAIgASgIEhAKCHJlcGxpY2FzGAMgASgNIlAKEENyZWF0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtEiAKCHJlcGxpY2FzGAIgAygLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiRgoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SEwoLc3RvcF9hdF9lbmQYAyABKAgiJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI2ChNTY2FsZVZtR3JvdXBSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEhAKCHJlcGxpY2FzGAIgASgNIjkKFFNjYWxlVm1Hcm91cFJlc3BvbnNlEg8KB2NyZWF0ZWQYASADKAkSEAoIZGVsZXRpbmcYAiADKAky7QYKCVZtU2VydmljZRJFCghDcmVhdGVWbRIbLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5DcmVhdGVWbVJlc3BvbnNlEjwKBUdldFZtEhguYmxpeGFyZC52MS5HZXRWbVJlcXVlc3QaGS5ibGl4YXJkLnYxLkdldFZtUmVzcG9uc2USQgoHTGlzdFZtcxIaLmJsaXhhcmQudjEuTGlzdFZtc1JlcXVlc3QaGy5ibGl4YXJkLnYxLkxpc3RWbXNSZXNwb25zZRJCCgdTdGFydFZtEhouYmxpeGFyZC52MS5TdGFydFZtUmVxdWVzdBobLmJsaXhhcmQudjEuU3RhcnRWbVJlc3BvbnNlEj8KBlN0b3BWbRIZLmJsaXhhcmQudjEuU3RvcFZtUmVxdWVzdBoaLmJsaXhhcmQudjEuU3RvcFZtUmVzcG9uc2USSAoJUmVzdGFydFZtEhwuYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXF1ZXN0Gh0uYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXNwb25zZRJFCghEZWxldGVWbRIbLmJsaXhhcmQudjEuRGVsZXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5EZWxldGVWbVJlc3BvbnNlEkgKCUdldFZtTG9ncxIcLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVxdWVzdBodLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVzcG9uc2USUwoMRm9sbG93Vm1Mb2dzEh8uYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXF1ZXN0GiAuYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXNwb25zZTABEksKCkxpc3RFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USUQoMU2NhbGVWbUdyb3VwEh8uYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXF1ZXN0GiAuYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXNwb25zZRJCCgxGb2xsb3dFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhEuYmxpeGFyZC52MS5FdmVudDABYgZwcm90bzM");
+  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxImwKBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQSDQoFYWN0b3IYByABKAkiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMiyAQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBEi0KB21pY3Jvdm0YDiABKAsyFy5ibGl4YXJkLnYxLk1pY3Jvdm1TcGVjSAqIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudEIKCghfbWljcm92bSL8AgoLTWljcm92bVNwZWMSEgoFZmxha2UYASABKAlIAIgBARITCgZydW5uZXIYAiABKAlIAYgBARIXCgpoeXBlcnZpc29yGAMgASgJSAKIAQESFAoHbml4cGtncxgEIAEoCUgDiAEBEhoKDW1pY3Jvdm1fZmxha2UYBSABKAlIBIgBARIPCgdtb2R1bGVzGAYgAygJEhMKBmNvbmZpZxgHIAEoCUgFiAEBEjAKCmludGVyZmFjZXMYCCADKAsyHC5ibGl4YXJkLnYxLk1pY3Jvdm1JbnRlcmZhY2USKAoGc2hhcmVzGAkgAygLMhguYmxpeGFyZC52MS5NaWNyb3ZtU2hhcmUSKgoHdm9sdW1lcxgKIAMoCzIZLmJsaXhhcmQudjEuTWljcm92bVZvbHVtZUIICgZfZmxha2VCCQoHX3J1bm5lckINCgtfaHlwZXJ2aXNvckIKCghfbml4cGtnc0IQCg5fbWljcm92bV9mbGFrZUIJCgdfY29uZmlnIpgBChBNaWNyb3ZtSW50ZXJmYWNlEgwKBHR5cGUYASABKAkSCgoCaWQYAiABKAkSCwoDbWFjGAMgASgJEhMKBmJyaWRnZRgEIAEoCUgAiAEBEjEKB21hY3Z0YXAYBSABKAsyGy5ibGl4YXJkLnYxLk1hY3Z0YXBTZXR0aW5nc0gBiAEBQgkKB19icmlkZ2VCCgoIX21hY3Z0YXAiLQoPTWFjdnRhcFNldHRpbmdzEgwKBGxpbmsYASABKAkSDAoEbW9kZRgCIAEoCSJeCgxNaWNyb3ZtU2hhcmUSCwoDdGFnGAEgASgJEg4KBnNvdXJjZRgCIAEoCRITCgttb3VudF9wb2ludBgDIAEoCRISCgVwcm90bxgEIAEoCUgAiAEBQggKBl9wcm90byKJAQoNTWljcm92bVZvbHVtZRINCgVpbWFnZRgBIAEoCRITCgttb3VudF9wb2ludBgCIAEoCRIMCgRzaXplGAMgASgNEhQKB2ZzX3R5cGUYBCABKAlIAIgBARIWCglyZWFkX29ubHkYBSABKAhIAYgBAUIKCghfZnNfdHlwZUIMCgpfcmVhZF9vbmx5ImAKCVBsYWNlbWVudBIVCghzdHJhdGVneRgBIAEoCUgAiAEBEhMKC2NvbnN0cmFpbnRzGAIgAygJEhEKBG5vZGUYAyABKAlIAYgBAUILCglfc3RyYXRlZ3lCBwoFX25vZGUiYQoIRXhpdEluZm8SEQoEY29kZRgBIAEoBUgAiAEBEhMKBnNpZ25hbBgCIAEoCUgBiAEBEg0KBWtub3duGAMgASgIEgoKAmF0GAQgASgJQgcKBV9jb2RlQgkKB19zaWduYWwiwgIKCFZtU3RhdHVzEg0KBXBoYXNlGAEgASgJEgwKBG5vZGUYAiABKAkSEAoDcGlkGAMgASgFSACIAQESEAoIcmVzdGFydHMYBCABKA0SDgoGaGVhbHRoGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSFwoKc3RhcnRlZF9hdBgHIAEoCUgBiAEBEhUKCHJlYWR5X2F0GAggASgJSAKIAQESLAoJbGFzdF9leGl0GAkgASgLMhQuYmxpeGFyZC52MS5FeGl0SW5mb0gDiAEBEhwKD25leHRfcmVzdGFydF9hdBgKIAEoCUgEiAEBEhIKCnVwZGF0ZWRfYXQYCyABKAlCBgoEX3BpZEINCgtfc3RhcnRlZF9hdEILCglfcmVhZHlfYXRCDAoKX2xhc3RfZXhpdEISChBfbmV4dF9yZXN0YXJ0X2F0IqYBCgJWbRIMCgRuYW1lGAEgASgJEiAKBHNwZWMYAiABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIkCgZzdGF0dXMYAyABKAsyFC5ibGl4YXJkLnYxLlZtU3RhdHVzEhUKDWRlc2lyZWRfc3RhdGUYBCABKAkSEAoIZGVsZXRpbmcYBSABKAgSEgoKY3JlYXRlZF9hdBgGIAEoCRINCgVncm91cBgHIAEoCSJUCg9DcmVhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg0KBXN0YXJ0GAIgASgIEhAKCHJlcGxpY2FzGAMgASgNIlAKEENyZWF0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtEiAKCHJlcGxpY2FzGAIgAygLMg4uYmxpeGFyZC52MS5WbSJECg9VcGRhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg8KB2RyeV9ydW4YAiABKAgiZgoKU3BlY0NoYW5nZRIMCgRwYXRoGAEgASgJEhYKCW9sZF92YWx1ZRgCIAEoCUgAiAEBEhYKCW5ld192YWx1ZRgDIAEoCUgBiAEBQgwKCl9vbGRfdmFsdWVCDAoKX25ld192YWx1ZSJ5ChBVcGRhdGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbRInCgdjaGFuZ2VzGAIgAygLMhYuYmxpeGFyZC52MS5TcGVjQ2hhbmdlEg8KB3Jlc3RhcnQYAyABKAgSDwoHZHJ5X3J1bhgEIAEoCCIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiRgoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SEwoLc3RvcF9hdF9lbmQYAyABKAgiJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI2ChNTY2FsZVZtR3JvdXBSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEhAKCHJlcGxpY2FzGAIgASgNIjkKFFNjYWxlVm1Hcm91cFJlc3BvbnNlEg8KB2NyZWF0ZWQYASADKAkSEAoIZGVsZXRpbmcYAiADKAkytAcKCVZtU2VydmljZRJFCghDcmVhdGVWbRIbLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5DcmVhdGVWbVJlc3BvbnNlEkUKCFVwZGF0ZVZtEhsuYmxpeGFyZC52MS5VcGRhdGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLlVwZGF0ZVZtUmVzcG9uc2USPAoFR2V0Vm0SGC5ibGl4YXJkLnYxLkdldFZtUmVxdWVzdBoZLmJsaXhhcmQudjEuR2V0Vm1SZXNwb25zZRJCCgdMaXN0Vm1zEhouYmxpeGFyZC52MS5MaXN0Vm1zUmVxdWVzdBobLmJsaXhhcmQudjEuTGlzdFZtc1Jlc3BvbnNlEkIKB1N0YXJ0Vm0SGi5ibGl4YXJkLnYxLlN0YXJ0Vm1SZXF1ZXN0GhsuYmxpeGFyZC52MS5TdGFydFZtUmVzcG9uc2USPwoGU3RvcFZtEhkuYmxpeGFyZC52MS5TdG9wVm1SZXF1ZXN0GhouYmxpeGFyZC52MS5TdG9wVm1SZXNwb25zZRJICglSZXN0YXJ0Vm0SHC5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlcXVlc3QaHS5ibGl4YXJkLnYxLlJlc3RhcnRWbVJlc3BvbnNlEkUKCERlbGV0ZVZtEhsuYmxpeGFyZC52MS5EZWxldGVWbVJlcXVlc3QaHC5ibGl4YXJkLnYxLkRlbGV0ZVZtUmVzcG9uc2USSAoJR2V0Vm1Mb2dzEhwuYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXF1ZXN0Gh0uYmxpeGFyZC52MS5HZXRWbUxvZ3NSZXNwb25zZRJTCgxGb2xsb3dWbUxvZ3MSHy5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1JlcXVlc3QaIC5ibGl4YXJkLnYxLkZvbGxvd1ZtTG9nc1Jlc3BvbnNlMAESSwoKTGlzdEV2ZW50cxIdLmJsaXhhcmQudjEuTGlzdEV2ZW50c1JlcXVlc3QaHi5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXNwb25zZRJRCgxTY2FsZVZtR3JvdXASHy5ibGl4YXJkLnYxLlNjYWxlVm1Hcm91cFJlcXVlc3QaIC5ibGl4YXJkLnYxLlNjYWxlVm1Hcm91cFJlc3BvbnNlEkIKDEZvbGxvd0V2ZW50cxIdLmJsaXhhcmQudjEuTGlzdEV2ZW50c1JlcXVlc3QaES5ibGl4YXJkLnYxLkV2ZW50MAFiBnByb3RvMw");
 
 /**
  * @generated from message blixard.v1.Event
@@ -776,6 +776,106 @@ export const CreateVmResponseSchema: GenMessage<CreateVmResponse> = /*@__PURE__*
   messageDesc(file_blixard_v1_vm, 17);
 
 /**
+ * @generated from message blixard.v1.UpdateVmRequest
+ */
+export type UpdateVmRequest = Message<"blixard.v1.UpdateVmRequest"> & {
+  /**
+   * The full new spec, as a create takes it; its name names the VM. Unset fields take their
+   * defaults (not the VM's current values): a client that changes one field sends the rest as they are.
+   *
+   * @generated from field: blixard.v1.VmSpec spec = 1;
+   */
+  spec?: VmSpec | undefined;
+
+  /**
+   * Validate and compute the diff, write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message blixard.v1.UpdateVmRequest.
+ * Use `create(UpdateVmRequestSchema)` to create a new message.
+ */
+export const UpdateVmRequestSchema: GenMessage<UpdateVmRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 18);
+
+/**
+ * One changed field of the spec.
+ *
+ * @generated from message blixard.v1.SpecChange
+ */
+export type SpecChange = Message<"blixard.v1.SpecChange"> & {
+  /**
+   * Dotted path in the spec, e.g. "memory" or "restartBackoff.maxSeconds".
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * The values as JSON; absent when the field is unset on that side.
+   *
+   * @generated from field: optional string old_value = 2;
+   */
+  oldValue?: string | undefined;
+
+  /**
+   * @generated from field: optional string new_value = 3;
+   */
+  newValue?: string | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.SpecChange.
+ * Use `create(SpecChangeSchema)` to create a new message.
+ */
+export const SpecChangeSchema: GenMessage<SpecChange> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 19);
+
+/**
+ * @generated from message blixard.v1.UpdateVmResponse
+ */
+export type UpdateVmResponse = Message<"blixard.v1.UpdateVmResponse"> & {
+  /**
+   * The VM as it is after the update (as it is now with dry_run or when nothing changed).
+   *
+   * @generated from field: blixard.v1.Vm vm = 1;
+   */
+  vm?: Vm | undefined;
+
+  /**
+   * Empty when the new spec equals the current one (then nothing was written).
+   *
+   * @generated from field: repeated blixard.v1.SpecChange changes = 2;
+   */
+  changes: SpecChange[];
+
+  /**
+   * The change takes effect only after a restart: the VM is restarted (when it is desired running).
+   *
+   * @generated from field: bool restart = 3;
+   */
+  restart: boolean;
+
+  /**
+   * Echoes the request: nothing was written.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message blixard.v1.UpdateVmResponse.
+ * Use `create(UpdateVmResponseSchema)` to create a new message.
+ */
+export const UpdateVmResponseSchema: GenMessage<UpdateVmResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 20);
+
+/**
  * @generated from message blixard.v1.GetVmRequest
  */
 export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
@@ -790,7 +890,7 @@ export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
  * Use `create(GetVmRequestSchema)` to create a new message.
  */
 export const GetVmRequestSchema: GenMessage<GetVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 18);
+  messageDesc(file_blixard_v1_vm, 21);
 
 /**
  * @generated from message blixard.v1.GetVmResponse
@@ -807,7 +907,7 @@ export type GetVmResponse = Message<"blixard.v1.GetVmResponse"> & {
  * Use `create(GetVmResponseSchema)` to create a new message.
  */
 export const GetVmResponseSchema: GenMessage<GetVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 19);
+  messageDesc(file_blixard_v1_vm, 22);
 
 /**
  * @generated from message blixard.v1.ListVmsRequest
@@ -820,7 +920,7 @@ export type ListVmsRequest = Message<"blixard.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 20);
+  messageDesc(file_blixard_v1_vm, 23);
 
 /**
  * @generated from message blixard.v1.ListVmsResponse
@@ -837,7 +937,7 @@ export type ListVmsResponse = Message<"blixard.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 21);
+  messageDesc(file_blixard_v1_vm, 24);
 
 /**
  * @generated from message blixard.v1.StartVmRequest
@@ -854,7 +954,7 @@ export type StartVmRequest = Message<"blixard.v1.StartVmRequest"> & {
  * Use `create(StartVmRequestSchema)` to create a new message.
  */
 export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 22);
+  messageDesc(file_blixard_v1_vm, 25);
 
 /**
  * @generated from message blixard.v1.StartVmResponse
@@ -871,7 +971,7 @@ export type StartVmResponse = Message<"blixard.v1.StartVmResponse"> & {
  * Use `create(StartVmResponseSchema)` to create a new message.
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 23);
+  messageDesc(file_blixard_v1_vm, 26);
 
 /**
  * @generated from message blixard.v1.StopVmRequest
@@ -888,7 +988,7 @@ export type StopVmRequest = Message<"blixard.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 24);
+  messageDesc(file_blixard_v1_vm, 27);
 
 /**
  * @generated from message blixard.v1.StopVmResponse
@@ -905,7 +1005,7 @@ export type StopVmResponse = Message<"blixard.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 25);
+  messageDesc(file_blixard_v1_vm, 28);
 
 /**
  * @generated from message blixard.v1.RestartVmRequest
@@ -922,7 +1022,7 @@ export type RestartVmRequest = Message<"blixard.v1.RestartVmRequest"> & {
  * Use `create(RestartVmRequestSchema)` to create a new message.
  */
 export const RestartVmRequestSchema: GenMessage<RestartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 26);
+  messageDesc(file_blixard_v1_vm, 29);
 
 /**
  * @generated from message blixard.v1.RestartVmResponse
@@ -939,7 +1039,7 @@ export type RestartVmResponse = Message<"blixard.v1.RestartVmResponse"> & {
  * Use `create(RestartVmResponseSchema)` to create a new message.
  */
 export const RestartVmResponseSchema: GenMessage<RestartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 27);
+  messageDesc(file_blixard_v1_vm, 30);
 
 /**
  * @generated from message blixard.v1.DeleteVmRequest
@@ -956,7 +1056,7 @@ export type DeleteVmRequest = Message<"blixard.v1.DeleteVmRequest"> & {
  * Use `create(DeleteVmRequestSchema)` to create a new message.
  */
 export const DeleteVmRequestSchema: GenMessage<DeleteVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 28);
+  messageDesc(file_blixard_v1_vm, 31);
 
 /**
  * @generated from message blixard.v1.DeleteVmResponse
@@ -973,7 +1073,7 @@ export type DeleteVmResponse = Message<"blixard.v1.DeleteVmResponse"> & {
  * Use `create(DeleteVmResponseSchema)` to create a new message.
  */
 export const DeleteVmResponseSchema: GenMessage<DeleteVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 29);
+  messageDesc(file_blixard_v1_vm, 32);
 
 /**
  * @generated from message blixard.v1.GetVmLogsRequest
@@ -997,7 +1097,7 @@ export type GetVmLogsRequest = Message<"blixard.v1.GetVmLogsRequest"> & {
  * Use `create(GetVmLogsRequestSchema)` to create a new message.
  */
 export const GetVmLogsRequestSchema: GenMessage<GetVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 30);
+  messageDesc(file_blixard_v1_vm, 33);
 
 /**
  * @generated from message blixard.v1.GetVmLogsResponse
@@ -1014,7 +1114,7 @@ export type GetVmLogsResponse = Message<"blixard.v1.GetVmLogsResponse"> & {
  * Use `create(GetVmLogsResponseSchema)` to create a new message.
  */
 export const GetVmLogsResponseSchema: GenMessage<GetVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 31);
+  messageDesc(file_blixard_v1_vm, 34);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsRequest
@@ -1046,7 +1146,7 @@ export type FollowVmLogsRequest = Message<"blixard.v1.FollowVmLogsRequest"> & {
  * Use `create(FollowVmLogsRequestSchema)` to create a new message.
  */
 export const FollowVmLogsRequestSchema: GenMessage<FollowVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 32);
+  messageDesc(file_blixard_v1_vm, 35);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsResponse
@@ -1063,7 +1163,7 @@ export type FollowVmLogsResponse = Message<"blixard.v1.FollowVmLogsResponse"> & 
  * Use `create(FollowVmLogsResponseSchema)` to create a new message.
  */
 export const FollowVmLogsResponseSchema: GenMessage<FollowVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 33);
+  messageDesc(file_blixard_v1_vm, 36);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupRequest
@@ -1085,7 +1185,7 @@ export type ScaleVmGroupRequest = Message<"blixard.v1.ScaleVmGroupRequest"> & {
  * Use `create(ScaleVmGroupRequestSchema)` to create a new message.
  */
 export const ScaleVmGroupRequestSchema: GenMessage<ScaleVmGroupRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 34);
+  messageDesc(file_blixard_v1_vm, 37);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupResponse
@@ -1107,7 +1207,7 @@ export type ScaleVmGroupResponse = Message<"blixard.v1.ScaleVmGroupResponse"> & 
  * Use `create(ScaleVmGroupResponseSchema)` to create a new message.
  */
 export const ScaleVmGroupResponseSchema: GenMessage<ScaleVmGroupResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 35);
+  messageDesc(file_blixard_v1_vm, 38);
 
 /**
  * The VM API. Every field of a spec is validated once by the server; an invalid request changes
@@ -1123,6 +1223,18 @@ export const VmService: GenService<{
     methodKind: "unary";
     input: typeof CreateVmRequestSchema;
     output: typeof CreateVmResponseSchema;
+  },
+  /**
+   * Replaces a VM's spec with a new full spec, validated and authorized exactly like a create.
+   * Fields that cannot change in place (driver, disk, placement) are refused; a change that needs
+   * it restarts the VM. With dry_run nothing is written: the reply says what would change.
+   *
+   * @generated from rpc blixard.v1.VmService.UpdateVm
+   */
+  updateVm: {
+    methodKind: "unary";
+    input: typeof UpdateVmRequestSchema;
+    output: typeof UpdateVmResponseSchema;
   },
   /**
    * @generated from rpc blixard.v1.VmService.GetVm
