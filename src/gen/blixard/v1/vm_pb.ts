@@ -1307,7 +1307,7 @@ export const VmService: GenService<{
   },
   /**
    * The event log: transitions of VMs (created, scheduled, starting, running, failed, restarted,
-   * rescheduled, stopped, deleted, ...), oldest first, optionally for one VM or one node.
+   * rescheduled, stopped, deleted, updated, ...), oldest first, optionally for one VM or one node.
    *
    * @generated from rpc blixard.v1.VmService.ListEvents
    */
