@@ -116,6 +116,7 @@ describe("UpdateVm", () => {
     kernel?: string;
     disk?: string;
     restartPolicy?: string;
+    cmdline?: string;
     forwards?: { host: number; guest: number }[];
   }
   const web = (change: Change = {}) => ({
@@ -225,6 +226,26 @@ describe("UpdateVm", () => {
     expect(err.code).toBe(Code.Aborted);
     expect(err.rawMessage).toContain("retry the update");
     expect(await stored("web")).toMatchObject({ desiredState: "stopped", spec: { memory: 256 } });
+  });
+
+  it("refuses a read-modify-write whose read is stale, so it cannot undo a change made in between", async () => {
+    const operator = client("operator");
+    await operator.createVm({ spec: web() });
+    const { vm: read } = await operator.getVm({ name: "web" });
+    // Someone else changes the cmdline after our read; our memory change carries the old cmdline.
+    await operator.updateVm({ spec: web({ cmdline: "quiet" }) });
+    const revision = await store.revision();
+    const stale = { ...read!.spec!, memory: 512 };
+    const err = await rejection(operator.updateVm({ spec: stale, expectedSpec: read!.spec! }));
+    expect(err.code).toBe(Code.Aborted);
+    expect(err.rawMessage).toContain("spec changed since it was read");
+    expect(await store.revision()).toBe(revision);
+    const { vm: fresh } = await operator.getVm({ name: "web" });
+    const res = await operator.updateVm({
+      spec: { ...fresh!.spec!, memory: 512 },
+      expectedSpec: fresh!.spec!,
+    });
+    expect(res.changes.map((c) => c.path)).toEqual(["memory"]);
   });
 
   it("refuses to grow a VM past what its node has free, saying how much it has", async () => {

@@ -10,7 +10,7 @@ import { keys, nameFromKey } from "../core/keys.js";
 import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
 import { allocatable } from "../core/placement.js";
 import type { Resources } from "../core/placement-types.js";
-import { growthProblem, planSpecUpdate, type SpecUpdatePlan } from "../core/spec-update.js";
+import { growthProblem, planSpecUpdate, type SpecUpdatePlan, specChanges } from "../core/spec-update.js";
 import { nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { decodeVmRecord } from "../core/vm-record-codec.js";
@@ -21,6 +21,8 @@ import { updateVmParts } from "../state/vm-transactions.js";
 
 export interface SpecUpdateRequest {
   spec: VmSpec;
+  /** Update only if the current spec is this one: the caller's read-modify-write saw it. */
+  expected?: VmSpec;
   dryRun: boolean;
   actor: string | undefined;
 }
@@ -61,6 +63,12 @@ export class VmUpdater {
       throw new BlixardError(
         "FAILED_PRECONDITION",
         `VM "${name}" is being deleted; wait for it to disappear`,
+      );
+    }
+    if (req.expected !== undefined && specChanges(req.expected, record.spec).length > 0) {
+      throw new BlixardError(
+        "CONFLICT",
+        `VM "${name}"'s spec changed since it was read; look at it again (blixard vm get ${name}) and retry the update`,
       );
     }
     const plan = planSpecUpdate(record.spec, req.spec);

@@ -43,7 +43,8 @@ export async function updateVm(options: GlobalOptions, name: string, flags: Upda
   // A list flag replaces the list: `--forward` names every forward the VM should have.
   if (flags.forward?.length) base["forwards"] = [];
   const spec = withFlags(base, flags);
-  const res = await client.updateVm({ spec, dryRun: flags.dryRun ?? false });
+  // The spec we changed goes along: a change someone made since we read it fails the update (ABORTED).
+  const res = await client.updateVm({ spec, dryRun: flags.dryRun ?? false, expectedSpec: current.spec });
   const result = resultOf(name, res);
   await printData(format, result, () => describe(result));
   const restarting = result.restart && !result.dryRun && current.desiredState === "running";
