@@ -275,6 +275,17 @@ describe("UpdateVm", () => {
     expect((await operator.updateVm({ spec: web({ memory: 1024 }) })).restart).toBe(true);
   });
 
+  it("refuses a forward on a replica group member, which scaling would copy onto every new member", async () => {
+    const operator = client("operator");
+    await operator.createVm({ spec: web(), replicas: 2 });
+    const err = await rejection(
+      operator.updateVm({ spec: { name: "web-1", kernel, forwards: [{ host: 18084, guest: 80 }] } }),
+    );
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toContain("replica group web");
+    expect((await operator.updateVm({ spec: { name: "web-2", kernel, memory: 300 } })).restart).toBe(true);
+  });
+
   it("answers NOT_FOUND for a VM that does not exist (apply then creates it)", async () => {
     expect((await rejection(client("operator").updateVm({ spec: web() }))).code).toBe(Code.NotFound);
   });

@@ -73,6 +73,13 @@ export class VmUpdater {
     }
     const plan = planSpecUpdate(record.spec, req.spec);
     if (plan.changes.length === 0) return { ...plan, written: false };
+    if (record.group !== undefined && req.spec.forwards.length > 0) {
+      // As at create: the group is scaled by copying a member's spec, and every copy would need the port.
+      const message = `VM "${name}" is a member of replica group ${record.group}, whose members cannot forward host ports; drop the forwards`;
+      throw new BlixardError("INVALID_ARGUMENT", `spec.forwards: ${message}`, {
+        violations: [{ field: "spec.forwards", message }],
+      });
+    }
     await this.checkFits(record, req.spec);
     await this.checkPorts(record, req.spec);
     if (req.dryRun) return { ...plan, written: false };

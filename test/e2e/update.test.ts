@@ -67,6 +67,15 @@ describe("changing a VM after create: vm update and apply -f, with a real qemu V
     const events = node.ok("events", "--vm", "web");
     expect(events).toMatch(/updated.*spec changed: memory; restarting to apply it/);
 
+    // A restart policy is read live: the VM keeps running, same process.
+    const live = node.ok("vm", "update", "web", "--restart", "on-failure");
+    expect(live).toMatch(/^vm\/web updated\nFIELD\s+OLD\s+NEW\nrestartPolicy\s+always\s+on-failure\n$/);
+    expect(node.vm("web").status.pid).toBe(restarted.status.pid);
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace("memory: 320\n", "memory: 320\nrestartPolicy: on-failure\n"),
+    );
+
     // Applying the same file again changes nothing.
     const again = node.ok("apply", "-f", file);
     expect(again).toContain("vm/web unchanged");
@@ -75,10 +84,10 @@ describe("changing a VM after create: vm update and apply -f, with a real qemu V
 
   it("refuses an update a create would refuse (a port out of range), changing nothing, and leaves the VM running", () => {
     const pid = node.vm("web").status.pid!;
-    const res = node.cli("vm", "update", "web", "--restart", "never", "--forward", "70000:80");
+    const res = node.cli("vm", "update", "web", "--restart", "always", "--forward", "70000:80");
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(/spec\.forwards\.0\.host/);
     expect(node.vm("web").status.pid).toBe(pid);
-    expect(node.vm("web").spec).toMatchObject({ restartPolicy: "always" });
+    expect(node.vm("web").spec).toMatchObject({ restartPolicy: "on-failure" });
   });
 });
