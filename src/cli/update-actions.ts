@@ -115,7 +115,8 @@ function parsed(value: string | undefined): unknown {
 
 /** `vm/web updated (restarting to apply it)` and, when fields changed, a FIELD/OLD/NEW table. */
 export function describe(result: ApplyResult): string {
-  const verb = result.dryRun && result.action !== "unchanged" ? `would be ${result.action}` : result.action;
+  const change = result.action === "created" || result.action === "updated";
+  const verb = result.dryRun && change ? `would be ${result.action}` : result.action;
   const note = result.error
     ? `: ${result.error}`
     : result.restart

@@ -20,6 +20,17 @@ describe("update output", () => {
     expect(
       describeResult({ name: "db", action: "unchanged", dryRun: true, restart: false, changes: [] }),
     ).toBe("vm/db unchanged\n");
+    // A dry run's refusal is a failure, not something that "would be" done.
+    expect(
+      describeResult({
+        name: "db",
+        action: "failed",
+        dryRun: true,
+        restart: false,
+        changes: [],
+        error: "spec.memory: too small",
+      }),
+    ).toBe("vm/db failed: spec.memory: too small\n");
   });
 
   it("spells out control characters, so a spec's escape sequences cannot rewrite the terminal", () => {

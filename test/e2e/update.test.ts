@@ -90,4 +90,32 @@ describe("changing a VM after create: vm update and apply -f, with a real qemu V
     expect(node.vm("web").status.pid).toBe(pid);
     expect(node.vm("web").spec).toMatchObject({ restartPolicy: "on-failure" });
   });
+
+  it("applies the valid documents of a file when one is refused, reports each, and fails; a dry run creates nothing", () => {
+    const { kernel, initrd } = image();
+    const file = join(dir, "mixed.yaml");
+    writeFileSync(
+      file,
+      [
+        `name: db\nkernel: ${kernel}\ninitrd: ${initrd}\nmemory: 1\n`,
+        `name: cache\nkernel: ${kernel}\ninitrd: ${initrd}\n`,
+      ].join("---\n"),
+    );
+    // The dry run refuses db as the real run will, and says what it would do with cache.
+    const dry = node.cli("apply", "-f", file, "--dry-run");
+    expect(dry.code).not.toBe(0);
+    expect(dry.stdout).toMatch(/^vm\/db failed: .*spec\.memory/m);
+    expect(dry.stdout).toContain("vm/cache would be created");
+    expect(node.cli("vm", "get", "cache").code).not.toBe(0);
+    const res = node.cli("apply", "-f", file, "-o", "json");
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("1 of 2 VMs");
+    const results = JSON.parse(res.stdout) as { name: string; action: string; error?: string }[];
+    expect(results.map((r) => [r.name, r.action])).toEqual([
+      ["db", "failed"],
+      ["cache", "created"],
+    ]);
+    expect(results[0]!.error).toContain("spec.memory");
+    expect(node.vm("db").spec).toMatchObject({ memory: 128 });
+  });
 });
