@@ -228,6 +228,19 @@ describe("UpdateVm", () => {
     expect(await stored("web")).toMatchObject({ desiredState: "stopped", spec: { memory: 256 } });
   });
 
+  it("names the VM that claimed a newly forwarded port between the checks and the write", async () => {
+    const operator = client("operator");
+    await operator.createVm({ spec: web() });
+    beforeTxn = async () => {
+      await operator.createVm({ spec: { name: "sneaky", kernel, forwards: [{ host: 18085, guest: 22 }] } });
+    };
+    const err = await rejection(operator.updateVm({ spec: web({ forwards: [{ host: 18085, guest: 80 }] }) }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toContain('already forwarded by VM "sneaky"');
+    expect((await stored("web")).spec.forwards).toEqual([]);
+    expect((await store.get(keys.portClaim("tcp", 18085)))?.value).toBe("sneaky");
+  });
+
   it("refuses a read-modify-write whose read is stale, so it cannot undo a change made in between", async () => {
     const operator = client("operator");
     await operator.createVm({ spec: web() });

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { specInputFromProto } from "../api/convert.js";
+import { parseVmSpec } from "../core/vm-spec.js";
 import { buildSpec, readSpecDocuments, withFlags } from "./spec-input.js";
 
 describe("spec files of several documents (apply -f)", () => {
@@ -51,5 +53,15 @@ describe("spec files of several documents (apply -f)", () => {
     const spec = withFlags(current, { memory: "512" });
     expect(spec).toMatchObject({ name: "web", kernel: "/k", memory: 512, cmdline: "quiet" });
     expect(spec.forwards.map((f) => [f.host, f.guest])).toEqual([[8080, 80]]);
+  });
+
+  it("reads examples/apply.yaml into specs the node accepts", () => {
+    const path = join(import.meta.dirname, "../../examples/apply.yaml");
+    const specs = readSpecDocuments(path).map((doc) => withFlags(doc, {}));
+    expect(specs.map((s) => s.name)).toEqual(["web", "worker"]);
+    for (const spec of specs) {
+      // The node fills in its default image's kernel for a spec without one.
+      expect(() => parseVmSpec({ ...specInputFromProto(spec), kernel: "/k" })).not.toThrow();
+    }
   });
 });
