@@ -150,6 +150,12 @@ describe("UpdateVm", () => {
     const res = await operator.updateVm({ spec: web({ restartPolicy: "never" }) });
     expect(res.restart).toBe(false);
     expect(await stored("web")).toMatchObject({ restartNonce: 0, spec: { restartPolicy: "never" } });
+    // The VM is stopped: a change that needs a restart waits for its next start.
+    await operator.updateVm({ spec: web({ restartPolicy: "never", cmdline: "quiet" }) });
+    expect((await operator.listEvents({ vm: "web" })).events.at(-1)?.reason).toBe(
+      "spec changed: cmdline; applied at its next start",
+    );
+    await operator.updateVm({ spec: web({ restartPolicy: "never" }) });
     const revision = await store.revision();
     // The default kernel and the defaults of unset fields count as what the VM has.
     const same = await operator.updateVm({ spec: { name: "web", restartPolicy: "never" } });

@@ -94,7 +94,7 @@ export class VmUpdater {
       type: "updated",
       vm: name,
       node: (await this.runningOn(name)) ?? "",
-      reason: `spec changed: ${fields}${plan.restart ? "; restarting to apply it" : ""}`,
+      reason: `spec changed: ${fields}${plan.restart ? (record.desiredState === "running" ? "; restarting to apply it" : "; applied at its next start") : ""}`,
       ...(req.actor === undefined ? {} : { actor: req.actor }),
     });
     const txn = await this.store.txn({

@@ -27,7 +27,10 @@ export interface ApplyResult {
   name: string;
   action: "created" | "updated" | "unchanged" | "failed";
   dryRun: boolean;
+  /** The VM restarts to apply the change (it needs a restart and is desired running). */
   restart: boolean;
+  /** The change needs a restart and the VM is stopped: it is applied at its next start. */
+  nextStart?: boolean;
   changes: { path: string; old: unknown; new: unknown }[];
   error?: string;
 }
@@ -104,7 +107,8 @@ function resultOf(name: string, res: UpdateVmResponse): ApplyResult {
     name,
     action: res.changes.length > 0 ? "updated" : "unchanged",
     dryRun: res.dryRun,
-    restart: res.restart,
+    restart: res.restart && res.vm?.desiredState === "running",
+    ...(res.restart && res.vm?.desiredState !== "running" ? { nextStart: true } : {}),
     changes: res.changes.map((c) => ({ path: c.path, old: parsed(c.oldValue), new: parsed(c.newValue) })),
   };
 }
@@ -123,7 +127,9 @@ export function describe(result: ApplyResult): string {
       ? result.dryRun
         ? " (the VM would restart to apply it)"
         : " (restarting to apply it)"
-      : "";
+      : result.nextStart
+        ? " (applied at its next start)"
+        : "";
   const line = `vm/${result.name} ${verb}${note}\n`;
   if (result.changes.length === 0) return line;
   const rows = result.changes.map((c) => [c.path, shown(c.old), shown(c.new)]);

@@ -20,6 +20,16 @@ describe("update output", () => {
     expect(
       describeResult({ name: "db", action: "unchanged", dryRun: true, restart: false, changes: [] }),
     ).toBe("vm/db unchanged\n");
+    expect(
+      describeResult({
+        name: "db",
+        action: "updated",
+        dryRun: false,
+        restart: false,
+        nextStart: true,
+        changes: [],
+      }),
+    ).toBe("vm/db updated (applied at its next start)\n");
     // A dry run's refusal is a failure, not something that "would be" done.
     expect(
       describeResult({
