@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { equals, fromJson, toJson } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { specInputFromProto } from "../api/convert.js";
 import { parseVmSpec } from "../core/vm-spec.js";
+import { VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
 import { buildSpec, readSpecDocuments, withFlags } from "./spec-input.js";
 
 describe("spec files of several documents (apply -f)", () => {
@@ -63,5 +65,28 @@ describe("spec files of several documents (apply -f)", () => {
       // The node fills in its default image's kernel for a spec without one.
       expect(() => parseVmSpec({ ...specInputFromProto(spec), kernel: "/k" })).not.toThrow();
     }
+  });
+
+  it("turns a spec as GetVm returns it back into the same spec when no flag is given (vm update with no change)", () => {
+    const current = fromJson(VmSpecSchema, {
+      name: "web",
+      vcpus: 2,
+      memory: 512,
+      driver: "qemu",
+      kernel: "/k",
+      initrd: "/i",
+      disk: "/d.qcow2",
+      cmdline: "quiet",
+      forwards: [
+        { host: 8080, guest: 80, protocol: "tcp" },
+        { host: 5353, guest: 53, protocol: "udp" },
+      ],
+      healthCheck: { type: "http", port: 80, path: "/ready", intervalSeconds: 0.5, failureThreshold: 5 },
+      restartPolicy: "on-failure",
+      restartBackoff: { initialSeconds: 2, maxSeconds: 8 },
+      placement: { strategy: "spread", constraints: ["zone=eu"], node: "n1" },
+    });
+    const again = withFlags(toJson(VmSpecSchema, current) as Record<string, unknown>, {});
+    expect(equals(VmSpecSchema, again, current)).toBe(true);
   });
 });
