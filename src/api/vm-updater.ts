@@ -93,7 +93,7 @@ export class VmUpdater {
     const event = eventEntry(this.eventKeys, this.clock.now(), {
       type: "updated",
       vm: name,
-      node: (await this.runningOn(name)) ?? "",
+      node: (await this.nodeOf(record)) ?? "",
       reason: `spec changed: ${fields}${plan.restart ? (record.desiredState === "running" ? "; restarting to apply it" : "; applied at its next start") : ""}`,
       ...(req.actor === undefined ? {} : { actor: req.actor }),
     });
@@ -112,18 +112,23 @@ export class VmUpdater {
     return { ...plan, written: true };
   }
 
-  /** The node the VM's agent last reported it on; undefined when no agent has reported it. */
-  private async runningOn(name: string): Promise<string | undefined> {
-    const kv = await this.store.get(keys.status(name));
-    if (!kv) return undefined;
-    const status = vmStatusCodec.decode(kv.value);
-    return status.ok && status.value.node !== "" ? status.value.node : undefined;
+  /**
+   * The node the VM is on: the one its agent last reported it on, else the one it is assigned to and
+   * its agent has not reported yet; undefined when it is on none.
+   * MERGE (integrator): `record.node` is the assignment today; with assignments in their own keys it
+   * becomes the VM's `/placements/<vm>` key.
+   */
+  private async nodeOf(record: VmRecord): Promise<string | undefined> {
+    const kv = await this.store.get(keys.status(record.name));
+    const status = kv ? vmStatusCodec.decode(kv.value) : undefined;
+    if (status?.ok && status.value.node !== "") return status.value.node;
+    return record.node === "" ? undefined : record.node;
   }
 
-  /** A VM that grows must still fit the node it runs on; an unplaced one just takes the new spec. */
+  /** A VM that grows must still fit the node it is on; an unplaced one just takes the new spec. */
   private async checkFits(record: VmRecord, spec: VmSpec): Promise<void> {
     if (spec.memory <= record.spec.memory && spec.vcpus <= record.spec.vcpus) return;
-    const node = await this.runningOn(record.name);
+    const node = await this.nodeOf(record);
     if (node === undefined) return;
     const free = await this.freeFor(node, record.name);
     if (free === undefined) return;
@@ -132,33 +137,40 @@ export class VmUpdater {
   }
 
   /**
-   * What `node` can still hand out to VM `name`: its allocatable resources less what every other VM
-   * its agent reports running there asks for. Undefined when the node has no readable record.
+   * What `node` can still hand out to VM `name`: its allocatable resources less what every other VM on
+   * it asks for: those its agent reports there, and those assigned to it that the agent has not
+   * started yet (the simulator found a grow admitted next to a VM placed a moment before). Undefined
+   * when the node has no readable record.
+   * MERGE (integrator): with assignments in their own keys, the VMs on the node are the range
+   * `/assignments/<node>/` (each a copy of the record), and neither prefix below needs reading.
    */
   private async freeFor(node: string, name: string): Promise<Resources | undefined> {
-    const [nodeKv, statuses] = await Promise.all([
+    const [nodeKv, statuses, vms] = await Promise.all([
       this.store.get(keys.node(node)),
       this.store.range(keys.statusPrefix),
+      this.store.range(keys.vmsPrefix),
     ]);
     const nodeRecord = nodeKv ? nodeRecordCodec.decode(nodeKv.value) : undefined;
     if (!nodeRecord?.ok) return undefined;
     const allowance = nodeRecord.value.allowance ?? DEFAULT_ALLOWANCE;
     const total = allocatable(nodeRecord.value.capacity, allowance.reserved, allowance.overcommit);
-    // Only statuses that mention the node are decoded (the decode decides), and only those VMs' records
-    // are read: the cluster's other VMs cost a substring search each instead of a read and a parse.
+    // Only values that mention the node are decoded (the decode decides): the cluster's other VMs cost
+    // a substring search each instead of a schema parse.
     const mention = JSON.stringify(node);
-    const there = statuses.kvs.flatMap((kv) => {
-      const other = nameFromKey(keys.statusPrefix, kv.key);
-      if (other === name || !kv.value.includes(mention)) return [];
-      const status = vmStatusCodec.decode(kv.value);
-      return status.ok && status.value.node === node ? [other] : [];
-    });
-    const records = await Promise.all(there.map((other) => this.store.get(keys.vm(other))));
+    const reported = new Set(
+      statuses.kvs.flatMap((kv) => {
+        if (!kv.value.includes(mention)) return [];
+        const status = vmStatusCodec.decode(kv.value);
+        return status.ok && status.value.node === node ? [nameFromKey(keys.statusPrefix, kv.key)] : [];
+      }),
+    );
     let vcpus = 0;
     let memoryMiB = 0;
-    for (const [i, kv] of records.entries()) {
-      const result = kv ? decodeVmRecord(there[i]!, kv.value) : undefined;
-      if (!result?.ok) continue;
+    for (const kv of vms.kvs) {
+      const other = nameFromKey(keys.vmsPrefix, kv.key);
+      if (other === name || (!reported.has(other) && !kv.value.includes(mention))) continue;
+      const result = decodeVmRecord(other, kv.value);
+      if (!result.ok || (!reported.has(other) && result.record.node !== node)) continue;
       vcpus += result.record.spec.vcpus;
       memoryMiB += result.record.spec.memory;
     }
