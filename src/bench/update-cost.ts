@@ -29,22 +29,25 @@ export async function measureUpdateCost(vms: number, onNode: number, rounds: num
   const store = await SqliteStore.open({ path: join(dir, "store.db"), clock: systemClock });
   try {
     const repo = new VmRepository(store, systemClock, "bench");
-    const record = (name: string): VmRecord => ({
+    const nodeOf = (i: number) => (i < onNode ? NODE : `other-${i % 100}`);
+    const record = (name: string, node = NODE): VmRecord => ({
       name,
       spec: parseVmSpec({ name, kernel: "/srv/images/vmlinux", memory: 32 }),
       desiredState: "running",
-      node: NODE,
+      node,
       restartNonce: 0,
       deleting: false,
       createdAt: new Date(0).toISOString(),
     });
     for (let i = 0; i < vms; i += 500) {
-      const batch = Array.from({ length: Math.min(500, vms - i) }, (_, j) => record(`vm-${i + j}`));
+      const batch = Array.from({ length: Math.min(500, vms - i) }, (_, j) =>
+        record(`vm-${i + j}`, nodeOf(i + j)),
+      );
       await repo.createAll(batch);
     }
     const status = (node: string) => JSON.stringify(initialStatus(node, new Date(0).toISOString()));
     for (let i = 0; i < vms; i++) {
-      await store.put(keys.status(`vm-${i}`), status(i < onNode ? NODE : `other-${i % 100}`));
+      await store.put(keys.status(`vm-${i}`), status(nodeOf(i)));
     }
     await store.put(
       keys.node(NODE),
