@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,5 +117,27 @@ describe("changing a VM after create: vm update and apply -f, with a real qemu V
     ]);
     expect(results[0]!.error).toContain("spec.memory");
     expect(node.vm("db").spec).toMatchObject({ memory: 128 });
+  });
+
+  it("refuses an operator's update that points the kernel at a host file, and any update from a viewer", () => {
+    // An operator may boot images from the node's image directory only.
+    const images = join(node.dataDir, "images", "op");
+    mkdirSync(images, { recursive: true });
+    copyFileSync(image().kernel, join(images, "vmlinuz"));
+    const operator = node.ok("token", "create", "ops", "--role", "operator").trim();
+    const viewer = node.ok("token", "create", "audit", "--role", "viewer").trim();
+    const as = (token: string, ...args: string[]) => node.cliEnv({ BLIXARD_TOKEN: token }, ...args);
+    expect(as(operator, "vm", "create", "op-vm", "--kernel", join(images, "vmlinuz")).code).toBe(0);
+    // The attack: boot /etc/shadow as a kernel, to read it back through the guest or the console.
+    const attack = as(operator, "vm", "update", "op-vm", "--kernel", "/etc/shadow");
+    expect(attack.code).not.toBe(0);
+    expect(attack.stderr).toMatch(/spec\.kernel: host path \/etc\/shadow is outside .* needs the admin role/);
+    const denied = as(viewer, "vm", "update", "op-vm", "--memory", "64");
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/operator/);
+    expect(as(operator, "vm", "update", "op-vm", "--memory", "64").stdout).toContain("vm/op-vm updated");
+    expect(node.vm("op-vm").spec).toMatchObject({ kernel: join(images, "vmlinuz"), memory: 64 });
+    const events = node.ok("events", "--vm", "op-vm");
+    expect(events).toMatch(/updated.*ops.*spec changed: memory/);
   });
 });
