@@ -19,11 +19,13 @@ import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
 import { createVmParts } from "../state/vm-transactions.js";
+import { type SpecUpdateRequest, type SpecUpdateResult, VmUpdater } from "./vm-updater.js";
 
 const MAX_CAS_ATTEMPTS = 20;
 
 export class VmRepository {
   private readonly eventKeys: EventKeys;
+  private readonly updater: VmUpdater;
 
   /** `writer` names this writer in event keys (the node id); events stay unique across writers. */
   constructor(
@@ -32,6 +34,12 @@ export class VmRepository {
     writer = "api",
   ) {
     this.eventKeys = new EventKeys(writer);
+    this.updater = new VmUpdater(store, clock, writer);
+  }
+
+  /** Replaces the VM's spec (`vm update`, `apply`): see vm-updater.ts. */
+  updateSpec(req: SpecUpdateRequest): Promise<SpecUpdateResult> {
+    return this.updater.update(req);
   }
 
   async get(name: string): Promise<VmView> {

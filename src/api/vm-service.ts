@@ -5,7 +5,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { BlixardError, type FieldViolation } from "../core/errors.js";
 import { nameProblem } from "../core/names.js";
-import { specFieldViolations } from "../core/spec-policy.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec, type VmSpec } from "../core/vm-spec.js";
 import type { VmService } from "../gen/blixard/v1/vm_pb.js";
@@ -13,6 +12,7 @@ import type { Clock } from "../ports/clock.js";
 import { specInputFromProto, vmToProto } from "./convert.js";
 import type { EventFilter, EventLog, LoggedEvent } from "./event-log.js";
 import { actorOf } from "./principal-context.js";
+import { admit, permitSpec } from "./spec-admission.js";
 import type { VmRepository } from "./vm-repository.js";
 
 /** Console logs of VMs on this node. */
@@ -63,6 +63,30 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
       const replicas = replicaRecords(deps, spec, req.start, req.replicas, 1);
       const views = await repo.createAll(replicas, actor);
       return { vm: vmToProto(views[0]!), replicas: views.map(vmToProto) };
+    },
+
+    async updateVm(req, ctx) {
+      const input = specInputFromProto(req.spec);
+      // Read first: NOT_FOUND tells `apply` to create it, and admission checks only new forwards.
+      const current = await repo.get(validName(typeof input["name"] === "string" ? input["name"] : ""));
+      const spec = await admit(deps, ctx, input, current.spec);
+      const expected = req.expectedSpec && parseVmSpec(specInputFromProto(req.expectedSpec), "expectedSpec");
+      const result = await repo.updateSpec({
+        spec,
+        dryRun: req.dryRun,
+        actor: actorOf(ctx)?.name,
+        ...(expected ? { expected } : {}),
+      });
+      return {
+        vm: vmToProto(result.written ? await repo.get(spec.name) : current),
+        changes: result.changes.map((c) => ({
+          path: c.path,
+          oldValue: json(c.before),
+          newValue: json(c.after),
+        })),
+        restart: result.restart,
+        dryRun: req.dryRun,
+      };
     },
 
     async scaleVmGroup(req, ctx) {
@@ -261,47 +285,14 @@ function eventToProto(event: LoggedEvent) {
   return { ...event, actor: event.actor ?? "", revision: BigInt(event.revision) };
 }
 
-async function admit(
-  deps: VmServiceDeps,
-  ctx: HandlerContext,
-  input: Record<string, unknown>,
-): Promise<VmSpec> {
-  // A microvm-nix VM boots the kernel its NixOS configuration builds; only qemu VMs take the default image.
-  if (input["kernel"] === undefined && (input["driver"] ?? "qemu") === "qemu") {
-    const image = await deps.defaultImage();
-    if (!image) {
-      throw new BlixardError(
-        "INVALID_ARGUMENT",
-        "spec.kernel: no kernel given and this node has no default guest image; pass --kernel PATH or build the image with: bash scripts/guest-image/build.sh <data-dir>/images/default",
-        { violations: [{ field: "spec.kernel", message: "required: this node has no default guest image" }] },
-      );
-    }
-    input["kernel"] = image.kernel;
-    if (input["initrd"] === undefined && image.initrd) input["initrd"] = image.initrd;
-  }
-  const spec = parseVmSpec(input);
-  // Before the host checks, so that a caller without the admin role cannot probe which files exist.
-  permitSpec(deps, ctx, spec);
-  const violations = await deps.admission(spec);
-  if (violations.length > 0) {
-    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-    throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
-  }
-  return spec;
+/** A spec value on the wire: JSON, or absent when the field is unset. */
+function json(value: unknown): string | undefined {
+  return value === undefined ? undefined : JSON.stringify(value);
 }
 
 /** The audit event of a user's request: who asked for what. */
 function requested(ctx: HandlerContext, reason: string): { actor: string | undefined; reason: string } {
   return { actor: actorOf(ctx)?.name, reason };
-}
-
-/** Refuses the spec fields the caller's role may not set; no principal counts as the operator role. */
-function permitSpec(deps: VmServiceDeps, ctx: HandlerContext, spec: VmSpec): void {
-  const violations = specFieldViolations(actorOf(ctx)?.role ?? "operator", spec, deps.imageRoot);
-  if (violations.length > 0) {
-    const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-    throw new BlixardError("PERMISSION_DENIED", `permission denied: ${summary}`, { violations });
-  }
 }
 
 function validName(name: string): string {

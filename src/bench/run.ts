@@ -19,6 +19,7 @@ import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
 import { measureStoreCompaction } from "./store-compaction.js";
 import { measureTlsThroughput } from "./tls-throughput.js";
+import { measureUpdateCost, type UpdateCost } from "./update-cost.js";
 
 const dir = imageDir();
 // The kernel a node defaults to: the uncompressed vmlinux when the image has one.
@@ -33,6 +34,23 @@ if (!existsSync(kernel) || !existsSync(initrd)) {
 const cliRow = (cli: CliLatency): string =>
   `| cold \`blixard vm list\`, p50 / p95 of ${cli.listMs.length} (ms) | ${fmt(median(cli.listMs), 0)} / ${fmt(percentile(cli.listMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.listMs) / median(cli.nodeBaselineMs), 2)} |
 | cold \`blixard vm stop NAME --no-wait\` (the call \`vm start\` makes), p50 / p95 of ${cli.stopMs.length} (ms) | ${fmt(median(cli.stopMs), 0)} / ${fmt(percentile(cli.stopMs, 95), 0)} | \`node -e 0\`: ${fmt(median(cli.nodeBaselineMs), 0)} | ${fmt(median(cli.stopMs) / median(cli.nodeBaselineMs), 2)} |`;
+const updateRows = (costs: UpdateCost[]): string =>
+  costs
+    .map(
+      (c) =>
+        `| \`vm update\` on SQLite, ${c.vms} VMs (${c.onNode} on its node), p50 of ${c.updateMs.length}: no growth / growth (counts what its node has left) (ms) | ${fmt(median(c.updateMs), 2)} / ${fmt(median(c.growMs), 2)} | \`vm restart\`: ${fmt(median(c.restartMs), 2)} | ${fmt(median(c.updateMs) / median(c.restartMs), 2)} / ${fmt(median(c.growMs) / median(c.restartMs), 2)} |`,
+    )
+    .join("\n");
+const measureUpdates = async () => [
+  await measureUpdateCost(1000, 100, 30),
+  await measureUpdateCost(10_000, 100, 30),
+  await measureUpdateCost(10_000, 10_000, 30),
+];
+if (process.env["BLIXARD_BENCH_ONLY"] === "update") {
+  console.error("benchmarks: spec updates");
+  console.log(updateRows(await measureUpdates()));
+  process.exit(0);
+}
 if (process.env["BLIXARD_BENCH_ONLY"] === "cli") {
   console.error("benchmarks: CLI latency");
   console.log(cliRow(await measureCliLatency(kernel, 20)));
@@ -86,6 +104,8 @@ console.error("benchmarks: agent memory");
 const mem = await measureAgentMemory(kernel, initrd, 4);
 console.error("benchmarks: failover of a real VM after host loss");
 const failover = await measureFailover(kernel, initrd);
+console.error("benchmarks: spec updates");
+const updates = await measureUpdates();
 console.error("benchmarks: VM record codec");
 const codec = measureRecordCodec(20_000);
 console.error("benchmarks: placement");
@@ -154,6 +174,7 @@ ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node clust
 | CPU ms per etcd call in a Node process (etcd3 over grpc-js): get / txn / quorum-confirmed txn | ${fmt(etcdCall.get, 2)} / ${fmt(etcdCall.txn, 2)} / ${fmt(etcdCall.quorumTxn, 2)} | | |
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 | µs to read one VM record: validating decode (core/vm-record-codec.ts) / encode | ${fmt(codec.decodeMicros, 1)} / ${fmt(codec.encodeMicros, 1)} | \`JSON.parse\` alone: ${fmt(codec.jsonParseMicros, 1)} | ${fmt(codec.decodeMicros / codec.jsonParseMicros, 1)} |
+${updateRows(updates)}
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 | SQLite store after ${compaction.writes} status writes, compacted to ${compaction.retain} revisions: largest / final size on disk (MiB) | ${mib(compaction.compacted.maxBytes)} / ${mib(compaction.compacted.finalBytes)} | without compaction: ${mib(compaction.uncompacted.finalBytes)} | ${fmt(compaction.compacted.maxBytes / compaction.uncompacted.finalBytes, 3)} |
 | status writes/s on SQLite with a compaction pass every 1,000 writes (alternating chunks) | ${fmt(compaction.compacted.writesPerSec, 0)} | without compaction: ${fmt(compaction.uncompacted.writesPerSec, 0)} | ${fmt(compaction.compacted.writesPerSec / compaction.uncompacted.writesPerSec, 2)} |

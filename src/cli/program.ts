@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerApplyCommand } from "./apply-command.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
 import { DEFAULT_SERVER, type GlobalOptions } from "./globals.js";
@@ -42,6 +43,7 @@ const program = new Command("blixard")
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerNodeCommand(program, globals);
 registerVmCommands(program, globals);
+registerApplyCommand(program, globals);
 registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
 registerTokenCommands(program, globals);

@@ -1,5 +1,6 @@
 /**
- * Builds the wire VmSpec from `vm create` flags and an optional spec file (TOML, YAML or JSON).
+ * Builds the wire VmSpec from `vm create`/`vm update` flags and an optional spec file (TOML, YAML or
+ * JSON), and reads the several specs of an `apply -f` file.
  * Relative paths resolve against the spec file's directory (for file fields) or the working directory
  * (for flags), since the node reads them as absolute host paths. Field validation happens on the server,
  * once; here we only reject what cannot be expressed in the wire format (unknown keys, wrong JSON types).
@@ -8,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { parse as parseToml } from "smol-toml";
-import { parse as parseYaml } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { type VmSpec, VmSpecSchema } from "../gen/blixard/v1/vm_pb.js";
 import { type MicrovmFlags, microvmFromFlags, resolveMicrovmPaths } from "./microvm-flags.js";
 import { UsageError } from "./usage-error.js";
@@ -38,7 +39,15 @@ export function buildSpec(name: string, flags: CreateFlags, cwd = process.cwd())
       `the spec file names the VM "${String(fromFile["name"])}" but the command names it "${name}"`,
     );
   }
-  const merged: Record<string, unknown> = { ...fromFile, name };
+  return withFlags({ ...fromFile, name }, flags, cwd);
+}
+
+/**
+ * `base` (spec fields in proto3 JSON form) with the flags laid over it, as a wire spec. `vm update`
+ * passes the VM's current spec as `base`, so that fields without a flag keep their values.
+ */
+export function withFlags(base: Record<string, unknown>, flags: CreateFlags, cwd = process.cwd()): VmSpec {
+  const merged: Record<string, unknown> = { ...base };
   if (flags.vcpus !== undefined) merged["vcpus"] = integerFlag("--vcpus", flags.vcpus);
   if (flags.memory !== undefined) merged["memory"] = integerFlag("--memory", flags.memory);
   for (const field of PATH_FIELDS) {
@@ -75,6 +84,20 @@ export function buildSpec(name: string, flags: CreateFlags, cwd = process.cwd())
 }
 
 function readSpecFile(path: string): Record<string, unknown> {
+  const documents = readSpecDocuments(path);
+  if (documents.length !== 1) {
+    throw new UsageError(
+      `spec file ${path} holds ${documents.length} documents; \`vm create -f\` takes one (use \`blixard apply -f\` for several)`,
+    );
+  }
+  return documents[0]!;
+}
+
+/**
+ * The specs in a file, each a table/object of spec fields with its paths made absolute: YAML documents
+ * separated by `---`, a TOML file of `[[vm]]` tables, a JSON array; or a single spec in any of them.
+ */
+export function readSpecDocuments(path: string): Record<string, unknown>[] {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -83,20 +106,46 @@ function readSpecFile(path: string): Record<string, unknown> {
       `cannot read spec file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     );
   }
-  let parsed: unknown;
+  let parsed: unknown[];
   try {
-    const ext = extname(path).toLowerCase();
-    if (ext === ".toml") parsed = parseToml(text);
-    else if (ext === ".yaml" || ext === ".yml") parsed = parseYaml(text);
-    else if (ext === ".json") parsed = JSON.parse(text);
-    else throw new Error(`unknown extension "${ext}"; use .toml, .yaml, .yml or .json`);
+    parsed = parseDocuments(extname(path).toLowerCase(), text);
   } catch (err) {
     throw new UsageError(`cannot parse spec file ${path}: ${(err as Error).message}`);
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new UsageError(`spec file ${path} must hold a table/object of spec fields`);
+  if (parsed.length === 0) throw new UsageError(`spec file ${path} holds no spec`);
+  return parsed.map((doc, i) => {
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+      const which = parsed.length > 1 ? `document ${i + 1} of spec file ${path}` : `spec file ${path}`;
+      throw new UsageError(`${which} must hold a table/object of spec fields`);
+    }
+    return resolveFilePaths(doc as Record<string, unknown>, path);
+  });
+}
+
+function parseDocuments(ext: string, text: string): unknown[] {
+  if (ext === ".toml") {
+    const table = parseToml(text);
+    const keys = Object.keys(table);
+    // `[[vm]]` tables: several specs (a spec has no field named vm).
+    if (keys.length === 1 && keys[0] === "vm" && Array.isArray(table["vm"])) return table["vm"];
+    return [table];
   }
-  const spec = parsed as Record<string, unknown>;
+  if (ext === ".yaml" || ext === ".yml") {
+    return parseAllDocuments(text)
+      .map((doc) => {
+        if (doc.errors.length > 0) throw doc.errors[0];
+        return doc.toJSON() as unknown;
+      })
+      .filter((doc) => doc !== null && doc !== undefined);
+  }
+  if (ext === ".json") {
+    const value = JSON.parse(text) as unknown;
+    return Array.isArray(value) ? value : [value];
+  }
+  throw new Error(`unknown extension "${ext}"; use .toml, .yaml, .yml or .json`);
+}
+
+function resolveFilePaths(spec: Record<string, unknown>, path: string): Record<string, unknown> {
   for (const field of PATH_FIELDS) {
     const value = spec[field];
     if (typeof value === "string" && value !== "" && !isAbsolute(value))

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import type { GlobalOptions } from "./globals.js";
+import type { UpdateVmFlags } from "./update-actions.js";
 import type { CreateVmFlags } from "./vm-actions.js";
 import type { WaitFlags } from "./vm-lifecycle.js";
 import type { LogsFlags } from "./vm-logs.js";
@@ -76,6 +77,25 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       .option("--replicas <n>", "create a group of N copies, NAME-1 … NAME-N, never two on one node")
       .option("--start", "start the VM after creating it"),
   ).action(async (name: string, flags: CreateVmFlags) => (await actions()).createVm(globals(), name, flags));
+
+  withWait(
+    vm
+      .command("update <name>")
+      .description(
+        "change a VM's spec; fields without a flag keep their values; restarts the VM when the change needs it",
+      )
+      .option("--vcpus <n>", "virtual CPUs")
+      .option("--memory <mib>", "memory in MiB")
+      .option("--kernel <path>", "kernel image")
+      .option("--initrd <path>", "initrd image")
+      .option("--cmdline <string>", "extra kernel command line")
+      .option("--forward <host:guest>", "the VM's port forwards: replaces them all (repeatable)", collect)
+      .option("--restart <policy>", "restart policy: always, on-failure or never (applied without a restart)")
+      .option("--dry-run", "show what would change, change nothing")
+      .option("-o, --output <format>", "table, json or yaml"),
+  ).action(async (name: string, flags: UpdateVmFlags) =>
+    (await import("./update-actions.js")).updateVm(globals(), name, flags),
+  );
 
   vm.command("scale <group> <replicas>")
     .description("grow a replica group with copies of its spec, or shrink it from the highest number down")

@@ -24,6 +24,8 @@ export const EVENT_TYPES = [
   "refused",
   /** A user asked for a change (start, stop, restart, delete, scale, drain); its actor says who. */
   "requested",
+  /** A user changed the VM's spec (`vm update`, `apply`); the reason lists the changed fields. */
+  "updated",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -33,6 +33,7 @@ export const POLICY: Readonly<Record<string, Access>> = {
   // Privileged spec fields (host paths, microvm.nix runners, flakes, inline Nix, shares) are checked
   // per field by core/spec-policy.ts.
   [`/${VM}/CreateVm`]: "operator",
+  [`/${VM}/UpdateVm`]: "operator",
   [`/${VM}/StartVm`]: "operator",
   [`/${VM}/StopVm`]: "operator",
   [`/${VM}/RestartVm`]: "operator",

@@ -50,6 +50,11 @@ export interface SimConfig {
   keepGoing?: boolean;
   /** Test only: plants the bug (planted-bugs.ts) that this invariant must catch. */
   plantedBug?: InvariantName;
+  /**
+   * Probability per step of `vm update --memory` on a random VM. Off by default and drawn from a
+   * stream of its own, so that with it off every seed's schedule stays as it was.
+   */
+  resize?: number;
 }
 
 export const DEFAULT_CONFIG: Omit<SimConfig, "seed"> = {
@@ -109,6 +114,8 @@ export async function runSimulation(
   const trace: string[] = [];
   const violations: Violation[] = [];
   const rng = random.fork("schedule");
+  // Not a fork of `random`: forking draws from it, which would change every other stream.
+  const resizes = config.resize ? new SeededRandom(config.seed ^ 0x7e512e) : undefined;
   const hosts = random.fork("hosts");
   const nodes = Array.from(
     { length: config.nodes },
@@ -281,6 +288,17 @@ export async function runSimulation(
       }
     } catch (err) {
       log(`step ${step}: request failed: ${errorMessage(err)}`);
+    }
+    if (resizes?.chance(config.resize ?? 0) && records.length > 0) {
+      const vm = resizes.pick(records);
+      const memory = 256 * (1 + resizes.int(4));
+      // Refused when the VM would no longer fit the node it runs on.
+      await client
+        .updateSpec({ spec: { ...vm.spec, memory }, dryRun: false, actor: undefined })
+        .then(() => log(`resize ${vm.name} to ${memory} MiB`))
+        .catch((err: unknown) =>
+          log(`step ${step}: resize ${vm.name} to ${memory} MiB refused: ${errorMessage(err)}`),
+        );
     }
   }
 }

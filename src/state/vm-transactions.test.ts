@@ -4,7 +4,7 @@ import type { VmRecord } from "../core/vm-record.js";
 import { decodeAssignment } from "../core/vm-record-codec.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { TxnOp } from "../ports/store.js";
-import { createVmParts, deleteVmOps, placeVmOps } from "./vm-transactions.js";
+import { createVmParts, deleteVmOps, placeVmOps, updateVmParts } from "./vm-transactions.js";
 
 const keyOf = (op: TxnOp) => ("key" in op ? op.key : op.prefix);
 
@@ -83,5 +83,33 @@ describe("VM transactions", () => {
       ["put", keys.placement("web")],
       ["put", keys.assignment("n1", "web")],
     ]);
+  });
+
+  it("updates the record only at the revision read, claims new ports only where free, releases dropped ones", () => {
+    const after: VmRecord = {
+      ...record,
+      spec: {
+        ...record.spec,
+        forwards: [record.spec.forwards[1]!, { host: 9090, guest: 90, protocol: "udp" }],
+      },
+      restartNonce: 1,
+    };
+    const parts = updateVmParts({ record, modRevision: 41 }, after, event);
+    const added = keys.portClaim("udp", 9090);
+    const dropped = keys.portClaim("tcp", 8080);
+    // A concurrent writer moves the record's revision: the update then fails instead of overwriting it.
+    // A port another VM claimed meanwhile has a create revision: the update then fails instead of sharing it.
+    expect(parts.compare).toEqual([
+      { key: keys.vm("web"), target: "modRevision", op: "=", value: 41 },
+      { key: added, target: "createRevision", op: "=", value: 0 },
+    ]);
+    expect(parts.success).toEqual([
+      { type: "put", key: keys.vm("web"), value: expect.stringContaining('"restartNonce":1') },
+      { type: "put", key: added, value: "web" },
+      { type: "delete", key: dropped },
+      event,
+    ]);
+    // The port kept (8443) is neither re-claimed nor released.
+    expect(parts.success.map(keyOf)).not.toContain(keys.portClaim("tcp", 8443));
   });
 });

@@ -17,6 +17,8 @@ import { bearer, type RawReply, rawRequest } from "./raw-request.js";
 const SEED = Number(process.env["BLIXARD_FUZZ_SEED"] ?? Date.now() % 2 ** 31);
 const RUNS = 400;
 const SERVICE = "/blixard.v1.VmService";
+/** The VM the fuzzer's updates aim at. */
+const TARGET = "fuzz-target";
 const METHODS = [
   "CreateVm",
   "GetVm",
@@ -27,6 +29,7 @@ const METHODS = [
   "GetVmLogs",
   "ListEvents",
   "ScaleVmGroup",
+  "UpdateVm",
 ];
 
 /** Connect error codes a client can act on; "internal" or "unknown" would mean the node broke. */
@@ -144,6 +147,26 @@ describe("the API under random and malformed requests", () => {
   const request: fc.Arbitrary<Req> = fc.oneof(
     { weight: 5, arbitrary: spec.map((s) => json(`${SERVICE}/CreateVm`, { spec: s, start: false })) },
     { weight: 3, arbitrary: validSpec.map((s) => json(`${SERVICE}/CreateVm`, { spec: s, start: false })) },
+    // Updates of one VM that exists (created before the run), valid or not, dry or not. Valid ones do
+    // not grow it past its create's 256 MiB and 1 vCPU (the VMs the run creates fill the node) and
+    // keep its placement (which cannot change in place).
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(
+          fc.oneof(
+            validSpec.map((s) => ({
+              ...s,
+              memory: Math.min(s.memory ?? 256, 256),
+              vcpus: 1,
+              placement: undefined,
+            })),
+            spec,
+          ),
+          fc.boolean(),
+        )
+        .map(([s, dryRun]) => json(`${SERVICE}/UpdateVm`, { spec: { ...s, name: TARGET }, dryRun })),
+    },
     {
       weight: 2,
       arbitrary: fc
@@ -193,6 +216,12 @@ describe("the API under random and malformed requests", () => {
         expect(() => parseVmSpec(specInputFromProto(vm.spec))).not.toThrow();
         created.push(vm.name);
       }
+      if (req.path.endsWith("/UpdateVm") && req.type === "application/json") {
+        const body = JSON.parse(reply.body) as { vm: JsonValue; changes?: unknown[]; dryRun?: boolean };
+        // What is stored after an update is what the API's schema accepts, as after a create.
+        expect(() => parseVmSpec(specInputFromProto(fromJson(VmSchema, body.vm).spec))).not.toThrow();
+        if (body.changes?.length && !body.dryRun) updated++;
+      }
       return;
     }
     const error = JSON.parse(reply.body) as { code?: string; message?: string };
@@ -209,8 +238,10 @@ describe("the API under random and malformed requests", () => {
   }
 
   const created: string[] = [];
+  let updated = 0;
 
   it("answers every request with a valid success or a named error, and keeps serving", async () => {
+    node.ok("vm", "create", TARGET, "--kernel", kernel());
     try {
       await fc.assert(
         fc.asyncProperty(request, async (req) => {
@@ -230,9 +261,12 @@ describe("the API under random and malformed requests", () => {
       process.stderr.write(`api fuzz failed; replay with BLIXARD_FUZZ_SEED=${SEED}\n`);
       throw err;
     }
-    process.stderr.write(`api fuzz: seed ${SEED}, ${RUNS} requests, ${created.length} VMs created\n`);
+    process.stderr.write(
+      `api fuzz: seed ${SEED}, ${RUNS} requests, ${created.length} VMs created, ${updated} updates\n`,
+    );
     // The success branch ran: valid specs were stored and checked, not only refusals.
     expect(created.length).toBeGreaterThan(0);
+    expect(updated).toBeGreaterThan(0);
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
     node.ok("vm", "create", "after-fuzz", "--kernel", kernel());
     expect(node.vm("after-fuzz").spec).toMatchObject({ name: "after-fuzz" });

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/vm.proto.
  */
 export const file_blixard_v1_vm: GenFile = /*@__PURE__*/
-  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxImwKBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQSDQoFYWN0b3IYByABKAkiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMiyAQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBEi0KB21pY3Jvdm0YDiABKAsyFy5ibGl4YXJkLnYxLk1pY3Jvdm1TcGVjSAqIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudEIKCghfbWljcm92bSL8AgoLTWljcm92bVNwZWMSEgoFZmxha2UYASABKAlIAIgBARITCgZydW5uZXIYAiABKAlIAYgBARIXCgpoeXBlcnZpc29yGAMgASgJSAKIAQESFAoHbml4cGtncxgEIAEoCUgDiAEBEhoKDW1pY3Jvdm1fZmxha2UYBSABKAlIBIgBARIPCgdtb2R1bGVzGAYgAygJEhMKBmNvbmZpZxgHIAEoCUgFiAEBEjAKCmludGVyZmFjZXMYCCADKAsyHC5ibGl4YXJkLnYxLk1pY3Jvdm1JbnRlcmZhY2USKAoGc2hhcmVzGAkgAygLMhguYmxpeGFyZC52MS5NaWNyb3ZtU2hhcmUSKgoHdm9sdW1lcxgKIAMoCzIZLmJsaXhhcmQudjEuTWljcm92bVZvbHVtZUIICgZfZmxha2VCCQoHX3J1bm5lckINCgtfaHlwZXJ2aXNvckIKCghfbml4cGtnc0IQCg5fbWljcm92bV9mbGFrZUIJCgdfY29uZmlnIpgBChBNaWNyb3ZtSW50ZXJmYWNlEgwKBHR5cGUYASABKAkSCgoCaWQYAiABKAkSCwoDbWFjGAMgASgJEhMKBmJyaWRnZRgEIAEoCUgAiAEBEjEKB21hY3Z0YXAYBSABKAsyGy5ibGl4YXJkLnYxLk1hY3Z0YXBTZXR0aW5nc0gBiAEBQgkKB19icmlkZ2VCCgoIX21hY3Z0YXAiLQoPTWFjdnRhcFNldHRpbmdzEgwKBGxpbmsYASABKAkSDAoEbW9kZRgCIAEoCSJeCgxNaWNyb3ZtU2hhcmUSCwoDdGFnGAEgASgJEg4KBnNvdXJjZRgCIAEoCRITCgttb3VudF9wb2ludBgDIAEoCRISCgVwcm90bxgEIAEoCUgAiAEBQggKBl9wcm90byKJAQoNTWljcm92bVZvbHVtZRINCgVpbWFnZRgBIAEoCRITCgttb3VudF9wb2ludBgCIAEoCRIMCgRzaXplGAMgASgNEhQKB2ZzX3R5cGUYBCABKAlIAIgBARIWCglyZWFkX29ubHkYBSABKAhIAYgBAUIKCghfZnNfdHlwZUIMCgpfcmVhZF9vbmx5ImAKCVBsYWNlbWVudBIVCghzdHJhdGVneRgBIAEoCUgAiAEBEhMKC2NvbnN0cmFpbnRzGAIgAygJEhEKBG5vZGUYAyABKAlIAYgBAUILCglfc3RyYXRlZ3lCBwoFX25vZGUiYQoIRXhpdEluZm8SEQoEY29kZRgBIAEoBUgAiAEBEhMKBnNpZ25hbBgCIAEoCUgBiAEBEg0KBWtub3duGAMgASgIEgoKAmF0GAQgASgJQgcKBV9jb2RlQgkKB19zaWduYWwiwgIKCFZtU3RhdHVzEg0KBXBoYXNlGAEgASgJEgwKBG5vZGUYAiABKAkSEAoDcGlkGAMgASgFSACIAQESEAoIcmVzdGFydHMYBCABKA0SDgoGaGVhbHRoGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSFwoKc3RhcnRlZF9hdBgHIAEoCUgBiAEBEhUKCHJlYWR5X2F0GAggASgJSAKIAQESLAoJbGFzdF9leGl0GAkgASgLMhQuYmxpeGFyZC52MS5FeGl0SW5mb0gDiAEBEhwKD25leHRfcmVzdGFydF9hdBgKIAEoCUgEiAEBEhIKCnVwZGF0ZWRfYXQYCyABKAlCBgoEX3BpZEINCgtfc3RhcnRlZF9hdEILCglfcmVhZHlfYXRCDAoKX2xhc3RfZXhpdEISChBfbmV4dF9yZXN0YXJ0X2F0IqYBCgJWbRIMCgRuYW1lGAEgASgJEiAKBHNwZWMYAiABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIkCgZzdGF0dXMYAyABKAsyFC5ibGl4YXJkLnYxLlZtU3RhdHVzEhUKDWRlc2lyZWRfc3RhdGUYBCABKAkSEAoIZGVsZXRpbmcYBSABKAgSEgoKY3JlYXRlZF9hdBgGIAEoCRINCgVncm91cBgHIAEoCSJUCg9DcmVhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg0KBXN0YXJ0GAIgASgIEhAKCHJlcGxpY2FzGAMgASgNIlAKEENyZWF0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtEiAKCHJlcGxpY2FzGAIgAygLMg4uYmxpeGFyZC52MS5WbSIcCgxHZXRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrCg1HZXRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIQCg5MaXN0Vm1zUmVxdWVzdCIuCg9MaXN0Vm1zUmVzcG9uc2USGwoDdm1zGAEgAygLMg4uYmxpeGFyZC52MS5WbSIeCg5TdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi0KD1N0YXJ0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iHQoNU3RvcFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIiwKDlN0b3BWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIgChBSZXN0YXJ0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiLwoRUmVzdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh8KD0RlbGV0ZVZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi4KEERlbGV0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIi4KEEdldFZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNIiEKEUdldFZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiRgoTRm9sbG93Vm1Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SEwoLc3RvcF9hdF9lbmQYAyABKAgiJAoURm9sbG93Vm1Mb2dzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI2ChNTY2FsZVZtR3JvdXBSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEhAKCHJlcGxpY2FzGAIgASgNIjkKFFNjYWxlVm1Hcm91cFJlc3BvbnNlEg8KB2NyZWF0ZWQYASADKAkSEAoIZGVsZXRpbmcYAiADKAky7QYKCVZtU2VydmljZRJFCghDcmVhdGVWbRIbLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5DcmVhdGVWbVJlc3BvbnNlEjwKBUdldFZtEhguYmxpeGFyZC52MS5HZXRWbVJlcXVlc3QaGS5ibGl4YXJkLnYxLkdldFZtUmVzcG9uc2USQgoHTGlzdFZtcxIaLmJsaXhhcmQudjEuTGlzdFZtc1JlcXVlc3QaGy5ibGl4YXJkLnYxLkxpc3RWbXNSZXNwb25zZRJCCgdTdGFydFZtEhouYmxpeGFyZC52MS5TdGFydFZtUmVxdWVzdBobLmJsaXhhcmQudjEuU3RhcnRWbVJlc3BvbnNlEj8KBlN0b3BWbRIZLmJsaXhhcmQudjEuU3RvcFZtUmVxdWVzdBoaLmJsaXhhcmQudjEuU3RvcFZtUmVzcG9uc2USSAoJUmVzdGFydFZtEhwuYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXF1ZXN0Gh0uYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXNwb25zZRJFCghEZWxldGVWbRIbLmJsaXhhcmQudjEuRGVsZXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5EZWxldGVWbVJlc3BvbnNlEkgKCUdldFZtTG9ncxIcLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVxdWVzdBodLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVzcG9uc2USUwoMRm9sbG93Vm1Mb2dzEh8uYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXF1ZXN0GiAuYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXNwb25zZTABEksKCkxpc3RFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USUQoMU2NhbGVWbUdyb3VwEh8uYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXF1ZXN0GiAuYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXNwb25zZRJCCgxGb2xsb3dFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhEuYmxpeGFyZC52MS5FdmVudDABYgZwcm90bzM");
+  fileDesc("ChNibGl4YXJkL3YxL3ZtLnByb3RvEgpibGl4YXJkLnYxImwKBUV2ZW50EgoKAmF0GAEgASgJEgwKBHR5cGUYAiABKAkSCgoCdm0YAyABKAkSDAoEbm9kZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSEAoIcmV2aXNpb24YBiABKAQSDQoFYWN0b3IYByABKAkiPAoRTGlzdEV2ZW50c1JlcXVlc3QSCgoCdm0YASABKAkSDAoEbm9kZRgCIAEoCRINCgVsaW1pdBgDIAEoDSI3ChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYmxpeGFyZC52MS5FdmVudCI8CgtQb3J0Rm9yd2FyZBIMCgRob3N0GAEgASgNEg0KBWd1ZXN0GAIgASgNEhAKCHByb3RvY29sGAMgASgJIqACCgtIZWFsdGhDaGVjaxIMCgR0eXBlGAEgASgJEgwKBHBvcnQYAiABKA0SDAoEcGF0aBgDIAEoCRIPCgdwYXR0ZXJuGAQgASgJEh0KEGludGVydmFsX3NlY29uZHMYBSABKAFIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKAFIAYgBARIeChFmYWlsdXJlX3RocmVzaG9sZBgHIAEoDUgCiAEBEiEKFHN0YXJ0X3BlcmlvZF9zZWNvbmRzGAggASgBSAOIAQFCEwoRX2ludGVydmFsX3NlY29uZHNCEgoQX3RpbWVvdXRfc2Vjb25kc0IUChJfZmFpbHVyZV90aHJlc2hvbGRCFwoVX3N0YXJ0X3BlcmlvZF9zZWNvbmRzImwKDlJlc3RhcnRCYWNrb2ZmEhwKD2luaXRpYWxfc2Vjb25kcxgBIAEoAUgAiAEBEhgKC21heF9zZWNvbmRzGAIgASgBSAGIAQFCEgoQX2luaXRpYWxfc2Vjb25kc0IOCgxfbWF4X3NlY29uZHMiyAQKBlZtU3BlYxIMCgRuYW1lGAEgASgJEhIKBXZjcHVzGAIgASgNSACIAQESEwoGbWVtb3J5GAMgASgNSAGIAQESEwoGZHJpdmVyGAQgASgJSAKIAQESDgoGa2VybmVsGAUgASgJEhMKBmluaXRyZBgGIAEoCUgDiAEBEhEKBGRpc2sYByABKAlIBIgBARIUCgdjbWRsaW5lGAggASgJSAWIAQESKQoIZm9yd2FyZHMYCSADKAsyFy5ibGl4YXJkLnYxLlBvcnRGb3J3YXJkEjIKDGhlYWx0aF9jaGVjaxgKIAEoCzIXLmJsaXhhcmQudjEuSGVhbHRoQ2hlY2tIBogBARIbCg5yZXN0YXJ0X3BvbGljeRgLIAEoCUgHiAEBEjgKD3Jlc3RhcnRfYmFja29mZhgMIAEoCzIaLmJsaXhhcmQudjEuUmVzdGFydEJhY2tvZmZICIgBARItCglwbGFjZW1lbnQYDSABKAsyFS5ibGl4YXJkLnYxLlBsYWNlbWVudEgJiAEBEi0KB21pY3Jvdm0YDiABKAsyFy5ibGl4YXJkLnYxLk1pY3Jvdm1TcGVjSAqIAQFCCAoGX3ZjcHVzQgkKB19tZW1vcnlCCQoHX2RyaXZlckIJCgdfaW5pdHJkQgcKBV9kaXNrQgoKCF9jbWRsaW5lQg8KDV9oZWFsdGhfY2hlY2tCEQoPX3Jlc3RhcnRfcG9saWN5QhIKEF9yZXN0YXJ0X2JhY2tvZmZCDAoKX3BsYWNlbWVudEIKCghfbWljcm92bSL8AgoLTWljcm92bVNwZWMSEgoFZmxha2UYASABKAlIAIgBARITCgZydW5uZXIYAiABKAlIAYgBARIXCgpoeXBlcnZpc29yGAMgASgJSAKIAQESFAoHbml4cGtncxgEIAEoCUgDiAEBEhoKDW1pY3Jvdm1fZmxha2UYBSABKAlIBIgBARIPCgdtb2R1bGVzGAYgAygJEhMKBmNvbmZpZxgHIAEoCUgFiAEBEjAKCmludGVyZmFjZXMYCCADKAsyHC5ibGl4YXJkLnYxLk1pY3Jvdm1JbnRlcmZhY2USKAoGc2hhcmVzGAkgAygLMhguYmxpeGFyZC52MS5NaWNyb3ZtU2hhcmUSKgoHdm9sdW1lcxgKIAMoCzIZLmJsaXhhcmQudjEuTWljcm92bVZvbHVtZUIICgZfZmxha2VCCQoHX3J1bm5lckINCgtfaHlwZXJ2aXNvckIKCghfbml4cGtnc0IQCg5fbWljcm92bV9mbGFrZUIJCgdfY29uZmlnIpgBChBNaWNyb3ZtSW50ZXJmYWNlEgwKBHR5cGUYASABKAkSCgoCaWQYAiABKAkSCwoDbWFjGAMgASgJEhMKBmJyaWRnZRgEIAEoCUgAiAEBEjEKB21hY3Z0YXAYBSABKAsyGy5ibGl4YXJkLnYxLk1hY3Z0YXBTZXR0aW5nc0gBiAEBQgkKB19icmlkZ2VCCgoIX21hY3Z0YXAiLQoPTWFjdnRhcFNldHRpbmdzEgwKBGxpbmsYASABKAkSDAoEbW9kZRgCIAEoCSJeCgxNaWNyb3ZtU2hhcmUSCwoDdGFnGAEgASgJEg4KBnNvdXJjZRgCIAEoCRITCgttb3VudF9wb2ludBgDIAEoCRISCgVwcm90bxgEIAEoCUgAiAEBQggKBl9wcm90byKJAQoNTWljcm92bVZvbHVtZRINCgVpbWFnZRgBIAEoCRITCgttb3VudF9wb2ludBgCIAEoCRIMCgRzaXplGAMgASgNEhQKB2ZzX3R5cGUYBCABKAlIAIgBARIWCglyZWFkX29ubHkYBSABKAhIAYgBAUIKCghfZnNfdHlwZUIMCgpfcmVhZF9vbmx5ImAKCVBsYWNlbWVudBIVCghzdHJhdGVneRgBIAEoCUgAiAEBEhMKC2NvbnN0cmFpbnRzGAIgAygJEhEKBG5vZGUYAyABKAlIAYgBAUILCglfc3RyYXRlZ3lCBwoFX25vZGUiYQoIRXhpdEluZm8SEQoEY29kZRgBIAEoBUgAiAEBEhMKBnNpZ25hbBgCIAEoCUgBiAEBEg0KBWtub3duGAMgASgIEgoKAmF0GAQgASgJQgcKBV9jb2RlQgkKB19zaWduYWwiwgIKCFZtU3RhdHVzEg0KBXBoYXNlGAEgASgJEgwKBG5vZGUYAiABKAkSEAoDcGlkGAMgASgFSACIAQESEAoIcmVzdGFydHMYBCABKA0SDgoGaGVhbHRoGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSFwoKc3RhcnRlZF9hdBgHIAEoCUgBiAEBEhUKCHJlYWR5X2F0GAggASgJSAKIAQESLAoJbGFzdF9leGl0GAkgASgLMhQuYmxpeGFyZC52MS5FeGl0SW5mb0gDiAEBEhwKD25leHRfcmVzdGFydF9hdBgKIAEoCUgEiAEBEhIKCnVwZGF0ZWRfYXQYCyABKAlCBgoEX3BpZEINCgtfc3RhcnRlZF9hdEILCglfcmVhZHlfYXRCDAoKX2xhc3RfZXhpdEISChBfbmV4dF9yZXN0YXJ0X2F0IqYBCgJWbRIMCgRuYW1lGAEgASgJEiAKBHNwZWMYAiABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIkCgZzdGF0dXMYAyABKAsyFC5ibGl4YXJkLnYxLlZtU3RhdHVzEhUKDWRlc2lyZWRfc3RhdGUYBCABKAkSEAoIZGVsZXRpbmcYBSABKAgSEgoKY3JlYXRlZF9hdBgGIAEoCRINCgVncm91cBgHIAEoCSJUCg9DcmVhdGVWbVJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmJsaXhhcmQudjEuVm1TcGVjEg0KBXN0YXJ0GAIgASgIEhAKCHJlcGxpY2FzGAMgASgNIlAKEENyZWF0ZVZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtEiAKCHJlcGxpY2FzGAIgAygLMg4uYmxpeGFyZC52MS5WbSKGAQoPVXBkYXRlVm1SZXF1ZXN0EiAKBHNwZWMYASABKAsyEi5ibGl4YXJkLnYxLlZtU3BlYxIPCgdkcnlfcnVuGAIgASgIEi4KDWV4cGVjdGVkX3NwZWMYAyABKAsyEi5ibGl4YXJkLnYxLlZtU3BlY0gAiAEBQhAKDl9leHBlY3RlZF9zcGVjImYKClNwZWNDaGFuZ2USDAoEcGF0aBgBIAEoCRIWCglvbGRfdmFsdWUYAiABKAlIAIgBARIWCgluZXdfdmFsdWUYAyABKAlIAYgBAUIMCgpfb2xkX3ZhbHVlQgwKCl9uZXdfdmFsdWUieQoQVXBkYXRlVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0SJwoHY2hhbmdlcxgCIAMoCzIWLmJsaXhhcmQudjEuU3BlY0NoYW5nZRIPCgdyZXN0YXJ0GAMgASgIEg8KB2RyeV9ydW4YBCABKAgiHAoMR2V0Vm1SZXF1ZXN0EgwKBG5hbWUYASABKAkiKwoNR2V0Vm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iEAoOTGlzdFZtc1JlcXVlc3QiLgoPTGlzdFZtc1Jlc3BvbnNlEhsKA3ZtcxgBIAMoCzIOLmJsaXhhcmQudjEuVm0iHgoOU3RhcnRWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSItCg9TdGFydFZtUmVzcG9uc2USGgoCdm0YASABKAsyDi5ibGl4YXJkLnYxLlZtIh0KDVN0b3BWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIsCg5TdG9wVm1SZXNwb25zZRIaCgJ2bRgBIAEoCzIOLmJsaXhhcmQudjEuVm0iIAoQUmVzdGFydFZtUmVxdWVzdBIMCgRuYW1lGAEgASgJIi8KEVJlc3RhcnRWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIfCg9EZWxldGVWbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIuChBEZWxldGVWbVJlc3BvbnNlEhoKAnZtGAEgASgLMg4uYmxpeGFyZC52MS5WbSIuChBHZXRWbUxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDSIhChFHZXRWbUxvZ3NSZXNwb25zZRIMCgR0ZXh0GAEgASgJIkYKE0ZvbGxvd1ZtTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgR0YWlsGAIgASgNEhMKC3N0b3BfYXRfZW5kGAMgASgIIiQKFEZvbGxvd1ZtTG9nc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiNgoTU2NhbGVWbUdyb3VwUmVxdWVzdBINCgVncm91cBgBIAEoCRIQCghyZXBsaWNhcxgCIAEoDSI5ChRTY2FsZVZtR3JvdXBSZXNwb25zZRIPCgdjcmVhdGVkGAEgAygJEhAKCGRlbGV0aW5nGAIgAygJMrQHCglWbVNlcnZpY2USRQoIQ3JlYXRlVm0SGy5ibGl4YXJkLnYxLkNyZWF0ZVZtUmVxdWVzdBocLmJsaXhhcmQudjEuQ3JlYXRlVm1SZXNwb25zZRJFCghVcGRhdGVWbRIbLmJsaXhhcmQudjEuVXBkYXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5VcGRhdGVWbVJlc3BvbnNlEjwKBUdldFZtEhguYmxpeGFyZC52MS5HZXRWbVJlcXVlc3QaGS5ibGl4YXJkLnYxLkdldFZtUmVzcG9uc2USQgoHTGlzdFZtcxIaLmJsaXhhcmQudjEuTGlzdFZtc1JlcXVlc3QaGy5ibGl4YXJkLnYxLkxpc3RWbXNSZXNwb25zZRJCCgdTdGFydFZtEhouYmxpeGFyZC52MS5TdGFydFZtUmVxdWVzdBobLmJsaXhhcmQudjEuU3RhcnRWbVJlc3BvbnNlEj8KBlN0b3BWbRIZLmJsaXhhcmQudjEuU3RvcFZtUmVxdWVzdBoaLmJsaXhhcmQudjEuU3RvcFZtUmVzcG9uc2USSAoJUmVzdGFydFZtEhwuYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXF1ZXN0Gh0uYmxpeGFyZC52MS5SZXN0YXJ0Vm1SZXNwb25zZRJFCghEZWxldGVWbRIbLmJsaXhhcmQudjEuRGVsZXRlVm1SZXF1ZXN0GhwuYmxpeGFyZC52MS5EZWxldGVWbVJlc3BvbnNlEkgKCUdldFZtTG9ncxIcLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVxdWVzdBodLmJsaXhhcmQudjEuR2V0Vm1Mb2dzUmVzcG9uc2USUwoMRm9sbG93Vm1Mb2dzEh8uYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXF1ZXN0GiAuYmxpeGFyZC52MS5Gb2xsb3dWbUxvZ3NSZXNwb25zZTABEksKCkxpc3RFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYmxpeGFyZC52MS5MaXN0RXZlbnRzUmVzcG9uc2USUQoMU2NhbGVWbUdyb3VwEh8uYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXF1ZXN0GiAuYmxpeGFyZC52MS5TY2FsZVZtR3JvdXBSZXNwb25zZRJCCgxGb2xsb3dFdmVudHMSHS5ibGl4YXJkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhEuYmxpeGFyZC52MS5FdmVudDABYgZwcm90bzM");
 
 /**
  * @generated from message blixard.v1.Event
@@ -776,6 +776,115 @@ export const CreateVmResponseSchema: GenMessage<CreateVmResponse> = /*@__PURE__*
   messageDesc(file_blixard_v1_vm, 17);
 
 /**
+ * @generated from message blixard.v1.UpdateVmRequest
+ */
+export type UpdateVmRequest = Message<"blixard.v1.UpdateVmRequest"> & {
+  /**
+   * The full new spec, as a create takes it; its name names the VM. Unset fields take their
+   * defaults (not the VM's current values): a client that changes one field sends the rest as they are.
+   *
+   * @generated from field: blixard.v1.VmSpec spec = 1;
+   */
+  spec?: VmSpec | undefined;
+
+  /**
+   * Validate and compute the diff, write nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Update only if the VM's spec is still this one (as GetVm returned it); else ABORTED. A client that
+   * reads the spec, changes a field and sends it back (`vm update`) sets it, so that it never undoes
+   * a change someone made in between.
+   *
+   * @generated from field: optional blixard.v1.VmSpec expected_spec = 3;
+   */
+  expectedSpec?: VmSpec | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.UpdateVmRequest.
+ * Use `create(UpdateVmRequestSchema)` to create a new message.
+ */
+export const UpdateVmRequestSchema: GenMessage<UpdateVmRequest> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 18);
+
+/**
+ * One changed field of the spec.
+ *
+ * @generated from message blixard.v1.SpecChange
+ */
+export type SpecChange = Message<"blixard.v1.SpecChange"> & {
+  /**
+   * Dotted path in the spec, e.g. "memory" or "restartBackoff.maxSeconds".
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * The values as JSON; absent when the field is unset on that side.
+   *
+   * @generated from field: optional string old_value = 2;
+   */
+  oldValue?: string | undefined;
+
+  /**
+   * @generated from field: optional string new_value = 3;
+   */
+  newValue?: string | undefined;
+};
+
+/**
+ * Describes the message blixard.v1.SpecChange.
+ * Use `create(SpecChangeSchema)` to create a new message.
+ */
+export const SpecChangeSchema: GenMessage<SpecChange> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 19);
+
+/**
+ * @generated from message blixard.v1.UpdateVmResponse
+ */
+export type UpdateVmResponse = Message<"blixard.v1.UpdateVmResponse"> & {
+  /**
+   * The VM as it is after the update (as it is now with dry_run or when nothing changed).
+   *
+   * @generated from field: blixard.v1.Vm vm = 1;
+   */
+  vm?: Vm | undefined;
+
+  /**
+   * Empty when the new spec equals the current one (then nothing was written).
+   *
+   * @generated from field: repeated blixard.v1.SpecChange changes = 2;
+   */
+  changes: SpecChange[];
+
+  /**
+   * The change takes effect only after a restart: the VM is restarted (when it is desired running).
+   *
+   * @generated from field: bool restart = 3;
+   */
+  restart: boolean;
+
+  /**
+   * Echoes the request: nothing was written.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message blixard.v1.UpdateVmResponse.
+ * Use `create(UpdateVmResponseSchema)` to create a new message.
+ */
+export const UpdateVmResponseSchema: GenMessage<UpdateVmResponse> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_vm, 20);
+
+/**
  * @generated from message blixard.v1.GetVmRequest
  */
 export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
@@ -790,7 +899,7 @@ export type GetVmRequest = Message<"blixard.v1.GetVmRequest"> & {
  * Use `create(GetVmRequestSchema)` to create a new message.
  */
 export const GetVmRequestSchema: GenMessage<GetVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 18);
+  messageDesc(file_blixard_v1_vm, 21);
 
 /**
  * @generated from message blixard.v1.GetVmResponse
@@ -807,7 +916,7 @@ export type GetVmResponse = Message<"blixard.v1.GetVmResponse"> & {
  * Use `create(GetVmResponseSchema)` to create a new message.
  */
 export const GetVmResponseSchema: GenMessage<GetVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 19);
+  messageDesc(file_blixard_v1_vm, 22);
 
 /**
  * @generated from message blixard.v1.ListVmsRequest
@@ -820,7 +929,7 @@ export type ListVmsRequest = Message<"blixard.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 20);
+  messageDesc(file_blixard_v1_vm, 23);
 
 /**
  * @generated from message blixard.v1.ListVmsResponse
@@ -837,7 +946,7 @@ export type ListVmsResponse = Message<"blixard.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 21);
+  messageDesc(file_blixard_v1_vm, 24);
 
 /**
  * @generated from message blixard.v1.StartVmRequest
@@ -854,7 +963,7 @@ export type StartVmRequest = Message<"blixard.v1.StartVmRequest"> & {
  * Use `create(StartVmRequestSchema)` to create a new message.
  */
 export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 22);
+  messageDesc(file_blixard_v1_vm, 25);
 
 /**
  * @generated from message blixard.v1.StartVmResponse
@@ -871,7 +980,7 @@ export type StartVmResponse = Message<"blixard.v1.StartVmResponse"> & {
  * Use `create(StartVmResponseSchema)` to create a new message.
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 23);
+  messageDesc(file_blixard_v1_vm, 26);
 
 /**
  * @generated from message blixard.v1.StopVmRequest
@@ -888,7 +997,7 @@ export type StopVmRequest = Message<"blixard.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 24);
+  messageDesc(file_blixard_v1_vm, 27);
 
 /**
  * @generated from message blixard.v1.StopVmResponse
@@ -905,7 +1014,7 @@ export type StopVmResponse = Message<"blixard.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 25);
+  messageDesc(file_blixard_v1_vm, 28);
 
 /**
  * @generated from message blixard.v1.RestartVmRequest
@@ -922,7 +1031,7 @@ export type RestartVmRequest = Message<"blixard.v1.RestartVmRequest"> & {
  * Use `create(RestartVmRequestSchema)` to create a new message.
  */
 export const RestartVmRequestSchema: GenMessage<RestartVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 26);
+  messageDesc(file_blixard_v1_vm, 29);
 
 /**
  * @generated from message blixard.v1.RestartVmResponse
@@ -939,7 +1048,7 @@ export type RestartVmResponse = Message<"blixard.v1.RestartVmResponse"> & {
  * Use `create(RestartVmResponseSchema)` to create a new message.
  */
 export const RestartVmResponseSchema: GenMessage<RestartVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 27);
+  messageDesc(file_blixard_v1_vm, 30);
 
 /**
  * @generated from message blixard.v1.DeleteVmRequest
@@ -956,7 +1065,7 @@ export type DeleteVmRequest = Message<"blixard.v1.DeleteVmRequest"> & {
  * Use `create(DeleteVmRequestSchema)` to create a new message.
  */
 export const DeleteVmRequestSchema: GenMessage<DeleteVmRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 28);
+  messageDesc(file_blixard_v1_vm, 31);
 
 /**
  * @generated from message blixard.v1.DeleteVmResponse
@@ -973,7 +1082,7 @@ export type DeleteVmResponse = Message<"blixard.v1.DeleteVmResponse"> & {
  * Use `create(DeleteVmResponseSchema)` to create a new message.
  */
 export const DeleteVmResponseSchema: GenMessage<DeleteVmResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 29);
+  messageDesc(file_blixard_v1_vm, 32);
 
 /**
  * @generated from message blixard.v1.GetVmLogsRequest
@@ -997,7 +1106,7 @@ export type GetVmLogsRequest = Message<"blixard.v1.GetVmLogsRequest"> & {
  * Use `create(GetVmLogsRequestSchema)` to create a new message.
  */
 export const GetVmLogsRequestSchema: GenMessage<GetVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 30);
+  messageDesc(file_blixard_v1_vm, 33);
 
 /**
  * @generated from message blixard.v1.GetVmLogsResponse
@@ -1014,7 +1123,7 @@ export type GetVmLogsResponse = Message<"blixard.v1.GetVmLogsResponse"> & {
  * Use `create(GetVmLogsResponseSchema)` to create a new message.
  */
 export const GetVmLogsResponseSchema: GenMessage<GetVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 31);
+  messageDesc(file_blixard_v1_vm, 34);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsRequest
@@ -1046,7 +1155,7 @@ export type FollowVmLogsRequest = Message<"blixard.v1.FollowVmLogsRequest"> & {
  * Use `create(FollowVmLogsRequestSchema)` to create a new message.
  */
 export const FollowVmLogsRequestSchema: GenMessage<FollowVmLogsRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 32);
+  messageDesc(file_blixard_v1_vm, 35);
 
 /**
  * @generated from message blixard.v1.FollowVmLogsResponse
@@ -1063,7 +1172,7 @@ export type FollowVmLogsResponse = Message<"blixard.v1.FollowVmLogsResponse"> & 
  * Use `create(FollowVmLogsResponseSchema)` to create a new message.
  */
 export const FollowVmLogsResponseSchema: GenMessage<FollowVmLogsResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 33);
+  messageDesc(file_blixard_v1_vm, 36);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupRequest
@@ -1085,7 +1194,7 @@ export type ScaleVmGroupRequest = Message<"blixard.v1.ScaleVmGroupRequest"> & {
  * Use `create(ScaleVmGroupRequestSchema)` to create a new message.
  */
 export const ScaleVmGroupRequestSchema: GenMessage<ScaleVmGroupRequest> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 34);
+  messageDesc(file_blixard_v1_vm, 37);
 
 /**
  * @generated from message blixard.v1.ScaleVmGroupResponse
@@ -1107,7 +1216,7 @@ export type ScaleVmGroupResponse = Message<"blixard.v1.ScaleVmGroupResponse"> & 
  * Use `create(ScaleVmGroupResponseSchema)` to create a new message.
  */
 export const ScaleVmGroupResponseSchema: GenMessage<ScaleVmGroupResponse> = /*@__PURE__*/
-  messageDesc(file_blixard_v1_vm, 35);
+  messageDesc(file_blixard_v1_vm, 38);
 
 /**
  * The VM API. Every field of a spec is validated once by the server; an invalid request changes
@@ -1123,6 +1232,18 @@ export const VmService: GenService<{
     methodKind: "unary";
     input: typeof CreateVmRequestSchema;
     output: typeof CreateVmResponseSchema;
+  },
+  /**
+   * Replaces a VM's spec with a new full spec, validated and authorized exactly like a create.
+   * Fields that cannot change in place (driver, disk, placement) are refused; a change that needs
+   * it restarts the VM. With dry_run nothing is written: the reply says what would change.
+   *
+   * @generated from rpc blixard.v1.VmService.UpdateVm
+   */
+  updateVm: {
+    methodKind: "unary";
+    input: typeof UpdateVmRequestSchema;
+    output: typeof UpdateVmResponseSchema;
   },
   /**
    * @generated from rpc blixard.v1.VmService.GetVm
@@ -1195,7 +1316,7 @@ export const VmService: GenService<{
   },
   /**
    * The event log: transitions of VMs (created, scheduled, starting, running, failed, restarted,
-   * rescheduled, stopped, deleted, ...), oldest first, optionally for one VM or one node.
+   * rescheduled, stopped, deleted, updated, ...), oldest first, optionally for one VM or one node.
    *
    * @generated from rpc blixard.v1.VmService.ListEvents
    */
