@@ -15,6 +15,7 @@ import type { Cordon, NodeRecord } from "../core/node-record.js";
 import { vmStatusCodec } from "../core/store-codecs.js";
 import {
   type Placement,
+  resourcesOf,
   type ScheduledVm,
   scheduledVm,
   type VmRecord,
@@ -185,14 +186,48 @@ export class SchedulerCache {
       return;
     }
     const placement = this.placements.get(name)?.value;
-    const vm: ScheduledVm = scheduledVm(entry.value, placement);
+    const vm: ScheduledVm = counted(scheduledVm(entry.value, placement), placement);
     // A VM leaving a node, or asking for less, may make room for a Pending one.
-    if (before && before.node !== "" && (before.node !== vm.node || vm.deleting)) this.capacityGeneration++;
+    if (
+      before &&
+      before.node !== "" &&
+      (before.node !== vm.node ||
+        vm.deleting ||
+        vm.spec.vcpus < before.spec.vcpus ||
+        vm.spec.memory < before.spec.memory)
+    )
+      this.capacityGeneration++;
     this.perNode.set(vm);
-    if (placement && placement.node !== "" && placement.recordRevision !== entry.kv.modRevision) {
+    if (
+      placement &&
+      placement.node !== "" &&
+      (placement.recordRevision !== entry.kv.modRevision || resizing(placement, entry.value))
+    ) {
       this.stale.add(name);
     } else {
       this.stale.delete(name);
     }
   }
+}
+
+/**
+ * A placed VM counts on its node with the larger of what its record asks for and what the node may
+ * run it with (`Placement.resources`): a grow holds its room at once, so nothing else is placed into
+ * it, and a shrink frees room only once the node runs the VM at its new size.
+ */
+function counted(vm: ScheduledVm, placement: Placement | undefined): ScheduledVm {
+  const approved = placement?.resources;
+  if (!approved || vm.node === "") return vm;
+  const vcpus = Math.max(vm.spec.vcpus, approved.vcpus);
+  const memory = Math.max(vm.spec.memory, approved.memoryMiB);
+  if (vcpus === vm.spec.vcpus && memory === vm.spec.memory) return vm;
+  return { ...vm, spec: { ...vm.spec, vcpus, memory } };
+}
+
+/** The record asks for other resources than the node may run the VM with (a resize under way). */
+export function resizing(placement: Placement, record: VmRecord): boolean {
+  const approved = placement.resources;
+  if (!approved) return false;
+  const want = resourcesOf(record);
+  return want.vcpus !== approved.vcpus || want.memoryMiB !== approved.memoryMiB;
 }

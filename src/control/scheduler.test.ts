@@ -5,11 +5,14 @@ import { initialStatus, type Placement, type ScheduledVm, type VmRecord } from "
 import { parseVmSpec } from "../core/vm-spec.js";
 import { silentLogger } from "../ports/logger.js";
 import type { Compare, Store, TxnRequest, Watch, WatchEvent } from "../ports/store.js";
+import { deleteVmOps } from "../state/vm-transactions.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { recordOf, scheduledOf, seedVm } from "../testing/seed-vms.js";
 import { Scheduler } from "./scheduler.js";
+
+const event = () => ({ type: "put" as const, key: keys.event(1), value: "{}" });
 
 const node = (id: string): NodeRecord => ({
   id,
@@ -163,6 +166,70 @@ describe("Scheduler", () => {
     expect(events).toEqual([
       expect.objectContaining({ type: "refused", vm: "evil", reason: expect.stringMatching(/spec\.kernel/) }),
     ]);
+  });
+
+  it("copies a grown record to the node only once the node has room for it; the rest of the change goes through", async () => {
+    // The race it closes (found by the simulator): the API admitted a grow from a count made before
+    // the leader placed another VM on the node, and the node would have run both.
+    await register("a", true); // 2 vcpus, 2048 MiB
+    scheduler.start();
+    await settle();
+    await seedVm(store, vm("web"));
+    await seedVm(store, vm("other"));
+    await settle();
+    expect((await record("other")).node).toBe("a");
+    const assigned = async () =>
+      (JSON.parse((await store.get(keys.assignment("a", "web")))!.value) as { record: VmRecord }).record;
+    // The user grows web to 1536 MiB and restarts it: no room next to other's 1024.
+    const current = recordOf(await record("web"));
+    await seedVm(store, { ...current, spec: { ...current.spec, memory: 1536 }, restartNonce: 1 });
+    await settle();
+    expect(await assigned()).toMatchObject({ restartNonce: 1, spec: { memory: 1024 } });
+    const events = (await store.range(keys.eventsPrefix)).kvs.map((kv) => JSON.parse(kv.value));
+    expect(events.filter((e) => e.type === "unschedulable")).toEqual([
+      expect.objectContaining({
+        vm: "web",
+        node: "a",
+        reason: expect.stringMatching(/waits for room on node a/),
+      }),
+    ]);
+    // Nothing else is placed on a: its count already holds the grow.
+    await seedVm(store, { ...vm("small"), spec: { ...vm("small").spec, memory: 256 } });
+    await settle();
+    expect((await record("small")).node).toBe("");
+    // other goes: the grow reaches the node.
+    await store.txn({ compare: [], success: deleteVmOps(recordOf(await record("other")), "a", event()) });
+    clock.advance(1_000);
+    await settle();
+    expect(await assigned()).toMatchObject({ spec: { memory: 1536 } });
+    const placement = JSON.parse((await store.get(keys.placement("web")))!.value) as Placement;
+    expect(placement.resources).toEqual({ vcpus: 1, memoryMiB: 1536 });
+  });
+
+  it("counts a shrunk VM at its old size until its node has restarted it at the new one", async () => {
+    // Found by the simulator: the room a shrink frees was handed to a grow next to it while the node
+    // still ran the VM at its old size.
+    await register("a", true); // 2 vcpus, 2048 MiB
+    scheduler.start();
+    await settle();
+    await seedVm(store, vm("web"));
+    await settle();
+    const resources = async () =>
+      (JSON.parse((await store.get(keys.placement("web")))!.value) as Placement).resources;
+    const running = (applied: number) =>
+      JSON.stringify({ ...initialStatus("a", "t"), phase: "Running", pid: 7, appliedRestartNonce: applied });
+    await store.put(keys.status("web"), running(0));
+    const current = recordOf(await record("web"));
+    await seedVm(store, { ...current, spec: { ...current.spec, memory: 512 }, restartNonce: 1 });
+    await settle();
+    clock.advance(1_000);
+    await settle();
+    // Copied to the node (it restarts the VM at 512 MiB), still counted at 1024 MiB meanwhile.
+    expect(await resources()).toEqual({ vcpus: 1, memoryMiB: 1024 });
+    await store.put(keys.status("web"), running(1));
+    clock.advance(1_000);
+    await settle();
+    expect(await resources()).toEqual({ vcpus: 1, memoryMiB: 512 });
   });
 
   it("moves the assignment with the VM off a lost node: the old node's key is gone", async () => {

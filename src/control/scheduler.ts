@@ -5,19 +5,21 @@
  * core/scheduling.ts. Every write is compare-and-swap on the
  * record it read and fenced by the leader's term, so a deposed leader's decisions never land.
  */
+
 import { BlixardError, errorMessage } from "../core/errors.js";
 import { EventKeys, type EventType, eventEntry } from "../core/events.js";
 import { keys } from "../core/keys.js";
-import { nodeViews } from "../core/node-record.js";
+import { type NodeView, nodeViews } from "../core/node-record.js";
 import { RetryBackoff } from "../core/retry-backoff.js";
 import { type Decision, planScheduling, type SchedulerConfig } from "../core/scheduling.js";
 import { placementCodec } from "../core/store-codecs.js";
-import type { Placement } from "../core/vm-record.js";
+import { type Placement, resourcesOf } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Compare, Store, TxnOp } from "../ports/store.js";
 import { deleteVmOps, placeVmOps } from "../state/vm-transactions.js";
+import { ResizeGate } from "./resize-gate.js";
 import { SchedulerCache } from "./scheduler-cache.js";
 import { placementOf, pruneEventLog, stillGone } from "./scheduler-helpers.js";
 
@@ -42,6 +44,9 @@ export class Scheduler {
   private readonly notReadySince = new Map<string, number>();
   /** The generation at which each unplaceable VM was last tried. */
   private readonly triedAt = new Map<string, number>();
+  /** The nodes as the current pass sees them. */
+  private views = new Map<string, NodeView>();
+  private readonly resizes: ResizeGate;
   /** Invalid VM records reported, with the revision reported. */
   private readonly refused = new Map<string, number>();
   private readonly log: Logger;
@@ -74,7 +79,17 @@ export class Scheduler {
       onChange: () => {
         if (this.loaded) this.poke();
       },
-      onVmGone: (name) => this.triedAt.delete(name),
+      onVmGone: (name) => {
+        this.triedAt.delete(name);
+        this.resizes.forget(name);
+      },
+    });
+    this.resizes = new ResizeGate({
+      store: opts.store,
+      logger: this.log,
+      load: this.cache.perNode,
+      views: () => this.views,
+      event: (type, vm, node, reason) => this.event(type, vm, node, reason),
     });
   }
 
@@ -147,6 +162,7 @@ export class Scheduler {
     this.loadAgain = false;
     this.notReadySince.clear();
     this.triedAt.clear();
+    this.resizes.clear();
   }
 
   /**
@@ -215,11 +231,13 @@ export class Scheduler {
           return;
         }
         const statuses = await this.cache.handoffStatuses();
+        const views = nodeViews(this.cache.nodeRecords(), this.cache.aliveNodes(), this.cache.cordonMap());
+        this.views = new Map(views.map((view) => [view.id, view]));
         // Still leading the same term after the read: the decisions are fenced by it anyway.
         if (!this.running || this.opts.fence()?.value !== fence.value) return;
         const decisions = planScheduling(
           {
-            nodes: nodeViews(this.cache.nodeRecords(), this.cache.aliveNodes(), this.cache.cordonMap()),
+            nodes: views,
             load: this.cache.perNode,
             statuses,
             retry: (vm) => this.triedAt.get(vm.name) !== this.cache.capacityGeneration,
@@ -307,7 +325,12 @@ export class Scheduler {
       this.log.info({ vm: record.name, node: decision.node || undefined }, "deleted VM whose node is gone");
       return;
     }
-    const { next, event } = this.change(placement, kv.modRevision, decision);
+    const change =
+      decision.type === "copy"
+        ? await this.resizes.copy(record, placement!, kv.modRevision)
+        : { ...this.change(placement, kv.modRevision, decision), copy: record };
+    if (!change) return;
+    const { next, event } = change;
     const value = placementCodec.encode(next);
     const result = await this.opts.store.txn({
       // A VM moved off a lost node only while that node is still gone; a drained one from a live node.
@@ -316,7 +339,7 @@ export class Scheduler {
         fence,
         ...(decision.type === "assign" || decision.type === "unschedulable" ? stillGone(decision.from) : []),
       ],
-      success: placeVmOps(record, next, previousNode, event),
+      success: placeVmOps(change.copy, next, previousNode, event),
     });
     if (!result.succeeded) {
       // The record changed since the cache read it (a user's restart, say): decide again on the new
@@ -355,13 +378,18 @@ export class Scheduler {
   private change(
     placement: Placement | undefined,
     recordRevision: number,
-    decision: Exclude<Decision, { type: "finish-delete" }> | Copy,
+    decision: Exclude<Decision, { type: "finish-delete" } | Copy>,
   ): { next: Placement; event?: TxnOp } {
     const epoch = placement?.epoch ?? 0;
     const vm = decision.vm;
     switch (decision.type) {
       case "assign": {
-        const next: Placement = { node: decision.node, epoch: epoch + 1, recordRevision };
+        const next: Placement = {
+          node: decision.node,
+          epoch: epoch + 1,
+          recordRevision,
+          resources: resourcesOf(this.cache.vm(vm)!.value),
+        };
         const cached = this.cache.vm(vm)!.value;
         const event = this.event(
           decision.from ? "rescheduled" : "scheduled",
@@ -386,8 +414,6 @@ export class Scheduler {
         };
         return { next, event: this.event("unschedulable", vm, decision.from ?? "", decision.message) };
       }
-      case "copy":
-        return { next: { ...placement!, recordRevision } };
     }
   }
 }

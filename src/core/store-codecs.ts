@@ -77,6 +77,7 @@ const placementSchema = z.object({
   unschedulable: z.string().optional(),
   handoffFrom: text(253).optional(),
   recordRevision: count,
+  resources: z.object({ vcpus: count, memoryMiB: count }).optional(),
 }) satisfies z.ZodType<Placement>;
 
 const cordonSchema = z.object({ draining: z.boolean(), at: timestamp }) satisfies z.ZodType<Cordon>;

@@ -49,6 +49,12 @@ export interface Placement {
    * record (stop, restart, delete, update), the scheduler copies it again and this catches up.
    */
   recordRevision: number;
+  /**
+   * The vcpus and memory of the record the assignment copies: what the node may run the VM with. A
+   * grown spec reaches the node only once the leader has found room for it there (absent in
+   * placements written before this field; then the record's own).
+   */
+  resources?: { vcpus: number; memoryMiB: number };
 }
 
 /**
@@ -59,6 +65,11 @@ export interface Placement {
 export interface Assignment {
   record: VmRecord;
   epoch: number;
+}
+
+/** The vcpus and memory a record asks for. */
+export function resourcesOf(record: VmRecord): { vcpus: number; memoryMiB: number } {
+  return { vcpus: record.spec.vcpus, memoryMiB: record.spec.memory };
 }
 
 /** A VM as the scheduler plans with it: the user's record with its placement (node "" when none). */

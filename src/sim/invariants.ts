@@ -56,8 +56,10 @@ export function checkSafety(
     let vcpus = 0;
     let memory = 0;
     for (const name of node.driver.running()) {
-      vcpus += specs.get(name)?.vcpus ?? 0;
-      memory += specs.get(name)?.memory ?? 0;
+      // What the process runs with (a grown spec reaches a node only once the leader approves it).
+      const started = node.driver.vm(name)?.resources;
+      vcpus += started?.vcpus ?? specs.get(name)?.vcpus ?? 0;
+      memory += started?.memoryMiB ?? specs.get(name)?.memory ?? 0;
     }
     if (vcpus > total.vcpus || memory > total.memoryMiB) {
       violations.push({

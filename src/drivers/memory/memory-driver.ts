@@ -90,6 +90,7 @@ export class MemoryDriver implements VmDriver {
     const started = { pid: host.pid(), startedAt: host.clock.now() };
     vm.runtime = { state: "running", ...started };
     vm.startedBy = this;
+    vm.resources = { vcpus: spec.vcpus, memoryMiB: spec.memory };
     if (host.random) vm.ignoresGraceful = host.chance(host.faults.ignoreGraceful);
     vm.log += `boot ${started.pid}\nBLIXARD-READY name=${name}\n`;
     return started;

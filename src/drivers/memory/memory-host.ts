@@ -30,6 +30,8 @@ export interface MemoryVm {
   ignoresGraceful: boolean;
   /** The driver instance that started the process: only it knows the exit status (see inspect). */
   startedBy: object | undefined;
+  /** What the running process was started with (the simulator's capacity check counts these). */
+  resources?: { vcpus: number; memoryMiB: number };
 }
 
 export interface MemoryCall {
