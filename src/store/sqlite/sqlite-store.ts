@@ -21,6 +21,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../ports/store.js";
+import { LocalWatches } from "../shared/local-watch.js";
 import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
 import {
   applyOps,
@@ -35,7 +36,6 @@ import { LeaseTimer } from "./lease-timer.js";
 import { openDatabase } from "./open-database.js";
 import { convertToIncrementalVacuum, type FileBytes, fileBytes, reclaimSpace } from "./space.js";
 import { fromSqliteError, leaseNotFound, storeClosed } from "./sqlite-errors.js";
-import { SqliteWatch, type WatchHistory } from "./sqlite-watch.js";
 import { type MetaName, prepareStatements, type Statements, toKeyValue } from "./statements.js";
 
 export interface SqliteStoreOptions {
@@ -57,11 +57,13 @@ export interface SqliteStoreStatus {
   bytes: FileBytes;
 }
 
+/** Revisions per watch replay page: large enough to be fast, small enough to bound a page's memory. */
+const REPLAY_PAGE_REVISIONS = 256;
+
 export class SqliteStore implements Store {
   private readonly s: Statements;
-  private readonly watches = new Set<SqliteWatch>();
+  private readonly watches: LocalWatches;
   private readonly leaseTimer: LeaseTimer;
-  private readonly history: WatchHistory;
   private readonly inTransaction: <T>(fn: () => T) => T;
   private closed = false;
 
@@ -76,10 +78,11 @@ export class SqliteStore implements Store {
     const transaction = db.transaction((fn: () => unknown) => fn());
     this.inTransaction = <T>(fn: () => T) => transaction(fn) as T;
     this.leaseTimer = new LeaseTimer(clock, leaseCheckIntervalMs, () => this.onLeaseTimer());
-    this.history = {
+    this.watches = new LocalWatches({
       read: (prefix, fromRev, toRev) => readHistory(this.s, prefix, fromRev, toRev),
       compactRevision: () => this.meta("compact_revision"),
-    };
+      pageRevisions: REPLAY_PAGE_REVISIONS,
+    });
   }
 
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -152,12 +155,7 @@ export class SqliteStore implements Store {
     this.ensureOpen();
     checkText(prefix, "the watch prefix");
     checkPositiveInteger(options.fromRevision, "the watch start revision");
-    const current = this.meta("revision");
-    const watch = new SqliteWatch(prefix, options.fromRevision, current, this.history, (w) =>
-      this.watches.delete(w),
-    );
-    this.watches.add(watch);
-    return watch;
+    return this.watches.watch(prefix, options.fromRevision, this.meta("revision"));
   }
 
   grantLease(ttlSeconds: number): Promise<Lease> {
@@ -252,7 +250,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.leaseTimer.stop();
-    for (const watch of [...this.watches]) watch.close();
+    this.watches.closeAll();
     this.db.close();
   }
 
@@ -268,8 +266,7 @@ export class SqliteStore implements Store {
       return { revision: events.length > 0 ? rev : rev - 1, events };
     });
     if (events.length > 0) {
-      const batch = { revision, events };
-      for (const watch of [...this.watches]) watch.offer(batch);
+      this.watches.publish({ revision, events });
     }
     return { revision, events };
   }
