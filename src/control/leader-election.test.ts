@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import { silentLogger } from "../ports/logger.js";
+import type { Store } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { behindCompaction } from "../testing/behind-compaction.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { LeaderElection, readLeader } from "./leader-election.js";
 
@@ -21,9 +23,9 @@ describe("LeaderElection", () => {
       await settle();
     }
   };
-  const candidate = (nodeId: string, events: string[] = []) => {
+  const candidate = (nodeId: string, events: string[] = [], on: Store = store) => {
     const e = new LeaderElection({
-      store,
+      store: on,
       clock,
       logger: silentLogger,
       nodeId,
@@ -103,6 +105,22 @@ describe("LeaderElection", () => {
     await settle();
     // A watch from the key's own revision would fail with COMPACTED: b would then only poll, and
     // notice the resignation half a second late instead of at once.
+    await a.resign();
+    await settle();
+    expect(b.isLeader).toBe(true);
+  });
+
+  it("notices a resignation at once also when its watch fell behind compaction while it waited", async () => {
+    const a = candidate("a");
+    a.start();
+    await settle();
+    const behind = behindCompaction(store);
+    const b = candidate("b", [], behind.store);
+    behind.behind(1);
+    b.start();
+    await settle();
+    expect(behind.compacted).toBe(1);
+    // It read the leader key again and watches from there: no store error, no pause on the clock.
     await a.resign();
     await settle();
     expect(b.isLeader).toBe(true);

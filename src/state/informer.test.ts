@@ -3,6 +3,7 @@ import type { Decoded } from "../core/store-codecs.js";
 import { silentLogger } from "../ports/logger.js";
 import type { KeyValue, Store } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { behindCompaction } from "../testing/behind-compaction.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { type Entry, Informer } from "./informer.js";
@@ -204,6 +205,30 @@ describe("Informer", () => {
     await store.put(`${PREFIX}new`, "8");
     await settle();
     expect(values()).toEqual({ new: 8 });
+  });
+
+  it("backs off when compaction overtakes its watch again right after it listed again, instead of listing in a loop", async () => {
+    const behind = behindCompaction(store);
+    behind.behind(3);
+    await start(behind.store);
+    await settle();
+    // Behind once: listed again at once. Behind again before a batch came: a backoff of 1 s, then 2 s.
+    const listsAfter: [number, number][] = [];
+    for (const wait of [0, 999, 1, 2_000]) {
+      clock.advance(wait);
+      await settle();
+      listsAfter.push([wait, resets.length]);
+    }
+    expect(listsAfter).toEqual([
+      [0, 2],
+      [999, 2],
+      [1, 3],
+      [2_000, 4],
+    ]);
+    expect(behind.compacted).toBe(3);
+    await store.put(`${PREFIX}a`, "1");
+    await settle();
+    expect(values()).toEqual({ a: 1 });
   });
 
   it("backs off while the store fails, doubling up to the cap, and starts over once a watch delivers", async () => {
