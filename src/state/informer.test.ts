@@ -299,6 +299,23 @@ describe("Informer", () => {
     expect(changes).toEqual(["a: - -> 1"]);
     expect(inf.ready).toBe(false);
     expect(inf.entries().size).toBe(0);
+    expect(b.open()).toBe(0);
+  });
+
+  it("leaves no watch open when its owner fails to take in the first list", async () => {
+    const b = breakableWatches(store);
+    const failing = new Informer<number>({
+      store: b.store,
+      clock,
+      logger: silentLogger,
+      collection: { kind: "number", prefix: PREFIX, decode },
+      onReset: () => Promise.reject(new Error("owner's reload failed")),
+    });
+    await expect(failing.start()).rejects.toThrow("owner's reload failed");
+    await settle();
+    expect(b.opened()).toBe(1);
+    expect(b.open()).toBe(0);
+    failing.stop();
   });
 
   it("resync lists again now, keeping an entry the owner observed after the list's read", async () => {

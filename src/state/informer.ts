@@ -165,10 +165,16 @@ export class Informer<T> {
     });
     let next = fromRevision;
     if (next === undefined) {
-      const first = await steps.next();
-      if (first.done || first.value.type !== "list" || generation !== this.generation) return;
-      if (!(await this.reset(first.value.kvs, first.value.revision, generation))) return;
-      next = resumeFrom(first.value);
+      try {
+        const first = await steps.next();
+        if (first.done || first.value.type !== "list" || generation !== this.generation) return;
+        if (!(await this.reset(first.value.kvs, first.value.revision, generation))) return;
+        next = resumeFrom(first.value);
+      } catch (err) {
+        // The watch opened behind the list must not go on filling a queue nobody reads.
+        abort.abort();
+        throw err;
+      }
     }
     void this.consume(steps, generation, next);
   }
