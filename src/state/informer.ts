@@ -3,10 +3,10 @@
  * miniature, used by the agent and the scheduler. It follows its prefix with followPrefix
  * (follow-prefix.ts): a list, handed whole to its owner, then a watch from the next revision, and a
  * list again, at once, when compaction overtakes the watch. What it adds is recovery: a watch that
- * breaks resumes from the revision after the last batch it delivered (nothing is missed), one whose
- * revision was compacted away again lists again, and failures back off on the injected clock (1 s,
- * 2 s, ... 30 s by default), so a failing store is not hammered, starting from the first wait again
- * once a watch delivers. Values are decoded once, on the way in; a value that does not decode is
+ * breaks resumes from the revision after the last batch it delivered (nothing is missed), a follow
+ * that compaction overtakes twice in a row lists again, and every failure backs off on the injected
+ * clock first (1 s, 2 s, ... 30 s by default), so a failing store is not hammered, starting from the
+ * first wait again once a watch delivers. Values are decoded once, on the way in; a value that does not decode is
  * reported to the owner and counts as absent.
  *
  * Writes the owner makes itself can be taken in at once (`observe`), before their watch event comes:
