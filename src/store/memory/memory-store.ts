@@ -26,7 +26,14 @@ import type {
   WatchOptions,
 } from "../../ports/store.js";
 import { LocalWatches } from "../shared/local-watch.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
+import {
+  checkKey,
+  checkPositiveInteger,
+  checkRange,
+  checkText,
+  checkTxn,
+  cutAtLimit,
+} from "../shared/store-checks.js";
 import { batchUnder } from "../shared/watch-stream.js";
 import { copyKv, MemoryKv } from "./memory-kv.js";
 import { MemoryLeases } from "./memory-leases.js";
@@ -90,13 +97,8 @@ export class MemoryStore implements Store {
 
   range(prefix: string, options: { limit?: number } = {}): Promise<RangeResult> {
     return this.run(() => {
-      checkText(prefix, "the prefix");
-      const limit = options.limit ?? 0;
-      if (limit !== 0) checkPositiveInteger(limit, "the range limit");
-      // One entry past the limit tells whether the limit cut the result.
-      const found = this.kv.range(prefix, limit === 0 ? 0 : limit + 1);
-      const more = limit !== 0 && found.length > limit;
-      const kvs = (more ? found.slice(0, limit) : found).map(copyKv);
+      const limit = checkRange(prefix, options);
+      const { kvs, more } = cutAtLimit(limit, (count) => this.kv.range(prefix, count), copyKv);
       return { kvs, revision: this.current, more };
     });
   }

@@ -22,7 +22,14 @@ import type {
   WatchOptions,
 } from "../../ports/store.js";
 import { LocalWatches } from "../shared/local-watch.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
+import {
+  checkKey,
+  checkPositiveInteger,
+  checkRange,
+  checkText,
+  checkTxn,
+  cutAtLimit,
+} from "../shared/store-checks.js";
 import {
   applyOps,
   checkLeasesExist,
@@ -112,13 +119,8 @@ export class SqliteStore implements Store {
 
   range(prefix: string, options: { limit?: number } = {}): Promise<RangeResult> {
     return this.run(() => {
-      checkText(prefix, "the prefix");
-      const limit = options.limit ?? 0;
-      if (limit !== 0) checkPositiveInteger(limit, "the range limit");
-      // One row past the limit tells whether the limit cut the result.
-      const rows = rangeRows(this.s, prefix, limit === 0 ? 0 : limit + 1);
-      const more = limit !== 0 && rows.length > limit;
-      const kvs = (more ? rows.slice(0, limit) : rows).map(toKeyValue);
+      const limit = checkRange(prefix, options);
+      const { kvs, more } = cutAtLimit(limit, (count) => rangeRows(this.s, prefix, count), toKeyValue);
       return { kvs, revision: this.meta("revision"), more };
     });
   }
