@@ -20,9 +20,10 @@ import type {
   WatchOptions,
 } from "../../ports/store.js";
 import { checkKey, checkPositiveInteger, checkRange, checkText, checkTxn } from "../shared/store-checks.js";
+import { leaseNotFound } from "../shared/store-errors.js";
 import { toCompare, toKeyValue, toNumber, toRequestOp } from "./etcd-convert.js";
 import { type CallOptions, EtcdEndpoints } from "./etcd-endpoints.js";
-import { type CallKind, leaseNotFound, storeClosed, toStoreError } from "./etcd-errors.js";
+import { type CallKind, storeClosed, toStoreError } from "./etcd-errors.js";
 import { KeyCodec } from "./etcd-keys.js";
 import { grantWithOwnId, keepAliveOnce } from "./etcd-lease.js";
 import {

@@ -6,6 +6,7 @@
  */
 import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
 import { compareHolds as holds } from "../shared/store-compare.js";
+import { deletionKv } from "../shared/watch-stream.js";
 import { compareKeys, SortedKeys } from "./memory-keys.js";
 
 export function copyKv(kv: KeyValue): KeyValue {
@@ -86,15 +87,7 @@ export class MemoryKv {
     this.entries.delete(key);
     this.order.remove(key);
     this.unbind(prev);
-    const kv: KeyValue = Object.freeze({
-      key,
-      value: "",
-      createRevision: 0,
-      modRevision: rev,
-      version: 0,
-      lease: 0,
-    });
-    return { type: "delete", kv, prevKv: prev };
+    return { type: "delete", kv: Object.freeze(deletionKv(key, rev)), prevKv: prev };
   }
 
   private bind(kv: KeyValue): void {

@@ -29,6 +29,7 @@ import { LocalWatches } from "../shared/local-watch.js";
 import {
   checkKey,
   checkPositiveInteger,
+  checkPutLeases,
   checkRange,
   checkText,
   checkTxn,
@@ -122,16 +123,7 @@ export class MemoryStore implements Store {
       this.expireDueLeases();
       const succeeded = request.compare.every((compare) => this.kv.compareHolds(compare));
       const ops = succeeded ? request.success : (request.failure ?? []);
-      // Checked before anything is written, so a missing lease fails the whole transaction.
-      for (const op of ops) {
-        if (op.type === "put" && op.lease && !this.leases.has(op.lease)) {
-          throw new BlixardError(
-            "LEASE_NOT_FOUND",
-            `cannot put ${JSON.stringify(op.key)} with lease ${op.lease}: the lease has expired or was ` +
-              "never granted; grant a new lease and put the key again",
-          );
-        }
-      }
+      checkPutLeases(ops, (leaseId) => this.leases.has(leaseId));
       this.commit((rev) => this.kv.apply(ops, rev));
       return { succeeded, revision: this.current };
     });

@@ -6,6 +6,7 @@
  */
 import { BlixardError } from "../../core/errors.js";
 import type { TxnOp, TxnRequest } from "../../ports/store.js";
+import { leaseNotFound } from "./store-errors.js";
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -93,4 +94,13 @@ export function cutAtLimit<R, T>(
   const found = fetch(limit === 0 ? 0 : limit + 1);
   const more = limit !== 0 && found.length > limit;
   return { kvs: (more ? found.slice(0, limit) : found).map(convert), more };
+}
+
+/** Fails a branch before it writes anything if one of its puts names a lease that is not live. */
+export function checkPutLeases(ops: readonly TxnOp[], isLive: (leaseId: number) => boolean): void {
+  for (const op of ops) {
+    if (op.type === "put" && op.lease && !isLive(op.lease)) {
+      throw leaseNotFound(`put ${JSON.stringify(op.key)} with lease ${op.lease}`);
+    }
+  }
 }

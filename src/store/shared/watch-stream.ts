@@ -13,7 +13,7 @@
  *   memory store stays deterministic.
  */
 import { BlixardError } from "../../core/errors.js";
-import type { Watch, WatchBatch, WatchEvent } from "../../ports/store.js";
+import type { KeyValue, Watch, WatchBatch, WatchEvent } from "../../ports/store.js";
 
 interface Waiter {
   resolve(result: IteratorResult<WatchBatch>): void;
@@ -39,6 +39,11 @@ export function watchCompacted(prefix: string, fromRevision: number, compactRevi
 export function batchUnder(prefix: string, batch: WatchBatch): WatchBatch | undefined {
   const events = batch.events.filter((event) => event.kv.key.startsWith(prefix)).map(copyEvent);
   return events.length === 0 ? undefined : { revision: batch.revision, events };
+}
+
+/** A delete event's kv, as etcd reports it: the key, an empty value and the deleting revision. */
+export function deletionKv(key: string, revision: number): KeyValue {
+  return { key, value: "", createRevision: 0, modRevision: revision, version: 0, lease: 0 };
 }
 
 function copyEvent(event: WatchEvent): WatchEvent {

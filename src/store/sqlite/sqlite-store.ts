@@ -25,24 +25,19 @@ import { LocalWatches } from "../shared/local-watch.js";
 import {
   checkKey,
   checkPositiveInteger,
+  checkPutLeases,
   checkRange,
   checkText,
   checkTxn,
   cutAtLimit,
 } from "../shared/store-checks.js";
-import {
-  applyOps,
-  checkLeasesExist,
-  compareHolds,
-  dropLease,
-  rangeRows,
-  recordRevision,
-} from "./apply-ops.js";
+import { leaseNotFound } from "../shared/store-errors.js";
+import { applyOps, compareHolds, dropLease, rangeRows, recordRevision } from "./apply-ops.js";
 import { readHistory } from "./history.js";
 import { LeaseTimer } from "./lease-timer.js";
 import { openDatabase } from "./open-database.js";
 import { convertToIncrementalVacuum, type FileBytes, fileBytes, reclaimSpace } from "./space.js";
-import { fromSqliteError, leaseNotFound, storeClosed } from "./sqlite-errors.js";
+import { fromSqliteError, storeClosed } from "./sqlite-errors.js";
 import { type MetaName, prepareStatements, type Statements, toKeyValue } from "./statements.js";
 
 export interface SqliteStoreOptions {
@@ -146,7 +141,7 @@ export class SqliteStore implements Store {
       const { revision } = this.commit((rev) => {
         succeeded = request.compare.every((compare) => compareHolds(this.s, compare));
         const ops = succeeded ? request.success : (request.failure ?? []);
-        checkLeasesExist(this.s, ops);
+        checkPutLeases(ops, (leaseId) => this.s.getLease.get(leaseId) !== undefined);
         return applyOps(this.s, ops, rev);
       });
       return { succeeded, revision };
@@ -179,7 +174,7 @@ export class SqliteStore implements Store {
     return this.run(() => {
       this.expireDueLeases();
       const lease = this.s.getLease.get(leaseId);
-      if (lease === undefined) throw leaseNotFound(leaseId, "keep alive");
+      if (lease === undefined) throw leaseNotFound(`keep alive lease ${leaseId}`);
       this.s.renewLease.run(this.expiryFor(lease.ttl_seconds), leaseId);
       this.armLeaseTimer();
     });
@@ -188,7 +183,7 @@ export class SqliteStore implements Store {
   revokeLease(leaseId: number): Promise<void> {
     return this.run(() => {
       this.expireDueLeases();
-      if (this.s.getLease.get(leaseId) === undefined) throw leaseNotFound(leaseId, "revoke");
+      if (this.s.getLease.get(leaseId) === undefined) throw leaseNotFound(`revoke lease ${leaseId}`);
       this.commit((rev) => dropLease(this.s, leaseId, rev));
       this.armLeaseTimer();
     });
