@@ -9,6 +9,7 @@ import { keys } from "../core/keys.js";
 import type { Clock } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Compare, Lease, Store } from "../ports/store.js";
+import { followPrefix } from "../state/follow-prefix.js";
 
 export interface LeaderElectionOptions {
   store: Store;
@@ -131,25 +132,28 @@ export class LeaderElection {
     }
   }
 
-  /** Waits until the leader key is deleted (resignation or lease expiry), or the TTL passes. */
+  /**
+   * Waits until there is no leader key (none now, or it is deleted: resignation or lease expiry), or
+   * the TTL passes, or the election stops. The key is followed from the revision of the read, not from
+   * the key's own: a leader's key keeps the revision of its election, which compaction passes in time,
+   * and a watch from there would fail with COMPACTED; one that falls behind later lists again.
+   */
   private async awaitVacancy(): Promise<void> {
-    const { store } = this.opts;
-    // Watch from the revision of the read, not from the key's: a leader's key keeps the revision of
-    // its election, which compaction passes in time, and a watch from there fails with COMPACTED.
-    const { kvs, revision } = await store.range(keys.leader);
-    if (!kvs.some((kv) => kv.key === keys.leader)) return;
-    const watch = store.watch(keys.leader, { fromRevision: revision + 1 });
-    const timeout = this.opts.clock.setTimeout(() => watch.close(), this.opts.ttlSeconds * 1000);
-    const stop = () => watch.close();
-    this.wake = stop;
+    const stop = new AbortController();
+    const timeout = this.opts.clock.setTimeout(() => stop.abort(), this.opts.ttlSeconds * 1000);
+    this.wake = () => stop.abort();
     try {
-      for await (const batch of watch) {
-        if (batch.events.some((e) => e.type === "delete" && e.kv.key === keys.leader)) return;
+      const steps = followPrefix({ store: this.opts.store, prefix: keys.leader, signal: stop.signal });
+      for await (const step of steps) {
+        const vacant =
+          step.type === "list"
+            ? !step.kvs.some((kv) => kv.key === keys.leader)
+            : step.batch.events.some((e) => e.type === "delete" && e.kv.key === keys.leader);
+        if (vacant) return;
       }
     } finally {
       timeout.cancel();
       this.wake = undefined;
-      watch.close();
     }
   }
 

@@ -3,6 +3,7 @@ import type { Decoded } from "../core/store-codecs.js";
 import { silentLogger } from "../ports/logger.js";
 import type { KeyValue, Store } from "../ports/store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { behindCompaction } from "../testing/behind-compaction.js";
 import { breakableWatches } from "../testing/breakable-watches.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { type Entry, Informer } from "./informer.js";
@@ -206,6 +207,30 @@ describe("Informer", () => {
     expect(values()).toEqual({ new: 8 });
   });
 
+  it("backs off when compaction overtakes its watch again right after it listed again, instead of listing in a loop", async () => {
+    const behind = behindCompaction(store);
+    behind.behind(3);
+    await start(behind.store);
+    await settle();
+    // Behind once: listed again at once. Behind again before a batch came: a backoff of 1 s, then 2 s.
+    const listsAfter: [number, number][] = [];
+    for (const wait of [0, 999, 1, 2_000]) {
+      clock.advance(wait);
+      await settle();
+      listsAfter.push([wait, resets.length]);
+    }
+    expect(listsAfter).toEqual([
+      [0, 2],
+      [999, 2],
+      [1, 3],
+      [2_000, 4],
+    ]);
+    expect(behind.compacted).toBe(3);
+    await store.put(`${PREFIX}a`, "1");
+    await settle();
+    expect(values()).toEqual({ a: 1 });
+  });
+
   it("backs off while the store fails, doubling up to the cap, and starts over once a watch delivers", async () => {
     let failing = false;
     const b = breakableWatches(store);
@@ -274,6 +299,23 @@ describe("Informer", () => {
     expect(changes).toEqual(["a: - -> 1"]);
     expect(inf.ready).toBe(false);
     expect(inf.entries().size).toBe(0);
+    expect(b.open()).toBe(0);
+  });
+
+  it("leaves no watch open when its owner fails to take in the first list", async () => {
+    const b = breakableWatches(store);
+    const failing = new Informer<number>({
+      store: b.store,
+      clock,
+      logger: silentLogger,
+      collection: { kind: "number", prefix: PREFIX, decode },
+      onReset: () => Promise.reject(new Error("owner's reload failed")),
+    });
+    await expect(failing.start()).rejects.toThrow("owner's reload failed");
+    await settle();
+    expect(b.opened()).toBe(1);
+    expect(b.open()).toBe(0);
+    failing.stop();
   });
 
   it("resync lists again now, keeping an entry the owner observed after the list's read", async () => {

@@ -1,12 +1,13 @@
 /**
  * A typed, decoded cache of one key prefix, kept current by list-and-watch: client-go's informer in
- * miniature, and the one copy of the loop the agent and the scheduler each used to write for
- * themselves. It lists the prefix, hands the whole set to its owner, then watches from the next
- * revision. A watch that breaks resumes from the revision after the last batch it delivered (nothing
- * is missed); one whose revision was compacted away lists again, at once the first time (compaction
- * is no fault). Failures back off on the injected clock (1 s, 2 s, ... 30 s by default), so a failing
- * store is not hammered, and start from the first wait again once a watch delivers. Values are decoded once, on the way in; a value that does not decode
- * is reported to the owner and counts as absent.
+ * miniature, used by the agent and the scheduler. It follows its prefix with followPrefix
+ * (follow-prefix.ts): a list, handed whole to its owner, then a watch from the next revision, and a
+ * list again, at once, when compaction overtakes the watch. What it adds is recovery: a watch that
+ * breaks resumes from the revision after the last batch it delivered (nothing is missed), a follow
+ * that compaction overtakes twice in a row lists again, and every failure backs off on the injected
+ * clock first (1 s, 2 s, ... 30 s by default), so a failing store is not hammered, starting from the
+ * first wait again once a watch delivers. Values are decoded once, on the way in; a value that does not decode is
+ * reported to the owner and counts as absent.
  *
  * Writes the owner makes itself can be taken in at once (`observe`), before their watch event comes:
  * a cached entry is only ever replaced by a newer revision of its key, so the later event for the
@@ -17,8 +18,9 @@ import { nameFromKey } from "../core/keys.js";
 import { RetryBackoff, type RetryBackoffOptions } from "../core/retry-backoff.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
-import type { KeyValue, Store, Watch } from "../ports/store.js";
+import type { KeyValue, Store, WatchBatch } from "../ports/store.js";
 import type { Collection } from "./collections.js";
+import { type FollowStep, followPrefix, resumeFrom } from "./follow-prefix.js";
 
 export interface Entry<T> {
   value: T;
@@ -63,16 +65,12 @@ export class Informer<T> {
   private readonly valueMap = new Map<string, T>();
   private readonly log: Logger;
   private readonly backoff: RetryBackoff;
-  private watch: Watch | undefined;
+  /** Aborts the current follow (closing its watch). */
+  private abort: AbortController | undefined;
   private timer: TimerHandle | undefined;
   private running = false;
   private synced = false;
-  /**
-   * Set once a watch fell behind compaction and the informer listed again at once; cleared when a
-   * watch delivers. Compaction is no fault: the first such list runs at once, a second in a row backs off.
-   */
-  private relistedAtOnce = false;
-  /** Bumped by every stop and every list, so a stale loop or list knows it is stale. */
+  /** Bumped by every stop and every new follow, so a stale loop or list knows it is stale. */
   private generation = 0;
 
   constructor(private readonly opts: InformerOptions<T>) {
@@ -83,18 +81,14 @@ export class Informer<T> {
   /** Lists and starts watching. Rejects when the first list fails (the owner decides what then). */
   async start(): Promise<void> {
     this.running = true;
-    await this.list();
+    await this.follow(undefined);
   }
 
   /** Stops watching and forgets the cache. */
   stop(): void {
     this.running = false;
     this.synced = false;
-    this.generation++;
-    this.watch?.close();
-    this.watch = undefined;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.halt();
     this.cache.clear();
     this.valueMap.clear();
     this.tombstones.clear();
@@ -107,7 +101,7 @@ export class Informer<T> {
    */
   async resync(): Promise<void> {
     if (!this.running) return;
-    await this.list();
+    await this.follow(undefined);
   }
 
   /** Whether the cache holds a list's result (false before the first list and after stop). */
@@ -143,14 +137,72 @@ export class Informer<T> {
     this.tombstones.set(nameFromKey(this.opts.collection.prefix, key), revision);
   }
 
-  private async list(): Promise<void> {
-    const generation = ++this.generation;
-    this.watch?.close();
-    this.watch = undefined;
+  /** Ends the current follow and any pending retry; whatever they still deliver is stale. */
+  private halt(): void {
+    this.generation++;
+    this.abort?.abort();
+    this.abort = undefined;
     this.timer?.cancel();
     this.timer = undefined;
-    const { kvs, revision } = await this.opts.store.range(this.opts.collection.prefix);
-    if (generation !== this.generation) return;
+  }
+
+  /**
+   * Follows the prefix from `fromRevision`, or from a list when it is undefined: then it resolves once
+   * that list is taken in (and rejects when it fails; the cache is kept), and the watch goes on behind.
+   */
+  private async follow(fromRevision: number | undefined, afterCompaction = false): Promise<void> {
+    this.halt();
+    const generation = this.generation;
+    const abort = new AbortController();
+    this.abort = abort;
+    const { store, collection } = this.opts;
+    const steps = followPrefix({
+      store,
+      prefix: collection.prefix,
+      signal: abort.signal,
+      afterCompaction,
+      ...(fromRevision === undefined ? {} : { fromRevision }),
+    });
+    let next = fromRevision;
+    if (next === undefined) {
+      try {
+        const first = await steps.next();
+        if (first.done || first.value.type !== "list" || generation !== this.generation) return;
+        if (!(await this.reset(first.value.kvs, first.value.revision, generation))) return;
+        next = resumeFrom(first.value);
+      } catch (err) {
+        // The watch opened behind the list must not go on filling a queue nobody reads.
+        abort.abort();
+        throw err;
+      }
+    }
+    void this.consume(steps, generation, next);
+  }
+
+  /** Takes in the follow's steps until it fails (then recovers) or goes stale. */
+  private async consume(steps: AsyncIterable<FollowStep>, generation: number, next: number): Promise<void> {
+    let resume: number | undefined = next;
+    try {
+      for await (const step of steps) {
+        if (generation !== this.generation) return;
+        if (step.type === "list") {
+          this.log.info({ revision: step.revision }, "store watch fell behind compaction; listed again");
+          resume = undefined;
+          if (!(await this.reset(step.kvs, step.revision, generation))) return;
+        } else {
+          this.backoff.succeeded();
+          this.applyBatch(step.batch);
+        }
+        resume = resumeFrom(step);
+      }
+    } catch (err) {
+      if (!this.running || generation !== this.generation) return;
+      this.recover(err, resume);
+    }
+  }
+
+  /** Replaces the cache with a list's result and tells the owner; false when it went stale meanwhile. */
+  private async reset(kvs: KeyValue[], revision: number, generation: number): Promise<boolean> {
     // Entries observed at a later revision than this read stay: the read predates them.
     const newer = [...this.cache.values()].filter((e) => e.kv.modRevision > revision);
     this.cache.clear();
@@ -159,9 +211,16 @@ export class Informer<T> {
     for (const kv of kvs) this.take(kv);
     for (const e of newer) this.take(e.kv);
     await this.opts.onReset?.(this.cache, revision);
-    if (generation !== this.generation) return;
+    if (generation !== this.generation) return false;
     this.synced = true;
-    this.follow(revision + 1, generation);
+    return true;
+  }
+
+  private applyBatch(batch: WatchBatch): void {
+    for (const event of batch.events) this.apply(event.type, event.kv);
+    for (const [name, revision] of this.tombstones)
+      if (revision <= batch.revision) this.tombstones.delete(name);
+    this.opts.onBatch?.(batch.revision);
   }
 
   /** Decodes and caches a key's value without telling the owner (a list's entries go in onReset). */
@@ -204,48 +263,12 @@ export class Informer<T> {
     this.valueMap.delete(name);
   }
 
-  /** Watches from `fromRevision`; a watch that fails (at once or later) is retried after a backoff. */
-  private follow(fromRevision: number, generation: number): void {
-    let watch: Watch;
-    try {
-      watch = this.opts.store.watch(this.opts.collection.prefix, { fromRevision });
-    } catch (err) {
-      this.recover(err, fromRevision);
-      return;
-    }
-    this.watch = watch;
-    void (async () => {
-      let next = fromRevision;
-      try {
-        for await (const batch of watch) {
-          if (generation !== this.generation) return;
-          this.backoff.succeeded();
-          this.relistedAtOnce = false;
-          next = batch.revision + 1;
-          for (const event of batch.events) this.apply(event.type, event.kv);
-          for (const [name, revision] of this.tombstones)
-            if (revision <= batch.revision) this.tombstones.delete(name);
-          this.opts.onBatch?.(batch.revision);
-        }
-      } catch (err) {
-        if (!this.running || generation !== this.generation) return;
-        this.recover(err, next);
-      }
-    })();
-  }
-
   /**
-   * After a failed watch or list: waits out the backoff, then resumes watching from `next`, or lists
-   * again when that revision was compacted away (or `next` is undefined: the list itself failed).
+   * After a failed follow: waits out the backoff, then resumes watching from `next`, or lists again
+   * when that revision was compacted away (or `next` is undefined: a list failed).
    */
   private recover(err: unknown, next: number | undefined): void {
     const compacted = isBlixardError(err, "COMPACTED");
-    if (compacted && !this.relistedAtOnce) {
-      this.relistedAtOnce = true;
-      this.log.info({ err: errorMessage(err) }, "store watch fell behind compaction; listing again");
-      this.list().catch((again) => this.recover(again, undefined));
-      return;
-    }
     const relist = next === undefined || compacted;
     const retryInMs = this.backoff.failed(this.opts.clock.now());
     this.log.warn(
@@ -257,8 +280,7 @@ export class Informer<T> {
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = undefined;
       if (!this.running || generation !== this.generation) return;
-      if (relist) this.list().catch((again) => this.recover(again, undefined));
-      else this.follow(next, generation);
+      this.follow(relist ? undefined : next, compacted).catch((again) => this.recover(again, undefined));
     }, retryInMs);
   }
 }

@@ -13,6 +13,8 @@ export interface BreakableWatches {
   breakNew(on: boolean): void;
   /** How many watches have been opened. */
   opened(): number;
+  /** How many are open now: opened and not yet closed (a second close counts once). */
+  open(): number;
 }
 
 export function breakableWatches(
@@ -21,6 +23,7 @@ export function breakableWatches(
 ): BreakableWatches {
   const breakers: (() => void)[] = [];
   let opened = 0;
+  let closed = 0;
   let breakNew = false;
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
@@ -40,8 +43,13 @@ export function breakableWatches(
         failed.catch(() => {});
         breakers.push(() => fail(error()));
         if (breakNew) breakers.at(-1)!();
+        let open = true;
         return {
-          close: () => inner.close(),
+          close: () => {
+            if (open) closed++;
+            open = false;
+            inner.close();
+          },
           async *[Symbol.asyncIterator]() {
             const it = inner[Symbol.asyncIterator]();
             for (;;) {
@@ -63,5 +71,6 @@ export function breakableWatches(
       breakNew = on;
     },
     opened: () => opened,
+    open: () => opened - closed,
   };
 }

@@ -165,6 +165,22 @@ export function watchContract(c: ContractContext): void {
       resumed.close();
     });
 
+    it("gives each watch its own copy of an event, so one consumer cannot change another's", async () => {
+      // A consumer that edits what it was handed (say, stripping a secret from a value before it
+      // logs it) must not change what the scheduler's watch on the same prefix acts on.
+      const fromRevision = (await c.store.revision()) + 1;
+      const meddler = new WatchReader(c.store.watch("/w/", { fromRevision }));
+      const bystander = new WatchReader(c.store.watch("/w/", { fromRevision }));
+      await c.store.put("/w/k", "original");
+      const [meddled] = await meddler.events(1);
+      meddled!.kv.value = "tampered";
+      meddled!.kv.modRevision = 0;
+      const [seen] = await bystander.events(1);
+      expect(seen?.kv).toMatchObject({ value: "original", modRevision: meddled!.revision });
+      meddler.close();
+      bystander.close();
+    });
+
     it("starts at a future revision without delivering the changes before it", async () => {
       const now = await c.store.revision();
       const reader = new WatchReader(c.store.watch("/w/", { fromRevision: now + 3 }));

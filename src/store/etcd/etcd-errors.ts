@@ -15,6 +15,7 @@ import {
   GRPCUnavailableError,
 } from "etcd3";
 import { BlixardError, errorMessage, isBlixardError } from "../../core/errors.js";
+import { leaseNotFound } from "../shared/store-errors.js";
 
 export type CallKind = "read" | "write";
 
@@ -73,13 +74,6 @@ export function storeClosed(): BlixardError {
   return new BlixardError(
     "UNAVAILABLE",
     "the etcd store is closed; connect again (the daemon closes it when it shuts down)",
-  );
-}
-
-export function leaseNotFound(what: string): BlixardError {
-  return new BlixardError(
-    "LEASE_NOT_FOUND",
-    `cannot ${what}: the lease has expired or was never granted; grant a new lease and put its keys again`,
   );
 }
 

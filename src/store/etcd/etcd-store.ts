@@ -19,10 +19,11 @@ import type {
   Watch,
   WatchOptions,
 } from "../../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
+import { checkKey, checkPositiveInteger, checkRange, checkText, checkTxn } from "../shared/store-checks.js";
+import { leaseNotFound } from "../shared/store-errors.js";
 import { toCompare, toKeyValue, toNumber, toRequestOp } from "./etcd-convert.js";
 import { type CallOptions, EtcdEndpoints } from "./etcd-endpoints.js";
-import { type CallKind, leaseNotFound, storeClosed, toStoreError } from "./etcd-errors.js";
+import { type CallKind, storeClosed, toStoreError } from "./etcd-errors.js";
 import { KeyCodec } from "./etcd-keys.js";
 import { grantWithOwnId, keepAliveOnce } from "./etcd-lease.js";
 import {
@@ -96,9 +97,7 @@ export class EtcdStore implements Store {
   }
 
   async range(prefix: string, options: { limit?: number } = {}): Promise<RangeResult> {
-    checkText(prefix, "the prefix");
-    const limit = options.limit ?? 0;
-    if (limit !== 0) checkPositiveInteger(limit, "the range limit");
+    const limit = checkRange(prefix, options);
     const response = await this.call("read", `range over ${JSON.stringify(prefix)}`, (client, call) =>
       client.kv.range({ ...this.codec.prefix(prefix), limit }, call),
     );

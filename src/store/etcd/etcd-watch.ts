@@ -9,7 +9,7 @@
  *
  * etcd sends all events of one revision in one response (it splits a revision only when asked to
  * fragment, which this never does), so grouping a response's events by revision gives whole batches.
- * Batches queue without bound, as in the SQLite store: a slow consumer must never lose an event.
+ * Queueing, close and failure follow shared/watch-stream.ts, as in every store.
  */
 import {
   castGrpcError,
@@ -20,7 +20,8 @@ import {
 } from "etcd3";
 import { BlixardError, errorMessage, isBlixardError } from "../../core/errors.js";
 import type { Logger } from "../../ports/logger.js";
-import type { Watch, WatchBatch, WatchEvent } from "../../ports/store.js";
+import type { WatchBatch, WatchEvent } from "../../ports/store.js";
+import { WatchStream, watchCompacted } from "../shared/watch-stream.js";
 import { toKeyValue, toNumber } from "./etcd-convert.js";
 import { type EtcdEndpoints, endStream } from "./etcd-endpoints.js";
 import type { KeyCodec } from "./etcd-keys.js";
@@ -31,25 +32,15 @@ export interface WatchContext {
   log: Logger;
 }
 
-interface Waiter {
-  resolve(result: IteratorResult<WatchBatch>): void;
-  reject(err: unknown): void;
-}
+type EtcdStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
-type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
-
-const DONE: IteratorResult<WatchBatch> = { done: true, value: undefined };
 const MIN_PAUSE_MS = 50;
 const MAX_PAUSE_MS = 2_000;
 
-export class EtcdWatch implements Watch {
-  private readonly batches: WatchBatch[] = [];
-  private readonly waiters: Waiter[] = [];
-  private failure: unknown;
-  private stream: WatchStream | undefined;
+export class EtcdWatch extends WatchStream {
+  private stream: EtcdStream | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private pause = MIN_PAUSE_MS;
-  private closed = false;
   /** The first revision not yet queued: where a new stream starts. */
   private nextRevision: number;
 
@@ -57,49 +48,24 @@ export class EtcdWatch implements Watch {
     private readonly context: WatchContext,
     private readonly prefix: string,
     fromRevision: number,
-    private readonly onClose: (watch: EtcdWatch) => void,
+    private readonly release: (watch: EtcdWatch) => void,
   ) {
+    super();
     this.nextRevision = fromRevision;
     void this.connect();
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  protected override onClosed(): void {
     clearTimeout(this.retryTimer);
     this.dropStream();
-    this.batches.length = 0;
-    for (const waiter of this.waiters.splice(0)) waiter.resolve(DONE);
-    this.onClose(this);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<WatchBatch> {
-    return {
-      next: () => this.next(),
-      return: async () => {
-        this.close();
-        return DONE;
-      },
-    };
-  }
-
-  private next(): Promise<IteratorResult<WatchBatch>> {
-    if (this.closed) return Promise.resolve(DONE);
-    const batch = this.batches.shift();
-    if (batch !== undefined) return Promise.resolve({ done: false, value: batch });
-    if (this.failure !== undefined) {
-      const failure = this.failure;
-      this.close();
-      return Promise.reject(failure);
-    }
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.release(this);
   }
 
   private async connect(): Promise<void> {
     this.retryTimer = undefined;
-    if (this.closed) return;
+    if (this.ended) return;
     const { client, index } = this.context.endpoints.pick();
-    let stream: WatchStream;
+    let stream: EtcdStream;
     try {
       stream = await client.watchClient.watch();
     } catch (err) {
@@ -110,7 +76,7 @@ export class EtcdWatch implements Watch {
     stream.on("error", (err) => {
       if (this.stream === stream) this.broken(index, castGrpcError(err));
     });
-    if (this.closed) {
+    if (this.ended) {
       endStream(stream);
       return;
     }
@@ -129,14 +95,7 @@ export class EtcdWatch implements Watch {
     if (response.canceled) {
       const compactRevision = Number(response.compact_revision);
       if (compactRevision > 0) {
-        this.fail(
-          new BlixardError(
-            "COMPACTED",
-            `cannot watch ${JSON.stringify(this.prefix)} from revision ${this.nextRevision}: history before ` +
-              `revision ${compactRevision} was compacted; read the current state with range() and watch ` +
-              "from the revision it returns + 1",
-          ),
-        );
+        this.failWith(watchCompacted(this.prefix, this.nextRevision, compactRevision));
       } else {
         // Any other cancellation (e.g. the member is shutting down) concerns that member: move on.
         this.broken(
@@ -154,13 +113,12 @@ export class EtcdWatch implements Watch {
     try {
       fresh = this.toBatches(response.events);
     } catch (err) {
-      this.fail(err);
+      this.failWith(err);
       return;
     }
     if (fresh.length === 0) return;
     this.nextRevision = fresh[fresh.length - 1]!.revision + 1;
-    this.batches.push(...fresh);
-    this.wake();
+    for (const batch of fresh) this.push(batch);
   }
 
   private toBatches(events: readonly IEvent[]): WatchBatch[] {
@@ -186,7 +144,7 @@ export class EtcdWatch implements Watch {
 
   /** The stream is gone but the watch is not: resume from nextRevision on the next member. */
   private broken(index: number, err: unknown): void {
-    if (this.closed || this.failure !== undefined) return;
+    if (this.ended) return;
     this.dropStream();
     this.context.endpoints.failed(index, err);
     const fields = {
@@ -204,24 +162,14 @@ export class EtcdWatch implements Watch {
   }
 
   /** The watch is over: queued batches are still delivered, then next() rejects with the failure. */
-  private fail(err: unknown): void {
-    if (this.closed || this.failure !== undefined) return;
-    this.failure = isBlixardError(err)
-      ? err
-      : new BlixardError("INTERNAL", `the etcd watch failed: ${errorMessage(err)}`, { cause: err });
+  private failWith(err: unknown): void {
+    if (this.ended) return;
     this.dropStream();
-    this.wake();
-  }
-
-  private wake(): void {
-    while (this.waiters.length > 0 && this.batches.length > 0) {
-      this.waiters.shift()!.resolve({ done: false, value: this.batches.shift()! });
-    }
-    if (this.waiters.length > 0 && this.failure !== undefined) {
-      const failure = this.failure;
-      for (const waiter of this.waiters.splice(0)) waiter.reject(failure);
-      this.close();
-    }
+    this.fail(
+      isBlixardError(err)
+        ? err
+        : new BlixardError("INTERNAL", `the etcd watch failed: ${errorMessage(err)}`, { cause: err }),
+    );
   }
 
   private dropStream(): void {

@@ -1,21 +1,16 @@
 /**
  * The key table of the memory store: current values in key order, which keys each lease holds, and
  * the write path that turns puts and deletes into watch events. Entries are frozen, so events, the
- * revision log and snapshots can share them; callers of the store get copies (copyKv, copyEvent).
+ * revision log and snapshots can share them; callers of the store get copies (copyKv;
+ * watches copy their events in shared/watch-stream.ts).
  */
 import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
 import { compareHolds as holds } from "../shared/store-compare.js";
+import { deletionKv } from "../shared/watch-stream.js";
 import { compareKeys, SortedKeys } from "./memory-keys.js";
 
 export function copyKv(kv: KeyValue): KeyValue {
   return { ...kv };
-}
-
-export function copyEvent(event: WatchEvent): WatchEvent {
-  const kv = copyKv(event.kv);
-  return event.prevKv === undefined
-    ? { type: event.type, kv }
-    : { type: event.type, kv, prevKv: copyKv(event.prevKv) };
 }
 
 export class MemoryKv {
@@ -92,15 +87,7 @@ export class MemoryKv {
     this.entries.delete(key);
     this.order.remove(key);
     this.unbind(prev);
-    const kv: KeyValue = Object.freeze({
-      key,
-      value: "",
-      createRevision: 0,
-      modRevision: rev,
-      version: 0,
-      lease: 0,
-    });
-    return { type: "delete", kv, prevKv: prev };
+    return { type: "delete", kv: Object.freeze(deletionKv(key, rev)), prevKv: prev };
   }
 
   private bind(kv: KeyValue): void {

@@ -3,23 +3,15 @@
  * clock timer for the earliest expiry (none while no lease exists, so a ManualClock's pending timers
  * stay meaningful). Deleting the bound keys is the store's job; this table only says which leases are due.
  */
-import { BlixardError } from "../../core/errors.js";
 import type { Clock, TimerHandle } from "../../ports/clock.js";
 import type { Lease } from "../../ports/store.js";
+import { leaseNotFound } from "../shared/store-errors.js";
 
 export interface LeaseRecord {
   readonly id: number;
   readonly ttlSeconds: number;
   /** Clock time (epoch ms) at which the lease expires unless kept alive. */
   expiresAt: number;
-}
-
-export function leaseNotFound(leaseId: number, action: string): BlixardError {
-  return new BlixardError(
-    "LEASE_NOT_FOUND",
-    `cannot ${action} lease ${leaseId}: it has expired or was never granted; ` +
-      "grant a new lease and put its keys again",
-  );
 }
 
 export class MemoryLeases {
@@ -56,7 +48,7 @@ export class MemoryLeases {
   /** Throws LEASE_NOT_FOUND unless the lease is live. */
   require(leaseId: number, action: string): LeaseRecord {
     const lease = this.leases.get(leaseId);
-    if (lease === undefined) throw leaseNotFound(leaseId, action);
+    if (lease === undefined) throw leaseNotFound(`${action} lease ${leaseId}`);
     return lease;
   }
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Store, WatchBatch } from "../../ports/store.js";
 import { ManualClock } from "../../testing/manual-clock.js";
-import { WatchReader } from "../contract/context.contract.js";
 import { runStoreContract, type StoreHarness } from "../store.contract.js";
 import { MemoryStore } from "./memory-store.js";
 
@@ -179,29 +178,6 @@ describe("MemoryStore", () => {
       ]);
       await store.put("/k/a", "changed");
       expect(snapshot.kvs.get("/k/a")?.value).toBe("a");
-    }),
-  );
-
-  it(
-    "fails a watch with COMPACTED when compaction overtakes its replay",
-    withStore(async (store) => {
-      const start = (await store.revision()) + 1;
-      for (let i = 0; i < 20; i++) await store.put("/h/k", `${i}`);
-      const reader = new WatchReader(store.watch("/h/", { fromRevision: start }));
-      await reader.next();
-      await store.compact(await store.revision());
-      await expect(reader.events(20)).rejects.toMatchObject({ code: "COMPACTED" });
-    }),
-  );
-
-  it(
-    "keeps delivering live batches to a watch that caught up before a compaction",
-    withStore(async (store) => {
-      const reader = new WatchReader(store.watch("/h/", { fromRevision: (await store.revision()) + 1 }));
-      const first = await store.put("/h/k", "1");
-      await store.put("/h/k", "2");
-      await store.compact(await store.revision());
-      expect((await reader.events(2)).map((e) => e.revision)).toEqual([first, first + 1]);
     }),
   );
 

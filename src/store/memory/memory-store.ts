@@ -25,10 +25,19 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
+import { LocalWatches } from "../shared/local-watch.js";
+import {
+  checkKey,
+  checkPositiveInteger,
+  checkPutLeases,
+  checkRange,
+  checkText,
+  checkTxn,
+  cutAtLimit,
+} from "../shared/store-checks.js";
+import { batchUnder } from "../shared/watch-stream.js";
 import { copyKv, MemoryKv } from "./memory-kv.js";
 import { MemoryLeases } from "./memory-leases.js";
-import { MemoryWatch, type WatchHistory } from "./memory-watch.js";
 
 /** The revision of an empty store, as in etcd and the SQLite store: the first write gets revision 2. */
 const INITIAL_REVISION = 1;
@@ -62,8 +71,7 @@ export class MemoryStore implements Store {
   /** One batch per revision after the compaction point, oldest first, with no revision missing. */
   private readonly log: WatchBatch[] = [];
   private readonly leases: MemoryLeases;
-  private readonly watches = new Set<MemoryWatch>();
-  private readonly history: WatchHistory;
+  private readonly watches: LocalWatches;
   private current = INITIAL_REVISION;
   private compacted = 0;
   private closed = false;
@@ -72,10 +80,12 @@ export class MemoryStore implements Store {
     this.leases = new MemoryLeases(options.clock, () => {
       if (!this.closed) this.expireDueLeases();
     });
-    this.history = {
-      batchAt: (revision) => this.batchAt(revision),
+    // One revision a page: compaction that overtakes a slow replay is noticed at the next revision.
+    this.watches = new LocalWatches({
+      read: (prefix, fromRev, toRev) => this.readLog(prefix, fromRev, toRev),
       compactRevision: () => this.compacted,
-    };
+      pageRevisions: 1,
+    });
   }
 
   get(key: string): Promise<KeyValue | undefined> {
@@ -88,13 +98,8 @@ export class MemoryStore implements Store {
 
   range(prefix: string, options: { limit?: number } = {}): Promise<RangeResult> {
     return this.run(() => {
-      checkText(prefix, "the prefix");
-      const limit = options.limit ?? 0;
-      if (limit !== 0) checkPositiveInteger(limit, "the range limit");
-      // One entry past the limit tells whether the limit cut the result.
-      const found = this.kv.range(prefix, limit === 0 ? 0 : limit + 1);
-      const more = limit !== 0 && found.length > limit;
-      const kvs = (more ? found.slice(0, limit) : found).map(copyKv);
+      const limit = checkRange(prefix, options);
+      const { kvs, more } = cutAtLimit(limit, (count) => this.kv.range(prefix, count), copyKv);
       return { kvs, revision: this.current, more };
     });
   }
@@ -118,16 +123,7 @@ export class MemoryStore implements Store {
       this.expireDueLeases();
       const succeeded = request.compare.every((compare) => this.kv.compareHolds(compare));
       const ops = succeeded ? request.success : (request.failure ?? []);
-      // Checked before anything is written, so a missing lease fails the whole transaction.
-      for (const op of ops) {
-        if (op.type === "put" && op.lease && !this.leases.has(op.lease)) {
-          throw new BlixardError(
-            "LEASE_NOT_FOUND",
-            `cannot put ${JSON.stringify(op.key)} with lease ${op.lease}: the lease has expired or was ` +
-              "never granted; grant a new lease and put the key again",
-          );
-        }
-      }
+      checkPutLeases(ops, (leaseId) => this.leases.has(leaseId));
       this.commit((rev) => this.kv.apply(ops, rev));
       return { succeeded, revision: this.current };
     });
@@ -137,11 +133,7 @@ export class MemoryStore implements Store {
     this.ensureOpen();
     checkText(prefix, "the watch prefix");
     checkPositiveInteger(options.fromRevision, "the watch start revision");
-    const watch = new MemoryWatch(prefix, options.fromRevision, this.current, this.history, (w) =>
-      this.watches.delete(w),
-    );
-    this.watches.add(watch);
-    return watch;
+    return this.watches.watch(prefix, options.fromRevision, this.current);
   }
 
   grantLease(ttlSeconds: number): Promise<Lease> {
@@ -202,7 +194,7 @@ export class MemoryStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.leases.stop();
-    for (const watch of [...this.watches]) watch.close();
+    this.watches.closeAll();
   }
 
   /** The current state, synchronously and without side effects; also works after close(). */
@@ -232,13 +224,20 @@ export class MemoryStore implements Store {
     this.current = rev;
     const batch: WatchBatch = { revision: rev, events };
     this.log.push(batch);
-    for (const watch of [...this.watches]) watch.offer(batch);
+    this.watches.publish(batch);
     return events;
   }
 
-  private batchAt(revision: number): WatchBatch | undefined {
+  /** The logged batches of fromRev..toRev under `prefix`, as copies (a revision no write took has none). */
+  private readLog(prefix: string, fromRev: number, toRev: number): WatchBatch[] {
     const first = this.log[0]?.revision;
-    return first === undefined ? undefined : this.log[revision - first];
+    if (first === undefined) return [];
+    const batches: WatchBatch[] = [];
+    for (const batch of this.log.slice(Math.max(fromRev - first, 0), Math.max(toRev - first + 1, 0))) {
+      const mine = batchUnder(prefix, batch);
+      if (mine !== undefined) batches.push(mine);
+    }
+    return batches;
   }
 
   /** Deletes a lease and its keys as one revision (none if it held no keys). */

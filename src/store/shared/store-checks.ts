@@ -6,6 +6,7 @@
  */
 import { BlixardError } from "../../core/errors.js";
 import type { TxnOp, TxnRequest } from "../../ports/store.js";
+import { leaseNotFound } from "./store-errors.js";
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -71,4 +72,35 @@ export function checkTxn(request: TxnRequest): void {
   }
   checkBranch(request.success, "success");
   checkBranch(request.failure ?? [], "failure");
+}
+
+/** Checks a range request; returns its limit (0: no cap). */
+export function checkRange(prefix: string, options: { limit?: number }): number {
+  checkText(prefix, "the prefix");
+  const limit = options.limit ?? 0;
+  if (limit !== 0) checkPositiveInteger(limit, "the range limit");
+  return limit;
+}
+
+/**
+ * A range with a limit in a store that reads its own table: it fetches one entry past the limit, which
+ * tells whether the limit cut the result, and converts only the entries it returns.
+ */
+export function cutAtLimit<R, T>(
+  limit: number,
+  fetch: (count: number) => R[],
+  convert: (row: R) => T,
+): { kvs: T[]; more: boolean } {
+  const found = fetch(limit === 0 ? 0 : limit + 1);
+  const more = limit !== 0 && found.length > limit;
+  return { kvs: (more ? found.slice(0, limit) : found).map(convert), more };
+}
+
+/** Fails a branch before it writes anything if one of its puts names a lease that is not live. */
+export function checkPutLeases(ops: readonly TxnOp[], isLive: (leaseId: number) => boolean): void {
+  for (const op of ops) {
+    if (op.type === "put" && op.lease && !isLive(op.lease)) {
+      throw leaseNotFound(`put ${JSON.stringify(op.key)} with lease ${op.lease}`);
+    }
+  }
 }

@@ -3,9 +3,9 @@
  * Every function here runs inside the caller's SQLite transaction and returns the watch events it
  * produced; the caller records them and publishes them once the transaction has committed.
  */
-import { BlixardError } from "../../core/errors.js";
-import type { Compare, KeyValue, TxnOp, WatchEvent } from "../../ports/store.js";
+import type { Compare, TxnOp, WatchEvent } from "../../ports/store.js";
 import { compareHolds as holds } from "../shared/store-compare.js";
+import { deletionKv } from "../shared/watch-stream.js";
 import { prefixEnd } from "./prefix-range.js";
 import { type KvRow, type Statements, toKeyValue, toLogRow } from "./statements.js";
 
@@ -32,20 +32,6 @@ export function compareHolds(s: Statements, compare: Compare): boolean {
   return holds(actual, compare.op, compare.value);
 }
 
-/** Fails the whole transaction before it writes anything if a put names a lease that does not exist. */
-export function checkLeasesExist(s: Statements, ops: readonly TxnOp[]): void {
-  for (const op of ops) {
-    if (op.type !== "put" || !op.lease) continue;
-    if (s.getLease.get(op.lease) === undefined) {
-      throw new BlixardError(
-        "LEASE_NOT_FOUND",
-        `cannot put ${JSON.stringify(op.key)} with lease ${op.lease}: the lease has expired or was never ` +
-          "granted; grant a new lease and put the key again",
-      );
-    }
-  }
-}
-
 function putKey(s: Statements, key: string, value: string, lease: number, rev: number): WatchEvent {
   const prev = s.getKv.get(key);
   const row: KvRow = {
@@ -64,15 +50,7 @@ function putKey(s: Statements, key: string, value: string, lease: number, rev: n
 
 function deleteKey(s: Statements, prev: KvRow, rev: number): WatchEvent {
   s.deleteKv.run(prev.key);
-  const kv: KeyValue = {
-    key: prev.key,
-    value: "",
-    createRevision: 0,
-    modRevision: rev,
-    version: 0,
-    lease: 0,
-  };
-  return { type: "delete", kv, prevKv: toKeyValue(prev) };
+  return { type: "delete", kv: deletionKv(prev.key, rev), prevKv: toKeyValue(prev) };
 }
 
 export function applyOps(s: Statements, ops: readonly TxnOp[], rev: number): WatchEvent[] {

@@ -2,14 +2,6 @@
 import Database from "better-sqlite3";
 import { BlixardError, isBlixardError } from "../../core/errors.js";
 
-export function leaseNotFound(leaseId: number, action: string): BlixardError {
-  return new BlixardError(
-    "LEASE_NOT_FOUND",
-    `cannot ${action} lease ${leaseId}: it has expired or was never granted; ` +
-      "grant a new lease and put its keys again",
-  );
-}
-
 export function storeClosed(path: string): BlixardError {
   return new BlixardError(
     "UNAVAILABLE",

@@ -155,33 +155,6 @@ describe("SqliteStore", () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it("replays a long history page by page while writes continue, without gaps", async () => {
-    path = ":memory:";
-    const store = await open();
-    const start = (await store.revision()) + 1;
-    for (let i = 0; i < 700; i++) await store.put(`/h/${i % 7}`, `${i}`);
-    const reader = new WatchReader(store.watch("/h/", { fromRevision: start }));
-    const early = await reader.events(300);
-    for (let i = 700; i < 1000; i++) await store.put(`/h/${i % 7}`, `${i}`);
-    const rest = await reader.events(1000 - early.length);
-    expect([...early, ...rest].map((e) => e.revision)).toEqual(
-      Array.from({ length: 1000 }, (_, i) => start + i),
-    );
-    expect(rest[rest.length - 1]?.kv.value).toBe("999");
-    reader.close();
-  });
-
-  it("fails a watch with COMPACTED when compaction overtakes its replay", async () => {
-    path = ":memory:";
-    const store = await open();
-    const start = (await store.revision()) + 1;
-    for (let i = 0; i < 600; i++) await store.put("/h/k", `${i}`);
-    const reader = new WatchReader(store.watch("/h/", { fromRevision: start }));
-    await reader.next();
-    await store.compact(await store.revision());
-    await expect(reader.events(600)).rejects.toMatchObject({ code: "COMPACTED" });
-  });
-
   it("rejects keys that SQLite could not store exactly", async () => {
     const store = await open();
     await expect(store.put("/bad\uD800", "v")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });

@@ -21,21 +21,23 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../ports/store.js";
-import { checkKey, checkPositiveInteger, checkText, checkTxn } from "../shared/store-checks.js";
+import { LocalWatches } from "../shared/local-watch.js";
 import {
-  applyOps,
-  checkLeasesExist,
-  compareHolds,
-  dropLease,
-  rangeRows,
-  recordRevision,
-} from "./apply-ops.js";
+  checkKey,
+  checkPositiveInteger,
+  checkPutLeases,
+  checkRange,
+  checkText,
+  checkTxn,
+  cutAtLimit,
+} from "../shared/store-checks.js";
+import { leaseNotFound } from "../shared/store-errors.js";
+import { applyOps, compareHolds, dropLease, rangeRows, recordRevision } from "./apply-ops.js";
 import { readHistory } from "./history.js";
 import { LeaseTimer } from "./lease-timer.js";
 import { openDatabase } from "./open-database.js";
 import { convertToIncrementalVacuum, type FileBytes, fileBytes, reclaimSpace } from "./space.js";
-import { fromSqliteError, leaseNotFound, storeClosed } from "./sqlite-errors.js";
-import { SqliteWatch, type WatchHistory } from "./sqlite-watch.js";
+import { fromSqliteError, storeClosed } from "./sqlite-errors.js";
 import { type MetaName, prepareStatements, type Statements, toKeyValue } from "./statements.js";
 
 export interface SqliteStoreOptions {
@@ -57,11 +59,13 @@ export interface SqliteStoreStatus {
   bytes: FileBytes;
 }
 
+/** Revisions per watch replay page: large enough to be fast, small enough to bound a page's memory. */
+const REPLAY_PAGE_REVISIONS = 256;
+
 export class SqliteStore implements Store {
   private readonly s: Statements;
-  private readonly watches = new Set<SqliteWatch>();
+  private readonly watches: LocalWatches;
   private readonly leaseTimer: LeaseTimer;
-  private readonly history: WatchHistory;
   private readonly inTransaction: <T>(fn: () => T) => T;
   private closed = false;
 
@@ -76,10 +80,11 @@ export class SqliteStore implements Store {
     const transaction = db.transaction((fn: () => unknown) => fn());
     this.inTransaction = <T>(fn: () => T) => transaction(fn) as T;
     this.leaseTimer = new LeaseTimer(clock, leaseCheckIntervalMs, () => this.onLeaseTimer());
-    this.history = {
+    this.watches = new LocalWatches({
       read: (prefix, fromRev, toRev) => readHistory(this.s, prefix, fromRev, toRev),
       compactRevision: () => this.meta("compact_revision"),
-    };
+      pageRevisions: REPLAY_PAGE_REVISIONS,
+    });
   }
 
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -109,13 +114,8 @@ export class SqliteStore implements Store {
 
   range(prefix: string, options: { limit?: number } = {}): Promise<RangeResult> {
     return this.run(() => {
-      checkText(prefix, "the prefix");
-      const limit = options.limit ?? 0;
-      if (limit !== 0) checkPositiveInteger(limit, "the range limit");
-      // One row past the limit tells whether the limit cut the result.
-      const rows = rangeRows(this.s, prefix, limit === 0 ? 0 : limit + 1);
-      const more = limit !== 0 && rows.length > limit;
-      const kvs = (more ? rows.slice(0, limit) : rows).map(toKeyValue);
+      const limit = checkRange(prefix, options);
+      const { kvs, more } = cutAtLimit(limit, (count) => rangeRows(this.s, prefix, count), toKeyValue);
       return { kvs, revision: this.meta("revision"), more };
     });
   }
@@ -141,7 +141,7 @@ export class SqliteStore implements Store {
       const { revision } = this.commit((rev) => {
         succeeded = request.compare.every((compare) => compareHolds(this.s, compare));
         const ops = succeeded ? request.success : (request.failure ?? []);
-        checkLeasesExist(this.s, ops);
+        checkPutLeases(ops, (leaseId) => this.s.getLease.get(leaseId) !== undefined);
         return applyOps(this.s, ops, rev);
       });
       return { succeeded, revision };
@@ -152,12 +152,7 @@ export class SqliteStore implements Store {
     this.ensureOpen();
     checkText(prefix, "the watch prefix");
     checkPositiveInteger(options.fromRevision, "the watch start revision");
-    const current = this.meta("revision");
-    const watch = new SqliteWatch(prefix, options.fromRevision, current, this.history, (w) =>
-      this.watches.delete(w),
-    );
-    this.watches.add(watch);
-    return watch;
+    return this.watches.watch(prefix, options.fromRevision, this.meta("revision"));
   }
 
   grantLease(ttlSeconds: number): Promise<Lease> {
@@ -179,7 +174,7 @@ export class SqliteStore implements Store {
     return this.run(() => {
       this.expireDueLeases();
       const lease = this.s.getLease.get(leaseId);
-      if (lease === undefined) throw leaseNotFound(leaseId, "keep alive");
+      if (lease === undefined) throw leaseNotFound(`keep alive lease ${leaseId}`);
       this.s.renewLease.run(this.expiryFor(lease.ttl_seconds), leaseId);
       this.armLeaseTimer();
     });
@@ -188,7 +183,7 @@ export class SqliteStore implements Store {
   revokeLease(leaseId: number): Promise<void> {
     return this.run(() => {
       this.expireDueLeases();
-      if (this.s.getLease.get(leaseId) === undefined) throw leaseNotFound(leaseId, "revoke");
+      if (this.s.getLease.get(leaseId) === undefined) throw leaseNotFound(`revoke lease ${leaseId}`);
       this.commit((rev) => dropLease(this.s, leaseId, rev));
       this.armLeaseTimer();
     });
@@ -252,7 +247,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.leaseTimer.stop();
-    for (const watch of [...this.watches]) watch.close();
+    this.watches.closeAll();
     this.db.close();
   }
 
@@ -268,8 +263,7 @@ export class SqliteStore implements Store {
       return { revision: events.length > 0 ? rev : rev - 1, events };
     });
     if (events.length > 0) {
-      const batch = { revision, events };
-      for (const watch of [...this.watches]) watch.offer(batch);
+      this.watches.publish({ revision, events });
     }
     return { revision, events };
   }
