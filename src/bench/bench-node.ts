@@ -76,7 +76,21 @@ export class BenchNode {
     const bind = `${this.host}:${this.port}`;
     this.proc = spawn(
       process.execPath,
-      [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, "--log-level", "warn", ...extraArgs],
+      [
+        // BLIXARD_BENCH_CPU_PROF=DIR: each node writes a V8 CPU profile there when it exits.
+        ...(process.env["BLIXARD_BENCH_CPU_PROF"]
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BLIXARD_BENCH_CPU_PROF"]}`]
+          : []),
+        CLI,
+        "node",
+        "--data-dir",
+        this.dataDir,
+        "--bind",
+        bind,
+        "--log-level",
+        "warn",
+        ...extraArgs,
+      ],
       { stdio: ["ignore", log, log] },
     );
     closeSync(log);
@@ -130,6 +144,15 @@ export class BenchNode {
     await exited;
   }
 
+  /** SIGTERM, and up to `ms` for the node to exit. */
+  private async terminate(ms: number): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, ms))]);
+  }
+
   /** The node's id, from its data dir. */
   get id(): string {
     return (JSON.parse(readFileSync(join(this.dataDir, "node.json"), "utf8")) as { id: string }).id;
@@ -173,6 +196,8 @@ export class BenchNode {
   }
 
   async stop(): Promise<void> {
+    // A profiled node must exit by itself to write its profile.
+    if (process.env["BLIXARD_BENCH_CPU_PROF"]) await this.terminate(15_000);
     await this.kill();
     killByPidfile(join(this.dataDir, "etcd", "etcd.pid"), this.dataDir);
     killByPidfile(join(this.dataDir, "watchdog.pid"), "watchdog-main.js");

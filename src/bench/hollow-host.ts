@@ -3,7 +3,8 @@
  * kubelets: N nodes that each run the production composition (node/node-services.ts: registration,
  * agent, leader election, scheduler) over their own group-commit store on a shared etcd client, with
  * the in-memory driver instead of qemu. Reads commands on stdin, one per line, and answers each with
- * one JSON line: `stats` (watch events delivered to all nodes so far, and whether a leader runs).
+ * one JSON line: `stats` (watch events delivered to all nodes so far, store transactions they sent,
+ * and whether a leader runs).
  *
  *   node dist/bench/hollow-host.js NODES ENDPOINTS[,...] CLIENTS LEASE_TTL_SECONDS
  */
@@ -27,9 +28,12 @@ const clients = await Promise.all(
 // One counter shared by every node's store: the watch events delivered to all of them.
 const counter = { events: 0 };
 const services: NodeServices[] = [];
+const grouped: GroupCommitStore[] = [];
 for (let i = 0; i < nodes; i++) {
   const id = `hollow-${String(i).padStart(4, "0")}`;
-  const { store } = countedWatches(new GroupCommitStore(clients[i % clients.length]!), counter);
+  const group = new GroupCommitStore(clients[i % clients.length]!);
+  grouped.push(group);
+  const { store } = countedWatches(group, counter);
   services.push(
     new NodeServices({
       store,
@@ -62,7 +66,8 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === "stats") {
     const leader = services.some((s) => s.election?.isLeader);
-    process.stdout.write(`${JSON.stringify({ delivered: counter.events, leader })}\n`);
+    const sent = grouped.reduce((sum, g) => sum + g.stats.sent, 0);
+    process.stdout.write(`${JSON.stringify({ delivered: counter.events, leader, sent })}\n`);
   } else if (line === "stop") {
     await Promise.all(services.map((s) => s.stop({ stopVms: false, keepLease: false })));
     await Promise.all(clients.map((c) => c.close()));

@@ -60,11 +60,11 @@ if (process.env["BLIXARD_BENCH_ONLY"] === "cli") {
 const hollowTable = (figures: HollowFigures[]): string => {
   const first = figures[0]!;
   const last = figures.at(-1)!;
-  return `Hollow nodes (production node composition, in-memory driver, many per process) against a real 3-member etcd; ${first.creates} creates at concurrency ${first.concurrency}, counted done when all report Running; CPU net of the same cluster idle:
+  return `Hollow nodes (production node composition, in-memory driver, many per process) against a real 3-member etcd; ${first.creates} creates at concurrency ${first.concurrency}, counted done when all report Running; CPU net of the same cluster idle; the sizes alternate over 3 rounds and each row is the round with the median etcd CPU per create:
 
-| nodes | start to all Ready (s) | creates/s to Running | watch events per create | etcd CPU ms per create | node CPU ms per create | idle CPU ms/s: etcd / nodes |
-|---|---|---|---|---|---|---|
-${figures.map((f) => `| ${f.nodes} | ${fmt(f.startSeconds, 1)} | ${fmt(f.createsPerSec, 0)} | ${fmt(f.watchEventsPerCreate, 2)} | ${fmt(f.etcdCpuMsPerCreate, 2)} | ${fmt(f.nodeCpuMsPerCreate, 2)} | ${fmt(f.idleEtcdCpuMsPerSec, 0)} / ${fmt(f.idleNodeCpuMsPerSec, 0)} |`).join("\n")}
+| nodes | start to all Ready (s) | creates/s to Running | watch events per create | node transactions per create | etcd CPU ms per create | node CPU ms per create | idle CPU ms/s: etcd / nodes |
+|---|---|---|---|---|---|---|---|
+${figures.map((f) => `| ${f.nodes} | ${fmt(f.startSeconds, 1)} | ${fmt(f.createsPerSec, 0)} | ${fmt(f.watchEventsPerCreate, 2)} | ${fmt(f.nodeTxnsPerCreate, 2)} | ${fmt(f.etcdCpuMsPerCreate, 2)} | ${fmt(f.nodeCpuMsPerCreate, 2)} | ${fmt(f.idleEtcdCpuMsPerSec, 0)} / ${fmt(f.idleNodeCpuMsPerSec, 0)} |`).join("\n")}
 
 From ${first.nodes} to ${last.nodes} nodes: watch events per create **${fmt(last.watchEventsPerCreate / first.watchEventsPerCreate, 2)}×**, etcd CPU per create **${fmt(last.etcdCpuMsPerCreate / first.etcdCpuMsPerCreate, 2)}×**, node CPU per create ${fmt(last.nodeCpuMsPerCreate / first.nodeCpuMsPerCreate, 2)}×.`;
 };

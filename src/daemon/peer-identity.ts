@@ -15,13 +15,29 @@ import { nodeIdOfCert } from "../pki/node-cert.js";
  * in JavaScript on every request cost two thirds of the throughput of a keep-alive client.
  */
 const known = new WeakMap<object, string | undefined>();
+/**
+ * And once per certificate: clients that open a connection per call (or the proxies HTTP/2 hands out
+ * as each request's socket) would otherwise parse the same certificate every time; the profile of a
+ * 3-node cluster under creates found it there. Bounded: a burst of distinct certificates starts it afresh.
+ */
+const byFingerprint = new Map<string, string | undefined>();
+const MAX_FINGERPRINTS = 1024;
 
 export function nodeIdFromPeerCertificate(socket: Socket | TLSSocket | undefined | null): string | undefined {
   const tls = socket as TLSSocket | undefined | null;
   if (!tls || typeof tls.getPeerCertificate !== "function" || tls.authorized !== true) return undefined;
   if (known.has(tls)) return known.get(tls);
   const cert = tls.getPeerCertificate();
-  const id = cert?.raw ? nodeIdOfCert(new Uint8Array(cert.raw)) : undefined;
+  const fingerprint = cert?.fingerprint256;
+  let id: string | undefined;
+  if (fingerprint && byFingerprint.has(fingerprint)) id = byFingerprint.get(fingerprint);
+  else {
+    id = cert?.raw ? nodeIdOfCert(new Uint8Array(cert.raw)) : undefined;
+    if (fingerprint) {
+      if (byFingerprint.size >= MAX_FINGERPRINTS) byFingerprint.clear();
+      byFingerprint.set(fingerprint, id);
+    }
+  }
   known.set(tls, id);
   return id;
 }

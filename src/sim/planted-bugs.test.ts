@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG, runSimulation } from "./world.js";
 const SEEDS: Readonly<Record<InvariantName, readonly number[]>> = {
   "single-copy": [1, 2],
   "deletion-completes": [1, 2],
-  "desired-running-runs": [3, 6],
+  "desired-running-runs": [5, 6],
   "status-matches": [1, 2],
   "desired-stopped-stops": [1, 2],
   "no-orphan-status": [1, 2],
