@@ -37,27 +37,19 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
-import type { Logger } from "../ports/logger.js";
 import { migrateLegacyPlacements } from "../state/legacy-placements.js";
-import { EtcdAdmin } from "../store/etcd/etcd-admin.js";
-import { EtcdStore } from "../store/etcd/etcd-store.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
-import { restoreSqliteBackup } from "../store/sqlite/restore-backup.js";
-import { SqliteCompactor } from "../store/sqlite/sqlite-compactor.js";
-import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
-import { etcdTls, startManagedMember } from "./cluster/managed-member.js";
 import { nodeHosts } from "./cluster/node-hosts.js";
 import { standaloneNodePki } from "./cluster/node-pki.js";
 import { startConsoleLogRotator } from "./console-log-rotator.js";
 import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken, writeSecretFile } from "./data-dir.js";
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
-import { externalEtcdConnection } from "./etcd/external-etcd.js";
 import { forwardAdmission } from "./forward-admission.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
@@ -69,6 +61,7 @@ import { advertisedHost, isLoopback, type NodeOptions } from "./node-options.js"
 import { protocolErrorsAsInvalidArgument } from "./protocol-errors.js";
 import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
+import { openStoreBackend } from "./store-backend.js";
 import { registerSqliteStoreMetrics } from "./store-metrics.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
 
@@ -98,49 +91,18 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
     const isolation = await setupIsolation(options.isolation, dirs, log);
 
-    const managed = await startManagedMember({
+    const backend = await openStoreBackend({
       options,
       dirs,
       nodeId,
-      token: joining ? options.token : undefined,
+      joinToken: joining ? options.token : undefined,
       pki,
-      clock: systemClock,
-      random: cryptoRandom,
       logger: log,
+      cleanups,
     });
-    if (managed) {
-      cleanups.unshift(() => managed.member.stop());
-      cleanups.unshift(() => managed.admin.close());
-    }
-    const externalConnection = externalEtcdConnection(options);
-    const external =
-      options.store.kind === "etcd"
-        ? EtcdAdmin.connect({ endpoints: options.store.endpoints, logger: log, ...externalConnection })
-        : undefined;
-    if (external) cleanups.unshift(() => external.close());
-    let sqlite: SqliteStore | undefined;
-    if (!managed && !external) {
-      if (options.restore !== undefined) restoreSqliteBackup(options.restore, dirs.storeFile);
-      sqlite = await SqliteStore.open({ path: dirs.storeFile, clock: systemClock, logger: log });
-    }
-    // etcd is remote: concurrent transactions share round trips (group commit). SQLite is in process.
-    const store =
-      sqlite ??
-      new GroupCommitStore(
-        await EtcdStore.connect({
-          endpoints: managed?.endpoints ?? (options.store.kind === "etcd" ? options.store.endpoints : []),
-          namespace:
-            managed?.file.namespace ?? (options.store.kind === "etcd" ? options.store.namespace : ""),
-          logger: log,
-          ...(managed ? { tls: etcdTls(managed.tls) } : externalConnection),
-        }),
-      );
-    const storeKind = managed ? "etcd-managed" : external ? "etcd-external" : "sqlite";
-    log.info({ store: storeKind }, "store connected");
-    cleanups.unshift(() => store.close());
-    // The single node compacts its own revision log (etcd members do it themselves).
-    const compactor = sqlite && startCompactor(sqlite, options, log);
-    if (compactor) cleanups.unshift(() => compactor.stop());
+    const { store } = backend;
+    const managed = backend.kind === "etcd-managed" ? backend.managed : undefined;
+    log.info({ store: backend.kind }, "store connected");
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
     await migrateLegacyPlacements(store, log);
     // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
@@ -201,9 +163,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       store instanceof GroupCommitStore ? store.stats : undefined,
       quarantineDirFor(dirs.vmsDir),
     );
-    if (sqlite && compactor) {
-      const status = () => sqlite.status();
-      registerSqliteStoreMetrics(metrics.registry, { status, compactor: compactor.stats });
+    if (backend.kind === "sqlite") {
+      const { sqlite, compactor } = backend;
+      registerSqliteStoreMetrics(metrics.registry, {
+        status: () => sqlite.status(),
+        compactor: compactor.stats,
+      });
     }
 
     // The node's own ports are never forwarded to a VM (the API port is known once it listens).
@@ -263,9 +228,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         ...(joinTokens ? { joinTokens } : {}),
         random: cryptoRandom,
         logger: log,
-        ...(managed ? { managed } : {}),
-        ...(external ? { external } : {}),
-        ...(sqlite ? { sqlite } : {}),
+        ...(backend.kind === "etcd-managed" ? { managed: backend.managed } : {}),
+        ...(backend.kind === "etcd-external" ? { external: backend.external } : {}),
+        ...(backend.kind === "sqlite" ? { sqlite: backend.sqlite } : {}),
         ownedVms: async () =>
           (await repo.list()).filter((vm) => vm.status.node === nodeId && !vm.deleting).map((vm) => vm.name),
         onLeft: () => {
@@ -322,7 +287,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     // In a cluster, a watchdog outside this process kills the node's VMs once its lease heartbeat is
     // older than the TTL: the leader may be moving them, and a frozen daemon could not fence itself.
     const watchdog =
-      storeKind === "sqlite"
+      backend.kind === "sqlite"
         ? undefined
         : startNodeWatchdog(dirs.root, dirs.vmsDir, options.leaseTtlSeconds * 1000);
     const node = new NodeServices({
@@ -393,18 +358,6 @@ async function writeBootstrapJoinToken(tokens: JoinTokens, root: string): Promis
     description: "created by --cluster-init",
   });
   writeSecretFile(join(root, "join-token"), token);
-}
-
-function startCompactor(store: SqliteStore, options: NodeOptions, logger: Logger): SqliteCompactor {
-  const compactor = new SqliteCompactor({
-    store,
-    clock: systemClock,
-    logger,
-    intervalMs: options.storeCompaction.intervalSeconds * 1000,
-    retainRevisions: options.storeCompaction.retainRevisions,
-  });
-  compactor.start();
-  return compactor;
 }
 
 /** Prefers the uncompressed vmlinux (qemu boots it directly, saving seconds of decompression under TCG). */
