@@ -206,8 +206,9 @@ export class Agent {
    */
   private async reloaded(): Promise<void> {
     // The statuses of this node's VMs only: assigned here, or found on the host.
-    await this.reports.reload(await this.localNames());
-    if (this.adopted) for (const name of await this.localNames()) void this.enqueue(name);
+    const names = await this.localNames();
+    await this.reports.reload(names);
+    if (this.adopted) for (const name of names) void this.enqueue(name);
   }
 
   private record(name: string): VmRecord | undefined {

@@ -18,6 +18,7 @@ import { initialStatus, type VmStatus } from "../core/vm-record.js";
 import type { Clock } from "../ports/clock.js";
 import type { Logger } from "../ports/logger.js";
 import type { Compare, Store, TxnOp } from "../ports/store.js";
+import { readStatus } from "../state/statuses.js";
 import { StaleRecordError } from "./stale-record-error.js";
 import { statusChanged } from "./status-diff.js";
 
@@ -128,9 +129,9 @@ export class StatusReporter {
     // A delete that fails may still have applied (a lost reply): until it is known to be done, the
     // store may hold no status at all, so the next status for this VM must be written whatever it is.
     this.unsynced.add(name);
-    const kv = await this.opts.store.get(keys.status(name));
-    const status = kv ? vmStatusCodec.decode(kv.value) : undefined;
-    if (kv && status?.ok && status.value.node === this.opts.nodeId) {
+    const found = await readStatus(this.opts.store, name);
+    if (found?.status.node === this.opts.nodeId) {
+      const { kv } = found;
       await this.opts.store.txn({
         compare: [{ key: kv.key, target: "modRevision", op: "=", value: kv.modRevision }],
         success: [{ type: "delete", key: kv.key }],

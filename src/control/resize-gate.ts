@@ -11,12 +11,11 @@
 import { nodeAllocatable } from "../core/allocation.js";
 import type { ClusterLoad } from "../core/cluster-load.js";
 import type { EventType } from "../core/events.js";
-import { keys } from "../core/keys.js";
 import type { NodeView } from "../core/node-record.js";
-import { vmStatusCodec } from "../core/store-codecs.js";
 import { type Placement, resourcesOf, type VmRecord } from "../core/vm-record.js";
 import type { Logger } from "../ports/logger.js";
 import type { Store, TxnOp } from "../ports/store.js";
+import { readStatus } from "../state/statuses.js";
 
 export interface ResizeGateOptions {
   store: Store;
@@ -112,10 +111,9 @@ export class ResizeGate {
 
   /** The node runs the VM at the size its record asks for now: it restarted it since, or runs none. */
   private async runsAtNewSize(record: VmRecord, node: string): Promise<boolean> {
-    const kv = await this.opts.store.get(keys.status(record.name));
-    const status = kv ? vmStatusCodec.decode(kv.value) : undefined;
-    if (!status?.ok || status.value.node !== node) return false;
-    const { phase, appliedRestartNonce } = status.value;
+    const status = (await readStatus(this.opts.store, record.name))?.status;
+    if (status?.node !== node) return false;
+    const { phase, appliedRestartNonce } = status;
     return !["Starting", "Running", "Stopping"].includes(phase) || appliedRestartNonce >= record.restartNonce;
   }
 

@@ -12,7 +12,6 @@
 import { ClusterLoad } from "../core/cluster-load.js";
 import { keys } from "../core/keys.js";
 import type { Cordon, NodeRecord } from "../core/node-record.js";
-import { vmStatusCodec } from "../core/store-codecs.js";
 import {
   type Placement,
   resourcesOf,
@@ -32,6 +31,7 @@ import {
   vmCollection,
 } from "../state/collections.js";
 import { type Entry, Informer, type InformerOptions } from "../state/informer.js";
+import { readStatus } from "../state/statuses.js";
 
 export interface SchedulerCacheOptions {
   store: Store;
@@ -144,11 +144,11 @@ export class SchedulerCache {
    */
   async handoffStatuses(): Promise<Map<string, VmStatus>> {
     const waiting = [...this.perNode.unassigned()].filter((vm) => vm.handoffFrom !== undefined);
-    const read = await Promise.all(waiting.map((vm) => this.opts.store.get(keys.status(vm.name))));
+    const read = await Promise.all(waiting.map((vm) => readStatus(this.opts.store, vm.name)));
     const out = new Map<string, VmStatus>();
     for (const [i, vm] of waiting.entries()) {
-      const decoded = read[i] && vmStatusCodec.decode(read[i].value);
-      if (decoded?.ok) out.set(vm.name, decoded.value);
+      const found = read[i];
+      if (found) out.set(vm.name, found.status);
     }
     return out;
   }

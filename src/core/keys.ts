@@ -10,6 +10,8 @@ export const keys = {
   /** Where the controllers put a VM (core/vm-record.ts Placement); written by the leader only. */
   placement: (vm: string) => `${ROOT}/placements/${vm}`,
   assignmentsPrefix: `${ROOT}/assignments/`,
+  /** Present once the store's inline placements have been moved to their own keys (a store upgrade). */
+  placementsMoved: `${ROOT}/schema/placements-moved`,
   /** A node's assignments: the only VM keys its agent watches, so a write concerns one node. */
   nodeAssignmentsPrefix: (node: string) => `${ROOT}/assignments/${node}/`,
   /** A VM assigned to a node (core/vm-record.ts Assignment); written by the leader only. */

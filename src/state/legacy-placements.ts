@@ -4,7 +4,8 @@
  * of it. Run by every node as it starts, before its agent: the agent acts only on its assignments, so
  * without this it would take the VMs it runs for orphans and stop them. Each record moves in one
  * compare-and-swap transaction (record without the fields, its placement, its node's assignment), so
- * nodes starting together move each record once. Idempotent: a store with no such record is read once.
+ * nodes starting together move each record once. Idempotent, and done once per store: a marker key
+ * written after the first complete pass lets every later start skip the scan of every VM record.
  */
 import { keys, nameFromKey } from "../core/keys.js";
 import type { Placement } from "../core/vm-record.js";
@@ -17,6 +18,7 @@ const INLINE_FIELDS = ["node", "epoch", "unschedulable", "handoffFrom"] as const
 
 /** Moves every inline placement to its own keys; returns how many records it moved. */
 export async function migrateLegacyPlacements(store: Store, logger: Logger): Promise<number> {
+  if (await store.get(keys.placementsMoved)) return 0;
   const { kvs } = await store.range(keys.vmsPrefix);
   let moved = 0;
   for (const kv of kvs) {
@@ -43,6 +45,7 @@ export async function migrateLegacyPlacements(store: Store, logger: Logger): Pro
     if (result.succeeded) moved++;
   }
   if (moved > 0) logger.info({ moved }, "moved VM placements out of their records (store upgrade)");
+  await store.put(keys.placementsMoved, "1");
   return moved;
 }
 

@@ -6,9 +6,9 @@
  * it, so it is not fetched again until the spec changes.
  */
 import { createHash, type Hash } from "node:crypto";
-import { lstat, readdir, readFile, readlink, realpath, rename } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { createFresh } from "../shared/no-follow.js";
+import { writeJsonFileAtomically } from "../shared/record-file.js";
 
 /** Files larger than this count by size and mtime, not content. */
 const LARGE_FILE = 64 * 1024 * 1024;
@@ -89,16 +89,9 @@ export async function readBuildRecord(file: string): Promise<BuildRecord | undef
   }
 }
 
-export async function writeBuildRecord(file: string, record: BuildRecord): Promise<void> {
-  const partial = `${file}.partial`;
+export function writeBuildRecord(file: string, record: BuildRecord): Promise<void> {
   // Created afresh, never through a link: a jailed VM's uid owns the state dir.
-  const handle = await createFresh(partial);
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-  } finally {
-    await handle.close();
-  }
-  await rename(partial, file);
+  return writeJsonFileAtomically(file, record);
 }
 
 /** Whether `link` still resolves to the runner the record names (it was not replaced or collected). */

@@ -15,13 +15,18 @@ export interface BaseLaunchRecord {
 }
 
 /** Any driver's launch record, written atomically, mode 0600. */
-export async function writeRecordFile(file: string, record: BaseLaunchRecord): Promise<void> {
+export function writeRecordFile(file: string, record: BaseLaunchRecord): Promise<void> {
+  return writeJsonFileAtomically(file, record);
+}
+
+/** A JSON file in a VM's state dir, written atomically, mode 0600. */
+export async function writeJsonFileAtomically(file: string, value: unknown): Promise<void> {
   // Write-then-rename: a crash mid-write must not leave a record that fails to parse.
   // Created afresh, never through a link: the state dir may belong to the VM's (hostile) uid.
   const partial = `${file}.partial`;
   const handle = await createFresh(partial);
   try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
   } finally {
     await handle.close();
   }
