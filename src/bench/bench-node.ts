@@ -10,15 +10,12 @@ import { removeJailLeftovers } from "../drivers/jail/leftovers.js";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
 import { httpsRequest } from "../pki/https-request.js";
 import { type NodeTls, pkiLayout, readNodeTls } from "../pki/pki-files.js";
-import { freePortRun, freePorts } from "../store/etcd/free-ports.js";
+import { freePort, freePortRun } from "../store/etcd/free-ports.js";
+
+export { freePort };
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO, "dist/cli/main.js");
-
-export async function freePort(): Promise<number> {
-  const [port] = await freePorts(1);
-  return port!;
-}
 
 export async function waitFor(
   what: string,

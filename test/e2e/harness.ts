@@ -5,13 +5,15 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { removeJailLeftovers } from "../../src/drivers/jail/leftovers.js";
 import { httpsRequest } from "../../src/pki/https-request.js";
-import { freePortRun } from "../../src/store/etcd/free-ports.js";
+import { freePort, freePortRun } from "../../src/store/etcd/free-ports.js";
+
+export { freePort };
+
 import { imageDir, REPO } from "./global-setup.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
@@ -20,17 +22,6 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 export function image(): { kernel: string; initrd: string } {

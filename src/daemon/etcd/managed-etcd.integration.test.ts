@@ -9,18 +9,10 @@ import { type HttpsTls, httpsRequest } from "../../pki/https-request.js";
 import type { PkiLayout } from "../../pki/pki-files.js";
 import { systemClock } from "../../platform/system-clock.js";
 import { silentLogger } from "../../ports/logger.js";
+import { freePort } from "../../store/etcd/free-ports.js";
 import { makeTestPki } from "../../testing/test-pki.js";
 import { type MemberConfig, peerUrl } from "./etcd-args.js";
 import { ManagedEtcd } from "./managed-etcd.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

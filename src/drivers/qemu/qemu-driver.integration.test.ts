@@ -14,6 +14,7 @@ import { parseVmSpec, type VmSpecInput } from "../../core/vm-spec.js";
 import { systemClock } from "../../platform/system-clock.js";
 import { silentLogger } from "../../ports/logger.js";
 import type { StopOptions, VmDriver } from "../../ports/vm-driver.js";
+import { freePort } from "../../store/etcd/free-ports.js";
 import { imageDir } from "../../testing/test-image.js";
 import { nodeCgroupGroup } from "../jail/cgroups.js";
 import { openToVmGroup } from "../jail/data-dir-access.js";
@@ -59,17 +60,6 @@ function hostJail(): VmJail {
   return new VmJail({
     cgroup: { ...host.cgroup, group: nodeCgroupGroup(vmsDir) },
     mountNamespace: host.mountNamespace,
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 
