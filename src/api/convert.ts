@@ -38,6 +38,7 @@ export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, u
     forwards: spec.forwards.map((f) =>
       compact({ host: f.host, guest: f.guest, protocol: f.protocol || undefined }),
     ),
+    network: spec.network,
     healthCheck: check
       ? compact({
           type: check.type,
@@ -117,6 +118,7 @@ export function specToProto(spec: VmSpec): PbVmSpec {
     disk: spec.disk,
     cmdline: spec.cmdline,
     forwards: spec.forwards,
+    network: spec.network,
     healthCheck: check
       ? {
           type: check.type,

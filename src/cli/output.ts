@@ -84,6 +84,7 @@ export function vmDetail(vm: Vm): string {
     ["VCPUs", String(spec?.vcpus ?? "")],
     ["Memory", `${spec?.memory ?? ""} MiB`],
     ["Driver", spec?.driver || "qemu"],
+    ["Network", spec?.network || "user"],
     ...bootLines(spec),
     ["Disk", spec?.disk ?? "-"],
     ["Forwards", (spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}/${f.protocol}`).join(", ") || "-"],

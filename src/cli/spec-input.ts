@@ -28,6 +28,7 @@ export interface CreateFlags extends MicrovmFlags {
   strategy?: string;
   node?: string;
   driver?: string;
+  network?: string;
 }
 
 const PATH_FIELDS = ["kernel", "initrd", "disk"] as const;
@@ -71,6 +72,7 @@ export function withFlags(base: Record<string, unknown>, flags: CreateFlags, cwd
     merged["placement"] = placement;
   }
   if (flags.driver !== undefined) merged["driver"] = flags.driver;
+  if (flags.network !== undefined) merged["network"] = flags.network;
   const microvm = microvmFromFlags(flags, cwd);
   if (microvm)
     merged["microvm"] = { ...(merged["microvm"] as Record<string, unknown> | undefined), ...microvm };

@@ -45,6 +45,7 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       )
       .option("--node <id>", "run on this node only")
       .option("--driver <name>", "qemu (default) or microvm-nix")
+      .option("--network <mode>", "user (default: ports forwarded on the node) or bridge (a cluster address)")
       .option(
         "--flake <ref>",
         "microvm-nix: build nixosConfigurations.NAME of this flake, e.g. path:/srv/vms#web",

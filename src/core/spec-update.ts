@@ -25,6 +25,7 @@ export const SPEC_UPDATE_RULES: Readonly<Record<keyof VmSpec, UpdateRule>> = {
   disk: "immutable",
   cmdline: "restart",
   forwards: "restart",
+  network: "immutable",
   healthCheck: "restart",
   restartPolicy: "live",
   restartBackoff: "live",

@@ -209,3 +209,23 @@ describe("VM spec for the microvm-nix driver", () => {
     expect(spec.microvm?.volumes[0]).toMatchObject({ fsType: "ext4", readOnly: false });
   });
 });
+
+describe("network mode", () => {
+  it("defaults to user networking and accepts bridge", () => {
+    expect(parseVmSpec(minimal).network).toBe("user");
+    expect(parseVmSpec({ ...minimal, network: "bridge" }).network).toBe("bridge");
+  });
+
+  it("refuses forwards in bridge mode, and bridge mode for microvm-nix, naming the field", () => {
+    expect(violations({ ...minimal, network: "bridge", forwards: [{ host: 8080, guest: 80 }] })).toEqual([
+      "spec.forwards",
+    ]);
+    expect(violations({ name: "nix", driver: "microvm-nix", network: "bridge" })).toEqual(["spec.network"]);
+    expect(violations({ ...minimal, network: "tap" })).toEqual(["spec.network"]);
+  });
+
+  it("needs no forward for a TCP health check in bridge mode: the check goes to the VM's address", () => {
+    const spec = parseVmSpec({ ...minimal, network: "bridge", healthCheck: { type: "tcp", port: 80 } });
+    expect(healthCheckHostPort(spec)).toBeUndefined();
+  });
+});

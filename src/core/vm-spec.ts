@@ -9,6 +9,7 @@ import { BlixardError, type FieldViolation } from "./errors.js";
 import { microvmSpecSchema } from "./microvm-spec.js";
 import { nameProblem } from "./names.js";
 import { parseConstraint, STRATEGIES } from "./placement.js";
+import { NETWORK_MODES } from "./vm-network.js";
 
 export const DRIVERS = ["qemu", "microvm-nix"] as const;
 export type DriverName = (typeof DRIVERS)[number];
@@ -149,6 +150,8 @@ const vmSpecBase = z.strictObject({
     .refine((s) => !/[\n\r\0]/.test(s), "must be a single line")
     .default(""),
   forwards: z.array(portForwardSchema).max(64).default([]),
+  /** "user" (port forwards on the node's loopback) or "bridge" (a cluster address on the overlay). */
+  network: z.enum(NETWORK_MODES).default("user"),
   healthCheck: healthCheckSchema.optional(),
   restartPolicy: z.enum(RESTART_POLICIES).default("always"),
   restartBackoff: restartBackoffSchema.default({ initialSeconds: 1, maxSeconds: 60 }),
@@ -159,6 +162,7 @@ const vmSpecBase = z.strictObject({
 
 export const vmSpecSchema = vmSpecBase.superRefine((spec, ctx) => {
   driverFields(spec, ctx);
+  networkFields(spec, ctx);
   const seen = new Set<string>();
   spec.forwards.forEach((f, i) => {
     const key = `${f.protocol}/${f.host}`;
@@ -172,7 +176,7 @@ export const vmSpecSchema = vmSpecBase.superRefine((spec, ctx) => {
     seen.add(key);
   });
   const check = spec.healthCheck;
-  if (check && check.type !== "console") {
+  if (check && check.type !== "console" && spec.network === "user") {
     const forwarded = spec.forwards.some((f) => f.protocol === "tcp" && f.guest === check.port);
     if (!forwarded) {
       ctx.addIssue({
@@ -183,6 +187,29 @@ export const vmSpecSchema = vmSpecBase.superRefine((spec, ctx) => {
     }
   }
 });
+
+/**
+ * Bridge mode gives the guest an address of its own, so there is nothing to forward: a port is
+ * reached at the VM's address (or a service's). Only qemu VMs are plugged into the bridge so far.
+ */
+function networkFields(spec: z.infer<typeof vmSpecBase>, ctx: z.core.$RefinementCtx): void {
+  if (spec.network !== "bridge") return;
+  if (spec.forwards.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["forwards"],
+      message:
+        'a VM in bridge mode is reached at its own address, not through forwards; remove the forwards or use network = "user"',
+    });
+  }
+  if (spec.driver !== "qemu") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["network"],
+      message: 'bridge networking is offered for driver "qemu" only; use network = "user" with microvm-nix',
+    });
+  }
+}
 
 /** The fields that only one driver understands must not be given to the other. */
 function driverFields(spec: z.infer<typeof vmSpecBase>, ctx: z.core.$RefinementCtx): void {
@@ -248,9 +275,12 @@ export function parseVmSpec(input: unknown, prefix = "spec"): VmSpec {
   throw new BlixardError("INVALID_ARGUMENT", `invalid VM spec: ${summary}`, { violations });
 }
 
-/** The host port a health check connects to, given that the spec was validated. */
+/**
+ * The host port a health check connects to, given that the spec was validated. In bridge mode there
+ * is none: the check connects to the VM's own address at the guest port.
+ */
 export function healthCheckHostPort(spec: VmSpec): number | undefined {
   const check = spec.healthCheck;
-  if (!check || check.type === "console") return undefined;
+  if (!check || check.type === "console" || spec.network === "bridge") return undefined;
   return spec.forwards.find((f) => f.protocol === "tcp" && f.guest === check.port)?.host;
 }

@@ -17,6 +17,7 @@ import type {
   ProgressFn,
   RemoveOptions,
   StartedVm,
+  StartOptions,
   StopMethod,
   StopOptions,
   VmDriver,
@@ -60,10 +61,10 @@ export class DriverSet implements VmDriver {
     return driver.prepare(name, spec, progress);
   }
 
-  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+  async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
     const driver = this.forSpec(spec);
     await this.claim(name, driver);
-    return driver.start(name, spec);
+    return driver.start(name, spec, options);
   }
 
   // Async, so that a bad name rejects the promise like every driver's calls rather than throwing

@@ -3,6 +3,7 @@
  * (`<data-dir>/vms/<name>/`), so that a restarted agent can find and re-adopt what is still running.
  */
 import type { VmRuntime } from "../core/runtime.js";
+import type { BridgeAttachment } from "../core/vm-network.js";
 import type { VmSpec } from "../core/vm-spec.js";
 
 export interface DriverCapabilities {
@@ -18,6 +19,11 @@ export interface Progress {
 }
 
 export type ProgressFn = (progress: Progress) => void;
+
+export interface StartOptions {
+  /** For a VM in bridge mode: the tap to create on the node's bridge, its MAC and the VM's address. */
+  bridge?: BridgeAttachment;
+}
 
 export interface StartedVm {
   pid: number;
@@ -62,7 +68,7 @@ export interface VmDriver {
   /** Builds or checks artefacts before a start (e.g. a disk overlay), reporting progress. */
   prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void>;
   /** Launches the VM detached from the agent, so that it survives an agent exit. */
-  start(name: string, spec: VmSpec): Promise<StartedVm>;
+  start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm>;
   /** Stops the VM, escalating graceful → quit → kill, each step with its own timeout. */
   stop(name: string, options: StopOptions): Promise<StopMethod>;
   /** The VM's current state. Cheap; called on every reconcile. */

@@ -14,7 +14,7 @@ export function overrideDriver(inner: VmDriver, parts: DriverOverrides): VmDrive
     name: inner.name,
     capabilities: inner.capabilities,
     prepare: parts.prepare ?? ((name, spec, progress) => inner.prepare(name, spec, progress)),
-    start: parts.start ?? ((name, spec) => inner.start(name, spec)),
+    start: parts.start ?? ((name, spec, options) => inner.start(name, spec, options)),
     stop: parts.stop ?? ((name, options) => inner.stop(name, options)),
     inspect: parts.inspect ?? ((name) => inner.inspect(name)),
     adopt: parts.adopt ?? ((name) => inner.adopt(name)),

@@ -24,6 +24,7 @@ import type {
   ProgressFn,
   RemoveOptions,
   StartedVm,
+  StartOptions,
   StopMethod,
   StopOptions,
   VmDriver,
@@ -66,7 +67,7 @@ export class MemoryDriver implements VmDriver {
     progress?.({ step: "prepared", fraction: 1 });
   }
 
-  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+  async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
     this.enter(name);
     const host = this.host;
     host.calls.push({ op: "start", name });
@@ -91,6 +92,8 @@ export class MemoryDriver implements VmDriver {
     vm.runtime = { state: "running", ...started };
     vm.startedBy = this;
     vm.resources = { vcpus: spec.vcpus, memoryMiB: spec.memory };
+    if (options?.bridge) vm.bridge = options.bridge;
+    else delete vm.bridge;
     if (host.random) vm.ignoresGraceful = host.chance(host.faults.ignoreGraceful);
     vm.log += `boot ${started.pid}\nBLIXARD-READY name=${name}\n`;
     return started;

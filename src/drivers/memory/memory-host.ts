@@ -6,7 +6,9 @@
  * Ctrl-Alt-Del, a process that dies. No wall clock and no randomness but the injected ones, so the
  * simulator stays deterministic.
  */
+
 import type { VmRuntime } from "../../core/runtime.js";
+import type { BridgeAttachment } from "../../core/vm-network.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Random } from "../../ports/random.js";
 
@@ -32,6 +34,8 @@ export interface MemoryVm {
   startedBy: object | undefined;
   /** What the running process was started with (the simulator's capacity check counts these). */
   resources?: { vcpus: number; memoryMiB: number };
+  /** The bridge attachment it was started with (bridge mode), for tests to read. */
+  bridge?: BridgeAttachment;
 }
 
 export interface MemoryCall {

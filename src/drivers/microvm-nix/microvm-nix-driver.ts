@@ -13,7 +13,14 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { BlixardError } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
-import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import type {
+  ProgressFn,
+  StartedVm,
+  StartOptions,
+  StopMethod,
+  StopOptions,
+  VmRuntime,
+} from "../../ports/vm-driver.js";
 import { withTimeout } from "../shared/poll.js";
 import { readRecordFile } from "../shared/record-file.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
@@ -41,7 +48,14 @@ export class MicrovmNixDriver extends StateDirDriver {
     await this.locks.run(name, () => prepareRunner(ctx, spec, report));
   }
 
-  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+  async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
+    if (options?.bridge) {
+      // The spec check refuses bridge mode for this driver; this guards a caller that skipped it.
+      throw new BlixardError(
+        "FAILED_PRECONDITION",
+        `VM ${name}: the microvm-nix driver has no bridge networking`,
+      );
+    }
     const ctx = this.context(name);
     return this.locks.run(name, async () => {
       const current = await this.inspect(name);

@@ -10,7 +10,14 @@ import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
-import type { ProgressFn, StartedVm, StopMethod, StopOptions, VmRuntime } from "../../ports/vm-driver.js";
+import type {
+  ProgressFn,
+  StartedVm,
+  StartOptions,
+  StopMethod,
+  StopOptions,
+  VmRuntime,
+} from "../../ports/vm-driver.js";
 import { jailedCommand, selfConfinedPlan } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
@@ -95,7 +102,7 @@ export class QemuDriver extends StateDirDriver {
     });
   }
 
-  async start(name: string, spec: VmSpec): Promise<StartedVm> {
+  async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
     const paths = this.paths(name);
     return this.serialize(name, async () => {
       for (const socket of [paths.qmpSocket, paths.passtSocket]) {

@@ -15,6 +15,7 @@ import type {
   ProgressFn,
   RemoveOptions,
   StartedVm,
+  StartOptions,
   StopMethod,
   StopOptions,
   VmDriver,
@@ -48,7 +49,7 @@ export abstract class StateDirDriver implements VmDriver {
   ) {}
 
   abstract prepare(name: string, spec: VmSpec, progress?: ProgressFn): Promise<void>;
-  abstract start(name: string, spec: VmSpec): Promise<StartedVm>;
+  abstract start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm>;
   abstract stop(name: string, options: StopOptions): Promise<StopMethod>;
   abstract inspect(name: string): Promise<VmRuntime>;
   /** The VM's state dir and console log; validates the name. */
