@@ -27,6 +27,16 @@ export const keys = {
   cordon: (id: string) => `${ROOT}/cordon/${id}`,
   /** Held by the elected leader, bound to its lease; its create revision is the fencing token. */
   leader: `${ROOT}/election/leader`,
+  /** The cluster's network settings (core/cluster-network.ts): VM and service ranges, domain, VNI. */
+  network: `${ROOT}/network`,
+  addressesPrefix: `${ROOT}/addresses/`,
+  /**
+   * A cluster address, claimed by the VM, node bridge or service that holds it (IPAM): created in the
+   * same transaction as its holder, so that no address is ever given twice.
+   */
+  addressClaim: (address: string) => `${ROOT}/addresses/${address}`,
+  servicesPrefix: `${ROOT}/services/`,
+  service: (name: string) => `${ROOT}/services/${name}`,
   /** A forwarded host port, claimed by the VM that forwards it, so that two VMs never share one. */
   portClaim: (protocol: string, port: number) => `${ROOT}/ports/${protocol}/${port}`,
   /** The cluster CA shared by nodes on an external etcd over TLS (certificate and key, PEM). */

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { BlixardError } from "./errors.js";
 import { nameProblem } from "./names.js";
+import { ipv4Bytes } from "./vm-network.js";
 import type { Assignment, VmRecord } from "./vm-record.js";
 import { toViolations, vmSpecSchema } from "./vm-spec.js";
 
@@ -17,15 +18,24 @@ const name = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-const vmRecordSchema = z.strictObject({
-  name,
-  spec: vmSpecSchema,
-  desiredState: z.enum(["running", "stopped"]),
-  group: name.optional(),
-  restartNonce: z.int().min(0),
-  deleting: z.boolean(),
-  createdAt: z.string().max(64),
-});
+const vmRecordSchema = z
+  .strictObject({
+    name,
+    spec: vmSpecSchema,
+    desiredState: z.enum(["running", "stopped"]),
+    address: z
+      .string()
+      .refine((a) => ipv4Bytes(a) !== undefined, "must be a dotted-quad IPv4 address")
+      .optional(),
+    group: name.optional(),
+    restartNonce: z.int().min(0),
+    deleting: z.boolean(),
+    createdAt: z.string().max(64),
+  })
+  .refine((r) => (r.spec.network === "bridge") === (r.address !== undefined), {
+    path: ["address"],
+    message: "a VM has a cluster address exactly when its spec.network is bridge",
+  });
 
 /** Bytes of a record's JSON beyond which it is refused unread (a request is at most 1 MiB anyway). */
 export const MAX_VM_RECORD_BYTES = 2 * 1024 * 1024;

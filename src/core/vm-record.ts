@@ -19,6 +19,11 @@ export interface VmRecord {
   name: string;
   spec: VmSpec;
   desiredState: DesiredState;
+  /**
+   * The VM's cluster address in bridge mode (IPAM, given at create and kept for the VM's life, across
+   * restarts, failovers, drains and migrations); absent in user mode.
+   */
+  address?: string;
   /** The replica group the VM belongs to (`vm create --replicas`); no two members share a node. */
   group?: string;
   /** Bumped by `vm restart`; the agent restarts the VM when its applied nonce lags behind. */
