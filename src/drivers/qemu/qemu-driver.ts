@@ -104,7 +104,10 @@ export class QemuDriver extends StateDirDriver {
 
   async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
     if (options?.bridge) {
-      throw new BlixardError("FAILED_PRECONDITION", `VM ${name}: this node cannot plug VMs into a bridge yet`);
+      throw new BlixardError(
+        "FAILED_PRECONDITION",
+        `VM ${name}: this node cannot plug VMs into a bridge yet`,
+      );
     }
     const paths = this.paths(name);
     return this.serialize(name, async () => {
