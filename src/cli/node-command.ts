@@ -96,6 +96,20 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--console-log-max-bytes <n>",
       "rotate each VM's console log at this size; two files kept (default 10485760 = 10 MiB)",
     )
+    .option("--vm-cidr <cidr>", "first node: the cluster's range for bridge-mode VMs (default 10.88.0.0/16)")
+    .option(
+      "--service-cidr <cidr>",
+      "first node: the cluster's range for service addresses (default 10.89.0.0/16)",
+    )
+    .option(
+      "--cluster-domain <domain>",
+      "first node: DNS domain of VM and group names, <vm>.vm.DOMAIN (default blixard.internal)",
+    )
+    .option(
+      "--bridge-network <mode>",
+      "plug bridge-mode VMs into the cluster overlay: auto (when this host can: root, ip, nft, dnsmasq), on or off",
+      "auto",
+    )
     .option(
       "--store-compaction-interval <seconds>",
       "SQLite store: compact its revision log this often (default 60)",

@@ -155,5 +155,7 @@ export interface VmView {
   deleting: boolean;
   createdAt: string;
   group?: string;
+  /** The VM's cluster address (bridge mode). */
+  address?: string;
   status: VmStatus;
 }

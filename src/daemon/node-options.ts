@@ -150,6 +150,15 @@ const baseSchema = z.strictObject({
    */
   storeCompactionInterval: z.int().min(1).max(86_400).optional(),
   storeCompactionRetain: z.int().min(100).max(100_000_000).optional(),
+  /**
+   * The cluster's network settings, given to the first node (written to the store) and checked on
+   * the others (core/cluster-network.ts validates them).
+   */
+  vmCidr: z.string().max(32).optional(),
+  serviceCidr: z.string().max(32).optional(),
+  clusterDomain: z.string().max(200).optional(),
+  /** Whether this node plugs bridge-mode VMs into the overlay: auto (when it can), on, or off. */
+  bridgeNetwork: z.enum(["auto", "on", "off"]).default("auto"),
 });
 
 /**

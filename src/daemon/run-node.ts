@@ -20,6 +20,7 @@ import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { readLeader } from "../control/leader-election.js";
+import { cidrOf } from "../core/cluster-network.js";
 import { DriverSet } from "../drivers/driver-set.js";
 import { MicrovmNixDriver } from "../drivers/microvm-nix/microvm-nix-driver.js";
 import { findOnPath, microvmNixOffer } from "../drivers/microvm-nix/offer.js";
@@ -37,6 +38,8 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import { AddressPool } from "../state/address-pool.js";
+import { ensureClusterNetwork } from "../state/cluster-network-store.js";
 import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { checkHostFiles } from "./admission.js";
@@ -105,6 +108,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ store: backend.kind }, "store connected");
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
     await migrateLegacyPlacements(store, log);
+    const network = await ensureClusterNetwork(store, {
+      ...(options.vmCidr === undefined ? {} : { vmCidr: options.vmCidr }),
+      ...(options.serviceCidr === undefined ? {} : { serviceCidr: options.serviceCidr }),
+      ...(options.clusterDomain === undefined ? {} : { domain: options.clusterDomain }),
+    });
     // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
     const rotator = startConsoleLogRotator({
       vmsDir: dirs.vmsDir,
@@ -139,7 +147,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         : [qemu],
       dirs.vmsDir,
     );
-    const repo = new VmRepository(store, systemClock, nodeId);
+    const repo = new VmRepository(
+      store,
+      systemClock,
+      nodeId,
+      new AddressPool(store, cidrOf(network.vmCidr), cryptoRandom),
+    );
     // TLS on the API in a cluster (loopback included) and whenever it binds beyond loopback.
     const tls =
       managed?.tls ??
