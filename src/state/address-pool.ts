@@ -5,30 +5,13 @@
  * the range is sparse (one key per create, whatever the cluster's size); after collisions, from one
  * scan of the claims. The transaction, not this class, is what decides.
  */
+
+import { type AddressHolder, encodeHolder } from "../core/address-holder.js";
 import { type Cidr, formatCidr, hostAddress, hostCount, isHostOf } from "../core/cidr.js";
 import { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import type { Random } from "../ports/random.js";
 import type { Compare, Store, TxnOp } from "../ports/store.js";
-
-export type AddressHolder = { vm: string } | { node: string } | { service: string };
-
-export function encodeHolder(holder: AddressHolder): string {
-  return JSON.stringify(holder);
-}
-
-/** Who holds a claim, in words, for errors: `VM "web"`, `node node-1`, `service "api"`. */
-export function describeHolder(value: string): string {
-  try {
-    const h = JSON.parse(value) as Partial<Record<"vm" | "node" | "service", string>>;
-    if (h.vm) return `VM "${h.vm}"`;
-    if (h.node) return `node ${h.node}`;
-    if (h.service) return `service "${h.service}"`;
-  } catch {
-    // fall through
-  }
-  return "an unknown holder";
-}
 
 /** The compare and the put that claim `address` for `holder` inside the holder's own transaction. */
 export function claimAddressParts(address: string, holder: AddressHolder): { compare: Compare; put: TxnOp } {

@@ -20,7 +20,14 @@ import { claimAddressParts, releaseAddressOp } from "./address-pool.js";
 export function createVmParts(record: VmRecord, event: TxnOp): { compare: Compare[]; success: TxnOp[] } {
   const claims = portClaimKeys(record.spec.forwards);
   const address =
-    record.address === undefined ? [] : [claimAddressParts(record.address, { vm: record.name })];
+    record.address === undefined
+      ? []
+      : [
+          claimAddressParts(record.address, {
+            vm: record.name,
+            ...(record.group ? { group: record.group } : {}),
+          }),
+        ];
   return {
     compare: [
       ...[keys.vm(record.name), ...claims].map((key) => ({
