@@ -107,8 +107,8 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
     )
     .option(
       "--bridge-network <mode>",
-      "plug bridge-mode VMs into the cluster overlay: auto (when this host can: root, ip, nft, dnsmasq), on or off",
-      "auto",
+      "on: run bridge-mode VMs (a bridge, VXLAN to the other nodes, nftables, dnsmasq; needs root, ip, nft, dnsmasq) or off",
+      "off",
     )
     .option(
       "--store-compaction-interval <seconds>",

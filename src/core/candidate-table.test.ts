@@ -28,7 +28,7 @@ function modelWhyNot(node: ModelNode, req: PlacementRequest): string | undefined
   if (!node.schedulable) return "cordoned";
   if (!node.drivers.includes(req.driver)) return `no ${req.driver} driver`;
   if (req.network !== undefined && req.network !== "user" && !node.networks.includes(req.network)) {
-    return `no ${req.network} network`;
+    return `no ${req.network} network (start the node with --bridge-network on)`;
   }
   for (const c of req.constraints) {
     const value = node.labels[c.key];

@@ -92,7 +92,7 @@ describe("placement", () => {
     });
     expect(whyNot(node("x", { drivers: ["microvm-nix"] }), request())).toBe("no qemu driver");
     expect(whyNot(node("x", { networks: ["user"] }), request({ network: "bridge" }))).toBe(
-      "no bridge network",
+      "no bridge network (start the node with --bridge-network on)",
     );
     expect(whyNot(node("x", { networks: ["user"] }), request({ network: "user" }))).toBeUndefined();
     expect(whyNot(node("x", { groups: new Set(["web"]) }), request({ group: "web" }))).toBe(

@@ -66,7 +66,7 @@ export function whyNotAt(table: CandidateTable, i: number, q: CompiledRequest): 
   const { req } = q;
   if (q.driver === undefined || q.driver[i] === 0) return `no ${req.driver} driver`;
   if (q.network !== null && (q.network === undefined || q.network[i] === 0)) {
-    return `no ${req.network} network`;
+    return `no ${req.network} network (start the node with --bridge-network on)`;
   }
   for (const c of q.constraints) {
     const value = c.column === undefined ? 0 : c.column[i];

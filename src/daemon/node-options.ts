@@ -157,8 +157,12 @@ const baseSchema = z.strictObject({
   vmCidr: z.string().max(32).optional(),
   serviceCidr: z.string().max(32).optional(),
   clusterDomain: z.string().max(200).optional(),
-  /** Whether this node plugs bridge-mode VMs into the overlay: auto (when it can), on, or off. */
-  bridgeNetwork: z.enum(["auto", "on", "off"]).default("auto"),
+  /**
+   * Whether this node plugs bridge-mode VMs into the cluster overlay (a bridge, a VXLAN device,
+   * nftables tables and a dnsmasq of its own). Off by default: it changes the host's network, and two
+   * nodes sharing one host (tests, trying a cluster on a laptop) would share those devices.
+   */
+  bridgeNetwork: z.enum(["on", "off"]).default("off"),
 });
 
 /**
