@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
-import { nodeRecordCodec } from "../core/store-codecs.js";
-import type { VmRecord } from "../core/vm-record.js";
+import { nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
+import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import { silentLogger } from "../ports/logger.js";
@@ -83,6 +83,14 @@ async function createVm(name: string, address: string, group?: string): Promise<
   await store.txn(parts);
 }
 
+async function setStatus(name: string, phase: VmStatus["phase"], health: VmStatus["health"]): Promise<void> {
+  const status: VmStatus = { ...initialStatus("node-a", new Date(0).toISOString()), phase, health };
+  await store.txn({
+    compare: [],
+    success: [{ type: "put", key: keys.status(name), value: vmStatusCodec.encode(status) }],
+  });
+}
+
 /** Lets watches deliver, then the coalescing delay pass. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -133,6 +141,8 @@ describe("NodeNetwork", () => {
     await createVm("web-1", "10.88.2.1", "web");
     await createVm("web-2", "10.88.2.2", "web");
     await createVm("db", "10.88.2.3");
+    await setStatus("web-1", "Running", "healthy");
+    await setStatus("web-2", "Running", "none");
     await settle();
     expect(host.names).toEqual([
       { name: "db.vm.blixard.internal", addresses: ["10.88.2.3"] },
@@ -141,6 +151,25 @@ describe("NodeNetwork", () => {
       { name: "web.group.blixard.internal", addresses: ["10.88.2.1", "10.88.2.2"] },
     ]);
     expect(host.calls.filter((c) => c === "names").length - before).toBe(1);
+  });
+
+  it("drops a group member from the group's name once it is reported unhealthy or stopped", async () => {
+    await network.start();
+    await createVm("web-1", "10.88.2.1", "web");
+    await createVm("web-2", "10.88.2.2", "web");
+    await setStatus("web-1", "Running", "healthy");
+    await setStatus("web-2", "Running", "healthy");
+    await settle();
+    const group = () => host.names.find((n) => n.name === "web.group.blixard.internal")?.addresses;
+    expect(group()).toEqual(["10.88.2.1", "10.88.2.2"]);
+    await setStatus("web-2", "Running", "unhealthy");
+    await settle();
+    expect(group()).toEqual(["10.88.2.1"]);
+    await setStatus("web-1", "Failed", "none");
+    await settle();
+    expect(group()).toBeUndefined();
+    // The VM's own name stays: it is the VM's address, whether or not it serves.
+    expect(host.names.map((n) => n.name)).toContain("web-2.vm.blixard.internal");
   });
 
   it("brings the devices down only when told no VM runs on", async () => {

@@ -2,18 +2,26 @@
  * Keeps this node's host network in step with the store, for bridge-mode VMs: the VXLAN peers (every
  * other node's overlay endpoint, from the node registry, as nodes come and go: like flannel's vxlan
  * backend), the DHCP leases of the VMs assigned here (MAC and address from the VM's cluster address),
- * and the DNS names guests resolve (`<vm>.vm.<domain>`, `<group>.group.<domain>`, from the address
- * claims). Changes are coalesced: a burst of creates costs one update of each kind.
+ * and the DNS names guests resolve (`<vm>.vm.<domain>` from the address claims, `<group>.group.<domain>`
+ * for the group's serving members: running and healthy, from their statuses). Changes are coalesced:
+ * a burst of creates costs one update of each kind. The claims and statuses are the cluster's, so a
+ * node with bridge networking receives every VM's address and status changes (as kube-proxy receives
+ * every endpoint); nodes without it watch none of this.
  */
 import type { AddressHolder } from "../core/address-holder.js";
 import type { NodeRecord } from "../core/node-record.js";
 import { macForAddress } from "../core/vm-network.js";
-import type { Assignment } from "../core/vm-record.js";
+import { type Assignment, isServing, type VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import type { Logger } from "../ports/logger.js";
 import type { Store } from "../ports/store.js";
-import { addressCollection, assignmentCollection, nodeCollection } from "../state/collections.js";
+import {
+  addressCollection,
+  assignmentCollection,
+  nodeCollection,
+  statusCollection,
+} from "../state/collections.js";
 import { Informer } from "../state/informer.js";
 
 export interface NodeNetworkOptions {
@@ -39,6 +47,7 @@ export class NodeNetwork {
   private readonly nodes: Informer<NodeRecord>;
   private readonly assignments: Informer<Assignment>;
   private readonly addresses: Informer<AddressHolder>;
+  private readonly statuses: Informer<VmStatus>;
   private applied: { [K in keyof Wanted]?: string } = {};
   private timer: TimerHandle | undefined;
   private running = false;
@@ -61,13 +70,23 @@ export class NodeNetwork {
       onReset: changed,
       onChange: changed,
     });
+    // Only whether a VM serves matters here: a status write that keeps it (a restart count, a
+    // timestamp) changes nothing.
+    this.statuses = new Informer({
+      ...common,
+      collection: statusCollection,
+      onReset: changed,
+      onChange: (_name, next, previous) => {
+        if (isServing(next?.value) !== isServing(previous?.value)) changed();
+      },
+    });
   }
 
   /** Brings the host's overlay up, then follows the store. */
   async start(): Promise<void> {
     await this.opts.host.up(this.opts.config);
     this.running = true;
-    await Promise.all([this.nodes.start(), this.assignments.start(), this.addresses.start()]);
+    await Promise.all(this.informers().map((i) => i.start()));
     await this.flush();
   }
 
@@ -76,9 +95,13 @@ export class NodeNetwork {
     this.running = false;
     this.timer?.cancel();
     this.timer = undefined;
-    for (const informer of [this.nodes, this.assignments, this.addresses]) informer.stop();
+    for (const informer of this.informers()) informer.stop();
     await this.applying.catch(() => undefined);
     await this.opts.host.down(options);
+  }
+
+  private informers() {
+    return [this.nodes, this.assignments, this.addresses, this.statuses] as const;
   }
 
   /** Applies what is pending now, without waiting for the coalescing delay. */
@@ -148,7 +171,9 @@ export class NodeNetwork {
     for (const [address, holder] of this.addresses.values()) {
       if ("vm" in holder) {
         add(`${holder.vm}.vm.${domain}`, address);
-        if (holder.group) add(`${holder.group}.group.${domain}`, address);
+        if (holder.group && isServing(this.statuses.get(holder.vm)?.value)) {
+          add(`${holder.group}.group.${domain}`, address);
+        }
       } else if ("node" in holder) {
         add(`${holder.node}.node.${domain}`, address);
       }
