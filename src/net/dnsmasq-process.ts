@@ -38,6 +38,7 @@ const BACKOFF_MAX_MS = 10_000;
 /** A run this long counts as healthy: the next failure starts the backoff from the beginning again. */
 const HEALTHY_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
+const READY_TIMEOUT_MS = 10_000;
 
 async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp`;
@@ -89,7 +90,13 @@ export class DnsmasqProcess {
       await readFile(join(this.dir, file)).catch(() => writeAtomically(join(this.dir, file), ""));
     }
     await this.stopStale();
-    await this.spawnOnce();
+    try {
+      await this.spawnOnce();
+    } catch (err) {
+      // A dnsmasq that cannot start at all (bad config, port taken) fails the caller, not a retry loop.
+      await this.stop();
+      throw err;
+    }
   }
 
   /** Replaces the leases and names, then has dnsmasq re-read them. */
@@ -152,7 +159,33 @@ export class DnsmasqProcess {
         );
       });
     });
+    try {
+      await this.waitReady(child, () => stderr);
+    } catch (err) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      throw err;
+    }
     this.log.info({ pid: child.pid, dir: this.dir }, "dnsmasq started");
+  }
+
+  /**
+   * Until dnsmasq has written its pid file, it may not have its signal handlers yet, and a SIGHUP
+   * from writeHosts would end it: wait for the file to name this child.
+   */
+  private async waitReady(child: ChildProcess, stderr: () => string): Promise<void> {
+    const pidFile = join(this.dir, "dnsmasq.pid");
+    for (let waited = 0; waited < READY_TIMEOUT_MS; waited += 50) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new BlixardError(
+          "DRIVER_FAILED",
+          `dnsmasq exited at start: ${stderr().trim() || `code ${child.exitCode}`}; see ${join(this.dir, "dnsmasq.log")}`,
+        );
+      }
+      const text = await readFile(pidFile, "utf8").catch(() => "");
+      if (Number(text.trim()) === child.pid) return;
+      await this.opts.clock.sleep(50);
+    }
+    throw new BlixardError("DRIVER_FAILED", `dnsmasq did not write ${pidFile} within ${READY_TIMEOUT_MS} ms`);
   }
 
   /** A dnsmasq left by a killed node still holds the bridge's ports: stop it, if it is one. */

@@ -50,6 +50,8 @@ export class HostTools {
           );
         },
       );
+      // A tool that exits before reading its stdin reports itself through the callback above.
+      child.stdin?.on("error", () => {});
       child.stdin?.end(options.input ?? "");
     });
   }
