@@ -42,6 +42,13 @@ export async function ensureTap(tools: HostTools, want: TapSettings): Promise<vo
   checkId(want.gid, "gid");
   let link = await showLink(tools, want.tap);
   if (link && !ownedAsWanted(link, want)) {
+    if (link.flags.includes("LOWER_UP")) {
+      // A process has it open (a running VM): taking the name over would cut that VM off.
+      throw new BlixardError(
+        "FAILED_PRECONDITION",
+        `tap ${want.tap} is in use by another owner (uid ${link.linkinfo?.info_data?.user ?? "root"}); stop the VM using it first`,
+      );
+    }
     // Left by a VM that had another uid (or not a tap at all): its owner could still attach to it.
     await deleteLink(tools, want.tap);
     link = undefined;
