@@ -6,10 +6,11 @@
 # which the tests parse the flakes the microvm-nix driver generates, flake.nix and the NixOS module.
 # passt is the user-mode network back end that keeps guests away from the host's loopback services,
 # with nftables' rule against VM uids connecting to 127.0.0.0/8 (docs/isolation.md);
+# dnsmasq-base serves DHCP and DNS to bridge-mode VMs on the node's bridge (docs/networking.md);
 # prometheus brings promtool, with which the tests check the /metrics exposition.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils passt nftables prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
+packages=(qemu-system-x86 qemu-utils passt nftables dnsmasq-base prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { bridgeAttachment } from "../../core/vm-network.js";
 import { parseVmSpec, type VmSpecInput } from "../../core/vm-spec.js";
 import { buildQemuArgs, kernelCmdline, qemuOptValue } from "./qemu-args.js";
 import { vmPaths } from "./vm-paths.js";
@@ -160,6 +161,29 @@ describe("buildQemuArgs", () => {
     );
     const kvm = buildQemuArgs("web-1", spec(), paths, "kvm", { tscKhz: 2_596_120 });
     expect(kvm[kvm.indexOf("-append") + 1]).toBe("console=ttyS0 blixard.name=web-1");
+  });
+});
+
+describe("buildQemuArgs in bridge mode", () => {
+  const bridge = bridgeAttachment("10.88.0.5");
+  const args = buildQemuArgs("web-1", spec({ cmdline: "quiet" }), paths, "tcg", { bridge });
+
+  it("plugs the NIC into the VM's tap with its derived MAC, with no passt and no helper script", () => {
+    expect(args[args.indexOf("-netdev") + 1]).toBe("tap,id=net0,ifname=blxt0a580005,script=no,downscript=no");
+    expect(args).toContain("virtio-net-device,netdev=net0,mac=02:b1:0a:58:00:05");
+    expect(args.join(" ")).not.toContain("passt");
+  });
+
+  it("tells the guest to use DHCP, before the user's arguments, and keeps the sandbox on", () => {
+    expect(args[args.indexOf("-append") + 1]).toBe("console=ttyS0 blixard.name=web-1 blixard.net=dhcp quiet");
+    expect(args[args.indexOf("-sandbox") + 1]).toMatch(/^on,/);
+  });
+
+  it("leaves user mode as it was: passt's socket, no MAC, no DHCP parameter", () => {
+    const user = buildQemuArgs("web-1", spec(), paths, "tcg");
+    expect(user[user.indexOf("-netdev") + 1]).toMatch(/^stream,/);
+    expect(user).toContain("virtio-net-device,netdev=net0");
+    expect(user[user.indexOf("-append") + 1]).not.toContain("blixard.net");
   });
 });
 

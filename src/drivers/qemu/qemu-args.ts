@@ -3,6 +3,7 @@
  * so that the exact command is snapshot-tested and recorded in vm.json for debugging.
  */
 import { BlixardError } from "../../core/errors.js";
+import type { BridgeAttachment } from "../../core/vm-network.js";
 import type { VmSpec } from "../../core/vm-spec.js";
 import type { Accel } from "./accel.js";
 import { passtNetdev } from "./passt.js";
@@ -31,6 +32,22 @@ export interface QemuArgsOptions {
   diskFormat?: string;
   /** The network backend; passt's stream socket unless given (tests and the bare-qemu benchmark). */
   netdev?: string;
+  /**
+   * Bridge mode: the NIC is the VM's tap (no passt), with the MAC derived from its cluster address,
+   * and the guest is told to configure itself by DHCP.
+   */
+  bridge?: BridgeAttachment;
+}
+
+/** The kernel parameter that has the guest image run DHCP on its NIC (bridge mode). */
+export const DHCP_PARAM = "blixard.net=dhcp";
+
+/**
+ * qemu's side of a tap: the persistent tap the node made for the VM, opened by name through the
+ * /dev/net/tun of the VM's view. No helper scripts: qemu runs no program (`-sandbox spawn=deny`).
+ */
+export function tapNetdev(tap: string): string {
+  return `tap,id=net0,ifname=${qemuOptValue(tap)},script=no,downscript=no`;
 }
 
 /**
@@ -44,11 +61,12 @@ export const SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resou
  * The kernel command line: serial console, then what the driver adds, then the user's arguments
  * last so that they win where Linux takes the last of a repeated parameter.
  */
-export function kernelCmdline(name: string, spec: VmSpec, tscKhz?: number): string {
+export function kernelCmdline(name: string, spec: VmSpec, tscKhz?: number, dhcp = false): string {
   return [
     "console=ttyS0",
     tscKhz === undefined ? "" : `tsc_early_khz=${tscKhz}`,
     `blixard.name=${name}`,
+    dhcp ? DHCP_PARAM : "",
     spec.cmdline.trim(),
   ]
     .filter((s) => s !== "")
@@ -93,7 +111,8 @@ export function buildQemuArgs(
   const initrd = spec.initrd ? (options.inputs?.initrd ?? spec.initrd) : undefined;
   if (initrd) args.push("-initrd", initrd);
   const tscKhz = accel === "tcg" && options.tscKhz !== undefined ? Math.round(options.tscKhz) : undefined;
-  args.push("-append", kernelCmdline(name, spec, tscKhz));
+  args.push("-append", kernelCmdline(name, spec, tscKhz, options.bridge !== undefined));
+  const bridge = options.bridge;
   args.push(
     // The console log is appended to, not truncated, so the output of earlier runs survives a restart.
     ...["-chardev", `file,id=ser0,path=${qemuOptValue(paths.consoleLog)},append=on`],
@@ -104,8 +123,8 @@ export function buildQemuArgs(
     // virtio-mmio defaults to the legacy (0.9) interface in qemu 7.2, and Linux's virtio_input refuses
     // legacy devices: without this the keyboard never appears and Ctrl-Alt-Del cannot be delivered.
     ...["-global", "virtio-mmio.force-legacy=false"],
-    ...["-netdev", options.netdev ?? passtNetdev(paths.passtSocket)],
-    ...["-device", "virtio-net-device,netdev=net0"],
+    ...["-netdev", bridge ? tapNetdev(bridge.tap) : (options.netdev ?? passtNetdev(paths.passtSocket))],
+    ...["-device", `virtio-net-device,netdev=net0${bridge ? `,mac=${qemuOptValue(bridge.mac)}` : ""}`],
     // The keyboard exists for one reason: the graceful stop sends Ctrl-Alt-Del through it.
     ...["-device", "virtio-keyboard-device"],
   );

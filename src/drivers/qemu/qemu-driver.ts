@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
 import { BlixardError, errorMessage } from "../../core/errors.js";
 import type { VmSpec } from "../../core/vm-spec.js";
+import { HostTools } from "../../net/host-tools.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type {
@@ -30,6 +31,7 @@ import { killQuietly, spawnVmProcess } from "../shared/spawn-vm-process.js";
 import { StateDirDriver } from "../shared/state-dir-driver.js";
 import { processRuntime, REAP_GRACE_MS } from "../shared/vm-process.js";
 import type { Accel } from "./accel.js";
+import { checkAttachment, plugTap, unplugTap } from "./bridge-tap.js";
 import { ensureOverlay } from "./disk-overlay.js";
 import { hostTscKhz } from "./host-tsc.js";
 import { checkSpecFiles } from "./input-files.js";
@@ -56,7 +58,12 @@ export interface QemuDriverOptions {
   /** The jail every qemu and passt runs in; unset only with `--isolation none`. */
   jail?: VmJail;
   passtBinary?: string;
+  /** Runs ip for the taps of bridge-mode VMs (a test binds it to a network namespace). */
+  net?: HostTools;
 }
+
+/** The jailed qemu of a bridge-mode VM opens its tap through this device. */
+const TUN_DEVICE = "/dev/net/tun";
 
 /** Longest unix socket path (sun_path is 108 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -68,12 +75,14 @@ export class QemuDriver extends StateDirDriver {
   private readonly qemuImgBinary: string;
   private readonly passtBinary: string;
   private readonly tscKhz: number | undefined;
+  private readonly net: HostTools;
 
   constructor(private readonly opts: QemuDriverOptions) {
     super(opts.logger.child({ component: "qemu-driver" }), opts.vmsDir, opts.clock);
     this.qemuBinary = opts.qemuBinary ?? "qemu-system-x86_64";
     this.qemuImgBinary = opts.qemuImgBinary ?? "qemu-img";
     this.passtBinary = opts.passtBinary ?? "passt";
+    this.net = opts.net ?? new HostTools();
     const tsc = opts.tcgTscKhz === undefined ? hostTscKhz() : opts.tcgTscKhz;
     this.tscKhz = opts.accel === "tcg" ? (tsc ?? undefined) : undefined;
     this.log.info(
@@ -103,12 +112,7 @@ export class QemuDriver extends StateDirDriver {
   }
 
   async start(name: string, spec: VmSpec, options?: StartOptions): Promise<StartedVm> {
-    if (options?.bridge) {
-      throw new BlixardError(
-        "FAILED_PRECONDITION",
-        `VM ${name}: this node cannot plug VMs into a bridge yet`,
-      );
-    }
+    const bridge = options?.bridge ? checkAttachment(name, options.bridge) : undefined;
     const paths = this.paths(name);
     return this.serialize(name, async () => {
       for (const socket of [paths.qmpSocket, paths.passtSocket]) {
@@ -132,26 +136,41 @@ export class QemuDriver extends StateDirDriver {
       await rm(paths.pidfile, { force: true });
       await rm(paths.qmpSocket, { force: true });
 
-      // A passt left from the last run (its qemu died while this node was down) goes first.
-      await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
-      const jailed = await this.enterJail(name, spec, paths);
+      // A passt left from the last run (its qemu died while this node was down) goes first, and so
+      // does a tap of a run in bridge mode when this one is not (the same tap is re-owned below).
+      const last = await readLaunchRecord(paths.launchRecord);
+      await stopPasst(last?.passtPid, paths.stateDir);
+      if (last?.bridge && last.bridge.tap !== bridge?.tap) {
+        await unplugTap(this.net, last.bridge, await this.stateDirUid(paths));
+      }
+      const jailed = await this.enterJail(name, spec, paths, bridge !== undefined);
       const wrap = (program: string, args: string[]) =>
         jailed ? jailedCommand(jailed.plan, program, args) : [program, ...args];
       const env = jailed ? JAILED_ENV : undefined;
-      const passt = await launchPasst({
-        command: jailed
-          ? jailedCommand(selfConfinedPlan(jailed.plan), this.passtBinary, passtArgs(spec, paths.passtSocket))
-          : await unjailedPasst(this.passtBinary, passtArgs(spec, paths.passtSocket), paths.stateDir),
-        paths,
-        clock: this.opts.clock,
-        env,
-      });
+      // Bridge mode: the tap, owned by the VM's uid, replaces passt.
+      if (bridge)
+        await plugTap(this.net, bridge, jailed ? { uid: jailed.uid, gid: jailed.plan.gid } : undefined);
+      const passt = bridge
+        ? undefined
+        : await launchPasst({
+            command: jailed
+              ? jailedCommand(
+                  selfConfinedPlan(jailed.plan),
+                  this.passtBinary,
+                  passtArgs(spec, paths.passtSocket),
+                )
+              : await unjailedPasst(this.passtBinary, passtArgs(spec, paths.passtSocket), paths.stateDir),
+            paths,
+            clock: this.opts.clock,
+            env,
+          });
       const diskFormat =
         spec.disk && jailed ? (await imageInfo(this.qemuImgBinary, spec.disk)).format : undefined;
       const argv = buildQemuArgs(name, spec, paths, this.opts.accel, {
         tscKhz: this.tscKhz,
         ...(jailed ? { inputs: jailed.inputs } : {}),
         ...(diskFormat ? { diskFormat } : {}),
+        ...(bridge ? { bridge } : {}),
       });
       const [binary, ...args] = wrap(this.qemuBinary, argv) as [string, ...string[]];
       const stderrOffset = await fileSize(paths.stderrLog);
@@ -167,7 +186,8 @@ export class QemuDriver extends StateDirDriver {
           env,
         );
       } catch (err) {
-        await stopPasst(passt.pid, paths.stateDir);
+        await stopPasst(passt?.pid, paths.stateDir);
+        await unplugTap(this.net, bridge, jailed?.uid);
         throw err;
       }
       this.children.set(name, own);
@@ -182,7 +202,8 @@ export class QemuDriver extends StateDirDriver {
         qemuBinary: this.qemuBinary,
         argv,
         spec,
-        passtPid: passt.pid,
+        ...(passt ? { passtPid: passt.pid } : {}),
+        ...(bridge ? { bridge } : {}),
         ...(jailed
           ? { jail: { uid: jailed.uid, cgroups: jailed.cgroupDirs, command: [binary, ...args] } }
           : {}),
@@ -198,7 +219,8 @@ export class QemuDriver extends StateDirDriver {
       if (problem) {
         if (!own.exit) killQuietly(pid);
         const exit = await withTimeout(this.opts.clock, own.exited, 2_000);
-        await stopPasst(passt.pid, paths.stateDir);
+        await stopPasst(passt?.pid, paths.stateDir);
+        await unplugTap(this.net, bridge, jailed?.uid);
         const stderr = (await readSince(paths.stderrLog, stderrOffset, 2_000)).trim();
         this.log.error({ vm: name, pid, exit, problem }, "qemu failed to start");
         throw new BlixardError(
@@ -206,7 +228,7 @@ export class QemuDriver extends StateDirDriver {
           `qemu for VM ${name} failed to start: ${problem}${stderr ? `; qemu said: ${stderr}` : ""}`,
         );
       }
-      await this.announceGuest(name, paths);
+      if (!bridge) await this.announceGuest(name, paths);
       this.log.info(
         { vm: name, pid, accel: this.opts.accel, readyMs: this.opts.clock.now() - startedAt },
         "VM started",
@@ -232,7 +254,10 @@ export class QemuDriver extends StateDirDriver {
         );
       }
       // passt normally ends with qemu; one that did not (qemu killed before it connected) goes now.
-      await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
+      const record = await readLaunchRecord(paths.launchRecord);
+      await stopPasst(record?.passtPid, paths.stateDir);
+      // The tap is made again at the next start: a stopped VM leaves no port on the bridge.
+      await unplugTap(this.net, record?.bridge, await this.stateDirUid(paths));
       await this.opts.jail?.leave(name);
       await rm(paths.pidfile, { force: true });
       await rm(paths.qmpSocket, { force: true });
@@ -278,7 +303,12 @@ export class QemuDriver extends StateDirDriver {
   }
 
   /** Sets up the VM's uid, files and cgroups when the node jails VMs. */
-  private async enterJail(name: string, spec: VmSpec, paths: VmPaths): Promise<JailedVm | undefined> {
+  private async enterJail(
+    name: string,
+    spec: VmSpec,
+    paths: VmPaths,
+    tap: boolean,
+  ): Promise<JailedVm | undefined> {
     if (!this.opts.jail) return undefined;
     const inputs = {
       kernel: qemuKernel(spec),
@@ -286,7 +316,7 @@ export class QemuDriver extends StateDirDriver {
       ...(spec.disk ? { disk: spec.disk } : {}),
     };
     const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs, {
-      devices: this.opts.accel === "kvm" ? ["/dev/kvm"] : [],
+      devices: [...(this.opts.accel === "kvm" ? ["/dev/kvm"] : []), ...(tap ? [TUN_DEVICE] : [])],
       programs: [this.qemuBinary],
     });
     this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
@@ -295,10 +325,17 @@ export class QemuDriver extends StateDirDriver {
 
   protected override async beforeRemove(name: string): Promise<void> {
     const paths = this.paths(name);
-    await stopPasst((await readLaunchRecord(paths.launchRecord))?.passtPid, paths.stateDir);
+    const record = await readLaunchRecord(paths.launchRecord);
+    await stopPasst(record?.passtPid, paths.stateDir);
+    const uid = await this.stateDirUid(paths);
+    await unplugTap(this.net, record?.bridge, uid);
     await this.opts.jail?.leave(name);
-    const uid = (await stat(paths.stateDir).catch(() => undefined))?.uid;
     if (uid !== undefined) await this.opts.jail?.release(paths.stateDir, uid);
+  }
+
+  /** The uid the VM's state dir belongs to: its jail uid, or root's when unjailed. */
+  private async stateDirUid(paths: VmPaths): Promise<number | undefined> {
+    return (await stat(paths.stateDir).catch(() => undefined))?.uid;
   }
 
   protected files(name: string): VmPaths {
