@@ -44,6 +44,7 @@ import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
+import { prepareBridgeNetwork } from "./bridge-network.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
@@ -147,12 +148,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         : [qemu],
       dirs.vmsDir,
     );
-    const repo = new VmRepository(
-      store,
-      systemClock,
-      nodeId,
-      new AddressPool(store, cidrOf(network.vmCidr), cryptoRandom),
-    );
+    const addresses = new AddressPool(store, cidrOf(network.vmCidr), cryptoRandom);
+    const repo = new VmRepository(store, systemClock, nodeId, addresses);
     // TLS on the API in a cluster (loopback included) and whenever it binds beyond loopback.
     const tls =
       managed?.tls ??
@@ -303,6 +300,18 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       backend.kind === "sqlite"
         ? undefined
         : startNodeWatchdog(dirs.root, dirs.vmsDir, options.leaseTtlSeconds * 1000);
+    const bridge =
+      options.bridgeNetwork === "on"
+        ? await prepareBridgeNetwork({
+            store,
+            nodeId,
+            network,
+            pool: addresses,
+            advertised,
+            dataDir: dirs.root,
+            logger: log,
+          })
+        : undefined;
     const node = new NodeServices({
       store,
       driver,
@@ -329,7 +338,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           vcpus: cpus().length,
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
           drivers: driver.names,
+          networks: bridge ? ["user", "bridge"] : ["user"],
         },
+        ...(bridge ? { overlay: bridge.overlay } : {}),
         allowance: {
           reserved: { vcpus: options.reserveVcpus, memoryMiB: options.reserveMemory },
           overcommit: { cpu: options.cpuOvercommit, memory: options.memoryOvercommit },
@@ -337,6 +348,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
       },
+      ...(bridge ? { network: { host: bridge.host, config: bridge.config } } : {}),
       // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
       // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
       ...(watchdog
