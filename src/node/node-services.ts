@@ -12,6 +12,8 @@ import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
 import type { NodeRecord } from "../core/node-record.js";
 import type { SchedulerConfig } from "../core/scheduling.js";
+import type { ApplyNft } from "../net/services/nft-runner.js";
+import { ServiceProxy } from "../net/services/service-proxy.js";
 import type { Clock } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
@@ -40,6 +42,12 @@ export interface NodeServicesOptions {
    * `lastRenewedAt`) is older than the TTL. A single node has nobody to hand its VMs to: undefined.
    */
   fencing?: { lastRenewedAt?: number; onRenewed?: () => void };
+  /**
+   * Load-balanced services (net/services/): when given, the node keeps its `ip blixard-svc` nftables
+   * table current (applied through `apply`, host ports on `hostAddresses`) and removes it on stop.
+   * Off by default: the simulator and single nodes without bridge networking have no use for it.
+   */
+  serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[] };
 }
 
 export class NodeServices {
@@ -47,6 +55,7 @@ export class NodeServices {
   readonly registration: NodeRegistration;
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
+  proxy: ServiceProxy | undefined;
   private abandoned = false;
 
   constructor(private readonly opts: NodeServicesOptions) {
@@ -91,6 +100,10 @@ export class NodeServices {
     // The process died while it started: nothing more of it runs.
     if (this.abandoned) return;
     const { store, clock, logger } = this.opts;
+    if (this.opts.serviceProxy) {
+      this.proxy = new ServiceProxy({ store, clock, logger, ...this.opts.serviceProxy });
+      await this.proxy.start();
+    }
     const election = new LeaderElection({
       store,
       clock,
@@ -124,6 +137,7 @@ export class NodeServices {
   async stop(options: { stopVms: boolean; keepLease: boolean }): Promise<void> {
     this.scheduler?.stop();
     await this.election?.resign();
+    await this.proxy?.stop();
     await this.agent.shutdown({ stopVms: options.stopVms });
     if (options.keepLease) this.registration.abandon();
     else await this.registration.stop();
