@@ -105,6 +105,41 @@ describe("ServiceService", () => {
     expect(await store.revision()).toBe(before);
   });
 
+  it("refuses a host port that is a node's API or etcd port (hijacking the cluster's control traffic)", async () => {
+    const capacity = { vcpus: 2, memoryMiB: 2048, drivers: ["qemu"] };
+    const node = {
+      id: "n2",
+      apiUrl: "https://10.0.0.2:7001",
+      labels: {},
+      capacity,
+      startedAt: "2026-12-03T00:00:00Z",
+    };
+    await store.put(keys.node("n2"), JSON.stringify(node));
+    const before = await store.revision();
+    for (const [port, what] of [
+      [7001, "node n2's API port"],
+      [7002, "node n2's etcd client port"],
+      [7003, "node n2's etcd peer port"],
+    ] as const) {
+      const err = await rejection(client.createService({ spec: { ...web, hostPort: port } }));
+      expect(err.code).toBe(Code.FailedPrecondition);
+      expect(err.rawMessage).toContain(`spec.hostPort: port ${port} is ${what}`);
+    }
+    // This node's own ports, which another node's record does not say (a --etcd-client-port).
+    const local = serviceHandlers({
+      repo: new ServiceRepository(store, new ManualClock(), random),
+      store,
+      reservedPorts: () => [{ port: 12379, what: "this node's etcd client port" }],
+    });
+    const localClient = createClient(
+      ServiceService,
+      createRouterTransport((router) => router.service(ServiceService, withErrorMapping(local))),
+    );
+    const err = await rejection(localClient.createService({ spec: { ...web, hostPort: 12379 } }));
+    expect(err.rawMessage).toContain("port 12379 is this node's etcd client port");
+    expect(await store.revision()).toBe(before);
+  });
+
   it("deletes a service with its address and host port claims", async () => {
     const { service } = await client.createService({ spec: { ...web, hostPort: 30080 } });
     await client.deleteService({ name: "web" });

@@ -14,12 +14,15 @@ import type {
 } from "../gen/blixard/v1/service_pb.js";
 import type { Store } from "../ports/store.js";
 import { actorOf } from "./principal-context.js";
+import { hostPortViolations, type ReservedPort } from "./service-host-ports.js";
 import { type MembersOf, readMembers } from "./service-members-reader.js";
 import type { ServiceRepository } from "./service-repository.js";
 
 export interface ServiceHandlerDeps {
   repo: ServiceRepository;
   store: Store;
+  /** This node's own ports (API, etcd client and peer), refused as host ports. */
+  reservedPorts?: () => readonly ReservedPort[];
 }
 
 export function serviceHandlers(deps: ServiceHandlerDeps): ServiceImpl<typeof ServiceService> {
@@ -27,6 +30,11 @@ export function serviceHandlers(deps: ServiceHandlerDeps): ServiceImpl<typeof Se
   return {
     async createService(req, ctx) {
       const spec = parseServiceSpec(specInputFromProto(req.spec));
+      const violations = await hostPortViolations(deps.store, spec, deps.reservedPorts?.() ?? []);
+      if (violations.length > 0) {
+        const summary = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+        throw new BlixardError("FAILED_PRECONDITION", summary, { violations });
+      }
       const record = await repo.create(spec, actorOf(ctx)?.name);
       return { service: toInfo(record, await readMembers(deps.store)) };
     },

@@ -176,7 +176,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
     // The node's own ports are never forwarded to a VM (the API port is known once it listens).
     let apiPort = options.bind.port;
-    const checkForwards = forwardAdmission(() => [
+    const ownPorts = () => [
       { port: apiPort, what: "API port" },
       ...(managed
         ? [
@@ -184,7 +184,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
             { port: managed.file.peerPort, what: "etcd peer port" },
           ]
         : []),
-    ]);
+    ];
+    const checkForwards = forwardAdmission(ownPorts);
     const service = vmServiceImpl({
       repo,
       clock: systemClock,
@@ -265,7 +266,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         router.service(ClusterService, withErrorMapping(cluster));
         router.service(TokenService, withErrorMapping(tokenServiceImpl(tokens)));
         const services = new ServiceRepository(store, systemClock, cryptoRandom, nodeId);
-        router.service(ServiceService, withErrorMapping(serviceHandlers({ repo: services, store })));
+        const reservedPorts = () => ownPorts().map((p) => ({ ...p, what: `this node's ${p.what}` }));
+        router.service(
+          ServiceService,
+          withErrorMapping(serviceHandlers({ repo: services, store, reservedPorts })),
+        );
       },
     });
     const handler = createRequestHandler({

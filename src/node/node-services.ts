@@ -47,7 +47,7 @@ export interface NodeServicesOptions {
    * table current (applied through `apply`, host ports on `hostAddresses`) and removes it on stop.
    * Off by default: the simulator and single nodes without bridge networking have no use for it.
    */
-  serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[] };
+  serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[]; reservedPorts?: readonly number[] };
 }
 
 export class NodeServices {

@@ -116,6 +116,15 @@ describe("services through the CLI", () => {
     expect(JSON.parse(node.ok("service", "list", "-o", "json"))).toEqual([]);
   });
 
+  it("refuses the node's own API port as a host port (its control traffic handed to VMs)", () => {
+    const apiPort = new URL(node.url).port;
+    const args = ["service", "create", "grab", "--port", "80", "--target-port", "80", "--group", "g"];
+    const res = node.cli(...args, "--host-port", apiPort);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`spec.hostPort: port ${apiPort} is .*API port`));
+    expect(JSON.parse(node.ok("service", "list", "-o", "json"))).toEqual([]);
+  });
+
   it("refuses a viewer token that tries to publish a service", () => {
     const viewer = node.ok("token", "create", "svc-viewer", "--role", "viewer").trim();
     const res = node.cliEnv(

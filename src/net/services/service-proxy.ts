@@ -27,6 +27,8 @@ export interface ServiceProxyOptions {
   apply: ApplyNft;
   /** The node's own addresses (its underlay address): where a service's host port is served. */
   hostAddresses: readonly string[];
+  /** The node's own ports (API, etcd client and peer): never served as host ports. */
+  reservedPorts?: readonly number[];
   /** How long changes are gathered before one rebuild; 100 ms by default. */
   coalesceMs?: number;
   /** The pause before a failed apply is tried again; 1 s by default. */
@@ -141,7 +143,10 @@ export class ServiceProxy {
 
   private async rebuild(): Promise<void> {
     if (this.stopped || !this.informers.every((i) => i.ready)) return;
-    const { script, skipped } = buildServiceTable(this.rules(), { hostAddresses: this.opts.hostAddresses });
+    const { script, skipped } = buildServiceTable(this.rules(), {
+      hostAddresses: this.opts.hostAddresses,
+      reservedPorts: this.opts.reservedPorts ?? [],
+    });
     const report = JSON.stringify(skipped);
     if (skipped.length > 0 && report !== this.lastSkipped) {
       this.log.warn({ skipped }, "services left out of the node's rules");

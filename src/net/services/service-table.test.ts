@@ -40,6 +40,16 @@ describe("buildServiceTable", () => {
     );
   });
 
+  it("never serves one of the node's own ports as a host port (its API or etcd hijacked by VMs)", () => {
+    const { script, skipped } = buildServiceTable([{ ...web, hostPort: 7001 }], {
+      hostAddresses: ["192.168.7.2"],
+      reservedPorts: [7001, 7002, 7003],
+    });
+    expect(script).not.toContain("dport 7001");
+    expect(script).toContain("ip daddr 10.89.0.42 tcp dport 80 dnat ip to");
+    expect(skipped).toEqual([{ name: "web", problem: "host port 7001 is this node's own; not served here" }]);
+  });
+
   it("rejects connections to a service without members instead of translating them", () => {
     const { script } = buildServiceTable([{ ...web, members: [] }], { hostAddresses: [] });
     expect(script).not.toContain("dnat ip to");

@@ -52,7 +52,11 @@ const TABLE = `${SERVICE_TABLE_FAMILY} ${SERVICE_TABLE}`;
  */
 export function buildServiceTable(
   services: readonly ServiceRules[],
-  options: { hostAddresses: readonly string[] },
+  options: {
+    hostAddresses: readonly string[];
+    /** The node's own ports (API, etcd): never served as a host port, whatever the store says. */
+    reservedPorts?: readonly number[];
+  },
 ): BuiltTable {
   const skipped: BuiltTable["skipped"] = [];
   const hosts = options.hostAddresses.filter((a) => ipv4Bytes(a) !== undefined);
@@ -65,11 +69,18 @@ export function buildServiceTable(
       skipped.push({ name: nameProblem(service.name) ? "(invalid name)" : service.name, problem });
       continue;
     }
+    let hostPort = service.hostPort;
+    if (hostPort !== undefined && options.reservedPorts?.includes(hostPort)) {
+      // Taking it would hand the node's control traffic to the service's VMs.
+      skipped.push({
+        name: service.name,
+        problem: `host port ${hostPort} is this node's own; not served here`,
+      });
+      hostPort = undefined;
+    }
     const fronts: ServiceEndpoint[] = [
       { address: service.address, port: service.port },
-      ...(service.hostPort === undefined
-        ? []
-        : hosts.map((address) => ({ address, port: service.hostPort! }))),
+      ...(hostPort === undefined ? [] : hosts.map((address) => ({ address, port: hostPort }))),
     ];
     const comment = `comment "${service.name}"`;
     for (const front of fronts) {
