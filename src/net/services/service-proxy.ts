@@ -8,7 +8,9 @@
  * applies all of a file or none of it). Stopping removes the table.
  */
 import { errorMessage } from "../../core/errors.js";
+import { keys } from "../../core/keys.js";
 import { serviceMembers } from "../../core/service-members.js";
+import { clusterSubnetsOf } from "../../core/service-network.js";
 import type { ServiceRecord } from "../../core/service-record.js";
 import type { Placement, VmRecord, VmStatus } from "../../core/vm-record.js";
 import type { Clock, TimerHandle } from "../../ports/clock.js";
@@ -47,6 +49,7 @@ export class ServiceProxy {
   private stopped = false;
   private applied: string | undefined;
   private lastSkipped = "";
+  private ranges: ReturnType<typeof clusterSubnetsOf> | undefined;
   /** How many times the table was written: for tests and metrics. */
   applies = 0;
 
@@ -76,6 +79,8 @@ export class ServiceProxy {
 
   /** Lists everything once (rejects when a list fails), then follows; the first rules come at once. */
   async start(): Promise<void> {
+    // The ranges are fixed for the cluster's life (a node with other settings refuses to start).
+    this.ranges = clusterSubnetsOf((await this.opts.store.get(keys.network))?.value);
     await Promise.all(this.informers.map((i) => i.start()));
   }
 
@@ -146,6 +151,7 @@ export class ServiceProxy {
     const { script, skipped } = buildServiceTable(this.rules(), {
       hostAddresses: this.opts.hostAddresses,
       reservedPorts: this.opts.reservedPorts ?? [],
+      ...(this.ranges ? { ranges: { service: this.ranges.service.cidr, vm: this.ranges.vm.cidr } } : {}),
     });
     const report = JSON.stringify(skipped);
     if (skipped.length > 0 && report !== this.lastSkipped) {

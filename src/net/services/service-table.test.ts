@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseCidr } from "../../core/service-address.js";
 import { buildServiceTable, removeServiceTable, type ServiceRules } from "./service-table.js";
 
 const web: ServiceRules = {
@@ -48,6 +49,22 @@ describe("buildServiceTable", () => {
     expect(script).not.toContain("dport 7001");
     expect(script).toContain("ip daddr 10.89.0.42 tcp dport 80 dnat ip to");
     expect(skipped).toEqual([{ name: "web", problem: "host port 7001 is this node's own; not served here" }]);
+  });
+
+  it("serves no address outside the service range and no member outside the VM range (a forged record aiming at a node)", () => {
+    const ranges = { service: parseCidr("10.89.0.0/16")!, vm: parseCidr("10.88.0.0/16")! };
+    const forged: ServiceRules[] = [
+      // A node's own API address as a virtual address: every node would divert its traffic.
+      { ...web, name: "grab", address: "192.168.7.2", port: 7001 },
+      { ...web, name: "leak", members: [...web.members, { address: "192.168.7.3", port: 2379 }] },
+    ];
+    const { script, skipped } = buildServiceTable(forged, { hostAddresses: [], ranges });
+    expect(script).not.toContain("192.168.7");
+    expect(script).toContain("numgen random mod 2 map { 0 : 10.88.0.5 . 8080, 1 : 10.88.0.6 . 8080 }");
+    expect(skipped).toEqual([
+      { name: "grab", problem: "its address 192.168.7.2 is outside the service range" },
+      { name: "leak", problem: "members outside the VM range left out: 192.168.7.3" },
+    ]);
   });
 
   it("rejects connections to a service without members instead of translating them", () => {

@@ -18,6 +18,7 @@
  * out and reported; the others are still served.
  */
 import { nameProblem } from "../../core/names.js";
+import { type Ipv4Cidr, inCidr } from "../../core/service-address.js";
 import { ipv4Bytes } from "../../core/vm-network.js";
 
 export const SERVICE_TABLE_FAMILY = "ip";
@@ -56,6 +57,11 @@ export function buildServiceTable(
     hostAddresses: readonly string[];
     /** The node's own ports (API, etcd): never served as a host port, whatever the store says. */
     reservedPorts?: readonly number[];
+    /**
+     * The cluster's ranges: a virtual address outside the service range (a node's own address, say)
+     * is not served, and a member outside the VM range is left out, whatever the store says.
+     */
+    ranges?: { service: Ipv4Cidr; vm: Ipv4Cidr };
   },
 ): BuiltTable {
   const skipped: BuiltTable["skipped"] = [];
@@ -69,6 +75,20 @@ export function buildServiceTable(
       skipped.push({ name: nameProblem(service.name) ? "(invalid name)" : service.name, problem });
       continue;
     }
+    const { ranges } = options;
+    if (ranges && !inCidr(ranges.service, service.address)) {
+      skipped.push({
+        name: service.name,
+        problem: `its address ${service.address} is outside the service range`,
+      });
+      continue;
+    }
+    const outside = ranges ? service.members.filter((m) => !inCidr(ranges.vm, m.address)) : [];
+    if (outside.length > 0) {
+      const list = outside.map((m) => m.address).join(", ");
+      skipped.push({ name: service.name, problem: `members outside the VM range left out: ${list}` });
+    }
+    const members = service.members.filter((m) => !outside.includes(m));
     let hostPort = service.hostPort;
     if (hostPort !== undefined && options.reservedPorts?.includes(hostPort)) {
       // Taking it would hand the node's control traffic to the service's VMs.
@@ -85,12 +105,12 @@ export function buildServiceTable(
     const comment = `comment "${service.name}"`;
     for (const front of fronts) {
       const match = `ip daddr ${front.address} tcp dport ${front.port}`;
-      if (service.members.length === 0) {
+      if (members.length === 0) {
         reject.push(`${match} reject with tcp reset ${comment}`);
         continue;
       }
-      const map = service.members.map((m, i) => `${i} : ${m.address} . ${m.port}`).join(", ");
-      dnat.push(`${match} dnat ip to numgen random mod ${service.members.length} map { ${map} } ${comment}`);
+      const map = members.map((m, i) => `${i} : ${m.address} . ${m.port}`).join(", ");
+      dnat.push(`${match} dnat ip to numgen random mod ${members.length} map { ${map} } ${comment}`);
       masquerade.push(
         `ct status dnat ct original ip daddr ${front.address} meta l4proto tcp ct original proto-dst ${front.port} masquerade ${comment}`,
       );
