@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import { decide } from "../core/policy.js";
 import { initialStatus } from "../core/vm-record.js";
@@ -12,6 +13,7 @@ import { ManualClock } from "../testing/manual-clock.js";
 import { withErrorMapping } from "./error-mapping.js";
 import { serviceHandlers } from "./service-handlers.js";
 import { ServiceRepository } from "./service-repository.js";
+import { VmRepository } from "./vm-repository.js";
 
 /** Draws the given numbers in turn, then 0: a test decides which addresses the random draws hit. */
 class ScriptedRandom implements Random {
@@ -91,8 +93,25 @@ describe("ServiceService", () => {
     const before = await store.revision();
     const err = await rejection(client.createService({ spec: { ...web, hostPort: 8080 } }));
     expect(err.code).toBe(Code.FailedPrecondition);
-    expect(err.message).toMatch(/spec.hostPort: host port 8080\/tcp is already taken \(VM "vm-a"\)/);
+    expect(err.message).toMatch(/spec.hostPort: host port 8080\/tcp is already forwarded by VM "vm-a"/);
     expect(await store.revision()).toBe(before);
+  });
+
+  it("keeps a VM from forwarding a service's host port, and says which service holds it", async () => {
+    await client.createService({ spec: { ...web, hostPort: 30080 } });
+    const spec = parseVmSpec({
+      name: "vm-b",
+      kernel: "/images/vmlinuz",
+      forwards: [{ host: 30080, guest: 80 }],
+    });
+    const record = { name: "vm-b", spec, desiredState: "stopped" as const, restartNonce: 0, deleting: false };
+    const vms = new VmRepository(store, new ManualClock());
+    const err = await vms.create({ ...record, createdAt: "2026-12-03T00:00:00Z" }).then(
+      () => undefined,
+      (e: unknown) => e as BlixardError,
+    );
+    expect(err?.code).toBe("FAILED_PRECONDITION");
+    expect(err?.message).toContain('host port 30080/tcp is already the host port of service "web"');
   });
 
   it("refuses a second service of the same name, and a host port below 1024 (shadowing sshd)", async () => {

@@ -13,6 +13,7 @@ import { serviceSubnetOf } from "../core/service-network.js";
 import {
   decodeServiceRecord,
   encodeServiceRecord,
+  portClaimHolder,
   type ServiceRecord,
   serviceClaimHolder,
 } from "../core/service-record.js";
@@ -131,7 +132,7 @@ export class ServiceRepository {
     if (spec.hostPort === undefined) return;
     const owner = await this.store.get(keys.portClaim(spec.protocol, spec.hostPort));
     if (!owner) return;
-    const message = `host port ${spec.hostPort}/${spec.protocol} is already taken (${holderOf(owner.value)}); pick another port`;
+    const message = `host port ${spec.hostPort}/${spec.protocol} is already ${portClaimHolder(owner.value)}; pick another port`;
     throw new BlixardError("FAILED_PRECONDITION", `spec.hostPort: ${message}`, {
       violations: [{ field: "spec.hostPort", message }],
     });
@@ -178,19 +179,6 @@ export function createParts(record: ServiceRecord, event: TxnOp): { compare: Com
       event,
     ],
   };
-}
-
-/** A claim's holder in words: a VM's forward claims hold its bare name, others say their kind. */
-function holderOf(value: string): string {
-  try {
-    const parsed = JSON.parse(value) as Record<string, unknown>;
-    for (const kind of ["service", "vm", "node"]) {
-      if (typeof parsed[kind] === "string") return `${kind} "${parsed[kind]}"`;
-    }
-  } catch {
-    // A VM's port claim is its bare name.
-  }
-  return `VM "${value.slice(0, 63)}"`;
 }
 
 function decoded(kv: KeyValue): ServiceRecord {

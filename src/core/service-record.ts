@@ -53,3 +53,19 @@ export function decodeServiceRecord(name: string, value: string): Decoded<Servic
   }
   return { ok: true, value: result.data };
 }
+
+/**
+ * Who holds a host port claim, in words for an error: a VM's forward claim holds its bare name, a
+ * service's says so (serviceClaimHolder).
+ */
+export function portClaimHolder(value: string): string {
+  if (value.startsWith("{")) {
+    try {
+      const parsed = JSON.parse(value) as Record<string, unknown>;
+      if (typeof parsed["service"] === "string") return `the host port of service "${parsed["service"]}"`;
+    } catch {
+      // Not a service's claim: shown as a VM's.
+    }
+  }
+  return `forwarded by VM "${value.slice(0, 63)}"`;
+}

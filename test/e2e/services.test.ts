@@ -76,7 +76,9 @@ describe("services through the CLI", () => {
       "30080",
     );
     expect(taken.code).toBe(1);
-    expect(taken.stderr).toMatch(/spec.hostPort: host port 30080\/tcp is already taken \(service "web"\)/);
+    expect(taken.stderr).toMatch(
+      /spec.hostPort: host port 30080\/tcp is already the host port of service "web"/,
+    );
 
     expect(node.ok("service", "delete", "web")).toBe("service/web deleted\n");
     expect(JSON.parse(node.ok("service", "list", "-o", "json"))).toEqual([]);
