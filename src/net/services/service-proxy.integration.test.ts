@@ -116,11 +116,18 @@ describe("service proxy in network namespaces", () => {
 
   afterAll(async () => {
     await proxy?.stop();
-    for (const server of servers)
-      if (server.pid !== undefined && server.exitCode === null) server.kill("SIGKILL");
+    await Promise.all(
+      servers.map((server) => {
+        if (server.exitCode !== null || server.signalCode !== null) return undefined;
+        const exited = new Promise((resolve) => server.once("exit", resolve));
+        server.kill("SIGKILL");
+        return exited;
+      }),
+    );
     await store?.close();
     for (const name of created) ip("netns", "delete", name);
     rmSync(dir, { recursive: true, force: true });
+    expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(tag);
   });
 
   async function setStatus(name: string, status: Partial<VmStatus>): Promise<void> {
