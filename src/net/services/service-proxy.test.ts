@@ -54,18 +54,27 @@ describe("ServiceProxy", () => {
     expect(done()).toBe(true);
   }
 
-  async function putService(name: string, extra: Record<string, unknown> = {}): Promise<void> {
+  async function putService(
+    name: string,
+    extra: Record<string, unknown> = {},
+    address = "10.89.0.42",
+  ): Promise<void> {
     const spec = parseServiceSpec({ name, port: 80, targetPort: 8080, group: "web", ...extra });
-    const record = { name, spec, address: "10.89.0.42", createdAt: "2026-12-03T00:00:00Z" };
+    const record = { name, spec, address, createdAt: "2026-12-03T00:00:00Z" };
     await store.put(keys.service(name), encodeServiceRecord(record));
   }
 
-  async function putMember(name: string, address: string, status: Partial<VmStatus> = {}): Promise<void> {
+  async function putMember(
+    name: string,
+    address: string,
+    status: Partial<VmStatus> = {},
+    group = "web",
+  ): Promise<void> {
     const spec = parseVmSpec({ name, network: "bridge", kernel: "/images/vmlinuz" });
     const vm = { name, spec, desiredState: "running" as const, restartNonce: 0, deleting: false };
     await store.put(
       keys.vm(name),
-      encodeVmRecord({ ...vm, createdAt: "2026-12-03T00:00:00Z", group: "web", address }),
+      encodeVmRecord({ ...vm, createdAt: "2026-12-03T00:00:00Z", group, address }),
     );
     await store.put(keys.placement(name), JSON.stringify({ node: "n1", epoch: 1, recordRevision: 1 }));
     await setStatus(name, status);
@@ -95,6 +104,21 @@ describe("ServiceProxy", () => {
     await setStatus("web-1", { health: "unhealthy" });
     await until(() => scripts.length === 2);
     expect(last()).toContain("numgen random mod 1 map { 0 : 10.88.0.6 . 8080 }");
+  });
+
+  it("gives each service the members of its own group only", async () => {
+    await putService("web");
+    await putService("api", { group: "api" }, "10.89.0.43");
+    await putMember("web-1", "10.88.0.5");
+    await putMember("api-1", "10.88.0.6", {}, "api");
+    await proxy.start();
+    await until(() => scripts.length === 1);
+    expect(last()).toContain(
+      "ip daddr 10.89.0.42 tcp dport 80 dnat ip to numgen random mod 1 map { 0 : 10.88.0.5 . 8080 }",
+    );
+    expect(last()).toContain(
+      "ip daddr 10.89.0.43 tcp dport 80 dnat ip to numgen random mod 1 map { 0 : 10.88.0.6 . 8080 }",
+    );
   });
 
   it("gathers a burst of changes into one rebuild, and skips one that changes nothing", async () => {

@@ -108,18 +108,25 @@ export class ServiceProxy {
 
   /** The services and their members as the table renders them. */
   rules(): ServiceRules[] {
-    const sources = {
-      vms: [...this.vms.values().values()],
-      statuses: this.statuses.values(),
-      placements: this.placements.values(),
-    };
+    // Each service looks only at its own group: a rebuild costs the VMs once, not once per service.
+    const byGroup = new Map<string, VmRecord[]>();
+    for (const vm of this.vms.values().values()) {
+      if (vm.group === undefined) continue;
+      const group = byGroup.get(vm.group);
+      if (group) group.push(vm);
+      else byGroup.set(vm.group, [vm]);
+    }
+    const statuses = this.statuses.values();
+    const placements = this.placements.values();
     return [...this.services.values().values()].map((s) => ({
       name: s.name,
       address: s.address,
       port: s.spec.port,
       protocol: s.spec.protocol,
       ...(s.spec.hostPort === undefined ? {} : { hostPort: s.spec.hostPort }),
-      members: serviceMembers(s.spec, sources).map(({ address, port }) => ({ address, port })),
+      members: serviceMembers(s.spec, { vms: byGroup.get(s.spec.group) ?? [], statuses, placements }).map(
+        ({ address, port }) => ({ address, port }),
+      ),
     }));
   }
 
