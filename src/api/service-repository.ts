@@ -8,7 +8,7 @@
 import { BlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey } from "../core/keys.js";
-import { type Ipv4Cidr, inCidr, lowestFreeAddress, randomAddress } from "../core/service-address.js";
+import { inCidr, lowestFreeAddress, randomAddress } from "../core/service-address.js";
 import { serviceSubnetOf } from "../core/service-network.js";
 import {
   decodeServiceRecord,
