@@ -34,6 +34,7 @@ import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { nftRunner } from "../net/services/nft-runner.js";
 import { NodeServices } from "../node/node-services.js";
 import { certFingerprint } from "../pki/fingerprint.js";
 import { pkiLayout } from "../pki/pki-files.js";
@@ -358,7 +359,17 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
       },
-      ...(bridge ? { network: { host: bridge.host, config: bridge.config } } : {}),
+      ...(bridge
+        ? {
+            network: { host: bridge.host, config: bridge.config },
+            // Services balance to bridge-mode VMs; their host ports listen on the node's underlay address.
+            serviceProxy: {
+              apply: nftRunner(),
+              hostAddresses: [bridge.overlay.vtep],
+              reservedPorts: ownPorts().map((p) => p.port),
+            },
+          }
+        : {}),
       // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
       // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
       ...(watchdog
