@@ -3,9 +3,8 @@
  * dnsmasq run by hand on it (a static lease for one MAC, DNS names from an addn-hosts file, MTU
  * 1450), a tap on the bridge and qemu on the tap with `blixard.net=dhcp blixard.probe=1`. The guest
  * must take the leased address, MTU and DNS server, say the address on its READY line, serve HTTP
- * there, resolve a name dnsmasq serves and fetch a URL through the probe; the probe must refuse
- * query strings that try to inject into its shell or commands. A guest whose MAC has no lease must
- * never announce readiness.
+ * there, resolve a name dnsmasq serves and fetch a URL through the probe; the probe must refuse * query strings that try to inject into its shell or commands. A guest whose MAC has no lease must
+ * never announce readiness, and a lease with an MTU that would cut the guest off is not applied.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +19,8 @@ const HOST_IP = `${SUBNET}.1`;
 const GUEST_IP = `${SUBNET}.7`;
 const GUEST_MAC = "02:b1:0a:fc:4d:07";
 const STRANGER_MAC = "02:b1:0a:fc:4d:08";
+const TINY_IP = `${SUBNET}.9`;
+const TINY_MAC = "02:b1:0a:fc:4d:09";
 const DOMAIN = "blixard.internal";
 
 describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
@@ -68,6 +69,7 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
 
   let guest: { console: string };
   let stranger: { console: string };
+  let tiny: { console: string };
 
   beforeAll(async () => {
     run(["ip", "netns", "add", ns]);
@@ -76,12 +78,13 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
     ip("link", "add", "br0", "type", "bridge");
     ip("addr", "add", `${HOST_IP}/24`, "dev", "br0");
     ip("link", "set", "br0", "mtu", "1450", "up");
-    for (const tap of ["tap0", "tap1"]) {
+    for (const tap of ["tap0", "tap1", "tap2"]) {
       ip("tuntap", "add", "dev", tap, "mode", "tap");
       ip("link", "set", tap, "mtu", "1450", "master", "br0", "up");
     }
-    // One lease, for GUEST_MAC only: dnsmasq ignores any other MAC ("static" range).
-    writeFileSync(join(dir, "hosts.dhcp"), `${GUEST_MAC},${GUEST_IP}\n`);
+    // One lease, for GUEST_MAC only: dnsmasq ignores any other MAC ("static" range).    // TINY_MAC's lease carries an MTU of 68: what a rogue DHCP server (say another guest on the
+    // bridge) would send to cut a guest off.
+    writeFileSync(join(dir, "hosts.dhcp"), `${GUEST_MAC},${GUEST_IP}\n${TINY_MAC},set:tiny,${TINY_IP}\n`);
     writeFileSync(join(dir, "hosts.dns"), `${GUEST_IP} web.vm.${DOMAIN}\n${HOST_IP} origin.vm.${DOMAIN}\n`);
     start([
       "dnsmasq",
@@ -102,7 +105,8 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
       `--domain=${DOMAIN}`,
       `--dhcp-option=option:router,${HOST_IP}`,
       `--dhcp-option=option:dns-server,${HOST_IP}`,
-      "--dhcp-option=option:mtu,1450",
+      "--dhcp-option=tag:!tiny,option:mtu,1450",
+      "--dhcp-option=tag:tiny,option:mtu,68",
       `--log-facility=${join(dir, "dnsmasq.log")}`,
       "--log-dhcp",
     ]);
@@ -111,6 +115,7 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
     start(["busybox", "httpd", "-f", "-p", `${HOST_IP}:8080`, "-h", dir]);
     guest = bootGuest("dhcp-web", GUEST_MAC, "tap0");
     stranger = bootGuest("no-lease", STRANGER_MAC, "tap1");
+    tiny = bootGuest("tiny-mtu", TINY_MAC, "tap2");
   });
 
   afterAll(() => {
@@ -187,6 +192,22 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
       expect({ attack, status: res.status }).toEqual({ attack, status: 400 });
     }
     expect(get(`http://${GUEST_IP}/pwned`).status).toBe(404);
+  });
+  it("does not apply an MTU from the lease that would cut the guest off", async () => {
+    const line = await until(
+      "the tiny-mtu guest's READY line",
+      () =>
+        readFileSync(tiny.console, "utf8")
+          .replaceAll("\r", "")
+          .match(/^BLIXARD-READY .*$/m)?.[0],
+      180_000,
+    );
+    expect(line).toBe(`BLIXARD-READY name=tiny-mtu address=${TINY_IP}`);
+    // virtio-net's own 1500 stays; 68 would leave no room for a TCP segment over the overlay.
+    expect(readFileSync(tiny.console, "utf8")).toContain(
+      `blixard-dhcp: bound ${TINY_IP}/255.255.255.0 router ${HOST_IP} dns ${HOST_IP} mtu 1500`,
+    );
+    expect(get(`http://${TINY_IP}/`).body).toContain("<h1>tiny-mtu</h1>");
   });
 
   it("never announces readiness without a lease", async () => {

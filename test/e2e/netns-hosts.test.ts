@@ -2,10 +2,13 @@
  * The multi-host harness: three test hosts as network namespaces on one underlay, a managed-etcd
  * cluster formed across them (each node's API and etcd member bound on its host's underlay address,
  * so TLS and tokens, as between real machines), one host cut off and seen NotReady by the others, then
- * restored; and after destroy() no namespace or veth of this run remains.
+ * restored; a jailed VM run by a node on a host; and after destroy() no namespace or veth of this run
+ * remains.
  */
+
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { idOf, TestNode, until } from "./harness.js";
+import { idOf, image, TestNode, until } from "./harness.js";
 import { hostLinks, NetnsHosts, netnsList } from "./netns-hosts.js";
 
 const TTL = 2;
@@ -89,6 +92,40 @@ describe("three nodes on three network-namespace hosts", () => {
     await until("the restored host's node to be Ready again", () =>
       stateOf(a!, c!) === "Ready" ? true : undefined,
     );
+  });
+
+  it("runs a jailed VM on a host (the cgroup mounts survive entering the host's namespace)", async () => {
+    // Plain `ip netns exec` mounts a fresh /sys that hides /sys/fs/cgroup: the node then refused to
+    // start ("cannot jail VMs on this host"). netns-run.sh keeps them; this VM is jailed (the default).
+    const [a, b] = nodes;
+    const { kernel, initrd } = image();
+    a!.ok(
+      "vm",
+      "create",
+      "ns-web",
+      "--kernel",
+      kernel,
+      "--initrd",
+      initrd,
+      "--memory",
+      "128",
+      "--node",
+      idOf(b!),
+      "--start",
+      "--no-wait",
+    );
+    await until("ns-web to run on b", () => (b!.vm("ns-web").status.phase === "Running" ? true : undefined));
+    await until(
+      "ns-web's READY line",
+      () =>
+        /BLIXARD-READY name=ns-web/.test(a!.cli("vm", "logs", "ns-web", "--tail", "all").stdout) || undefined,
+    );
+    const [pid] = b!.qemuPids();
+    expect(pid).toBeDefined();
+    // qemu runs in b's host namespace (its network namespace is the host's, or the jail's own under it),
+    // and in a cgroup of the jail, not the test runner's.
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toMatch(/blixard/);
+    a!.ok("vm", "delete", "ns-web");
   });
 
   it("leaves no namespace or veth of its own behind", async () => {

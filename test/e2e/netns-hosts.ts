@@ -97,7 +97,7 @@ export class NetnsHost {
 /**
  * K hosts on one underlay: namespace `<id>u` holds bridge `br0` (10.251.<net>.254/24, so the underlay
  * can be probed from its side) and one veth per host, `<id>v<i>`, whose peer is eth0 in host
- * namespace `<id>h<i>` (10.251.<net>.<i+1>/24). The devices exist only inside these namespaces, so
+ * namespace `<id>h<i>` (10.251.<net>.<i+1>/24, default route via .254). The devices exist only inside these namespaces, so
  * deleting the namespaces removes them all; nothing is added to the caller's namespace.
  */
 export class NetnsHosts {
@@ -145,6 +145,9 @@ export class NetnsHosts {
         h("link", "set", "lo", "up");
         h("addr", "add", `${address}/24`, "dev", "eth0");
         h("link", "set", "eth0", "up");
+        // Real hosts have a default route, and passt (user-mode VM networking) refuses to start
+        // without one. It leads to the underlay's namespace, which forwards nowhere.
+        h("route", "add", "default", "via", `10.251.${net}.254`);
       }
     } catch (err) {
       made.destroy();

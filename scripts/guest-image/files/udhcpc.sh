@@ -38,8 +38,14 @@ is_domain() {
 
 case "$1" in
 deconfig)
-	# Start from a clean interface: up (udhcpc needs it to send) but no address.
-	ip addr flush dev "$interface"
+	# udhcpc needs the interface up to send. Before the first lease, start
+	# from a clean interface. After it, keep the address: leases are static
+	# (one address per VM for its whole life), so a lease that lapsed while
+	# the node's dnsmasq was away must not take the guest off the network;
+	# a later lease with another address still replaces it (bound, below).
+	if [ ! -e /run/blixard-address ]; then
+		ip addr flush dev "$interface"
+	fi
 	ip link set "$interface" up
 	;;
 bound | renew)
@@ -74,7 +80,7 @@ bound | renew)
 	mv /etc/resolv.conf.new /etc/resolv.conf
 	# init.sh waits for this file: the address is up once it exists.
 	echo "$ip" >/run/blixard-address
-	log "$1 $ip/$subnet router ${router:-none} dns ${dns:-none} mtu ${mtu:-default}"
+	log "$1 $ip/$subnet router ${router:-none} dns ${dns:-none} mtu $(cat "/sys/class/net/$interface/mtu")"
 	;;
 leasefail | nak)
 	log "$1"
