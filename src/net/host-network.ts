@@ -37,6 +37,8 @@ export class LinuxHostNetwork implements HostNetwork {
   private peers: readonly string[] = [];
   private leases: readonly DhcpLease[] = [];
   private names: readonly HostName[] = [];
+  /** ip_forward as it was before up() turned it on, to put back when the devices go. */
+  private forwardingBefore: string | undefined;
 
   constructor(private readonly opts: LinuxHostNetworkOptions) {
     this.tools = opts.tools ?? new HostTools();
@@ -60,6 +62,13 @@ export class LinuxHostNetwork implements HostNetwork {
       mtu: OVERLAY_MTU,
     });
     await this.applyRules();
+    // The node routes for its guests: to a service's members (DNAT) and out of the overlay
+    // (masquerade). The tables' forward rules say what it routes for them.
+    const forwarding = (await tools.run("sysctl", ["-n", "net.ipv4.ip_forward"])).trim();
+    if (forwarding !== "1") {
+      this.forwardingBefore ??= forwarding;
+      await tools.run("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    }
     this.dnsmasq = new DnsmasqProcess({
       settings: {
         dir: this.opts.dir,
@@ -104,6 +113,8 @@ export class LinuxHostNetwork implements HostNetwork {
     await removeVxlan(tools, VXLAN_DEVICE);
     await removeBridge(tools, BRIDGE_DEVICE);
     await rm(this.opts.dir, { recursive: true, force: true });
+    if (this.forwardingBefore === "0") await tools.run("sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+    this.forwardingBefore = undefined;
   }
 
   private async applyRules(): Promise<void> {

@@ -142,9 +142,14 @@ describe("bridge networking across three hosts", () => {
       }
       return seen;
     };
+    let last: string[] = [];
     await until("every replica to answer through the service", async () => {
-      const seen = new Set(await answers(12));
+      last = await answers(12);
+      const seen = new Set(last);
       return ["web-1", "web-2", "web-3"].every((r) => seen.has(r)) || undefined;
+    }).catch((err: unknown) => {
+      const now = nodes[0]!.ok("service", "get", "web", "-o", "json");
+      throw new Error(`${String(err)}; answers: ${last.join(" | ")}; service: ${now}`);
     });
     const victim = replicas[1]!;
     const pid = (
