@@ -10,7 +10,7 @@
  * no address, taps derived from addresses no other test uses), and removed by name afterwards.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,23 @@ async function openTapFromOtherJail(
   }
 }
 
+/** Follows the console until the guest's init announces readiness (it boots with blixard.net=dhcp). */
+async function waitReady(driver: QemuDriver, name: string): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 120_000);
+  let text = "";
+  try {
+    for await (const chunk of driver.followLogs(name, 0, controller.signal)) {
+      text += chunk;
+      if (/BLIXARD-READY name=/.test(text)) return;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  throw new Error(`${name} never became ready; console:\n${text.slice(-2_000)}`);
+}
+
 beforeAll(async () => {
   const root = mkdtempSync(path.join(tmpdir(), "blixard-br-"));
   vmsDir = path.join(root, "vms");
@@ -158,6 +175,7 @@ describe("QemuDriver in bridge mode", () => {
       const a = attach(ADDRESS_A);
       await driver.prepare("br-a", spec("br-a"));
       const started = await driver.start("br-a", spec("br-a"), { bridge: a });
+      await waitReady(driver, "br-a");
 
       const uid = Number(
         /^Uid:\t(\d+)/m.exec(execFileSync("cat", [`/proc/${started.pid}/status`], { encoding: "utf8" }))?.[1],
@@ -200,18 +218,26 @@ describe("QemuDriver in bridge mode", () => {
       expect(isBlixardError(err, "FAILED_PRECONDITION")).toBe(true);
       expect((await showLink(net, a.tap))?.linkinfo?.info_data?.user).toBe(uid);
       expect((await showLink(net, a.tap))?.flags).toContain("LOWER_UP");
+      // The attack through the launch record, which lives in a state dir the VM's uid owns: VM b
+      // rewrites its vm.json to name VM a's tap. Removing VM b leaves VM a's tap alone.
+      writeFileSync(
+        vmPaths(vmsDir, "br-b").launchRecord,
+        JSON.stringify({ name: "br-b", pid: 4_194_000, startedAt: 0, bridge: a }),
+      );
       await driver.remove("br-b");
+      expect((await showLink(net, a.tap))?.flags).toContain("LOWER_UP");
 
       // A node restart: a new driver adopts the VM, and its stop deletes the tap named in the record.
       const restarted = newDriver(hostJail());
       expect(await restarted.adopt("br-a")).toMatchObject({ state: "running", pid: started.pid });
-      await restarted.stop("br-a", STOP);
+      expect(await restarted.stop("br-a", STOP)).toBe("graceful");
       expect(await showLink(net, a.tap)).toBeUndefined();
 
       // Started again, stopped, removed: no tap is left.
       await restarted.start("br-a", spec("br-a"), { bridge: a });
       expect((await showLink(net, a.tap))?.master).toBe(BRIDGE);
-      await restarted.stop("br-a", STOP);
+      // Still booting: a short graceful timeout, then quit.
+      await restarted.stop("br-a", { ...STOP, gracefulTimeoutMs: 1_000 });
       await restarted.remove("br-a");
       expect(await showLink(net, a.tap)).toBeUndefined();
     },
