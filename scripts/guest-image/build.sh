@@ -41,9 +41,17 @@ for tool in apt-cache apt-get dpkg-deb cpio gzip sha256sum; do
 	command -v "$tool" >/dev/null || die "missing required tool: $tool"
 done
 
-# Everything that determines the initrd besides the kernel package: a change
-# to either file must invalidate an existing image.
-SCRIPT_HASH=$(cat "$SCRIPT_DIR/build.sh" "$SCRIPT_DIR/init.sh" | sha256sum | cut -d' ' -f1)
+# Everything that determines the initrd besides the kernel and busybox
+# packages: build.sh, init.sh and the files under files/ (names and contents),
+# so that a change to any of them invalidates an existing image. A cached image
+# that predates a guest feature (e.g. DHCP) would otherwise be silently reused.
+script_inputs() {
+	local f
+	for f in "$SCRIPT_DIR/build.sh" "$SCRIPT_DIR/init.sh" "$SCRIPT_DIR"/files/*; do
+		printf '%s %s\n' "${f#"$SCRIPT_DIR"/}" "$(sha256sum <"$f" | cut -d' ' -f1)"
+	done
+}
+SCRIPT_HASH=$(script_inputs | LC_ALL=C sort | sha256sum | cut -d' ' -f1)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/blixard-guest-image.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -96,6 +104,7 @@ if [[ -f $OUT_DIR/image.json && -f $OUT_DIR/vmlinuz && -f $OUT_DIR/initrd.img ]]
 	[[ $(json_field kernelPackage "$OUT_DIR/image.json") == "$KPKG" ]] &&
 	[[ $(json_field kernelPackageVersion "$OUT_DIR/image.json") == "$KVER" ]] &&
 	[[ $(json_field scriptHash "$OUT_DIR/image.json") == "$SCRIPT_HASH" ]] &&
+	[[ $(json_field busyboxVersion "$OUT_DIR/image.json") == "$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null)" ]] &&
 	{ [[ -f $OUT_DIR/vmlinux ]] || ! grep -q '"vmlinux": true' "$OUT_DIR/image.json"; }; then
 	echo "guest image up to date"
 	exit 0
@@ -196,6 +205,13 @@ for applet in $("$BUSYBOX" --list); do
 	[[ $applet == busybox ]] || ln -s busybox "$ROOT/bin/$applet"
 done
 install -m 0755 "$SCRIPT_DIR/init.sh" "$ROOT/init"
+# DHCP event script (used with blixard.net=dhcp) and the test probe's CGI
+# scripts, which init.sh copies into /www/cgi-bin only with blixard.probe=1.
+install -m 0755 "$SCRIPT_DIR/files/udhcpc.sh" "$ROOT/etc/udhcpc.script"
+mkdir -p "$ROOT/lib/blixard" "$ROOT/run"
+install -m 0644 "$SCRIPT_DIR/files/probe-lib.sh" "$ROOT/lib/blixard/probe-lib.sh"
+install -m 0755 "$SCRIPT_DIR/files/probe-fetch.sh" "$ROOT/lib/blixard/probe-fetch"
+install -m 0755 "$SCRIPT_DIR/files/probe-resolve.sh" "$ROOT/lib/blixard/probe-resolve"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 # The kernel opens /dev/console for /init before devtmpfs is mounted. Its

@@ -5,9 +5,13 @@
 #   - kernel cmdline `blixard.name=NAME` sets the hostname (default blixard-guest)
 #   - kernel cmdline `blixard.ignore_ctrlaltdel=1` makes the guest ignore
 #     Ctrl-Alt-Del (used to test stop escalation)
-#   - exactly one line `BLIXARD-READY name=NAME` is printed on the console once
+#   - kernel cmdline `blixard.net=dhcp` configures eth0 by DHCP (address,
+#     router, DNS, domain, MTU) instead of the fixed slirp addresses
+#   - kernel cmdline `blixard.probe=1` adds the test probe's CGI scripts
+#   - exactly one line `BLIXARD-READY name=NAME` (with DHCP:
+#     `BLIXARD-READY name=NAME address=IP`) is printed on the console once
 #     the network and the HTTP server on port 80 are up and Ctrl-Alt-Del is
-#     handled by busybox init
+#     handled by busybox init; with DHCP and no lease, none is printed
 #
 # This script must never exit: PID 1 exiting panics the kernel. Failures are
 # reported and we carry on, so the host sees a missing READY line / failing
@@ -28,10 +32,14 @@ exec </dev/console >/dev/console 2>&1
 
 NAME=blixard-guest
 IGNORE_CAD=0
+NET=static
+PROBE=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	blixard.name=*) NAME=${arg#blixard.name=} ;;
 	blixard.ignore_ctrlaltdel=1) IGNORE_CAD=1 ;;
+	blixard.net=dhcp) NET=dhcp ;;
+	blixard.probe=1) PROBE=1 ;;
 	esac
 done
 # The name ends up in the hostname, HTML and the READY line: keep it to a
@@ -67,13 +75,26 @@ while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-if [ -e /sys/class/net/eth0 ]; then
+# Empty unless DHCP brought an address up; then it goes on the READY line.
+ADDRESS=
+if [ ! -e /sys/class/net/eth0 ]; then
+	log "no eth0 (no virtio-net device?)"
+elif [ "$NET" = dhcp ]; then
+	mkdir -p /run
+	# Bounded: 15 discovers 2 s apart, then give up (-n): a slow TCG boot
+	# on a loaded host still gets its lease well within the 30 s. Once bound, udhcpc forks into the background and renews the
+	# lease; the script (files/udhcpc.sh) applies it and writes the address.
+	# -O: the MTU (the overlay's is below 1500) and the search domain are not
+	# requested by default.
+	if udhcpc -i eth0 -s /etc/udhcpc.script -t 15 -T 2 -n -O mtu -O search -p /run/udhcpc.pid; then
+		ADDRESS=$(cat /run/blixard-address 2>/dev/null)
+	fi
+	[ -n "$ADDRESS" ] || log "dhcp: no lease on eth0; not announcing readiness"
+else
 	# Fixed addressing matching QEMU user networking (slirp) defaults.
 	ip addr add 10.0.2.15/24 dev eth0
 	ip link set eth0 up
 	ip route add default via 10.0.2.2
-else
-	log "no eth0 (no virtio-net device?)"
 fi
 
 mkdir -p /www
@@ -82,6 +103,14 @@ cat >/www/index.html <<EOF
 <html><head><title>$NAME</title></head>
 <body><h1>$NAME</h1><p>Blixard guest is running.</p></body></html>
 EOF
+if [ "$PROBE" = 1 ]; then
+	# Test aid (docs/guest-image.md): only present when asked for.
+	mkdir -p /www/cgi-bin
+	cp /lib/blixard/probe-fetch /www/cgi-bin/fetch
+	cp /lib/blixard/probe-resolve /www/cgi-bin/resolve
+	chmod 0755 /www/cgi-bin/fetch /www/cgi-bin/resolve
+	log "probe enabled"
+fi
 # busybox httpd binds port 80 before daemonizing, so it accepts connections
 # by the time this returns, i.e. before we announce readiness.
 httpd -p 80 -h /www || log "httpd failed to start"
@@ -105,7 +134,14 @@ log "uptime $(cut -d' ' -f1 /proc/uptime)s"
 	# and init installing its handlers (a signal to a PID 1 without a handler
 	# is dropped). The leading newline is because kernel messages can leave
 	# the console mid-line and the host matches the line from its start.
-	echo "::sysinit:/bin/printf '\\nBLIXARD-READY name=%s\\n' $NAME"
+	# Both values are reduced to safe characters above (the address was
+	# checked as a dotted quad by the DHCP script). DHCP without a lease
+	# announces nothing: the host sees a VM that never became ready.
+	if [ "$NET" != dhcp ]; then
+		echo "::sysinit:/bin/printf '\\nBLIXARD-READY name=%s\\n' $NAME"
+	elif [ -n "$ADDRESS" ]; then
+		echo "::sysinit:/bin/printf '\\nBLIXARD-READY name=%s address=%s\\n' $NAME $ADDRESS"
+	fi
 } >/etc/inittab
 
 exec /bin/init

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { VmRepository } from "../api/vm-repository.js";
 import { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
@@ -131,6 +131,32 @@ describe("Agent", () => {
     const vm = await repo.get("web");
     expect(vm.status).toMatchObject({ phase: "Running", restarts: 0, health: "none", pid: 1000 });
     expect(await driver.inspect("web")).toMatchObject({ state: "running", pid: 1000 });
+  });
+
+  it("plugs a bridge-mode VM into the bridge by its address, and probes its health check there", async () => {
+    const targets: unknown[] = [];
+    const tcp = prober.tcp;
+    prober.tcp = async (target) => {
+      targets.push(target);
+      return true;
+    };
+    onTestFinished(() => {
+      prober.tcp = tcp;
+    });
+    await create(
+      record("db", { address: "10.88.3.4" }, { network: "bridge", healthCheck: { type: "tcp", port: 5432 } }),
+    );
+    await settle();
+    expect(driver.host.vm("db")?.bridge).toEqual({
+      bridge: "blxbr0",
+      tap: "blxt0a580304",
+      mac: "02:b1:0a:58:03:04",
+      mtu: 1450,
+      address: "10.88.3.4",
+    });
+    await advance(100);
+    expect(targets).toContainEqual({ host: "10.88.3.4", port: 5432 });
+    expect((await repo.get("db")).status.health).toBe("healthy");
   });
 
   it("leaves a VM created without --start stopped", async () => {

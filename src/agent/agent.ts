@@ -9,6 +9,7 @@ import { EventKeys } from "../core/events.js";
 import type { HealthTracker } from "../core/health.js";
 import { keys } from "../core/keys.js";
 import { type Plan, planVm, scheduleRestart } from "../core/reconcile.js";
+import { bridgeAttachment } from "../core/vm-network.js";
 import type { Assignment, VmRecord, VmStatus } from "../core/vm-record.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
@@ -312,7 +313,12 @@ export class Agent {
     try {
       await driver.prepare(name, spec, (p) => this.log.debug({ vm: name, step: p.step }, "preparing"));
       const consoleOffset = await driver.logSize(name);
-      const started = await driver.start(name, spec);
+      // A bridge-mode VM is plugged into the node's bridge through a tap named after its address.
+      const started = await driver.start(
+        name,
+        spec,
+        record.address === undefined ? undefined : { bridge: bridgeAttachment(record.address) },
+      );
       const startedAt = new Date(started.startedAt).toISOString();
       const noCheck = !spec.healthCheck;
       const status: VmStatus = {

@@ -6,7 +6,7 @@
  */
 import { compileConsolePattern } from "../core/console-pattern.js";
 import { type HealthTracker, initialHealth, nextHealth } from "../core/health.js";
-import { type HealthCheck, healthCheckHostPort, type VmSpec } from "../core/vm-spec.js";
+import { type HealthCheck, healthCheckTarget, type VmSpec } from "../core/vm-spec.js";
 import type { Clock, TimerHandle } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
@@ -33,6 +33,8 @@ export class HealthMonitor {
     private readonly deps: HealthMonitorDeps,
     private readonly name: string,
     private readonly spec: VmSpec,
+    /** The VM's cluster address in bridge mode, where TCP and HTTP checks connect. */
+    private readonly address: string | undefined,
     private readonly check: HealthCheck,
     private readonly startedAt: number,
     private readonly consoleOffset: number,
@@ -79,10 +81,10 @@ export class HealthMonitor {
     const timeoutMs = this.check.timeoutSeconds * 1000;
     const check = this.check;
     if (check.type === "console") return Promise.resolve(this.consoleMatched);
-    const port = healthCheckHostPort(this.spec);
-    if (port === undefined) return Promise.resolve(false);
-    if (check.type === "tcp") return this.deps.prober.tcp(port, timeoutMs);
-    return this.deps.prober.http(port, check.path, timeoutMs);
+    const target = healthCheckTarget(this.spec, this.address);
+    if (target === undefined) return Promise.resolve(false);
+    if (check.type === "tcp") return this.deps.prober.tcp(target, timeoutMs);
+    return this.deps.prober.http(target, check.path, timeoutMs);
   }
 
   private async followConsole(pattern: string): Promise<void> {

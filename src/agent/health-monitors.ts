@@ -34,6 +34,7 @@ export class HealthMonitors {
       { clock, prober, driver, logger },
       record.name,
       record.spec,
+      record.address,
       check,
       startedAt,
       status.consoleOffset,

@@ -142,9 +142,10 @@ export function specToProto(spec: VmSpec): PbVmSpec {
   });
 }
 
-function statusToProto(status: VmStatus) {
+function statusToProto(status: VmStatus, address: string | undefined) {
   const exit = status.lastExit;
   return create(VmStatusSchema, {
+    address: address ?? "",
     phase: status.phase,
     node: status.node,
     pid: status.pid ?? undefined,
@@ -170,7 +171,7 @@ export function vmToProto(view: VmView): PbVm {
   return create(VmSchema, {
     name: view.name,
     spec: specToProto(view.spec),
-    status: statusToProto(view.status),
+    status: statusToProto(view.status, view.address),
     desiredState: view.desiredState,
     deleting: view.deleting,
     createdAt: view.createdAt,

@@ -18,6 +18,7 @@ import {
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
+import type { AddressPool } from "../state/address-pool.js";
 import { createVmParts } from "../state/vm-transactions.js";
 import { type SpecUpdateRequest, type SpecUpdateResult, VmUpdater } from "./vm-updater.js";
 
@@ -27,11 +28,15 @@ export class VmRepository {
   private readonly eventKeys: EventKeys;
   private readonly updater: VmUpdater;
 
-  /** `writer` names this writer in event keys (the node id); events stay unique across writers. */
+  /**
+   * `writer` names this writer in event keys (the node id); events stay unique across writers.
+   * `addresses` hands out cluster addresses to bridge-mode VMs; without it they are refused.
+   */
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     writer = "api",
+    private readonly addresses?: AddressPool,
   ) {
     this.eventKeys = new EventKeys(writer);
     this.updater = new VmUpdater(store, clock, writer);
@@ -121,31 +126,65 @@ export class VmRepository {
    * (a token name), for the audit trail.
    */
   async createAll(records: readonly VmRecord[], actor?: string): Promise<VmView[]> {
+    let addressed = await this.withAddresses(records, new Set(), false);
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.store.txn({ confirmQuorum: true, ...this.createParts(addressed, actor) });
+      if (result.succeeded) return addressed.map((r) => toView(scheduledVm(r, undefined), undefined));
+      for (const record of addressed) {
+        const conflict = await this.createConflict(record);
+        if (conflict.code === "ALREADY_EXISTS" || (conflict.violations?.length ?? 0) > 0) throw conflict;
+      }
+      // Another create took one of the drawn addresses first: draw those again (from a scan after
+      // the first collision), keeping the ones still free.
+      const drawn = addressed.flatMap((r) => (r.address === undefined ? [] : [r.address]));
+      const taken = new Set(drawn.length > 0 && this.addresses ? await this.addresses.taken(drawn) : []);
+      if (taken.size === 0 || attempt >= MAX_CAS_ATTEMPTS) {
+        throw new BlixardError("CONFLICT", "the VMs changed concurrently; retry the request");
+      }
+      addressed = await this.withAddresses(
+        addressed.map((r) => (r.address !== undefined && taken.has(r.address) ? withoutAddress(r) : r)),
+        taken,
+        true,
+      );
+    }
+  }
+
+  private createParts(records: readonly VmRecord[], actor: string | undefined) {
     const compare: Compare[] = [];
     const success: TxnOp[] = [];
-    const views: VmView[] = [];
     for (const record of records) {
+      const at = record.address === undefined ? "" : ` at ${record.address}`;
       const event = eventEntry(this.eventKeys, this.clock.now(), {
         type: "created",
         vm: record.name,
         node: "",
-        reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}`,
+        reason: `${record.desiredState === "running" ? "created to run" : "created stopped"}${record.group ? ` in group ${record.group}` : ""}${at}`,
         ...(actor === undefined ? {} : { actor }),
       });
       const parts = createVmParts(record, event);
       compare.push(...parts.compare);
       success.push(...parts.success);
-      views.push(toView(scheduledVm(record, undefined), undefined));
     }
-    const result = await this.store.txn({ confirmQuorum: true, compare, success });
-    if (!result.succeeded) {
-      for (const record of records) {
-        const conflict = await this.createConflict(record);
-        if (conflict.code === "ALREADY_EXISTS" || (conflict.violations?.length ?? 0) > 0) throw conflict;
-      }
-      throw new BlixardError("CONFLICT", "the VMs changed concurrently; retry the request");
+    return { compare, success };
+  }
+
+  /** The records, each bridge-mode one without an address given a candidate not in `avoid`. */
+  private async withAddresses(
+    records: readonly VmRecord[],
+    avoid: ReadonlySet<string>,
+    scan: boolean,
+  ): Promise<VmRecord[]> {
+    const needing = records.filter((r) => r.spec.network === "bridge" && r.address === undefined);
+    if (needing.length === 0) return [...records];
+    if (!this.addresses) {
+      throw new BlixardError(
+        "FAILED_PRECONDITION",
+        'this node hands out no cluster addresses, so it cannot create a VM in bridge mode; use network = "user"',
+      );
     }
-    return views;
+    const held = new Set([...avoid, ...records.flatMap((r) => (r.address === undefined ? [] : [r.address]))]);
+    const fresh = await this.addresses.candidates(needing.length, held, scan);
+    return records.map((r) => (needing.includes(r) ? { ...r, address: fresh[needing.indexOf(r)]! } : r));
   }
 
   /** Says which part of a failed create was taken: the name, or which forwarded ports. */
@@ -232,6 +271,7 @@ function viewOf(record: VmRecord): Omit<VmView, "status"> {
     deleting: record.deleting,
     createdAt: record.createdAt,
     ...(record.group === undefined ? {} : { group: record.group }),
+    ...(record.address === undefined ? {} : { address: record.address }),
   };
 }
 
@@ -271,6 +311,11 @@ function decoded(kv: KeyValue): VmRecord {
     "FAILED_PRECONDITION",
     `the stored record of VM "${name}" is not one the API could have written (${result.problem.slice(0, 2000)}); nothing acts on it. Remove it with: blixard vm delete ${name}`,
   );
+}
+
+function withoutAddress(record: VmRecord): VmRecord {
+  const { address: _, ...rest } = record;
+  return rest;
 }
 
 function notFound(name: string): BlixardError {

@@ -24,6 +24,7 @@ function cluster(size: number): Candidate[] {
     id: `node-${String(i).padStart(6, "0")}`,
     labels: { zone: `z${i % 4}`, rack: `r${i % 64}` },
     drivers: ["qemu"],
+    networks: ["user"],
     ready: i % 50 !== 7,
     schedulable: i % 97 !== 3,
     // Large enough that even the 100-node cluster takes every placement (overcommitted hosts).

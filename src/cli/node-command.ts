@@ -96,6 +96,20 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--console-log-max-bytes <n>",
       "rotate each VM's console log at this size; two files kept (default 10485760 = 10 MiB)",
     )
+    .option("--vm-cidr <cidr>", "first node: the cluster's range for bridge-mode VMs (default 10.88.0.0/16)")
+    .option(
+      "--service-cidr <cidr>",
+      "first node: the cluster's range for service addresses (default 10.89.0.0/16)",
+    )
+    .option(
+      "--cluster-domain <domain>",
+      "first node: DNS domain of VM and group names, <vm>.vm.DOMAIN (default blixard.internal)",
+    )
+    .option(
+      "--bridge-network <mode>",
+      "on: run bridge-mode VMs (a bridge, VXLAN to the other nodes, nftables, dnsmasq; needs root, ip, nft, dnsmasq) or off",
+      "off",
+    )
     .option(
       "--store-compaction-interval <seconds>",
       "SQLite store: compact its revision log this often (default 60)",

@@ -43,6 +43,10 @@ export interface NodeFlags {
   failoverGrace?: string;
   acceptEmptyStore?: boolean;
   consoleLogMaxBytes?: string;
+  vmCidr?: string;
+  serviceCidr?: string;
+  clusterDomain?: string;
+  bridgeNetwork?: string;
   maxRequestBytes?: string;
   storeCompactionInterval?: string;
   storeCompactionRetain?: string;
@@ -93,6 +97,10 @@ export async function runDaemon(program: Command, flags: NodeFlags): Promise<voi
     maxRequestBytes: numberFlag(flags.maxRequestBytes),
     storeCompactionInterval: numberFlag(flags.storeCompactionInterval),
     storeCompactionRetain: numberFlag(flags.storeCompactionRetain),
+    vmCidr: flags.vmCidr,
+    serviceCidr: flags.serviceCidr,
+    clusterDomain: flags.clusterDomain,
+    bridgeNetwork: flags.bridgeNetwork,
   });
   // Listening before the node starts: a signal that arrives while it starts (its API may answer
   // already) stops it cleanly once it has started, instead of killing it with its etcd member

@@ -37,7 +37,18 @@ describe("output", () => {
   it("lists VMs with phase, pid and forwards", () => {
     const lines = vmTable([vm]).split("\n");
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+HEALTH\s+PID\s+RESTARTS/);
-    expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+8080->80\s+node-a\s+-$/);
+    expect(lines[1]).toMatch(/^web\s+Running\s+healthy\s+4242\s+1\s+1\s+256Mi\s+-\s+8080->80\s+node-a\s+-$/);
+  });
+
+  it("shows a bridge-mode VM's cluster address in the IP column and the detail", () => {
+    const bridged = create(VmSchema, {
+      name: "db",
+      spec: { name: "db", kernel: "/k", network: "bridge", vcpus: 1, memory: 256 },
+      status: { phase: "Running", node: "node-b", address: "10.88.4.2" },
+    });
+    expect(vmTable([bridged]).split("\n")[1]).toMatch(/^db\s+Running\s.*\s10\.88\.4\.2\s+-\s+node-b\s/);
+    expect(vmDetail(bridged)).toMatch(/^Address:\s+10\.88\.4\.2$/m);
+    expect(vmDetail(bridged)).toMatch(/^Network:\s+bridge$/m);
   });
 
   it("shows a microvm-nix VM's runner source instead of a kernel", () => {

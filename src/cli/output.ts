@@ -56,12 +56,13 @@ export function vmTable(vms: Vm[]): string {
     String(vm.status?.restarts ?? 0),
     String(vm.spec?.vcpus ?? ""),
     `${vm.spec?.memory ?? ""}Mi`,
+    vm.status?.address || "-",
     (vm.spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}`).join(",") || "-",
     vm.status?.node || "-",
     vm.group || "-",
   ]);
   return renderTable(
-    ["NAME", "PHASE", "HEALTH", "PID", "RESTARTS", "VCPUS", "MEMORY", "FORWARDS", "NODE", "GROUP"],
+    ["NAME", "PHASE", "HEALTH", "PID", "RESTARTS", "VCPUS", "MEMORY", "IP", "FORWARDS", "NODE", "GROUP"],
     rows,
   );
 }
@@ -85,6 +86,7 @@ export function vmDetail(vm: Vm): string {
     ["Memory", `${spec?.memory ?? ""} MiB`],
     ["Driver", spec?.driver || "qemu"],
     ["Network", spec?.network || "user"],
+    ["Address", vm.status?.address || "-"],
     ...bootLines(spec),
     ["Disk", spec?.disk ?? "-"],
     ["Forwards", (spec?.forwards ?? []).map((f) => `${f.host}->${f.guest}/${f.protocol}`).join(", ") || "-"],

@@ -27,6 +27,9 @@ function modelWhyNot(node: ModelNode, req: PlacementRequest): string | undefined
   const memoryLeft = node.memoryMiB - node.usedMemoryMiB;
   if (!node.schedulable) return "cordoned";
   if (!node.drivers.includes(req.driver)) return `no ${req.driver} driver`;
+  if (req.network !== undefined && req.network !== "user" && !node.networks.includes(req.network)) {
+    return `no ${req.network} network (start the node with --bridge-network on)`;
+  }
   for (const c of req.constraints) {
     const value = node.labels[c.key];
     if (c.op === "=" && value !== c.value) {
@@ -129,6 +132,7 @@ function cluster(g: ReturnType<typeof generator>): ModelNode[] {
       id: `n${i}`,
       labels,
       drivers: g.next() < 0.9 ? ["qemu", ...(g.next() < 0.3 ? ["microvm-nix"] : [])] : ["microvm-nix"],
+      networks: g.next() < 0.5 ? ["user", "bridge"] : ["user"],
       ready: g.next() < 0.9,
       schedulable: g.next() < 0.9,
       vcpus,
@@ -152,6 +156,7 @@ function request(g: ReturnType<typeof generator>, nodes: ModelNode[], i: number)
     vm: `vm${i}`,
     resources: { vcpus: 1 + g.int(4), memoryMiB: 512 * (1 + g.int(8)) },
     driver: g.pick(["qemu", "qemu", "microvm-nix", "firecracker"]),
+    network: g.pick(["user", "bridge", "user"]),
     constraints,
     strategy: g.pick(STRATEGIES),
     ports: g.some(PORTS),

@@ -21,6 +21,8 @@ export interface CompiledRequest {
   req: PlacementRequest;
   /** 1 where the node offers the driver; undefined when no node does. */
   driver: Uint8Array | undefined;
+  /** For a bridge-mode VM: 1 where the node offers bridge networking; null when any node will do. */
+  network: Uint8Array | undefined | null;
   constraints: { column: Int32Array | undefined; value: number; equal: boolean; source: Constraint }[];
   /** Nodes already running a replica of the group. */
   group: ReadonlySet<number> | undefined;
@@ -41,6 +43,7 @@ export class CandidateTable {
   readonly usedVcpus: Float64Array;
   readonly usedMemoryMiB: Float64Array;
   private readonly drivers = new Map<string, Uint8Array>();
+  private readonly networks = new Map<string, Uint8Array>();
   private readonly labels = new Map<string, LabelColumn>();
   private readonly labelValues: Readonly<Record<string, string>>[];
   private readonly groups = new Map<string, Set<number>>();
@@ -65,6 +68,7 @@ export class CandidateTable {
       this.usedVcpus[i] = node.usedVcpus;
       this.usedMemoryMiB[i] = node.usedMemoryMiB;
       for (const driver of node.drivers) this.column(this.drivers, driver)[i] = 1;
+      for (const network of node.networks) this.column(this.networks, network)[i] = 1;
       for (const [key, value] of Object.entries(node.labels)) {
         const label = this.labels.get(key) ?? { ids: new Map<string, number>(), column: new Int32Array(n) };
         this.labels.set(key, label);
@@ -118,6 +122,7 @@ export class CandidateTable {
     return {
       req,
       driver: this.drivers.get(req.driver),
+      network: req.network === undefined || req.network === "user" ? null : this.networks.get(req.network),
       constraints: req.constraints.map((c) => {
         const label = this.labels.get(c.key);
         return {

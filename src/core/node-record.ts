@@ -3,6 +3,8 @@ export interface NodeCapacity {
   vcpus: number;
   memoryMiB: number;
   drivers: string[];
+  /** "user", and "bridge" once the node's overlay is up; absent in older records ("user" only). */
+  networks?: string[];
 }
 
 /** What a node keeps back for its host and how far it overcommits the rest (`blixard node` flags). */
@@ -27,6 +29,16 @@ export interface NodeRecord {
   startedAt: string;
   /** How the node isolates its VMs (`--isolation`), and what its host lacks; absent in older records. */
   isolation?: string;
+  /**
+   * Where the node's overlay is: its VXLAN endpoint on the underlay (`vtep`, what peers send to) and
+   * its bridge's cluster address (its guests' gateway and DNS). Absent without bridge networking.
+   */
+  overlay?: NodeOverlay;
+}
+
+export interface NodeOverlay {
+  vtep: string;
+  bridgeAddress: string;
 }
 
 export type NodeState = "Ready" | "NotReady";

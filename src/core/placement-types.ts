@@ -19,6 +19,8 @@ export interface Candidate {
   id: string;
   labels: Readonly<Record<string, string>>;
   drivers: readonly string[];
+  /** Network modes the node offers: "user" always, "bridge" when its overlay is up. */
+  networks: readonly string[];
   ready: boolean;
   /** False while the node is cordoned or draining. */
   schedulable: boolean;
@@ -42,6 +44,8 @@ export interface PlacementRequest {
   vm: string;
   resources: Resources;
   driver: string;
+  /** The VM's network mode; a node must offer it ("user" everywhere). */
+  network?: string;
   constraints: readonly Constraint[];
   strategy: Strategy;
   /** Manual placement: only this node is considered. */

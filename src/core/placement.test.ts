@@ -13,6 +13,7 @@ const node = (id: string, overrides: Partial<Candidate> = {}): Candidate => ({
   id,
   labels: {},
   drivers: ["qemu"],
+  networks: ["user", "bridge"],
   ready: true,
   schedulable: true,
   vcpus: 8,
@@ -90,6 +91,10 @@ describe("placement", () => {
       node: "us",
     });
     expect(whyNot(node("x", { drivers: ["microvm-nix"] }), request())).toBe("no qemu driver");
+    expect(whyNot(node("x", { networks: ["user"] }), request({ network: "bridge" }))).toBe(
+      "no bridge network (start the node with --bridge-network on)",
+    );
+    expect(whyNot(node("x", { networks: ["user"] }), request({ network: "user" }))).toBeUndefined();
     expect(whyNot(node("x", { groups: new Set(["web"]) }), request({ group: "web" }))).toBe(
       "already runs a replica of web",
     );

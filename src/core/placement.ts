@@ -65,6 +65,9 @@ export function whyNotAt(table: CandidateTable, i: number, q: CompiledRequest): 
   if (!table.schedulable(i)) return "cordoned";
   const { req } = q;
   if (q.driver === undefined || q.driver[i] === 0) return `no ${req.driver} driver`;
+  if (q.network !== null && (q.network === undefined || q.network[i] === 0)) {
+    return `no ${req.network} network (start the node with --bridge-network on)`;
+  }
   for (const c of q.constraints) {
     const value = c.column === undefined ? 0 : c.column[i];
     if (c.equal ? value !== c.value : value === c.value) {
@@ -165,6 +168,7 @@ export function placeIn(table: CandidateTable, req: PlacementRequest, options: P
 function fits(table: CandidateTable, i: number, q: CompiledRequest): boolean {
   if (!table.ready(i) || !table.schedulable(i)) return false;
   if (q.driver === undefined || q.driver[i] === 0) return false;
+  if (q.network !== null && (q.network === undefined || q.network[i] === 0)) return false;
   for (const c of q.constraints) {
     const value = c.column === undefined ? 0 : c.column[i];
     if (c.equal ? value !== c.value : value === c.value) return false;

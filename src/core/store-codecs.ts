@@ -60,7 +60,13 @@ const nodeRecordSchema = z.object({
   id: text(253),
   apiUrl: text(2048),
   labels: z.record(text(253), text(253)),
-  capacity: z.object({ vcpus: count, memoryMiB: count, drivers: z.array(text(64)).max(16) }),
+  capacity: z.object({
+    vcpus: count,
+    memoryMiB: count,
+    drivers: z.array(text(64)).max(16),
+    networks: z.array(text(16)).max(8).optional(),
+  }),
+  overlay: z.object({ vtep: text(64), bridgeAddress: text(64) }).optional(),
   allowance: z
     .object({
       reserved: z.object({ vcpus: z.number().min(0), memoryMiB: z.number().min(0) }),

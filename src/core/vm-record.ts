@@ -128,6 +128,18 @@ export interface VmStatus {
   updatedAt: string;
 }
 
+/**
+ * Whether a VM serves traffic for its group's name and services: running, and healthy or without a
+ * health check. A member reported unhealthy or not running is dropped at once.
+ */
+export function isServing(status: VmStatus | undefined): boolean {
+  return (
+    status !== undefined &&
+    status.phase === "Running" &&
+    (status.health === "healthy" || status.health === "none")
+  );
+}
+
 export function initialStatus(node: string, now: string, appliedRestartNonce = 0): VmStatus {
   return {
     phase: "Pending",
@@ -155,5 +167,7 @@ export interface VmView {
   deleting: boolean;
   createdAt: string;
   group?: string;
+  /** The VM's cluster address (bridge mode). */
+  address?: string;
   status: VmStatus;
 }

@@ -276,6 +276,22 @@ export function parseVmSpec(input: unknown, prefix = "spec"): VmSpec {
 }
 
 /**
+ * Where a health check connects, given that the spec was validated: the forwarded port on the node's
+ * loopback in user mode, the guest port at the VM's cluster address in bridge mode.
+ */
+export function healthCheckTarget(
+  spec: VmSpec,
+  address: string | undefined,
+): { host: string; port: number } | undefined {
+  const check = spec.healthCheck;
+  if (!check || check.type === "console") return undefined;
+  if (spec.network === "bridge")
+    return address === undefined ? undefined : { host: address, port: check.port };
+  const port = healthCheckHostPort(spec);
+  return port === undefined ? undefined : { host: "127.0.0.1", port };
+}
+
+/**
  * The host port a health check connects to, given that the spec was validated. In bridge mode there
  * is none: the check connects to the VM's own address at the guest port.
  */

@@ -150,6 +150,19 @@ const baseSchema = z.strictObject({
    */
   storeCompactionInterval: z.int().min(1).max(86_400).optional(),
   storeCompactionRetain: z.int().min(100).max(100_000_000).optional(),
+  /**
+   * The cluster's network settings, given to the first node (written to the store) and checked on
+   * the others (core/cluster-network.ts validates them).
+   */
+  vmCidr: z.string().max(32).optional(),
+  serviceCidr: z.string().max(32).optional(),
+  clusterDomain: z.string().max(200).optional(),
+  /**
+   * Whether this node plugs bridge-mode VMs into the cluster overlay (a bridge, a VXLAN device,
+   * nftables tables and a dnsmasq of its own). Off by default: it changes the host's network, and two
+   * nodes sharing one host (tests, trying a cluster on a laptop) would share those devices.
+   */
+  bridgeNetwork: z.enum(["on", "off"]).default("off"),
 });
 
 /**

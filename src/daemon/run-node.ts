@@ -20,6 +20,7 @@ import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
 import { readLeader } from "../control/leader-election.js";
+import { cidrOf } from "../core/cluster-network.js";
 import { DriverSet } from "../drivers/driver-set.js";
 import { MicrovmNixDriver } from "../drivers/microvm-nix/microvm-nix-driver.js";
 import { findOnPath, microvmNixOffer } from "../drivers/microvm-nix/offer.js";
@@ -37,10 +38,13 @@ import { cryptoRandom } from "../platform/crypto-random.js";
 import { netProber } from "../platform/net-prober.js";
 import { createPinoLogger } from "../platform/pino-logger.js";
 import { systemClock } from "../platform/system-clock.js";
+import { AddressPool } from "../state/address-pool.js";
+import { ensureClusterNetwork } from "../state/cluster-network-store.js";
 import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
+import { prepareBridgeNetwork } from "./bridge-network.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
@@ -105,6 +109,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     log.info({ store: backend.kind }, "store connected");
     await refuseEmptyStoreWithVms(store, dirs.vmsDir, options.acceptEmptyStore);
     await migrateLegacyPlacements(store, log);
+    const network = await ensureClusterNetwork(store, {
+      ...(options.vmCidr === undefined ? {} : { vmCidr: options.vmCidr }),
+      ...(options.serviceCidr === undefined ? {} : { serviceCidr: options.serviceCidr }),
+      ...(options.clusterDomain === undefined ? {} : { domain: options.clusterDomain }),
+    });
     // Guests' console logs stay bounded on disk while the node runs (rotated at start, then every second).
     const rotator = startConsoleLogRotator({
       vmsDir: dirs.vmsDir,
@@ -139,7 +148,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         : [qemu],
       dirs.vmsDir,
     );
-    const repo = new VmRepository(store, systemClock, nodeId);
+    const addresses = new AddressPool(store, cidrOf(network.vmCidr), cryptoRandom);
+    const repo = new VmRepository(store, systemClock, nodeId, addresses);
     // TLS on the API in a cluster (loopback included) and whenever it binds beyond loopback.
     const tls =
       managed?.tls ??
@@ -290,6 +300,18 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       backend.kind === "sqlite"
         ? undefined
         : startNodeWatchdog(dirs.root, dirs.vmsDir, options.leaseTtlSeconds * 1000);
+    const bridge =
+      options.bridgeNetwork === "on"
+        ? await prepareBridgeNetwork({
+            store,
+            nodeId,
+            network,
+            pool: addresses,
+            advertised,
+            dataDir: dirs.root,
+            logger: log,
+          })
+        : undefined;
     const node = new NodeServices({
       store,
       driver,
@@ -316,7 +338,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           vcpus: cpus().length,
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
           drivers: driver.names,
+          networks: bridge ? ["user", "bridge"] : ["user"],
         },
+        ...(bridge ? { overlay: bridge.overlay } : {}),
         allowance: {
           reserved: { vcpus: options.reserveVcpus, memoryMiB: options.reserveMemory },
           overcommit: { cpu: options.cpuOvercommit, memory: options.memoryOvercommit },
@@ -324,6 +348,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
       },
+      ...(bridge ? { network: { host: bridge.host, config: bridge.config } } : {}),
       // In a cluster, a node whose lease may have expired stops its VMs before the leader can move
       // them (self-fencing). A single node has nobody to hand them to, so it keeps them running.
       ...(watchdog

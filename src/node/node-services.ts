@@ -7,6 +7,7 @@
  */
 import { Agent } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/agent-metrics.js";
+import { NodeNetwork } from "../agent/node-network.js";
 import { NodeRegistration } from "../agent/node-registration.js";
 import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
@@ -14,6 +15,7 @@ import type { NodeRecord } from "../core/node-record.js";
 import type { SchedulerConfig } from "../core/scheduling.js";
 import type { Clock } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
+import type { HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Store } from "../ports/store.js";
@@ -40,11 +42,14 @@ export interface NodeServicesOptions {
    * `lastRenewedAt`) is older than the TTL. A single node has nobody to hand its VMs to: undefined.
    */
   fencing?: { lastRenewedAt?: number; onRenewed?: () => void };
+  /** Bridge networking (`--bridge-network on`): the host's overlay and how it is set up. */
+  network?: { host: HostNetwork; config: OverlayConfig };
 }
 
 export class NodeServices {
   readonly agent: Agent;
   readonly registration: NodeRegistration;
+  readonly network: NodeNetwork | undefined;
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
   private abandoned = false;
@@ -63,6 +68,9 @@ export class NodeServices {
       ...(opts.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: opts.resyncIntervalMs }),
     });
     const agent = this.agent;
+    this.network = opts.network
+      ? new NodeNetwork({ store, clock, logger, nodeId: opts.record.id, ...opts.network })
+      : undefined;
     this.registration = new NodeRegistration({
       store,
       clock,
@@ -86,6 +94,8 @@ export class NodeServices {
    */
   async start(): Promise<void> {
     const registering = this.registration.start();
+    // The bridge before the agent: the VMs it re-adopts or starts plug their taps into it.
+    await this.network?.start();
     await this.agent.start();
     await registering;
     // The process died while it started: nothing more of it runs.
@@ -125,6 +135,8 @@ export class NodeServices {
     this.scheduler?.stop();
     await this.election?.resign();
     await this.agent.shutdown({ stopVms: options.stopVms });
+    // dnsmasq stops; the devices stay while VMs run on (their taps are plugged into the bridge).
+    await this.network?.stop({ removeDevices: options.stopVms });
     if (options.keepLease) this.registration.abandon();
     else await this.registration.stop();
   }

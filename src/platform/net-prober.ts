@@ -1,6 +1,7 @@
 /**
- * Health probes over loopback. A TCP check must see the connection survive briefly: qemu's user
- * networking accepts on the host port even when nothing listens in the guest, then drops the connection.
+ * Health probes over loopback (user networking's forwarded ports) or to a VM's cluster address (bridge
+ * mode). A TCP check must see the connection survive briefly: qemu's user networking accepts on the
+ * host port even when nothing listens in the guest, then drops the connection.
  */
 import { request } from "node:http";
 import { connect } from "node:net";
@@ -9,9 +10,9 @@ import type { HealthProber } from "../ports/health-prober.js";
 const TCP_SETTLE_MS = 150;
 
 export const netProber: HealthProber = {
-  tcp(port, timeoutMs) {
+  tcp({ host, port }, timeoutMs) {
     return new Promise((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port });
+      const socket = connect({ host, port });
       let settled = false;
       const done = (ok: boolean) => {
         if (settled) return;
@@ -30,9 +31,9 @@ export const netProber: HealthProber = {
     });
   },
 
-  http(port, path, timeoutMs) {
+  http({ host, port }, path, timeoutMs) {
     return new Promise((resolve) => {
-      const req = request({ host: "127.0.0.1", port, path, method: "GET", timeout: timeoutMs }, (res) => {
+      const req = request({ host, port, path, method: "GET", timeout: timeoutMs }, (res) => {
         res.resume();
         resolve((res.statusCode ?? 500) < 400);
       });

@@ -4,6 +4,7 @@
  * collection; so is every reader that lists a prefix, so a key layout or a codec has one home.
  */
 
+import { type AddressHolder, decodeHolder } from "../core/address-holder.js";
 import { keys } from "../core/keys.js";
 import type { Cordon, NodeRecord } from "../core/node-record.js";
 import type { Decoded } from "../core/store-codecs.js";
@@ -61,6 +62,13 @@ export const cordonCollection: Collection<Cordon> = {
   kind: cordonCodec.kind,
   prefix: keys.cordonPrefix,
   decode: (_name, kv) => cordonCodec.decode(kv.value),
+};
+
+/** Cluster address claims (IPAM): who holds each address, named by the address. */
+export const addressCollection: Collection<AddressHolder> = {
+  kind: "address claim",
+  prefix: keys.addressesPrefix,
+  decode: (_name, kv) => decodeHolder(kv.value),
 };
 
 /** A node's liveness key, bound to its lease: its presence is all it says. */

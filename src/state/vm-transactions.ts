@@ -9,24 +9,39 @@ import { placementCodec } from "../core/store-codecs.js";
 import type { Placement, VmRecord } from "../core/vm-record.js";
 import { encodeAssignment, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Compare, TxnOp } from "../ports/store.js";
+import { claimAddressParts, releaseAddressOp } from "./address-pool.js";
 
 /**
- * Creating a VM: its name and every port it forwards must be free; record and claims together. No
+ * Creating a VM: its name, every port it forwards and its cluster address (bridge mode) must be free;
+ * record and claims together. No
  * status yet: the node that runs it writes the first one (a reader shows Pending until then), so a
  * create costs its watchers one event less.
  */
 export function createVmParts(record: VmRecord, event: TxnOp): { compare: Compare[]; success: TxnOp[] } {
   const claims = portClaimKeys(record.spec.forwards);
+  const address =
+    record.address === undefined
+      ? []
+      : [
+          claimAddressParts(record.address, {
+            vm: record.name,
+            ...(record.group ? { group: record.group } : {}),
+          }),
+        ];
   return {
-    compare: [keys.vm(record.name), ...claims].map((key) => ({
-      key,
-      target: "createRevision",
-      op: "=",
-      value: 0,
-    })),
+    compare: [
+      ...[keys.vm(record.name), ...claims].map((key) => ({
+        key,
+        target: "createRevision" as const,
+        op: "=" as const,
+        value: 0,
+      })),
+      ...address.map((a) => a.compare),
+    ],
     success: [
       { type: "put", key: keys.vm(record.name), value: encodeVmRecord(record) },
       ...claims.map((key) => ({ type: "put" as const, key, value: record.name })),
+      ...address.map((a) => a.put),
       event,
     ],
   };
@@ -67,7 +82,7 @@ export function updateVmParts(
 }
 
 /**
- * Deleting a VM: its record, its status, its port claims, its placement and its assignment to `node`
+ * Deleting a VM: its record, its status, its port and address claims, its placement and its assignment to `node`
  * (the node it was placed on; "" for none) go, with the event that says why.
  */
 export function deleteVmOps(record: VmRecord, node: string, event: TxnOp): TxnOp[] {
@@ -75,6 +90,7 @@ export function deleteVmOps(record: VmRecord, node: string, event: TxnOp): TxnOp
     { type: "delete", key: keys.vm(record.name) },
     { type: "delete", key: keys.status(record.name) },
     ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),
+    ...(record.address === undefined ? [] : [releaseAddressOp(record.address)]),
     { type: "delete", key: keys.placement(record.name) },
     ...(node ? [{ type: "delete" as const, key: keys.assignment(node, record.name) }] : []),
     event,

@@ -1,8 +1,10 @@
 /**
  * Drives real blixard processes for e2e tests: a node daemon on a free loopback port with its own data
- * dir, and the CLI as a user runs it. Everything started is killed by pid, never by pattern.
+ * dir, and the CLI as a user runs it. A node can also run inside a network namespace (a test host of
+ * netns-hosts.ts): then the daemon, its CLI calls and the harness's own requests to it all run through
+ * `ip netns exec`. Everything started is killed by pid, never by pattern.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
@@ -15,6 +17,7 @@ import { freePort, freePortRun } from "../../src/store/etcd/free-ports.js";
 export { freePort };
 
 import { imageDir, REPO } from "./global-setup.js";
+import { inHostNetns } from "./netns-hosts.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
 
@@ -65,6 +68,7 @@ export async function getFrom(
   path: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
+  if (node.netns !== undefined) return getInNetns(node, node.netns, path, headers);
   if (!node.url.startsWith("https://")) {
     return new Promise((resolve, reject) => {
       httpGet(`${node.url}${path}`, { headers, agent: false, timeout: 5_000 }, (res) => {
@@ -86,10 +90,44 @@ export async function getFrom(
   return { status: reply.status, body: reply.body };
 }
 
+/**
+ * The same GET from inside the node's network namespace (its address is reachable only there): a
+ * short-lived node process in the namespace, with the request's values as argv, never in the script.
+ */
+const NETNS_GET = `
+const [url, caFile, headers, module] = process.argv.slice(1);
+const { readFileSync } = await import("node:fs");
+const reply = url.startsWith("https://")
+  ? await (await import(module)).httpsRequest(url, { caPem: readFileSync(caFile, "utf8") }, { headers: JSON.parse(headers) })
+  : await fetch(url, { headers: JSON.parse(headers), signal: AbortSignal.timeout(5000) }).then(async (r) => ({ status: r.status, body: await r.text() }));
+process.stdout.write(JSON.stringify({ status: reply.status, body: reply.body }));
+`;
+
+function getInNetns(
+  node: TestNode,
+  netns: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  const argv = [
+    ...["netns", "exec", netns, process.execPath, "--input-type=module", "-e", NETNS_GET],
+    ...[`${node.url}${path}`, join(node.dataDir, "pki", "ca.crt"), JSON.stringify(headers)],
+    join(REPO, "dist/pki/https-request.js"),
+  ];
+  return new Promise((resolve, reject) => {
+    execFile("ip", argv, { encoding: "utf8", timeout: 15_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`GET ${node.url}${path} in ${netns} failed: ${stderr || err.message}`));
+      else resolve(JSON.parse(stdout) as { status: number; body: string });
+    });
+  });
+}
+
 export class TestNode {
   readonly dataDir: string;
   readonly port: number;
   readonly host: string;
+  /** The network namespace the node runs in (a test host), or undefined for the host's own. */
+  readonly netns: string | undefined;
   private proc: ChildProcess | undefined;
   private readonly extraArgs: string[];
   private readonly env: Record<string, string>;
@@ -98,6 +136,7 @@ export class TestNode {
     this.dataDir = dataDir;
     this.port = port;
     this.host = options.host ?? "127.0.0.1";
+    this.netns = options.netns;
     this.extraArgs = extraArgs;
     this.env = options.env ?? {};
   }
@@ -181,8 +220,17 @@ export class TestNode {
     const wanted = [...this.extraArgs, ...flags];
     const bind = `${wanted.includes("--bind-all") ? "0.0.0.0" : this.host}:${this.port}`;
     const rest = wanted.filter((f) => f !== "--bind-all");
-    const args = [CLI, "node", "--data-dir", this.dataDir, "--bind", bind, ...rest];
-    this.proc = spawn(process.execPath, args, {
+    const [cmd, ...args] = this.wrap([
+      process.execPath,
+      CLI,
+      "node",
+      "--data-dir",
+      this.dataDir,
+      "--bind",
+      bind,
+      ...rest,
+    ]);
+    this.proc = spawn(cmd!, args, {
       stdio: ["ignore", log, log],
       env: { ...process.env, ...this.env },
     });
@@ -241,7 +289,8 @@ export class TestNode {
    */
   cliEnv(env: Record<string, string>, ...args: string[]): CliResult {
     const ca = join(this.dataDir, "pki", "ca.crt");
-    const res = spawnSync(process.execPath, [CLI, "--server", this.url, ...args], {
+    const [cmd, ...argv] = this.wrap([process.execPath, CLI, "--server", this.url, ...args]);
+    const res = spawnSync(cmd!, argv, {
       encoding: "utf8",
       env: {
         ...process.env,
@@ -262,6 +311,15 @@ export class TestNode {
         `blixard ${args.join(" ")} failed (${res.code}): ${res.stderr}\n--- node log ---\n${this.log().slice(-4000)}`,
       );
     return res.stdout;
+  }
+
+  /**
+   * argv as run in the node's namespace (netns-run.sh: `ip netns exec` that keeps the cgroup mounts
+   * for the jail), which execs in place, so the child's pid is the command's own (killing it by pid
+   * kills the node, not a wrapper).
+   */
+  private wrap(argv: string[]): string[] {
+    return this.netns === undefined ? argv : inHostNetns(this.netns, argv);
   }
 
   vm(name: string): VmJson {
@@ -346,6 +404,11 @@ export interface NodeOptions {
   port?: number;
   /** The loopback address to bind (any 127.x.y.z works on Linux); 127.0.0.1 by default. */
   host?: string;
+  /**
+   * Run in this network namespace (a test host, see netns-hosts.ts; give its address as `host`): the
+   * daemon, the CLI and the harness's requests all go through `ip netns exec`.
+   */
+  netns?: string;
   /** Extra environment for the node process. */
   env?: Record<string, string>;
 }
