@@ -8,7 +8,7 @@
  * calling the node API or etcd), nor get a lease across the VXLAN, while it still reaches another
  * guest. Each attack is first shown to work without the rules, so the test cannot pass vacuously.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,8 +105,8 @@ function ruleset(bridge: string) {
 }
 
 beforeAll(async () => {
+  // 0700, as a node's data dir: dnsmasq, once it dropped to nobody, cannot enter it.
   tmp = mkdtempSync(join(tmpdir(), "blixard-net-"));
-  chmodSync(tmp, 0o755);
   script = join(tmp, "udhcpc.sh");
   writeFileSync(
     script,
@@ -175,6 +175,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dnsmasq?.stop();
+  await dnsmasq?.removeFiles();
   await bed.cleanup();
   rmSync(tmp, { recursive: true, force: true });
 });
