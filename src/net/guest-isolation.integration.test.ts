@@ -17,6 +17,7 @@ import { silentLogger } from "../ports/logger.js";
 import { NetnsBed } from "../testing/netns-bed.js";
 import { ensureBridge } from "./bridge.js";
 import { DnsmasqProcess } from "./dnsmasq-process.js";
+import { enableIpv4Forwarding } from "./forwarding.js";
 import { HostTools } from "./host-tools.js";
 import { buildRuleset } from "./nft-ruleset.js";
 import { applyRuleset, removeTables } from "./nftables.js";
@@ -30,11 +31,14 @@ const G1 = { mac: "02:b1:0a:4d:00:0a", address: "10.77.0.10" };
 const G2 = { mac: "02:b1:0a:4d:00:0b", address: "10.77.0.11" };
 /** Plugged into B's bridge; A holds its lease, so only the overlay could carry its DHCP to A. */
 const GB = { mac: "02:b1:0a:4d:00:0c", address: "10.77.0.12" };
+/** A machine outside the cluster, on another link of A, with no route back to the VM subnet. */
+const OUTSIDE = { a: "172.31.252.1", c: "172.31.252.2" };
 const SERVICE_PORT = 7001;
 const GUEST_PORT = 7002;
 
 let nsA: string;
 let nsB: string;
+let nsC: string;
 const guests: Record<string, string> = {};
 let tmp: string;
 let script: string;
@@ -118,6 +122,10 @@ beforeAll(async () => {
   bed.veth(nsA, "eth0", nsB, "eth0");
   bed.run(nsA, ["ip", "addr", "add", `${A.underlay}/24`, "dev", "eth0"]);
   bed.run(nsB, ["ip", "addr", "add", `${B.underlay}/24`, "dev", "eth0"]);
+  nsC = bed.add("c");
+  bed.veth(nsA, "eth1", nsC, "eth0");
+  bed.run(nsA, ["ip", "addr", "add", `${OUTSIDE.a}/24`, "dev", "eth1"]);
+  bed.run(nsC, ["ip", "addr", "add", `${OUTSIDE.c}/24`, "dev", "eth0"]);
   toolsA = new HostTools(nsA);
   toolsB = new HostTools(nsB);
   for (const [tools, host, peer] of [
@@ -137,10 +145,11 @@ beforeAll(async () => {
   }
   // A routes for its guests (as a node does for masquerade), and would deliver 127/8 arriving from the
   // bridge (route_localnet, as some hosts set): the rules, not these settings, must stop the guests.
+  expect(await enableIpv4Forwarding(toolsA)).toBe(true);
+  expect(await enableIpv4Forwarding(toolsA)).toBe(false);
   bed.run(nsA, [
     "sysctl",
     "-qw",
-    "net.ipv4.ip_forward=1",
     "net.ipv4.conf.blxbr0.route_localnet=1",
     "net.ipv4.conf.all.route_localnet=1",
   ]);
@@ -150,6 +159,7 @@ beforeAll(async () => {
   guests["gb"] = plugGuest("gb", nsB, GB.mac);
   await bed.tcpServer(nsA, SERVICE_PORT);
   await bed.tcpServer(nsB, SERVICE_PORT);
+  await bed.tcpServer(nsC, SERVICE_PORT);
   dnsmasq = new DnsmasqProcess({
     settings: {
       dir: join(tmp, "dnsmasq"),
@@ -216,6 +226,8 @@ describe("guest network of a node", () => {
     expect(bed.tcpReaches(g1, "127.0.0.1", SERVICE_PORT)).toBe(true);
     expect(bed.tcpReaches(g1, B.underlay, SERVICE_PORT)).toBe(true);
     expect(dhcp(guests["gb"] as string)?.["ip"]).toBe(GB.address);
+    // Not masqueraded, a guest's packets reach the outside machine, whose replies have no way back.
+    expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(false);
   });
 
   it("with the rules, a guest reaches nothing on its host nor another node's underlay, but still another guest", async () => {
@@ -226,9 +238,12 @@ describe("guest network of a node", () => {
     expect(bed.tcpReaches(g1, A.underlay, SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, "127.0.0.1", SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, A.bridge, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, OUTSIDE.a, SERVICE_PORT)).toBe(false); // any other address of the host
     expect(bed.tcpReaches(g1, B.underlay, SERVICE_PORT)).toBe(false);
     await bed.tcpServer(guests["g2"] as string, GUEST_PORT);
     expect(bed.tcpReaches(g1, G2.address, GUEST_PORT)).toBe(true);
+    // Masqueraded behind A, the guest reaches a machine outside the cluster.
+    expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(true);
     // DHCP and DNS to the node's dnsmasq still work.
     expect(dhcp(g1)?.["ip"]).toBe(G1.address);
     expect(bed.run(g1, ["busybox", "nslookup", `renamed.vm.${DOMAIN}`, A.bridge])).toContain(G2.address);
