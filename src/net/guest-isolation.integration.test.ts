@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TAP_PREFIX, tapForAddress } from "../core/vm-network.js";
 import { systemClock } from "../platform/system-clock.js";
 import { silentLogger } from "../ports/logger.js";
 import { NetnsBed } from "../testing/netns-bed.js";
@@ -34,6 +35,8 @@ const GB = { mac: "02:b1:0a:4d:00:0c", address: "10.77.0.12" };
 /** A machine outside the cluster, on another link of A, with no route back to the VM subnet. */
 const OUTSIDE = { a: "172.31.252.1", c: "172.31.252.2" };
 const SERVICE_PORT = 7001;
+/** An address of the VM subnet that guest g2 takes without it being its own. */
+const SPOOFED = "10.77.0.50";
 const GUEST_PORT = 7002;
 
 let nsA: string;
@@ -80,13 +83,14 @@ function dhcp(ns: string): Record<string, string> | undefined {
   }
 }
 
-function plugGuest(role: string, hostNs: string, mac: string): string {
+/** Plugs a guest namespace into the host's bridge through a veth named like a VM's tap. */
+function plugGuest(role: string, hostNs: string, mac: string, port: string): string {
   // The guest's loopback stays down, without local routes for 127.0.0.0/8: so that it can route them
   // to its gateway (the attack below).
   const ns = bed.add(role, { loopback: false });
-  bed.veth(ns, "eth0", hostNs, `v${role}`);
+  bed.veth(ns, "eth0", hostNs, port);
   bed.run(ns, ["ip", "link", "set", "eth0", "address", mac]);
-  bed.run(hostNs, ["ip", "link", "set", `v${role}`, "master", "blxbr0"]);
+  bed.run(hostNs, ["ip", "link", "set", port, "master", "blxbr0"]);
   bed.run(ns, ["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.eth0.route_localnet=1"]);
   return ns;
 }
@@ -98,13 +102,15 @@ function configure(ns: string, lease: Record<string, string>): void {
   bed.run(ns, ["ip", "route", "add", "127.0.0.0/8", "via", lease["router"] ?? ""]);
 }
 
-function ruleset(bridge: string) {
+function ruleset(bridge: string, vms: { mac: string; address: string }[]) {
   return buildRuleset({
     bridge: "blxbr0",
     vxlan: "blxvx0",
     bridgeAddress: bridge,
     vmCidr: "10.77.0.0/16",
     nodeAddresses: [A.underlay, B.underlay],
+    tapPrefix: TAP_PREFIX,
+    guests: vms.map((vm) => ({ ...vm, tap: tapForAddress(vm.address) })),
   });
 }
 
@@ -153,10 +159,10 @@ beforeAll(async () => {
     "net.ipv4.conf.blxbr0.route_localnet=1",
     "net.ipv4.conf.all.route_localnet=1",
   ]);
-  guests["g1"] = plugGuest("g1", nsA, G1.mac);
-  guests["g2"] = plugGuest("g2", nsA, G2.mac);
-  guests["g3"] = plugGuest("g3", nsA, "02:b1:0a:4d:00:63");
-  guests["gb"] = plugGuest("gb", nsB, GB.mac);
+  guests["g1"] = plugGuest("g1", nsA, G1.mac, tapForAddress(G1.address));
+  guests["g2"] = plugGuest("g2", nsA, G2.mac, tapForAddress(G2.address));
+  guests["g3"] = plugGuest("g3", nsA, "02:b1:0a:4d:00:63", tapForAddress("10.77.0.99"));
+  guests["gb"] = plugGuest("gb", nsB, GB.mac, tapForAddress(GB.address));
   await bed.tcpServer(nsA, SERVICE_PORT);
   await bed.tcpServer(nsB, SERVICE_PORT);
   await bed.tcpServer(nsC, SERVICE_PORT);
@@ -228,20 +234,32 @@ describe("guest network of a node", () => {
     expect(dhcp(guests["gb"] as string)?.["ip"]).toBe(GB.address);
     // Not masqueraded, a guest's packets reach the outside machine, whose replies have no way back.
     expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, B.bridge, SERVICE_PORT)).toBe(true);
+  });
+
+  it("without the rules, a guest can send from an address that is not its own", async () => {
+    const g2 = guests["g2"] as string;
+    await bed.tcpServer(guests["g1"] as string, GUEST_PORT);
+    bed.run(g2, ["ip", "addr", "add", `${SPOOFED}/16`, "dev", "eth0"]);
+    expect(bed.tcpReaches(g2, G1.address, GUEST_PORT, SPOOFED)).toBe(true);
   });
 
   it("with the rules, a guest reaches nothing on its host nor another node's underlay, but still another guest", async () => {
-    await applyRuleset(toolsA, ruleset(A.bridge));
-    await applyRuleset(toolsB, ruleset(B.bridge));
-    await applyRuleset(toolsA, ruleset(A.bridge)); // applying again converges to the same tables
+    await applyRuleset(toolsA, ruleset(A.bridge, [G1, G2]));
+    await applyRuleset(toolsB, ruleset(B.bridge, [GB]));
+    await applyRuleset(toolsA, ruleset(A.bridge, [G1, G2])); // applying again converges to the same tables
     const g1 = guests["g1"] as string;
     expect(bed.tcpReaches(g1, A.underlay, SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, "127.0.0.1", SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, A.bridge, SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, OUTSIDE.a, SERVICE_PORT)).toBe(false); // any other address of the host
     expect(bed.tcpReaches(g1, B.underlay, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, B.bridge, SERVICE_PORT)).toBe(false); // another node's host, over the overlay
     await bed.tcpServer(guests["g2"] as string, GUEST_PORT);
     expect(bed.tcpReaches(g1, G2.address, GUEST_PORT)).toBe(true);
+    // The attack: a guest sending from an address (or MAC) that is not its own. Dropped at its tap.
+    expect(bed.tcpReaches(guests["g2"] as string, G1.address, GUEST_PORT, SPOOFED)).toBe(false);
+    expect(bed.tcpReaches(guests["g2"] as string, G1.address, GUEST_PORT)).toBe(true);
     // Masqueraded behind A, the guest reaches a machine outside the cluster.
     expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(true);
     // DHCP and DNS to the node's dnsmasq still work.

@@ -4,7 +4,7 @@
  * the HostNetwork port that the agent's NodeNetwork drives from the store.
  */
 
-import { BRIDGE_DEVICE, OVERLAY_MTU, TAP_PREFIX, VXLAN_DEVICE } from "../core/vm-network.js";
+import { BRIDGE_DEVICE, OVERLAY_MTU, TAP_PREFIX, tapForAddress, VXLAN_DEVICE } from "../core/vm-network.js";
 import type { Clock } from "../ports/clock.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import type { Logger } from "../ports/logger.js";
@@ -85,6 +85,8 @@ export class LinuxHostNetwork implements HostNetwork {
 
   async setLeases(leases: readonly DhcpLease[]): Promise<void> {
     this.leases = leases;
+    // Each VM's tap may send only from its MAC and address: the leases say which those are.
+    await this.applyRules();
     await this.writeHosts();
   }
 
@@ -115,6 +117,8 @@ export class LinuxHostNetwork implements HostNetwork {
         bridgeAddress: config.bridgeAddress,
         vmCidr: config.vmCidr,
         nodeAddresses: [...new Set([config.vtep, ...this.peers])],
+        tapPrefix: TAP_PREFIX,
+        guests: this.leases.map((l) => ({ tap: tapForAddress(l.address), mac: l.mac, address: l.address })),
       }),
     );
   }
