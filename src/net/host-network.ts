@@ -96,9 +96,11 @@ export class LinuxHostNetwork implements HostNetwork {
   }
 
   async down(options: { removeDevices: boolean }): Promise<void> {
-    await this.dnsmasq?.stop();
+    const dnsmasq = this.dnsmasq;
+    await dnsmasq?.stop();
     this.dnsmasq = undefined;
     if (!options.removeDevices) return;
+    await dnsmasq?.removeFiles();
     const { tools } = this;
     await removeTables(tools);
     for (const tap of await listTaps(tools, TAP_PREFIX)) await removeTap(tools, tap);
