@@ -14,6 +14,7 @@ import { systemClock } from "../platform/system-clock.js";
 import type { OverlayConfig } from "../ports/host-network.js";
 import { silentLogger } from "../ports/logger.js";
 import { NetnsBed } from "../testing/netns-bed.js";
+import { ipv4Forwarding } from "./forwarding.js";
 import { LinuxHostNetwork } from "./host-network.js";
 import { HostTools } from "./host-tools.js";
 import { showLink } from "./links.js";
@@ -93,6 +94,7 @@ describe("LinuxHostNetwork", () => {
     await a.net.setPeers([b.config.vtep]);
     await b.net.setPeers([a.config.vtep]);
     expect(await vxlanPeers(a.tools, "blxvx0")).toEqual([b.config.vtep]);
+    expect(await ipv4Forwarding(a.tools)).toBe(true);
 
     guest = bed.add("g", { loopback: false });
     bed.veth(guest, "eth0", a.ns, tapForAddress(VM.address));

@@ -11,6 +11,7 @@ import type { Logger } from "../ports/logger.js";
 import { ensureBridge, removeBridge } from "./bridge.js";
 import type { HostName as DnsmasqName } from "./dnsmasq-config.js";
 import { DnsmasqProcess } from "./dnsmasq-process.js";
+import { enableIpv4Forwarding } from "./forwarding.js";
 import { HostTools } from "./host-tools.js";
 import { buildRuleset } from "./nft-ruleset.js";
 import { applyRuleset, removeTables } from "./nftables.js";
@@ -59,6 +60,9 @@ export class LinuxHostNetwork implements HostNetwork {
       mtu: OVERLAY_MTU,
     });
     await this.applyRules();
+    // Guests reach beyond the overlay routed and masqueraded through the node.
+    if (await enableIpv4Forwarding(tools))
+      this.opts.logger.info({}, "turned on IPv4 forwarding for bridge-mode VMs");
     this.dnsmasq = new DnsmasqProcess({
       settings: {
         dir: this.opts.dir,
