@@ -5,6 +5,7 @@
 import { BlixardError, type FieldViolation, isBlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey } from "../core/keys.js";
+import { portClaimHolder } from "../core/service-record.js";
 import { placementCodec, vmStatusCodec } from "../core/store-codecs.js";
 import {
   initialStatus,
@@ -201,7 +202,7 @@ export class VmRepository {
       if (owner) {
         violations.push({
           field: `spec.forwards.${i}.host`,
-          message: `host port ${f.host}/${f.protocol} is already forwarded by VM "${owner.value}"; pick another port`,
+          message: `host port ${f.host}/${f.protocol} is already ${portClaimHolder(owner.value)}; pick another port`,
         });
       }
     }

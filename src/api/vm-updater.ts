@@ -10,6 +10,7 @@ import { keys } from "../core/keys.js";
 import { DEFAULT_ALLOWANCE } from "../core/node-record.js";
 import { allocatable } from "../core/placement.js";
 import type { Resources } from "../core/placement-types.js";
+import { portClaimHolder } from "../core/service-record.js";
 import { growthProblem, planSpecUpdate, type SpecUpdatePlan, specChanges } from "../core/spec-update.js";
 import { nodeRecordCodec, placementCodec } from "../core/store-codecs.js";
 import type { VmRecord } from "../core/vm-record.js";
@@ -166,7 +167,7 @@ export class VmUpdater {
       if (owner && owner.value !== record.name) {
         violations.push({
           field: `spec.forwards.${i}.host`,
-          message: `host port ${f.host}/${f.protocol} is already forwarded by VM "${owner.value}"; pick another port`,
+          message: `host port ${f.host}/${f.protocol} is already ${portClaimHolder(owner.value)}; pick another port`,
         });
       }
     }

@@ -10,7 +10,7 @@ export function registerApplyCommand(program: Command, globals: () => GlobalOpti
   program
     .command("apply")
     .description(
-      "create the VMs of a spec file that do not exist and update those that do (YAML documents separated by ---, TOML [[vm]] tables, or a JSON array)",
+      "create the VMs and services of a spec file that do not exist and update the VMs that do (documents with kind: Service are services; YAML documents separated by ---, TOML [[vm]] tables, or a JSON array)",
     )
     .requiredOption("-f, --file <path>", "spec file (.toml, .yaml, .yml or .json)")
     .option("--dry-run", "show what would be created or changed, change nothing")

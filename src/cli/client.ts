@@ -8,6 +8,7 @@ import { type Client, createClient, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
+import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
@@ -30,6 +31,10 @@ export function clusterClient(options: GlobalOptions): Client<typeof ClusterServ
 
 export function tokenClient(options: GlobalOptions): Client<typeof TokenService> {
   return createClient(TokenService, transport(options));
+}
+
+export function serviceClient(options: GlobalOptions): Client<typeof ServiceService> {
+  return createClient(ServiceService, transport(options));
 }
 
 function transport(options: GlobalOptions) {

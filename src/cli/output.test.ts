@@ -49,6 +49,7 @@ describe("output", () => {
     expect(vmTable([bridged]).split("\n")[1]).toMatch(/^db\s+Running\s.*\s10\.88\.4\.2\s+-\s+node-b\s/);
     expect(vmDetail(bridged)).toMatch(/^Address:\s+10\.88\.4\.2$/m);
     expect(vmDetail(bridged)).toMatch(/^Network:\s+bridge$/m);
+    expect(vmJson(bridged)).toMatchObject({ status: { address: "10.88.4.2" } });
   });
 
   it("shows a microvm-nix VM's runner source instead of a kernel", () => {

@@ -26,6 +26,7 @@ export function vmJson(vm: Vm): Record<string, unknown> {
     status: {
       phase: status?.phase ?? "Pending",
       node: status?.node ?? "",
+      address: status?.address || null,
       pid: status?.pid ?? null,
       restarts: status?.restarts ?? 0,
       health: status?.health ?? "none",

@@ -11,6 +11,7 @@ import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
 import { DEFAULT_SERVER, type GlobalOptions } from "./globals.js";
 import { registerNodeCommand } from "./node-command.js";
+import { registerServiceCommands } from "./service-commands.js";
 import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
 
@@ -47,6 +48,7 @@ registerApplyCommand(program, globals);
 registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
 registerTokenCommands(program, globals);
+registerServiceCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

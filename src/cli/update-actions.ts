@@ -9,6 +9,7 @@ import { type UpdateVmResponse, type VmSpec, VmSpecSchema } from "../gen/blixard
 import { type VmClient, vmClient } from "./client.js";
 import type { GlobalOptions } from "./globals.js";
 import { outputFormat, printData, renderTable } from "./output.js";
+import { applyServices, describeServiceResult, splitDocuments } from "./service-apply.js";
 import { type CreateFlags, readSpecDocuments, withFlags } from "./spec-input.js";
 import { UsageError } from "./usage-error.js";
 import type { WaitFlags } from "./vm-lifecycle.js";
@@ -60,7 +61,8 @@ export async function updateVm(options: GlobalOptions, name: string, flags: Upda
 export async function applyFile(options: GlobalOptions, flags: ApplyFlags): Promise<void> {
   const format = outputFormat(flags.output);
   // Every document is read and converted before anything is sent: a malformed file changes nothing.
-  const specs = readSpecDocuments(flags.file).map((doc, i) => {
+  const documents = splitDocuments(readSpecDocuments(flags.file), flags.file);
+  const specs = documents.vms.map((doc, i) => {
     if (typeof doc["name"] !== "string" || doc["name"] === "") {
       throw new UsageError(`document ${i + 1} of ${flags.file} has no name; every spec needs one`);
     }
@@ -85,9 +87,12 @@ export async function applyFile(options: GlobalOptions, flags: ApplyFlags): Prom
     results.push(result);
     if (format === "table") process.stdout.write(describe(result));
   }
-  if (format !== "table") await printData(format, results, () => "");
-  const failed = results.filter((r) => r.action === "failed").length;
-  if (failed > 0) throw new Error(`${failed} of ${results.length} VMs in ${flags.file} were not applied`);
+  const services = await applyServices(options, documents.services, flags.dryRun ?? false);
+  if (format === "table") for (const r of services) process.stdout.write(describeServiceResult(r));
+  const all = [...results, ...services];
+  if (format !== "table") await printData(format, all, () => "");
+  const failed = all.filter((r) => r.action === "failed").length;
+  if (failed > 0) throw new Error(`${failed} of ${all.length} documents in ${flags.file} were not applied`);
 }
 
 async function applyOne(client: VmClient, spec: VmSpec, flags: ApplyFlags): Promise<ApplyResult> {

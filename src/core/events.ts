@@ -26,6 +26,9 @@ export const EVENT_TYPES = [
   "requested",
   /** A user changed the VM's spec (`vm update`, `apply`); the reason lists the changed fields. */
   "updated",
+  /** A load-balanced service was created or deleted; its `vm` field holds the service's name. */
+  "service-created",
+  "service-deleted",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

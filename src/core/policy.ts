@@ -16,6 +16,7 @@ const VM = "blixard.v1.VmService";
 const NODE = "blixard.v1.NodeService";
 const CLUSTER = "blixard.v1.ClusterService";
 const TOKEN = "blixard.v1.TokenService";
+const SERVICE = "blixard.v1.ServiceService";
 
 export const POLICY: Readonly<Record<string, Access>> = {
   "/healthz": "public",
@@ -39,6 +40,12 @@ export const POLICY: Readonly<Record<string, Access>> = {
   [`/${VM}/RestartVm`]: "operator",
   [`/${VM}/DeleteVm`]: "operator",
   [`/${VM}/ScaleVmGroup`]: "operator",
+
+  // Services take the roles of the same verbs on VMs.
+  [`/${SERVICE}/GetService`]: "viewer",
+  [`/${SERVICE}/ListServices`]: "viewer",
+  [`/${SERVICE}/CreateService`]: "operator",
+  [`/${SERVICE}/DeleteService`]: "operator",
 
   [`/${NODE}/ListNodes`]: "viewer",
   [`/${NODE}/GetNode`]: "viewer",

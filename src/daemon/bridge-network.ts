@@ -5,7 +5,7 @@
  * unprivileged user, who must not enter the data dir (0700, or 0710 for the VMs' group).
  */
 import { createHash } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type ClusterNetwork, cidrOf } from "../core/cluster-network.js";
 import { keys } from "../core/keys.js";
@@ -26,9 +26,13 @@ export interface BridgeNetworkSetup {
   overlay: NodeOverlay;
 }
 
-/** Where a node's dnsmasq keeps its files: one directory per data dir. */
+/**
+ * Where a node's dnsmasq keeps its files: one directory per data dir, under a parent that anyone may
+ * pass through (/run/blixard is the jail's, closed to others).
+ */
+const DNSMASQ_PARENT = "/run/blixard-net";
 export function dnsmasqDir(dataDir: string): string {
-  return join("/run/blixard", `net-${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`);
+  return join(DNSMASQ_PARENT, createHash("sha256").update(dataDir).digest("hex").slice(0, 12));
 }
 
 export async function prepareBridgeNetwork(args: {
@@ -47,6 +51,7 @@ export async function prepareBridgeNetwork(args: {
   const bridgeAddress = await claimBridgeAddress(args.store, args.pool, args.nodeId, previous);
   const dir = dnsmasqDir(args.dataDir);
   await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const d of [DNSMASQ_PARENT, dir]) await chmod(d, 0o755);
   const config: OverlayConfig = {
     bridgeAddress,
     prefixLength: cidrOf(args.network.vmCidr).prefix,

@@ -14,6 +14,8 @@ import { EventLog } from "../api/event-log.js";
 import { JoinTokens } from "../api/join-tokens.js";
 import { listNodes, nodeServiceImpl } from "../api/node-service.js";
 import { authorize, principalValues } from "../api/principal-context.js";
+import { serviceHandlers } from "../api/service-handlers.js";
+import { ServiceRepository } from "../api/service-repository.js";
 import { TokenRepository } from "../api/token-repository.js";
 import { tokenServiceImpl } from "../api/token-service.js";
 import { rejectUnknownFields } from "../api/unknown-fields.js";
@@ -29,6 +31,7 @@ import { QemuDriver } from "../drivers/qemu/qemu-driver.js";
 import { quarantineDirFor } from "../drivers/shared/quarantine.js";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
+import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
 import { NodeServices } from "../node/node-services.js";
@@ -183,7 +186,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
     // The node's own ports are never forwarded to a VM (the API port is known once it listens).
     let apiPort = options.bind.port;
-    const checkForwards = forwardAdmission(() => [
+    const ownPorts = () => [
       { port: apiPort, what: "API port" },
       ...(managed
         ? [
@@ -191,7 +194,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
             { port: managed.file.peerPort, what: "etcd peer port" },
           ]
         : []),
-    ]);
+    ];
+    const checkForwards = forwardAdmission(ownPorts);
     const service = vmServiceImpl({
       repo,
       clock: systemClock,
@@ -271,6 +275,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         router.service(NodeService, withErrorMapping(nodes));
         router.service(ClusterService, withErrorMapping(cluster));
         router.service(TokenService, withErrorMapping(tokenServiceImpl(tokens)));
+        const services = new ServiceRepository(store, systemClock, cryptoRandom, nodeId);
+        const reservedPorts = () => ownPorts().map((p) => ({ ...p, what: `this node's ${p.what}` }));
+        router.service(
+          ServiceService,
+          withErrorMapping(serviceHandlers({ repo: services, store, reservedPorts })),
+        );
       },
     });
     const handler = createRequestHandler({

@@ -4,6 +4,7 @@
  * the HostNetwork port that the agent's NodeNetwork drives from the store.
  */
 
+import { rm } from "node:fs/promises";
 import { BRIDGE_DEVICE, OVERLAY_MTU, TAP_PREFIX, tapForAddress, VXLAN_DEVICE } from "../core/vm-network.js";
 import type { Clock } from "../ports/clock.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
@@ -110,6 +111,7 @@ export class LinuxHostNetwork implements HostNetwork {
     for (const tap of await listTaps(tools, TAP_PREFIX)) await removeTap(tools, tap);
     await removeVxlan(tools, VXLAN_DEVICE);
     await removeBridge(tools, BRIDGE_DEVICE);
+    await rm(this.opts.dir, { recursive: true, force: true });
   }
 
   private async applyRules(): Promise<void> {

@@ -9,10 +9,12 @@ import { Agent } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { NodeNetwork } from "../agent/node-network.js";
 import { NodeRegistration } from "../agent/node-registration.js";
+import { ServiceProxy } from "../agent/services/service-proxy.js";
 import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
 import type { NodeRecord } from "../core/node-record.js";
 import type { SchedulerConfig } from "../core/scheduling.js";
+import type { ApplyNft } from "../ports/apply-nft.js";
 import type { Clock } from "../ports/clock.js";
 import type { HealthProber } from "../ports/health-prober.js";
 import type { HostNetwork, OverlayConfig } from "../ports/host-network.js";
@@ -44,6 +46,12 @@ export interface NodeServicesOptions {
   fencing?: { lastRenewedAt?: number; onRenewed?: () => void };
   /** Bridge networking (`--bridge-network on`): the host's overlay and how it is set up. */
   network?: { host: HostNetwork; config: OverlayConfig };
+  /**
+   * Load-balanced services (agent/services/): when given, the node keeps its `ip blixard-svc` nftables
+   * table current (applied through `apply`, host ports on `hostAddresses`) and removes it on stop.
+   * Off by default: the simulator and single nodes without bridge networking have no use for it.
+   */
+  serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[]; reservedPorts?: readonly number[] };
 }
 
 export class NodeServices {
@@ -52,6 +60,7 @@ export class NodeServices {
   readonly network: NodeNetwork | undefined;
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
+  proxy: ServiceProxy | undefined;
   private abandoned = false;
 
   constructor(private readonly opts: NodeServicesOptions) {
@@ -101,6 +110,10 @@ export class NodeServices {
     // The process died while it started: nothing more of it runs.
     if (this.abandoned) return;
     const { store, clock, logger } = this.opts;
+    if (this.opts.serviceProxy) {
+      this.proxy = new ServiceProxy({ store, clock, logger, ...this.opts.serviceProxy });
+      await this.proxy.start();
+    }
     const election = new LeaderElection({
       store,
       clock,
@@ -134,6 +147,7 @@ export class NodeServices {
   async stop(options: { stopVms: boolean; keepLease: boolean }): Promise<void> {
     this.scheduler?.stop();
     await this.election?.resign();
+    await this.proxy?.stop();
     await this.agent.shutdown({ stopVms: options.stopVms });
     // dnsmasq stops; the devices stay while VMs run on (their taps are plugged into the bridge).
     await this.network?.stop({ removeDevices: options.stopVms });

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dnsmasqDir } from "../../src/daemon/bridge-network.js";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { removeJailLeftovers } from "../../src/drivers/jail/leftovers.js";
 import { httpsRequest } from "../../src/pki/https-request.js";
@@ -303,6 +304,28 @@ export class TestNode {
     return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
   }
 
+  /** The CLI as cli() runs it, without blocking: for many requests at once. */
+  cliAsync(...args: string[]): Promise<CliResult> {
+    const ca = join(this.dataDir, "pki", "ca.crt");
+    const [cmd, ...argv] = this.wrap([process.execPath, CLI, "--server", this.url, ...args]);
+    const env = {
+      ...process.env,
+      BLIXARD_DATA_DIR: this.dataDir,
+      ...(existsSync(ca) ? { BLIXARD_CA_FILE: ca } : {}),
+    };
+    return new Promise((resolve) => {
+      execFile(cmd!, argv, { encoding: "utf8", env, timeout: 300_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  /** Whether the daemon process is running. */
+  get alive(): boolean {
+    const proc = this.proc;
+    return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+  }
+
   /** Runs the CLI and fails the test with its stderr unless it succeeds. */
   ok(...args: string[]): string {
     const res = this.cli(...args);
@@ -368,6 +391,7 @@ export class TestNode {
     const watchdog = this.watchdogPid();
     if (watchdog !== undefined) process.kill(watchdog, "SIGKILL");
     await removeJailLeftovers(join(this.dataDir, "vms"));
+    rmSync(dnsmasqDir(this.dataDir), { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
