@@ -23,6 +23,7 @@ import {
   type HostName,
   hostsFile,
 } from "./dnsmasq-config.js";
+import { OWNER_FILE, sweepHostsDirs } from "./dnsmasq-leftovers.js";
 import { HostTools } from "./host-tools.js";
 
 export interface DnsmasqProcessOptions {
@@ -112,6 +113,8 @@ export class DnsmasqProcess {
     this.stopping = false;
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeAtomically(join(this.dir, CONFIG_FILE), dnsmasqConfig(this.settings));
+    const swept = await sweepHostsDirs(HOSTS_ROOT);
+    if (swept.length > 0) this.log.info({ swept }, "removed dnsmasq files of nodes whose data dir is gone");
     await this.prepareHostsDir();
     for (const file of [DHCP_HOSTS_FILE, HOSTS_FILE]) {
       await readFile(join(this.hostsDir, file)).catch(() =>
@@ -169,6 +172,7 @@ export class DnsmasqProcess {
     await mkdir(this.hostsDir, { recursive: true, mode: 0o750 });
     if (this.gid !== undefined) await chown(this.hostsDir, 0, this.gid);
     await chmod(this.hostsDir, this.gid !== undefined ? 0o750 : 0o755);
+    await writeAtomically(join(this.hostsDir, OWNER_FILE), `${this.dir}\n`, this.gid);
   }
 
   private async spawnOnce(): Promise<void> {

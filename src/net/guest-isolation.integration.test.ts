@@ -8,7 +8,7 @@
  * calling the node API or etcd), nor get a lease across the VXLAN, while it still reaches another
  * guest. Each attack is first shown to work without the rules, so the test cannot pass vacuously.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +17,7 @@ import { systemClock } from "../platform/system-clock.js";
 import { silentLogger } from "../ports/logger.js";
 import { NetnsBed } from "../testing/netns-bed.js";
 import { ensureBridge } from "./bridge.js";
-import { DnsmasqProcess } from "./dnsmasq-process.js";
+import { DnsmasqProcess, HOSTS_ROOT } from "./dnsmasq-process.js";
 import { enableIpv4Forwarding } from "./forwarding.js";
 import { HostTools } from "./host-tools.js";
 import { buildRuleset } from "./nft-ruleset.js";
@@ -35,6 +35,9 @@ const GB = { mac: "02:b1:0a:4d:00:0c", address: "10.77.0.12" };
 /** A machine outside the cluster, on another link of A, with no route back to the VM subnet. */
 const OUTSIDE = { a: "172.31.252.1", c: "172.31.252.2" };
 const SERVICE_PORT = 7001;
+/** Data-file directories of two earlier, made-up nodes (ids unique to this run). */
+const GONE_ID = `${process.pid.toString(16).padStart(8, "0")}00000001`;
+const KEPT_ID = `${process.pid.toString(16).padStart(8, "0")}00000002`;
 /** An address of the VM subnet that guest g2 takes without it being its own. */
 const SPOOFED = "10.77.0.50";
 const GUEST_PORT = 7002;
@@ -179,6 +182,11 @@ beforeAll(async () => {
     logger: silentLogger,
     tools: toolsA,
   });
+  // Leftovers of two earlier nodes: one whose data dir is gone, one whose data dir still exists.
+  mkdirSync(join(HOSTS_ROOT, GONE_ID), { recursive: true });
+  writeFileSync(join(HOSTS_ROOT, GONE_ID, "owner"), join(tmp, "deleted-data-dir", "dnsmasq"));
+  mkdirSync(join(HOSTS_ROOT, KEPT_ID), { recursive: true });
+  writeFileSync(join(HOSTS_ROOT, KEPT_ID, "owner"), tmp);
   await dnsmasq.start();
   await dnsmasq.writeHosts(
     [G1, G2, GB],
@@ -192,6 +200,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dnsmasq?.stop();
   await dnsmasq?.removeFiles();
+  for (const id of [GONE_ID, KEPT_ID]) rmSync(join(HOSTS_ROOT, id), { recursive: true, force: true });
   await bed.cleanup();
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -210,6 +219,12 @@ describe("guest network of a node", () => {
     const lease2 = dhcp(guests["g2"] as string);
     expect(lease2?.["ip"]).toBe(G2.address);
     configure(guests["g2"] as string, lease2 as Record<string, string>);
+  });
+
+  it("removes the data files of a node whose data dir is gone, and keeps those of one whose dir exists", () => {
+    expect(existsSync(join(HOSTS_ROOT, GONE_ID))).toBe(false);
+    expect(existsSync(join(HOSTS_ROOT, KEPT_ID))).toBe(true);
+    expect(readFileSync(join(dnsmasq.hostsDir, "owner"), "utf8")).toBe(`${join(tmp, "dnsmasq")}\n`);
   });
 
   it("answers no unknown MAC", () => {
