@@ -76,6 +76,8 @@ export class DnsmasqProcess {
   private backoffMs = BACKOFF_FIRST_MS;
   private restarts = 0;
   private restartTimer: { cancel(): void } | undefined;
+  /** dnsmasq's group, which reads the data files. */
+  private gid: number | undefined;
 
   private readonly settings: DnsmasqSettings & { hostsDir: string };
 
@@ -101,7 +103,8 @@ export class DnsmasqProcess {
 
   /** The running dnsmasq's pid, if any. */
   get pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
   }
 
   /** How many times it was restarted after exiting on its own. */
@@ -156,8 +159,6 @@ export class DnsmasqProcess {
   async removeFiles(): Promise<void> {
     await rm(this.hostsDir, { recursive: true, force: true });
   }
-
-  private gid: number | undefined;
 
   /**
    * The data files' directory: root's, open to dnsmasq's group only (0750), under a root that only
