@@ -13,6 +13,7 @@ import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
 import { type HollowFigures, measureHollowNodes } from "./hollow-nodes.js";
 import { measureJailSetup } from "./jail-setup.js";
+import { measureOverlay } from "./overlay.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureRecordCodec } from "./record-codec.js";
 import { measureStartOverhead } from "./start-overhead.js";
@@ -46,6 +47,21 @@ const measureUpdates = async () => [
   await measureUpdateCost(10_000, 100, 30),
   await measureUpdateCost(10_000, 10_000, 30),
 ];
+if (process.env["BLIXARD_BENCH_ONLY"] === "net") {
+  console.error("benchmarks: bridge-mode host network (needs root)");
+  const o = await measureOverlay(10);
+  const base = median(o.rulesMs.get(0) ?? []);
+  console.log(`| bridge + VXLAN device made, median of 10 (ms) | ${fmt(median(o.firstUpMs), 1)} | converged again: ${fmt(median(o.convergeMs), 1)} | ${fmt(median(o.firstUpMs) / median(o.convergeMs), 2)} |
+| 50 VXLAN peers set, median of 10 (ms) | ${fmt(median(o.peersMs), 1)} | unchanged: ${fmt(median(o.peersUnchangedMs), 1)} | ${fmt(median(o.peersMs) / median(o.peersUnchangedMs), 2)} |
+${[...o.rulesMs]
+  .filter(([vms]) => vms > 0)
+  .map(
+    ([vms, ms]) =>
+      `| nftables tables applied with ${vms} VMs' anti-spoofing rules, median of 10 (ms) | ${fmt(median(ms), 1)} | no VMs: ${fmt(base, 1)} | ${fmt(median(ms) / base, 2)} |`,
+  )
+  .join("\n")}`);
+  process.exit(0);
+}
 if (process.env["BLIXARD_BENCH_ONLY"] === "update") {
   console.error("benchmarks: spec updates");
   console.log(updateRows(await measureUpdates()));

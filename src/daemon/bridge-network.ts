@@ -1,11 +1,9 @@
 /**
  * Sets up what `--bridge-network on` needs before the node's loops start: the preconditions, the
  * node's bridge address (claimed once, kept across restarts), the overlay settings and the host
- * network adapter. dnsmasq's files live under /run, not in the data dir: dnsmasq re-reads them as an
- * unprivileged user, who must not enter the data dir (0700, or 0710 for the VMs' group).
+ * network adapter.
  */
-import { createHash } from "node:crypto";
-import { chmod, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type ClusterNetwork, cidrOf } from "../core/cluster-network.js";
 import { keys } from "../core/keys.js";
@@ -27,12 +25,11 @@ export interface BridgeNetworkSetup {
 }
 
 /**
- * Where a node's dnsmasq keeps its files: one directory per data dir, under a parent that anyone may
- * pass through (/run/blixard is the jail's, closed to others).
+ * Where a node's dnsmasq keeps its config and lease file: in the data dir. The files it re-reads as
+ * its unprivileged user (hosts, DHCP hosts) it keeps under /run itself (net/dnsmasq-process.ts).
  */
-const DNSMASQ_PARENT = "/run/blixard-net";
 export function dnsmasqDir(dataDir: string): string {
-  return join(DNSMASQ_PARENT, createHash("sha256").update(dataDir).digest("hex").slice(0, 12));
+  return join(dataDir, "net");
 }
 
 export async function prepareBridgeNetwork(args: {
@@ -50,8 +47,7 @@ export async function prepareBridgeNetwork(args: {
   const previous = decoded?.ok ? decoded.value.overlay?.bridgeAddress : undefined;
   const bridgeAddress = await claimBridgeAddress(args.store, args.pool, args.nodeId, previous);
   const dir = dnsmasqDir(args.dataDir);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  for (const d of [DNSMASQ_PARENT, dir]) await chmod(d, 0o755);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const config: OverlayConfig = {
     bridgeAddress,
     prefixLength: cidrOf(args.network.vmCidr).prefix,

@@ -49,6 +49,14 @@ describe("dnsmasqConfig", () => {
     ]);
   });
 
+  it("reads the data files from their own directory when given one", () => {
+    const lines = dnsmasqConfig({ ...base, hostsDir: "/run/blixard-dnsmasq/0123" }).split("\n");
+    expect(lines).toContain("dhcp-hostsfile=/run/blixard-dnsmasq/0123/dhcp-hosts");
+    expect(lines).toContain("addn-hosts=/run/blixard-dnsmasq/0123/hosts");
+    expect(lines).toContain("pid-file=/var/lib/blixard/net/dnsmasq/dnsmasq.pid");
+    expect(refused(() => dnsmasqConfig({ ...base, hostsDir: "/run/x\naddn-hosts=/etc/shadow" }))).toBe(true);
+  });
+
   it("refuses values that would add a config line (for example a second interface or a script)", () => {
     expect(refused(() => dnsmasqConfig({ ...base, bridge: "blxbr0\ninterface=eth0" }))).toBe(true);
     expect(refused(() => dnsmasqConfig({ ...base, domain: "x.internal/\ndhcp-script=/tmp/evil" }))).toBe(

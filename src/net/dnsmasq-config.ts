@@ -13,8 +13,13 @@ import { BlixardError } from "../core/errors.js";
 import { checkDeviceName, checkDnsName, checkIpv4, checkMac, cidrContains, parseCidr } from "./net-names.js";
 
 export interface DnsmasqSettings {
-  /** The directory holding the config, the data files, the lease file and the log. */
+  /** The directory holding the config, the lease file, the pid file and the log. */
   dir: string;
+  /**
+   * The directory of the two data files dnsmasq re-reads on SIGHUP, after it dropped to `user`, so
+   * every directory above them must be open to that user (the node's data dir is not); `dir` when unset.
+   */
+  hostsDir?: string;
   bridge: string;
   bridgeAddress: string;
   vmCidr: string;
@@ -66,6 +71,7 @@ function checkUser(name: string, what: string): string {
 
 export function dnsmasqConfig(s: DnsmasqSettings): string {
   const dir = checkPath(s.dir);
+  const hostsDir = checkPath(s.hostsDir ?? s.dir);
   const bridge = checkDeviceName(s.bridge, "bridge name");
   const gateway = checkIpv4(s.bridgeAddress, "bridge address");
   const cidr = parseCidr(s.vmCidr, "VM subnet");
@@ -91,7 +97,7 @@ export function dnsmasqConfig(s: DnsmasqSettings): string {
     `user=${checkUser(s.user ?? "nobody", "user")}`,
     `group=${checkUser(s.group ?? "nogroup", "group")}`,
     `dhcp-range=${cidr.network},static,${cidr.netmask},12h`,
-    `dhcp-hostsfile=${dir}/${DHCP_HOSTS_FILE}`,
+    `dhcp-hostsfile=${hostsDir}/${DHCP_HOSTS_FILE}`,
     "dhcp-ignore=tag:!known",
     "dhcp-authoritative",
     `dhcp-leasefile=${dir}/leases`,
@@ -100,7 +106,7 @@ export function dnsmasqConfig(s: DnsmasqSettings): string {
     `dhcp-option=26,${s.mtu}`,
     `domain=${domain}`,
     `local=/${domain}/`,
-    `addn-hosts=${dir}/${HOSTS_FILE}`,
+    `addn-hosts=${hostsDir}/${HOSTS_FILE}`,
     "no-resolv",
     "no-hosts",
     `pid-file=${dir}/dnsmasq.pid`,

@@ -6,7 +6,8 @@
  * pid file, and only when that pid is still a dnsmasq.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlixardError } from "../core/errors.js";
 import type { Clock } from "../ports/clock.js";
@@ -22,6 +23,7 @@ import {
   type HostName,
   hostsFile,
 } from "./dnsmasq-config.js";
+import { OWNER_FILE, sweepHostsDirs } from "./dnsmasq-leftovers.js";
 import { HostTools } from "./host-tools.js";
 
 export interface DnsmasqProcessOptions {
@@ -40,12 +42,28 @@ const HEALTHY_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const READY_TIMEOUT_MS = 10_000;
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+/** Where the data files go by default: a directory of their own that dnsmasq's user can reach. */
+export const HOSTS_ROOT = "/run/blixard-dnsmasq";
+
+async function writeAtomically(file: string, text: string, gid?: number): Promise<void> {
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  // dnsmasq re-reads as its unprivileged user: world-readable, as the names and addresses are public.
-  await chmod(tmp, 0o644);
+  await writeFile(tmp, text, { mode: 0o600 });
+  if (gid !== undefined) {
+    // Readable by dnsmasq's group (it re-reads as that unprivileged user), not by other local users.
+    await chown(tmp, 0, gid);
+    await chmod(tmp, 0o640);
+  } else {
+    await chmod(tmp, 0o644);
+  }
   await rename(tmp, file);
+}
+
+/** The gid of a group in /etc/group, or undefined. */
+async function groupId(name: string): Promise<number | undefined> {
+  const text = await readFile("/etc/group", "utf8").catch(() => "");
+  const line = text.split("\n").find((l) => l.startsWith(`${name}:`));
+  const gid = Number(line?.split(":")[2]);
+  return Number.isInteger(gid) ? gid : undefined;
 }
 
 export class DnsmasqProcess {
@@ -58,22 +76,35 @@ export class DnsmasqProcess {
   private backoffMs = BACKOFF_FIRST_MS;
   private restarts = 0;
   private restartTimer: { cancel(): void } | undefined;
+  /** dnsmasq's group, which reads the data files. */
+  private gid: number | undefined;
+
+  private readonly settings: DnsmasqSettings & { hostsDir: string };
 
   constructor(private readonly opts: DnsmasqProcessOptions) {
     this.tools = opts.tools ?? new HostTools();
     this.binary = opts.binary ?? "dnsmasq";
     this.log = opts.logger.child({ component: "dnsmasq" });
+    // One directory per dnsmasq config dir, so that two nodes on one host (tests) never share one.
+    const id = createHash("sha256").update(opts.settings.dir).digest("hex").slice(0, 16);
+    this.settings = { ...opts.settings, hostsDir: opts.settings.hostsDir ?? join(HOSTS_ROOT, id) };
     // Checked here, so that a bad setting fails the node's start, not a background restart.
-    dnsmasqConfig(opts.settings);
+    dnsmasqConfig(this.settings);
   }
 
   get dir(): string {
-    return this.opts.settings.dir;
+    return this.settings.dir;
+  }
+
+  /** Where the DHCP hosts and the names are (re-read by dnsmasq as its unprivileged user). */
+  get hostsDir(): string {
+    return this.settings.hostsDir;
   }
 
   /** The running dnsmasq's pid, if any. */
   get pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
   }
 
   /** How many times it was restarted after exiting on its own. */
@@ -83,11 +114,15 @@ export class DnsmasqProcess {
 
   async start(): Promise<void> {
     this.stopping = false;
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    await chmod(this.dir, 0o755);
-    await writeAtomically(join(this.dir, CONFIG_FILE), dnsmasqConfig(this.opts.settings));
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeAtomically(join(this.dir, CONFIG_FILE), dnsmasqConfig(this.settings));
+    const swept = await sweepHostsDirs(HOSTS_ROOT);
+    if (swept.length > 0) this.log.info({ swept }, "removed dnsmasq files of nodes whose data dir is gone");
+    await this.prepareHostsDir();
     for (const file of [DHCP_HOSTS_FILE, HOSTS_FILE]) {
-      await readFile(join(this.dir, file)).catch(() => writeAtomically(join(this.dir, file), ""));
+      await readFile(join(this.hostsDir, file)).catch(() =>
+        writeAtomically(join(this.hostsDir, file), "", this.gid),
+      );
     }
     await this.stopStale();
     try {
@@ -101,8 +136,9 @@ export class DnsmasqProcess {
 
   /** Replaces the leases and names, then has dnsmasq re-read them. */
   async writeHosts(dhcpHosts: DhcpHost[], names: HostName[]): Promise<void> {
-    await writeAtomically(join(this.dir, DHCP_HOSTS_FILE), dhcpHostsFile(dhcpHosts));
-    await writeAtomically(join(this.dir, HOSTS_FILE), hostsFile(names));
+    await this.prepareHostsDir();
+    await writeAtomically(join(this.hostsDir, DHCP_HOSTS_FILE), dhcpHostsFile(dhcpHosts), this.gid);
+    await writeAtomically(join(this.hostsDir, HOSTS_FILE), hostsFile(names), this.gid);
     const pid = this.pid;
     if (pid !== undefined) process.kill(pid, "SIGHUP");
   }
@@ -117,6 +153,27 @@ export class DnsmasqProcess {
     const timer = this.opts.clock.setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await this.exited;
     timer.cancel();
+  }
+
+  /** Deletes the data files' directory (the node leaves the overlay for good, or a test ends). */
+  async removeFiles(): Promise<void> {
+    await rm(this.hostsDir, { recursive: true, force: true });
+  }
+
+  /**
+   * The data files' directory: root's, open to dnsmasq's group only (0750), under a root that only
+   * root writes; dnsmasq's own directory (in the node's data dir) is closed to its user.
+   */
+  private async prepareHostsDir(): Promise<void> {
+    this.gid ??= await groupId(this.settings.group ?? "nogroup");
+    if (this.hostsDir.startsWith(`${HOSTS_ROOT}/`)) {
+      await mkdir(HOSTS_ROOT, { recursive: true, mode: 0o755 });
+      await chmod(HOSTS_ROOT, 0o755);
+    }
+    await mkdir(this.hostsDir, { recursive: true, mode: 0o750 });
+    if (this.gid !== undefined) await chown(this.hostsDir, 0, this.gid);
+    await chmod(this.hostsDir, this.gid !== undefined ? 0o750 : 0o755);
+    await writeAtomically(join(this.hostsDir, OWNER_FILE), `${this.dir}\n`, this.gid);
   }
 
   private async spawnOnce(): Promise<void> {

@@ -8,15 +8,17 @@
  * calling the node API or etcd), nor get a lease across the VXLAN, while it still reaches another
  * guest. Each attack is first shown to work without the rules, so the test cannot pass vacuously.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TAP_PREFIX, tapForAddress } from "../core/vm-network.js";
 import { systemClock } from "../platform/system-clock.js";
 import { silentLogger } from "../ports/logger.js";
 import { NetnsBed } from "../testing/netns-bed.js";
 import { ensureBridge } from "./bridge.js";
-import { DnsmasqProcess } from "./dnsmasq-process.js";
+import { DnsmasqProcess, HOSTS_ROOT } from "./dnsmasq-process.js";
+import { enableIpv4Forwarding } from "./forwarding.js";
 import { HostTools } from "./host-tools.js";
 import { buildRuleset } from "./nft-ruleset.js";
 import { applyRuleset, removeTables } from "./nftables.js";
@@ -30,11 +32,19 @@ const G1 = { mac: "02:b1:0a:4d:00:0a", address: "10.77.0.10" };
 const G2 = { mac: "02:b1:0a:4d:00:0b", address: "10.77.0.11" };
 /** Plugged into B's bridge; A holds its lease, so only the overlay could carry its DHCP to A. */
 const GB = { mac: "02:b1:0a:4d:00:0c", address: "10.77.0.12" };
+/** A machine outside the cluster, on another link of A, with no route back to the VM subnet. */
+const OUTSIDE = { a: "172.31.252.1", c: "172.31.252.2" };
 const SERVICE_PORT = 7001;
+/** Data-file directories of two earlier, made-up nodes (ids unique to this run). */
+const GONE_ID = `${process.pid.toString(16).padStart(8, "0")}00000001`;
+const KEPT_ID = `${process.pid.toString(16).padStart(8, "0")}00000002`;
+/** An address of the VM subnet that guest g2 takes without it being its own. */
+const SPOOFED = "10.77.0.50";
 const GUEST_PORT = 7002;
 
 let nsA: string;
 let nsB: string;
+let nsC: string;
 const guests: Record<string, string> = {};
 let tmp: string;
 let script: string;
@@ -76,13 +86,14 @@ function dhcp(ns: string): Record<string, string> | undefined {
   }
 }
 
-function plugGuest(role: string, hostNs: string, mac: string): string {
+/** Plugs a guest namespace into the host's bridge through a veth named like a VM's tap. */
+function plugGuest(role: string, hostNs: string, mac: string, port: string): string {
   // The guest's loopback stays down, without local routes for 127.0.0.0/8: so that it can route them
   // to its gateway (the attack below).
   const ns = bed.add(role, { loopback: false });
-  bed.veth(ns, "eth0", hostNs, `v${role}`);
+  bed.veth(ns, "eth0", hostNs, port);
   bed.run(ns, ["ip", "link", "set", "eth0", "address", mac]);
-  bed.run(hostNs, ["ip", "link", "set", `v${role}`, "master", "blxbr0"]);
+  bed.run(hostNs, ["ip", "link", "set", port, "master", "blxbr0"]);
   bed.run(ns, ["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.eth0.route_localnet=1"]);
   return ns;
 }
@@ -94,19 +105,21 @@ function configure(ns: string, lease: Record<string, string>): void {
   bed.run(ns, ["ip", "route", "add", "127.0.0.0/8", "via", lease["router"] ?? ""]);
 }
 
-function ruleset(bridge: string) {
+function ruleset(bridge: string, vms: { mac: string; address: string }[]) {
   return buildRuleset({
     bridge: "blxbr0",
     vxlan: "blxvx0",
     bridgeAddress: bridge,
     vmCidr: "10.77.0.0/16",
     nodeAddresses: [A.underlay, B.underlay],
+    tapPrefix: TAP_PREFIX,
+    guests: vms.map((vm) => ({ ...vm, tap: tapForAddress(vm.address) })),
   });
 }
 
 beforeAll(async () => {
+  // 0700, as a node's data dir: dnsmasq, once it dropped to nobody, cannot enter it.
   tmp = mkdtempSync(join(tmpdir(), "blixard-net-"));
-  chmodSync(tmp, 0o755);
   script = join(tmp, "udhcpc.sh");
   writeFileSync(
     script,
@@ -118,6 +131,10 @@ beforeAll(async () => {
   bed.veth(nsA, "eth0", nsB, "eth0");
   bed.run(nsA, ["ip", "addr", "add", `${A.underlay}/24`, "dev", "eth0"]);
   bed.run(nsB, ["ip", "addr", "add", `${B.underlay}/24`, "dev", "eth0"]);
+  nsC = bed.add("c");
+  bed.veth(nsA, "eth1", nsC, "eth0");
+  bed.run(nsA, ["ip", "addr", "add", `${OUTSIDE.a}/24`, "dev", "eth1"]);
+  bed.run(nsC, ["ip", "addr", "add", `${OUTSIDE.c}/24`, "dev", "eth0"]);
   toolsA = new HostTools(nsA);
   toolsB = new HostTools(nsB);
   for (const [tools, host, peer] of [
@@ -137,19 +154,21 @@ beforeAll(async () => {
   }
   // A routes for its guests (as a node does for masquerade), and would deliver 127/8 arriving from the
   // bridge (route_localnet, as some hosts set): the rules, not these settings, must stop the guests.
+  expect(await enableIpv4Forwarding(toolsA)).toBe(true);
+  expect(await enableIpv4Forwarding(toolsA)).toBe(false);
   bed.run(nsA, [
     "sysctl",
     "-qw",
-    "net.ipv4.ip_forward=1",
     "net.ipv4.conf.blxbr0.route_localnet=1",
     "net.ipv4.conf.all.route_localnet=1",
   ]);
-  guests["g1"] = plugGuest("g1", nsA, G1.mac);
-  guests["g2"] = plugGuest("g2", nsA, G2.mac);
-  guests["g3"] = plugGuest("g3", nsA, "02:b1:0a:4d:00:63");
-  guests["gb"] = plugGuest("gb", nsB, GB.mac);
+  guests["g1"] = plugGuest("g1", nsA, G1.mac, tapForAddress(G1.address));
+  guests["g2"] = plugGuest("g2", nsA, G2.mac, tapForAddress(G2.address));
+  guests["g3"] = plugGuest("g3", nsA, "02:b1:0a:4d:00:63", tapForAddress("10.77.0.99"));
+  guests["gb"] = plugGuest("gb", nsB, GB.mac, tapForAddress(GB.address));
   await bed.tcpServer(nsA, SERVICE_PORT);
   await bed.tcpServer(nsB, SERVICE_PORT);
+  await bed.tcpServer(nsC, SERVICE_PORT);
   dnsmasq = new DnsmasqProcess({
     settings: {
       dir: join(tmp, "dnsmasq"),
@@ -163,6 +182,11 @@ beforeAll(async () => {
     logger: silentLogger,
     tools: toolsA,
   });
+  // Leftovers of two earlier nodes: one whose data dir is gone, one whose data dir still exists.
+  mkdirSync(join(HOSTS_ROOT, GONE_ID), { recursive: true });
+  writeFileSync(join(HOSTS_ROOT, GONE_ID, "owner"), join(tmp, "deleted-data-dir", "dnsmasq"));
+  mkdirSync(join(HOSTS_ROOT, KEPT_ID), { recursive: true });
+  writeFileSync(join(HOSTS_ROOT, KEPT_ID, "owner"), tmp);
   await dnsmasq.start();
   await dnsmasq.writeHosts(
     [G1, G2, GB],
@@ -175,6 +199,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dnsmasq?.stop();
+  await dnsmasq?.removeFiles();
+  for (const id of [GONE_ID, KEPT_ID]) rmSync(join(HOSTS_ROOT, id), { recursive: true, force: true });
   await bed.cleanup();
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -193,6 +219,12 @@ describe("guest network of a node", () => {
     const lease2 = dhcp(guests["g2"] as string);
     expect(lease2?.["ip"]).toBe(G2.address);
     configure(guests["g2"] as string, lease2 as Record<string, string>);
+  });
+
+  it("removes the data files of a node whose data dir is gone, and keeps those of one whose dir exists", () => {
+    expect(existsSync(join(HOSTS_ROOT, GONE_ID))).toBe(false);
+    expect(existsSync(join(HOSTS_ROOT, KEPT_ID))).toBe(true);
+    expect(readFileSync(join(dnsmasq.hostsDir, "owner"), "utf8")).toBe(`${join(tmp, "dnsmasq")}\n`);
   });
 
   it("answers no unknown MAC", () => {
@@ -215,19 +247,36 @@ describe("guest network of a node", () => {
     expect(bed.tcpReaches(g1, "127.0.0.1", SERVICE_PORT)).toBe(true);
     expect(bed.tcpReaches(g1, B.underlay, SERVICE_PORT)).toBe(true);
     expect(dhcp(guests["gb"] as string)?.["ip"]).toBe(GB.address);
+    // Not masqueraded, a guest's packets reach the outside machine, whose replies have no way back.
+    expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, B.bridge, SERVICE_PORT)).toBe(true);
+  });
+
+  it("without the rules, a guest can send from an address that is not its own", async () => {
+    const g2 = guests["g2"] as string;
+    await bed.tcpServer(guests["g1"] as string, GUEST_PORT);
+    bed.run(g2, ["ip", "addr", "add", `${SPOOFED}/16`, "dev", "eth0"]);
+    expect(bed.tcpReaches(g2, G1.address, GUEST_PORT, SPOOFED)).toBe(true);
   });
 
   it("with the rules, a guest reaches nothing on its host nor another node's underlay, but still another guest", async () => {
-    await applyRuleset(toolsA, ruleset(A.bridge));
-    await applyRuleset(toolsB, ruleset(B.bridge));
-    await applyRuleset(toolsA, ruleset(A.bridge)); // applying again converges to the same tables
+    await applyRuleset(toolsA, ruleset(A.bridge, [G1, G2]));
+    await applyRuleset(toolsB, ruleset(B.bridge, [GB]));
+    await applyRuleset(toolsA, ruleset(A.bridge, [G1, G2])); // applying again converges to the same tables
     const g1 = guests["g1"] as string;
     expect(bed.tcpReaches(g1, A.underlay, SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, "127.0.0.1", SERVICE_PORT)).toBe(false);
     expect(bed.tcpReaches(g1, A.bridge, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, OUTSIDE.a, SERVICE_PORT)).toBe(false); // any other address of the host
     expect(bed.tcpReaches(g1, B.underlay, SERVICE_PORT)).toBe(false);
+    expect(bed.tcpReaches(g1, B.bridge, SERVICE_PORT)).toBe(false); // another node's host, over the overlay
     await bed.tcpServer(guests["g2"] as string, GUEST_PORT);
     expect(bed.tcpReaches(g1, G2.address, GUEST_PORT)).toBe(true);
+    // The attack: a guest sending from an address (or MAC) that is not its own. Dropped at its tap.
+    expect(bed.tcpReaches(guests["g2"] as string, G1.address, GUEST_PORT, SPOOFED)).toBe(false);
+    expect(bed.tcpReaches(guests["g2"] as string, G1.address, GUEST_PORT)).toBe(true);
+    // Masqueraded behind A, the guest reaches a machine outside the cluster.
+    expect(bed.tcpReaches(g1, OUTSIDE.c, SERVICE_PORT)).toBe(true);
     // DHCP and DNS to the node's dnsmasq still work.
     expect(dhcp(g1)?.["ip"]).toBe(G1.address);
     expect(bed.run(g1, ["busybox", "nslookup", `renamed.vm.${DOMAIN}`, A.bridge])).toContain(G2.address);

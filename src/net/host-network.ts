@@ -5,13 +5,14 @@
  */
 
 import { rm } from "node:fs/promises";
-import { BRIDGE_DEVICE, OVERLAY_MTU, TAP_PREFIX, VXLAN_DEVICE } from "../core/vm-network.js";
+import { BRIDGE_DEVICE, OVERLAY_MTU, TAP_PREFIX, tapForAddress, VXLAN_DEVICE } from "../core/vm-network.js";
 import type { Clock } from "../ports/clock.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import type { Logger } from "../ports/logger.js";
 import { ensureBridge, removeBridge } from "./bridge.js";
 import type { HostName as DnsmasqName } from "./dnsmasq-config.js";
 import { DnsmasqProcess } from "./dnsmasq-process.js";
+import { enableIpv4Forwarding } from "./forwarding.js";
 import { HostTools } from "./host-tools.js";
 import { buildRuleset } from "./nft-ruleset.js";
 import { applyRuleset, removeTables } from "./nftables.js";
@@ -37,8 +38,8 @@ export class LinuxHostNetwork implements HostNetwork {
   private peers: readonly string[] = [];
   private leases: readonly DhcpLease[] = [];
   private names: readonly HostName[] = [];
-  /** ip_forward as it was before up() turned it on, to put back when the devices go. */
-  private forwardingBefore: string | undefined;
+  /** Whether up() turned IPv4 forwarding on: then it is turned off again when the devices go. */
+  private turnedOnForwarding = false;
 
   constructor(private readonly opts: LinuxHostNetworkOptions) {
     this.tools = opts.tools ?? new HostTools();
@@ -62,12 +63,11 @@ export class LinuxHostNetwork implements HostNetwork {
       mtu: OVERLAY_MTU,
     });
     await this.applyRules();
-    // The node routes for its guests: to a service's members (DNAT) and out of the overlay
+    // The node routes for its guests: to a service's members (DNAT) and beyond the overlay
     // (masquerade). The tables' forward rules say what it routes for them.
-    const forwarding = (await tools.run("sysctl", ["-n", "net.ipv4.ip_forward"])).trim();
-    if (forwarding !== "1") {
-      this.forwardingBefore ??= forwarding;
-      await tools.run("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    if (await enableIpv4Forwarding(tools)) {
+      this.turnedOnForwarding = true;
+      this.opts.logger.info({}, "turned on IPv4 forwarding for bridge-mode VMs");
     }
     this.dnsmasq = new DnsmasqProcess({
       settings: {
@@ -95,6 +95,8 @@ export class LinuxHostNetwork implements HostNetwork {
 
   async setLeases(leases: readonly DhcpLease[]): Promise<void> {
     this.leases = leases;
+    // Each VM's tap may send only from its MAC and address: the leases say which those are.
+    await this.applyRules();
     await this.writeHosts();
   }
 
@@ -104,17 +106,19 @@ export class LinuxHostNetwork implements HostNetwork {
   }
 
   async down(options: { removeDevices: boolean }): Promise<void> {
-    await this.dnsmasq?.stop();
+    const dnsmasq = this.dnsmasq;
+    await dnsmasq?.stop();
     this.dnsmasq = undefined;
     if (!options.removeDevices) return;
+    await dnsmasq?.removeFiles();
     const { tools } = this;
     await removeTables(tools);
     for (const tap of await listTaps(tools, TAP_PREFIX)) await removeTap(tools, tap);
     await removeVxlan(tools, VXLAN_DEVICE);
     await removeBridge(tools, BRIDGE_DEVICE);
     await rm(this.opts.dir, { recursive: true, force: true });
-    if (this.forwardingBefore === "0") await tools.run("sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
-    this.forwardingBefore = undefined;
+    if (this.turnedOnForwarding) await tools.run("sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+    this.turnedOnForwarding = false;
   }
 
   private async applyRules(): Promise<void> {
@@ -128,6 +132,8 @@ export class LinuxHostNetwork implements HostNetwork {
         bridgeAddress: config.bridgeAddress,
         vmCidr: config.vmCidr,
         nodeAddresses: [...new Set([config.vtep, ...this.peers])],
+        tapPrefix: TAP_PREFIX,
+        guests: this.leases.map((l) => ({ tap: tapForAddress(l.address), mac: l.mac, address: l.address })),
       }),
     );
   }

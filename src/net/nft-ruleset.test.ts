@@ -73,6 +73,37 @@ describe("buildRuleset", () => {
     expect(refused({})).toBe(false);
   });
 
+  it("with the node's VMs, lets each tap send only from its VM's MAC and address, and drops other taps", () => {
+    const withGuests = buildRuleset({
+      ...base,
+      tapPrefix: "blxt",
+      guests: [{ tap: "blxt0a580005", mac: "02:b1:0a:58:00:05", address: "10.88.0.5" }],
+    });
+    const chain = withGuests.slice(
+      withGuests.indexOf("chain prerouting"),
+      withGuests.indexOf(
+        'chain input {\n    type filter hook input priority filter; policy accept;\n    iifname "blxvx0"',
+      ),
+    );
+    expect(chain.split("\n").filter((l) => l.includes("iifname"))).toEqual([
+      '    iifname "blxt0a580005" ether saddr 02:b1:0a:58:00:05 arp saddr ether 02:b1:0a:58:00:05 arp saddr ip { 0.0.0.0, 10.88.0.5 } accept',
+      '    iifname "blxt0a580005" ether saddr 02:b1:0a:58:00:05 ip saddr { 0.0.0.0, 10.88.0.5 } accept',
+      '    iifname "blxt*" counter drop',
+    ]);
+    expect(script).not.toContain("chain prerouting");
+  });
+
+  it("refuses a guest entry that would inject a rule", () => {
+    const guest = { tap: "blxt0a580005", mac: "02:b1:0a:58:00:05", address: "10.88.0.5" };
+    expect(refused({ tapPrefix: "blxt", guests: [{ ...guest, tap: 'blxt" accept #' }] })).toBe(true);
+    expect(refused({ tapPrefix: "blxt", guests: [{ ...guest, mac: "02:b1:0a:58:00:05 accept" }] })).toBe(
+      true,
+    );
+    expect(refused({ tapPrefix: "blxt", guests: [{ ...guest, address: "0.0.0.0/0" }] })).toBe(true);
+    expect(refused({ tapPrefix: "blxt*", guests: [guest] })).toBe(true);
+    expect(refused({ guests: [guest] })).toBe(true);
+  });
+
   it("removes both tables even when they are absent (add before delete)", () => {
     expect(removalScript()).toBe(
       "add table inet blixard\ndelete table inet blixard\nadd table bridge blixard\ndelete table bridge blixard\n",

@@ -16,7 +16,7 @@
  * Both tables are replaced in one nft transaction (add; delete; add with contents), so there is no
  * moment without rules, and applying the script again converges to the same state.
  */
-import { checkDeviceName, checkIpv4, parseCidr } from "./net-names.js";
+import { checkDeviceName, checkIpv4, checkMac, parseCidr } from "./net-names.js";
 
 export const INET_TABLE = "blixard";
 export const BRIDGE_TABLE = "blixard";
@@ -30,6 +30,45 @@ export interface RulesetSettings {
   vmCidr: string;
   /** Underlay addresses of every node in the cluster (this one included). */
   nodeAddresses: string[];
+  /**
+   * The VMs on this node, by tap: when given, each tap may send only frames from its VM's MAC, and
+   * only ARP and IPv4 from its VM's address (or 0.0.0.0, for DHCP and ARP probes); frames from any other port
+   * whose name starts with `tapPrefix` are dropped. Unset: no anti-spoofing rules at all.
+   */
+  guests?: GuestPort[];
+  /** The prefix of every VM tap (blxt); required with `guests`. */
+  tapPrefix?: string;
+}
+
+export interface GuestPort {
+  tap: string;
+  mac: string;
+  address: string;
+}
+
+/**
+ * The anti-spoofing chain of the bridge table: a guest that sends from another VM's MAC or address,
+ * or answers ARP for the gateway, would take their traffic. Checked at prerouting, before the bridge
+ * learns the MAC or forwards the frame anywhere (to the host, a local tap or the VXLAN).
+ */
+function spoofChain(guests: GuestPort[], tapPrefix: string): string[] {
+  const prefix = checkDeviceName(tapPrefix, "tap prefix");
+  const lines = guests.flatMap((g) => {
+    const tap = JSON.stringify(checkDeviceName(g.tap, "tap name"));
+    const mac = checkMac(g.mac);
+    const address = checkIpv4(g.address, "VM address");
+    return [
+      `    iifname ${tap} ether saddr ${mac} arp saddr ether ${mac} arp saddr ip { 0.0.0.0, ${address} } accept`,
+      `    iifname ${tap} ether saddr ${mac} ip saddr { 0.0.0.0, ${address} } accept`,
+    ];
+  });
+  return [
+    "  chain prerouting {",
+    "    type filter hook prerouting priority filter; policy accept;",
+    ...lines,
+    `    iifname "${prefix}*" counter drop`,
+    "  }",
+  ];
 }
 
 export function buildRuleset(s: RulesetSettings): string {
@@ -40,6 +79,7 @@ export function buildRuleset(s: RulesetSettings): string {
   const subnet = `${cidr.network}/${cidr.prefixLength}`;
   const nodes = [...new Set(s.nodeAddresses.map((a) => checkIpv4(a, "node address")))].sort();
   const dhcp = "udp dport { 67, 68 }";
+  const spoof = s.guests ? spoofChain(s.guests, s.tapPrefix ?? "") : [];
   return [
     `add table inet ${INET_TABLE}`,
     `delete table inet ${INET_TABLE}`,
@@ -65,6 +105,7 @@ export function buildRuleset(s: RulesetSettings): string {
     `add table bridge ${BRIDGE_TABLE}`,
     `delete table bridge ${BRIDGE_TABLE}`,
     `add table bridge ${BRIDGE_TABLE} {`,
+    ...spoof,
     // Frames from the VXLAN to the node's own dnsmasq (input), between the VXLAN and local taps
     // (forward), and from the node's dnsmasq out through the VXLAN (output).
     "  chain input {",

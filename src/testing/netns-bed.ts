@@ -70,9 +70,13 @@ export class NetnsBed {
     return child;
   }
 
-  /** Whether a TCP connection from the namespace to host:port gets the server's "hello" (2 s limit). */
-  tcpReaches(ns: string, host: string, port: number): boolean {
-    const script = `const s = require("node:net").connect(${port}, ${JSON.stringify(host)}); let d = ""; s.on("data", (c) => (d += c)); s.on("end", () => process.exit(d === "hello" ? 0 : 1)); s.on("error", () => process.exit(1)); setTimeout(() => process.exit(2), 2000);`;
+  /**
+   * Whether a TCP connection from the namespace to host:port gets the server's "hello" (2 s limit),
+   * from `localAddress` when given.
+   */
+  tcpReaches(ns: string, host: string, port: number, localAddress?: string): boolean {
+    const options = JSON.stringify({ port, host, ...(localAddress ? { localAddress } : {}) });
+    const script = `const s = require("node:net").connect(${options}); let d = ""; s.on("data", (c) => (d += c)); s.on("end", () => process.exit(d === "hello" ? 0 : 1)); s.on("error", () => process.exit(1)); setTimeout(() => process.exit(2), 2000);`;
     return this.ok(ns, [process.execPath, "-e", script]);
   }
 

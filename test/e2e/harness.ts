@@ -9,9 +9,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dnsmasqDir } from "../../src/daemon/bridge-network.js";
 import { killNodeVms } from "../../src/daemon/watchdog/kill-vms.js";
 import { removeJailLeftovers } from "../../src/drivers/jail/leftovers.js";
+import { sweepHostsDirs } from "../../src/net/dnsmasq-leftovers.js";
+import { HOSTS_ROOT } from "../../src/net/dnsmasq-process.js";
 import { httpsRequest } from "../../src/pki/https-request.js";
 import { freePort, freePortRun } from "../../src/store/etcd/free-ports.js";
 
@@ -391,8 +392,9 @@ export class TestNode {
     const watchdog = this.watchdogPid();
     if (watchdog !== undefined) process.kill(watchdog, "SIGKILL");
     await removeJailLeftovers(join(this.dataDir, "vms"));
-    rmSync(dnsmasqDir(this.dataDir), { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });
+    // A killed node's dnsmasq leaves its re-read files under /run; gone with their owner dir now.
+    await sweepHostsDirs(HOSTS_ROOT);
   }
 }
 

@@ -4,7 +4,7 @@
  * can open it), and deleting it when the VM stops or is removed. The tap is named in the launch record,
  * so a restarted node still finds and deletes it.
  */
-import { BlixardError } from "../../core/errors.js";
+import { BlixardError, isBlixardError } from "../../core/errors.js";
 import { type BridgeAttachment, TAP_PREFIX } from "../../core/vm-network.js";
 import type { HostTools } from "../../net/host-tools.js";
 import { showLink } from "../../net/links.js";
@@ -32,7 +32,19 @@ export async function plugTap(
   bridge: BridgeAttachment,
   owner: { uid: number; gid: number } | undefined,
 ): Promise<void> {
-  await ensureTap(net, { tap: bridge.tap, bridge: bridge.bridge, mtu: bridge.mtu, ...(owner ?? {}) });
+  if (!(await showLink(net, bridge.bridge))) {
+    throw new BlixardError(
+      "FAILED_PRECONDITION",
+      `bridge ${bridge.bridge} does not exist on this node, so a bridge-mode VM cannot be plugged in; start the node with --bridge-network on`,
+    );
+  }
+  try {
+    await ensureTap(net, { tap: bridge.tap, bridge: bridge.bridge, mtu: bridge.mtu, ...(owner ?? {}) });
+  } catch (err) {
+    // A tap made but not plugged in (the bridge vanished meanwhile) is not left behind.
+    if (!isBlixardError(err, "FAILED_PRECONDITION")) await unplugTap(net, bridge, owner?.uid);
+    throw err;
+  }
 }
 
 /**

@@ -10,13 +10,14 @@
  * no address, taps derived from addresses no other test uses), and removed by name afterwards.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBlixardError } from "../../core/errors.js";
 import { bridgeAttachment } from "../../core/vm-network.js";
 import { parseVmSpec } from "../../core/vm-spec.js";
+import { DnsmasqProcess } from "../../net/dnsmasq-process.js";
 import { HostTools } from "../../net/host-tools.js";
 import { showLink } from "../../net/links.js";
 import { ensureTap, removeTap } from "../../net/tap.js";
@@ -48,6 +49,9 @@ const ADDRESS_A = `10.254.${(process.pid >> 8) & 255}.${process.pid & 255}`;
 const ADDRESS_B = `10.253.${(process.pid >> 8) & 255}.${process.pid & 255}`;
 const SPARE_TAP = bridgeAttachment(`10.252.${(process.pid >> 8) & 255}.${process.pid & 255}`).tap;
 const attach = (address: string) => ({ ...bridgeAttachment(address), bridge: BRIDGE });
+/** The bridge's own address: the guest's gateway and DHCP server (the guest waits for its lease). */
+const GATEWAY = ADDRESS_A === "10.254.0.1" ? "10.254.0.2" : "10.254.0.1";
+let dnsmasq: DnsmasqProcess | undefined;
 
 let vmsDir: string;
 const drivers: QemuDriver[] = [];
@@ -125,6 +129,24 @@ async function openTapFromOtherJail(
   }
 }
 
+/** Follows the console until the guest's init announces readiness (it boots with blixard.net=dhcp). */
+async function waitReady(driver: QemuDriver, name: string): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 120_000);
+  let text = "";
+  try {
+    for await (const chunk of driver.followLogs(name, 0, controller.signal)) {
+      text += chunk;
+      if (/BLIXARD-READY name=/.test(text)) return;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  const stderr = readFileSync(vmPaths(vmsDir, name).stderrLog, "utf8").slice(-2_000);
+  throw new Error(`${name} never became ready; console:\n${text.slice(-2_000)}\nqemu stderr:\n${stderr}`);
+}
+
 beforeAll(async () => {
   const root = mkdtempSync(path.join(tmpdir(), "blixard-br-"));
   vmsDir = path.join(root, "vms");
@@ -132,9 +154,28 @@ beforeAll(async () => {
   await openToVmGroup(root, vmsDir);
   execFileSync("ip", ["link", "add", "name", BRIDGE, "type", "bridge"]);
   execFileSync("ip", ["link", "set", BRIDGE, "up"]);
+  execFileSync("ip", ["addr", "add", `${GATEWAY}/16`, "dev", BRIDGE]);
+  dnsmasq = new DnsmasqProcess({
+    settings: {
+      dir: path.join(root, "dnsmasq"),
+      bridge: BRIDGE,
+      bridgeAddress: GATEWAY,
+      vmCidr: "10.254.0.0/16",
+      mtu: 1450,
+      domain: "test.internal",
+    },
+    clock: systemClock,
+    logger: silentLogger,
+    tools: net,
+  });
+  await dnsmasq.start();
+  const a = attach(ADDRESS_A);
+  await dnsmasq.writeHosts([{ mac: a.mac, address: a.address }], []);
 });
 
 afterAll(async () => {
+  await dnsmasq?.stop();
+  await dnsmasq?.removeFiles();
   for (const driver of drivers.splice(0)) {
     for (const name of await driver.list()) {
       const runtime = await driver.inspect(name);
@@ -151,6 +192,17 @@ afterAll(async () => {
 });
 
 describe("QemuDriver in bridge mode", () => {
+  it("refuses to start a bridge-mode VM on a node without the bridge, and leaves no tap", async () => {
+    const driver = newDriver(hostJail());
+    const missing = { ...attach(ADDRESS_B), bridge: `${BRIDGE}x`.slice(0, 15) };
+    await driver.prepare("br-none", spec("br-none"));
+    const err = await driver.start("br-none", spec("br-none"), { bridge: missing }).catch((e: unknown) => e);
+    expect(isBlixardError(err, "FAILED_PRECONDITION")).toBe(true);
+    expect((err as Error).message).toMatch(/--bridge-network on/);
+    expect(await showLink(net, missing.tap)).toBeUndefined();
+    await driver.remove("br-none");
+  });
+
   it(
     "plugs a jailed VM into the bridge through a tap of its own uid, with the derived MAC; stop deletes the tap",
     async () => {
@@ -158,6 +210,10 @@ describe("QemuDriver in bridge mode", () => {
       const a = attach(ADDRESS_A);
       await driver.prepare("br-a", spec("br-a"));
       const started = await driver.start("br-a", spec("br-a"), { bridge: a });
+      await waitReady(driver, "br-a");
+      // The guest took its lease (sent from its NIC's MAC): the bridge learnt that MAC on the VM's tap.
+      const fdb = execFileSync("bridge", ["-j", "fdb", "show", "br", BRIDGE], { encoding: "utf8" });
+      expect(JSON.parse(fdb)).toContainEqual(expect.objectContaining({ mac: a.mac, ifname: a.tap }));
 
       const uid = Number(
         /^Uid:\t(\d+)/m.exec(execFileSync("cat", [`/proc/${started.pid}/status`], { encoding: "utf8" }))?.[1],
@@ -200,18 +256,26 @@ describe("QemuDriver in bridge mode", () => {
       expect(isBlixardError(err, "FAILED_PRECONDITION")).toBe(true);
       expect((await showLink(net, a.tap))?.linkinfo?.info_data?.user).toBe(uid);
       expect((await showLink(net, a.tap))?.flags).toContain("LOWER_UP");
+      // The attack through the launch record, which lives in a state dir the VM's uid owns: VM b
+      // rewrites its vm.json to name VM a's tap. Removing VM b leaves VM a's tap alone.
+      writeFileSync(
+        vmPaths(vmsDir, "br-b").launchRecord,
+        JSON.stringify({ name: "br-b", pid: 4_194_000, startedAt: 0, bridge: a }),
+      );
       await driver.remove("br-b");
+      expect((await showLink(net, a.tap))?.flags).toContain("LOWER_UP");
 
       // A node restart: a new driver adopts the VM, and its stop deletes the tap named in the record.
       const restarted = newDriver(hostJail());
       expect(await restarted.adopt("br-a")).toMatchObject({ state: "running", pid: started.pid });
-      await restarted.stop("br-a", STOP);
+      expect(await restarted.stop("br-a", STOP)).toBe("graceful");
       expect(await showLink(net, a.tap)).toBeUndefined();
 
       // Started again, stopped, removed: no tap is left.
       await restarted.start("br-a", spec("br-a"), { bridge: a });
       expect((await showLink(net, a.tap))?.master).toBe(BRIDGE);
-      await restarted.stop("br-a", STOP);
+      // Still booting: a short graceful timeout, then quit.
+      await restarted.stop("br-a", { ...STOP, gracefulTimeoutMs: 1_000 });
       await restarted.remove("br-a");
       expect(await showLink(net, a.tap)).toBeUndefined();
     },
