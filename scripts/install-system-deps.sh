@@ -10,7 +10,7 @@
 # prometheus brings promtool, with which the tests check the /metrics exposition.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils passt nftables dnsmasq-base prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
+packages=(qemu-system-x86 qemu-utils passt nftables dnsmasq-base iproute2 procps prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
