@@ -33,6 +33,24 @@ function sh(cmd: string, ...args: string[]): void {
   execFileSync(cmd, args, { stdio: "ignore" });
 }
 
+/**
+ * passt (with --no-map-gw) hands the guest's packets for its gateway and DNS addresses to the host's
+ * network as they are, and on some networks something out there answers every TCP connection to any
+ * address (this development machine's does, on every port outside 32768-60999). Blackhole routes for
+ * those two addresses, while the test runs, keep such an outside answer from passing for the host's
+ * own loopback service; a passt that mapped them to the host would not route them at all, and would
+ * still be caught.
+ */
+const GATEWAY_ROUTES = ["10.0.2.2/32", "10.0.2.3/32"];
+
+function removeGatewayRoutes(): void {
+  for (const route of GATEWAY_ROUTES) {
+    try {
+      sh("ip", "route", "del", "blackhole", route);
+    } catch {}
+  }
+}
+
 function cleanupNetns(): void {
   // Deleting the namespace deletes its end of the veth pair, which deletes the host's end.
   try {
@@ -86,6 +104,8 @@ describe("VM isolation with real VMs", () => {
 
   beforeAll(async () => {
     cleanupNetns();
+    removeGatewayRoutes();
+    for (const route of GATEWAY_ROUTES) sh("ip", "route", "add", "blackhole", route);
     work = mkdtempSync(join(tmpdir(), "blixard-iso-"));
     initrd = probeInitrd(work);
     // A loopback service that is not Blixard's: what any other host daemon looks like to a guest.
@@ -118,6 +138,7 @@ describe("VM isolation with real VMs", () => {
     if (outside?.pid !== undefined && isAlive(outside.pid)) outside.kill("SIGKILL");
     listener?.close();
     cleanupNetns();
+    removeGatewayRoutes();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
