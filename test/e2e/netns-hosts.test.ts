@@ -85,7 +85,11 @@ describe("three nodes on three network-namespace hosts", () => {
       await until("the cut host's node to show NotReady", () =>
         stateOf(a!, c!) === "NotReady" ? true : undefined,
       );
-      expect(stateOf(a!, nodes[1]!)).toBe("Ready");
+      // The other node stays (or, when the cut host held etcd's leadership and the lease renewals
+      // waited out an election, soon is again) Ready: the cluster carries on with two of three.
+      await until("the other node Ready while the host is cut", () =>
+        stateOf(a!, nodes[1]!) === "Ready" ? true : undefined,
+      );
     } finally {
       h2.restore();
     }
