@@ -4,6 +4,7 @@
  * back; a value no API call could have written is reported, never half-read.
  */
 import { z } from "zod";
+import { encodeHolder } from "./address-holder.js";
 import { type ServiceSpec, serviceSpecSchema } from "./service-spec.js";
 import type { Decoded } from "./store-codecs.js";
 import { ipv4Bytes } from "./vm-network.js";
@@ -28,7 +29,7 @@ const recordSchema = z.object({
  * name, in the form every address claim uses (`{"vm": …}`, `{"node": …}`, `{"service": …}`).
  */
 export function serviceClaimHolder(name: string): string {
-  return JSON.stringify({ service: name });
+  return encodeHolder({ service: name });
 }
 
 export function encodeServiceRecord(record: ServiceRecord): string {
