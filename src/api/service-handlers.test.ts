@@ -110,7 +110,7 @@ describe("ServiceService", () => {
 
   it("draws again when the address is held by a VM, and scans once the draws keep colliding", async () => {
     for (const ip of ["10.89.0.1", "10.89.0.2"]) await store.put(keys.addressClaim(ip), '{"vm":"x"}');
-    // Every random draw hits 10.89.0.1; the scan then finds the lowest free address.
+    // Every random draw hits 10.89.0.1; the scan, from where the next draw points (10.89.0.1), finds 10.89.0.3.
     random.script([draw(0), draw(0), draw(0), draw(0)]);
     const { service } = await client.createService({ spec: web });
     expect(service?.address).toBe("10.89.0.3");
