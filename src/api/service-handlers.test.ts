@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_CLUSTER_NETWORK } from "../core/cluster-network.js";
 import type { BlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import { decide } from "../core/policy.js";
@@ -75,14 +76,41 @@ describe("ServiceService", () => {
   });
 
   it("takes the service subnet from the cluster network settings", async () => {
-    await store.put(keys.network, JSON.stringify({ vmCidr: "10.50.0.0/16", serviceCidr: "10.60.0.0/24" }));
+    const settings = { ...DEFAULT_CLUSTER_NETWORK, vmCidr: "10.50.0.0/16", serviceCidr: "10.60.0.0/24" };
+    await store.put(keys.network, JSON.stringify(settings));
     const { service } = await client.createService({ spec: web });
     expect(service?.address).toBe("10.60.0.1");
   });
 
+  it("refuses a service when every address of the service range is held, naming the range", async () => {
+    const settings = { ...DEFAULT_CLUSTER_NETWORK, serviceCidr: "10.89.0.0/28" };
+    await store.put(keys.network, JSON.stringify(settings));
+    // The 14 host addresses: held by VMs, a node's bridge and other services alike.
+    for (let host = 1; host <= 14; host++) {
+      const holder = host === 1 ? { node: "n1" } : host < 8 ? { vm: `vm-${host}` } : { service: `s-${host}` };
+      await store.put(keys.addressClaim(`10.89.0.${host}`), JSON.stringify(holder));
+    }
+    const before = await store.revision();
+    const err = await rejection(client.createService({ spec: web }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toBe(
+      "the service range 10.89.0.0/28 has no free address left; delete services you no longer need",
+    );
+    expect(await store.revision()).toBe(before);
+  });
+
+  it("refuses to draw from settings it cannot read, and writes nothing", async () => {
+    await store.put(keys.network, JSON.stringify({ vmCidr: "10.50.0.0/16", serviceCidr: "10.60.0.0/24" }));
+    const before = await store.revision();
+    const err = await rejection(client.createService({ spec: web }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/cluster network settings cannot be read \(domain: /);
+    expect(await store.revision()).toBe(before);
+  });
+
   it("draws again when the address is held by a VM, and scans once the draws keep colliding", async () => {
     for (const ip of ["10.89.0.1", "10.89.0.2"]) await store.put(keys.addressClaim(ip), '{"vm":"x"}');
-    // Every random draw hits 10.89.0.1; the scan then finds the lowest free address.
+    // Every random draw hits 10.89.0.1; the scan, from where the next draw points (10.89.0.1), finds 10.89.0.3.
     random.script([draw(0), draw(0), draw(0), draw(0)]);
     const { service } = await client.createService({ spec: web });
     expect(service?.address).toBe("10.89.0.3");

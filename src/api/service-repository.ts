@@ -8,7 +8,6 @@
 import { BlixardError } from "../core/errors.js";
 import { EventKeys, eventEntry } from "../core/events.js";
 import { keys, nameFromKey } from "../core/keys.js";
-import { inCidr, lowestFreeAddress, randomAddress } from "../core/service-address.js";
 import { serviceSubnetOf } from "../core/service-network.js";
 import {
   decodeServiceRecord,
@@ -21,11 +20,14 @@ import type { ServiceSpec } from "../core/service-spec.js";
 import type { Clock } from "../ports/clock.js";
 import type { Random } from "../ports/random.js";
 import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
+import { AddressPool, claimAddressParts } from "../state/address-pool.js";
 
-/** Random draws before a scan of the claims: in a subnet half full, 4 draws all collide 1 time in 16. */
+/** Random draws before a scan of the claims: in a range half full, 4 draws all collide 1 time in 16. */
 const RANDOM_ATTEMPTS = 4;
 /** Scans after the random draws: each one loses only to a create that raced it. */
 const SCAN_ATTEMPTS = 4;
+/** A full service range's error names it and says what frees an address. */
+const SERVICE_RANGE = { range: "the service range", fix: "delete services you no longer need" };
 
 export class ServiceRepository {
   private readonly eventKeys: EventKeys;
@@ -41,17 +43,16 @@ export class ServiceRepository {
 
   async create(spec: ServiceSpec, actor?: string): Promise<ServiceRecord> {
     const subnet = serviceSubnetOf((await this.store.get(keys.network))?.value);
+    const pool = new AddressPool(this.store, subnet.cidr, this.random, SERVICE_RANGE);
     const tried = new Set<string>();
     for (let attempt = 0; attempt < RANDOM_ATTEMPTS + SCAN_ATTEMPTS; attempt++) {
-      const address =
-        attempt < RANDOM_ATTEMPTS
-          ? randomAddress(subnet.cidr, () => this.random.next())
-          : lowestFreeAddress(subnet.cidr, await this.claimed(subnet.cidr, tried), subnet.text);
-      tried.add(address);
+      // Random draws skip the addresses this create already lost; a scan skips every claimed one.
+      const [address] = await pool.candidates(1, tried, attempt >= RANDOM_ATTEMPTS);
+      tried.add(address!);
       const record: ServiceRecord = {
         name: spec.name,
         spec,
-        address,
+        address: address!,
         createdAt: new Date(this.clock.now()).toISOString(),
       };
       const result = await this.store.txn({
@@ -137,20 +138,6 @@ export class ServiceRepository {
       violations: [{ field: "spec.hostPort", message }],
     });
   }
-
-  /** The claimed addresses of the subnet, with those this create already lost. */
-  private async claimed(
-    cidr: Parameters<typeof inCidr>[0],
-    tried: ReadonlySet<string>,
-  ): Promise<Set<string>> {
-    const { kvs } = await this.store.range(keys.addressesPrefix);
-    const taken = new Set(tried);
-    for (const kv of kvs) {
-      const address = nameFromKey(keys.addressesPrefix, kv.key);
-      if (inCidr(cidr, address)) taken.add(address);
-    }
-    return taken;
-  }
 }
 
 /** The claim keys a service holds: its address, and its host port when it has one. */
@@ -162,20 +149,21 @@ export function claimKeys(record: ServiceRecord): string[] {
   ];
 }
 
-/** Creating a service: its name, its address and its host port must all be free. */
+/**
+ * Creating a service: its name, its address and its host port must all be free. The address is
+ * claimed as the pool claims every cluster address; the host port claim holds the same holder value.
+ */
 export function createParts(record: ServiceRecord, event: TxnOp): { compare: Compare[]; success: TxnOp[] } {
-  const claims = claimKeys(record);
-  const holder = serviceClaimHolder(record.name);
+  const address = claimAddressParts(record.address, { service: record.name });
+  const { hostPort, protocol } = record.spec;
+  const port = hostPort === undefined ? [] : [keys.portClaim(protocol, hostPort)];
+  const absent = (key: string): Compare => ({ key, target: "createRevision", op: "=", value: 0 });
   return {
-    compare: [keys.service(record.name), ...claims].map((key) => ({
-      key,
-      target: "createRevision" as const,
-      op: "=" as const,
-      value: 0,
-    })),
+    compare: [absent(keys.service(record.name)), address.compare, ...port.map(absent)],
     success: [
       { type: "put", key: keys.service(record.name), value: encodeServiceRecord(record) },
-      ...claims.map((key) => ({ type: "put" as const, key, value: holder })),
+      address.put,
+      ...port.map((key) => ({ type: "put" as const, key, value: serviceClaimHolder(record.name) })),
       event,
     ],
   };

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decodeServiceRecord, encodeServiceRecord, type ServiceRecord } from "./service-record.js";
+import {
+  decodeServiceRecord,
+  encodeServiceRecord,
+  portClaimHolder,
+  type ServiceRecord,
+  serviceClaimHolder,
+} from "./service-record.js";
 import { parseServiceSpec } from "./service-spec.js";
 
 const record: ServiceRecord = {
@@ -19,5 +25,15 @@ describe("service record codec", () => {
     const forged = encodeServiceRecord({ ...record, address: "10.89.0.7 } ; flush ruleset ; {" });
     expect(decodeServiceRecord("web", forged)).toMatchObject({ ok: false, problem: /address/ });
     expect(decodeServiceRecord("web", "{")).toEqual({ ok: false, problem: "not JSON" });
+  });
+});
+
+describe("port claim holders", () => {
+  it("names the service that holds a port, and a VM's bare name as the VM's", () => {
+    expect(serviceClaimHolder("web")).toBe('{"service":"web"}');
+    expect(portClaimHolder(serviceClaimHolder("web"))).toBe('the host port of service "web"');
+    expect(portClaimHolder("vm-a")).toBe('forwarded by VM "vm-a"');
+    // A value that is no holder is shown as written (cut short), never read as a service's.
+    expect(portClaimHolder('{"service":1}')).toBe('forwarded by VM "{"service":1}"');
   });
 });

@@ -4,6 +4,7 @@
  * back; a value no API call could have written is reported, never half-read.
  */
 import { z } from "zod";
+import { decodeHolder, encodeHolder } from "./address-holder.js";
 import { type ServiceSpec, serviceSpecSchema } from "./service-spec.js";
 import type { Decoded } from "./store-codecs.js";
 import { ipv4Bytes } from "./vm-network.js";
@@ -28,7 +29,7 @@ const recordSchema = z.object({
  * name, in the form every address claim uses (`{"vm": …}`, `{"node": …}`, `{"service": …}`).
  */
 export function serviceClaimHolder(name: string): string {
-  return JSON.stringify({ service: name });
+  return encodeHolder({ service: name });
 }
 
 export function encodeServiceRecord(record: ServiceRecord): string {
@@ -59,13 +60,7 @@ export function decodeServiceRecord(name: string, value: string): Decoded<Servic
  * service's says so (serviceClaimHolder).
  */
 export function portClaimHolder(value: string): string {
-  if (value.startsWith("{")) {
-    try {
-      const parsed = JSON.parse(value) as Record<string, unknown>;
-      if (typeof parsed["service"] === "string") return `the host port of service "${parsed["service"]}"`;
-    } catch {
-      // Not a service's claim: shown as a VM's.
-    }
-  }
+  const holder = value.startsWith("{") ? decodeHolder(value) : undefined;
+  if (holder?.ok && "service" in holder.value) return `the host port of service "${holder.value.service}"`;
   return `forwarded by VM "${value.slice(0, 63)}"`;
 }

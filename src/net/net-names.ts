@@ -4,6 +4,13 @@
  * rule is text: one newline, brace or `#` in a name would add a line of an attacker's choosing, so
  * every value is checked against a strict shape before it is written anywhere. Pure.
  */
+import {
+  addressToNumber,
+  cidrSize,
+  netmask,
+  numberToAddress,
+  parseCidr as parseCoreCidr,
+} from "../core/cidr.js";
 import { BlixardError } from "../core/errors.js";
 import { ipv4Bytes } from "../core/vm-network.js";
 
@@ -48,6 +55,7 @@ export function checkDnsName(name: string, what = "DNS name"): string {
   return name;
 }
 
+/** A subnet as the config writers need it, from core/cidr.ts's parse (the one IPv4 CIDR parser). */
 export interface Ipv4Cidr {
   /** The network address (host bits cleared). */
   network: string;
@@ -55,30 +63,17 @@ export interface Ipv4Cidr {
   netmask: string;
 }
 
-const toNumber = (bytes: number[]) => bytes.reduce((n, b) => n * 256 + b, 0);
-const toQuad = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
-
 /** Parses "a.b.c.d/len" into its network and netmask; host bits must be zero. */
 export function parseCidr(cidr: string, what = "CIDR"): Ipv4Cidr {
-  const [address = "", length = "", ...rest] = cidr.split("/");
-  const bytes = ipv4Bytes(address);
-  const prefixLength = /^(0|[1-9][0-9]?)$/.test(length) ? Number(length) : Number.NaN;
-  if (!bytes || rest.length > 0 || !(prefixLength >= 1 && prefixLength <= 30)) {
-    refuse(what, cidr, "write a network such as 10.88.0.0/16 (prefix 1-30)");
-  }
-  const mask = 2 ** 32 - 2 ** (32 - prefixLength);
-  const value = toNumber(bytes);
-  if (value % 2 ** (32 - prefixLength) !== 0)
-    refuse(what, cidr, "clear the host bits (for example 10.88.0.0/16)");
-  return { network: toQuad(value - (value % 2 ** (32 - prefixLength))), prefixLength, netmask: toQuad(mask) };
+  const parsed = parseCoreCidr(cidr);
+  if (typeof parsed === "string") refuse(what, cidr, parsed);
+  return { network: numberToAddress(parsed.base), prefixLength: parsed.prefix, netmask: netmask(parsed) };
 }
 
-/** Whether `address` lies inside `cidr`. */
+/** Whether `address` lies inside `cidr` (its network and broadcast addresses included). */
 export function cidrContains(cidr: Ipv4Cidr, address: string): boolean {
-  const bytes = ipv4Bytes(address);
-  if (!bytes) return false;
-  const size = 2 ** (32 - cidr.prefixLength);
-  const network = toNumber(ipv4Bytes(cidr.network) ?? [0, 0, 0, 0]);
-  const value = toNumber(bytes);
-  return value >= network && value < network + size;
+  const value = addressToNumber(address);
+  const network = addressToNumber(cidr.network);
+  if (value === undefined || network === undefined) return false;
+  return value >= network && value < network + cidrSize({ base: network, prefix: cidr.prefixLength });
 }

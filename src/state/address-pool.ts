@@ -29,11 +29,18 @@ export function releaseAddressOp(address: string): TxnOp {
 /** Random draws before a scan: at 50 % use, 8 draws all collide one time in 256. */
 const RANDOM_DRAWS = 8;
 
+/** What a full range's error says after naming the range: what the caller can free to make room. */
+const FREE_VM_ADDRESSES = 'delete VMs in bridge mode, or create this one with network = "user"';
+
 export class AddressPool {
   constructor(
     private readonly store: Store,
     readonly cidr: Cidr,
     private readonly random: Random,
+    private readonly whenFull: { range: string; fix: string } = {
+      range: "the cluster's address range",
+      fix: FREE_VM_ADDRESSES,
+    },
   ) {}
 
   /**
@@ -59,7 +66,7 @@ export class AddressPool {
     if (chosen.size < count) {
       throw new BlixardError(
         "FAILED_PRECONDITION",
-        `the cluster's address range ${formatCidr(this.cidr)} has no free address left; delete VMs in bridge mode, or create this one with network = "user"`,
+        `${this.whenFull.range} ${formatCidr(this.cidr)} has no free address left; ${this.whenFull.fix}`,
       );
     }
     return [...chosen];
