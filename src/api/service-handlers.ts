@@ -4,7 +4,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BlixardError } from "../core/errors.js";
-import { nameProblem } from "../core/names.js";
+import { validName } from "../core/names.js";
 import type { ServiceRecord } from "../core/service-record.js";
 import { parseServiceSpec, type ServiceSpec } from "../core/service-spec.js";
 import type {
@@ -98,14 +98,4 @@ function toInfo(
     createdAt: record.createdAt,
     members: membersOf(record.spec),
   };
-}
-
-function validName(name: string): string {
-  const problem = nameProblem(name);
-  if (problem) {
-    throw new BlixardError("INVALID_ARGUMENT", `name: ${problem}`, {
-      violations: [{ field: "name", message: problem }],
-    });
-  }
-  return name;
 }

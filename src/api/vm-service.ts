@@ -4,7 +4,7 @@
  */
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { BlixardError, type FieldViolation } from "../core/errors.js";
-import { nameProblem } from "../core/names.js";
+import { nameProblem, validName } from "../core/names.js";
 import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec, type VmSpec } from "../core/vm-spec.js";
 import type { VmService } from "../gen/blixard/v1/vm_pb.js";
@@ -293,16 +293,6 @@ function json(value: unknown): string | undefined {
 /** The audit event of a user's request: who asked for what. */
 function requested(ctx: HandlerContext, reason: string): { actor: string | undefined; reason: string } {
   return { actor: actorOf(ctx)?.name, reason };
-}
-
-function validName(name: string): string {
-  const problem = nameProblem(name);
-  if (problem) {
-    throw new BlixardError("INVALID_ARGUMENT", `name: ${problem}`, {
-      violations: [{ field: "name", message: problem }],
-    });
-  }
-  return name;
 }
 
 function notDeleting(record: VmRecord): VmRecord {

@@ -1,4 +1,5 @@
 /** VM names are DNS labels, so they are safe as directory names, hostnames and store keys. */
+import { BlixardError } from "./errors.js";
 export const NAME_MAX_LENGTH = 63;
 export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -11,4 +12,15 @@ export function nameProblem(name: string): string | undefined {
     return "must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit";
   }
   return undefined;
+}
+
+/** `name` when it is a valid name, else INVALID_ARGUMENT naming the `name` field (a request's edge check). */
+export function validName(name: string): string {
+  const problem = nameProblem(name);
+  if (problem) {
+    throw new BlixardError("INVALID_ARGUMENT", `name: ${problem}`, {
+      violations: [{ field: "name", message: problem }],
+    });
+  }
+  return name;
 }

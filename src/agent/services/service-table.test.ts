@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCidr } from "../../core/service-address.js";
+import { cidrOf } from "../../core/cluster-network.js";
 import { buildServiceTable, removeServiceTable, type ServiceRules } from "./service-table.js";
 
 const web: ServiceRules = {
@@ -52,7 +52,7 @@ describe("buildServiceTable", () => {
   });
 
   it("serves no address outside the service range and no member outside the VM range (a forged record aiming at a node)", () => {
-    const ranges = { service: parseCidr("10.89.0.0/16")!, vm: parseCidr("10.88.0.0/16")! };
+    const ranges = { service: cidrOf("10.89.0.0/16"), vm: cidrOf("10.88.0.0/16") };
     const forged: ServiceRules[] = [
       // A node's own API address as a virtual address: every node would divert its traffic.
       { ...web, name: "grab", address: "192.168.7.2", port: 7001 },

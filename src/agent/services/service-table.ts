@@ -17,8 +17,9 @@
  * value that could carry a `;` or a `}` must never reach it. A service that fails the check is left
  * out and reported; the others are still served.
  */
+
+import { type Cidr, isHostOf } from "../../core/cidr.js";
 import { nameProblem } from "../../core/names.js";
-import { type Ipv4Cidr, inCidr } from "../../core/service-address.js";
 import { ipv4Bytes } from "../../core/vm-network.js";
 
 export const SERVICE_TABLE_FAMILY = "ip";
@@ -61,7 +62,7 @@ export function buildServiceTable(
      * The cluster's ranges: a virtual address outside the service range (a node's own address, say)
      * is not served, and a member outside the VM range is left out, whatever the store says.
      */
-    ranges?: { service: Ipv4Cidr; vm: Ipv4Cidr };
+    ranges?: { service: Cidr; vm: Cidr };
   },
 ): BuiltTable {
   const skipped: BuiltTable["skipped"] = [];
@@ -76,14 +77,14 @@ export function buildServiceTable(
       continue;
     }
     const { ranges } = options;
-    if (ranges && !inCidr(ranges.service, service.address)) {
+    if (ranges && !isHostOf(ranges.service, service.address)) {
       skipped.push({
         name: service.name,
         problem: `its address ${service.address} is outside the service range`,
       });
       continue;
     }
-    const outside = ranges ? service.members.filter((m) => !inCidr(ranges.vm, m.address)) : [];
+    const outside = ranges ? service.members.filter((m) => !isHostOf(ranges.vm, m.address)) : [];
     if (outside.length > 0) {
       const list = outside.map((m) => m.address).join(", ");
       skipped.push({ name: service.name, problem: `members outside the VM range left out: ${list}` });
