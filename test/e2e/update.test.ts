@@ -109,7 +109,7 @@ describe("changing a VM after create: vm update and apply -f, with a real qemu V
     expect(node.cli("vm", "get", "cache").code).not.toBe(0);
     const res = node.cli("apply", "-f", file, "-o", "json");
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain("1 of 2 VMs");
+    expect(res.stderr).toContain("1 of 2 documents");
     const results = JSON.parse(res.stdout) as { name: string; action: string; error?: string }[];
     expect(results.map((r) => [r.name, r.action])).toEqual([
       ["db", "failed"],
