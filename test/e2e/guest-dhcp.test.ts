@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteNetns, inNetns, netnsList, run, uniqueName } from "../../src/testing/netns-hosts.js";
 import { image, isAlive, until } from "./harness.js";
-import { deleteNetns, inNetns, netnsList, run, uniqueName } from "./netns-hosts.js";
 
 const SUBNET = "10.252.77";
 const HOST_IP = `${SUBNET}.1`;
