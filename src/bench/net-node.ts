@@ -18,6 +18,7 @@ export class NetNode {
   readonly dataDir = mkdtempSync(join(tmpdir(), "blixard-bench-net-"));
   port = 0;
   private proc: ChildProcess | undefined;
+  private args: string[] = [];
 
   constructor(readonly host: NetnsHost) {}
 
@@ -34,7 +35,9 @@ export class NetNode {
     return readFileSync(join(this.dataDir, "join-token"), "utf8").trim();
   }
 
-  async start(extraArgs: string[]): Promise<void> {
+  /** Starts the node, or restarts it on the same data dir, port and flags when `extraArgs` is omitted. */
+  async start(extraArgs: string[] = this.args): Promise<void> {
+    this.args = extraArgs;
     // A port span of 3: the API and the managed etcd member's client and peer ports.
     this.port ||= await freePortRun(3);
     const log = openSync(join(this.dataDir, "node.log"), "a");
@@ -101,10 +104,15 @@ export class NetNode {
    * and the data dir. The etcd member, dnsmasq and anything else left in the host's namespace go with
    * NetnsHosts.destroy() (by pid, from `ip netns pids`).
    */
+  /** Kills the qemu processes of this node's VMs, by their pidfiles (a lost host's leftovers). */
+  async killVms(): Promise<void> {
+    await killNodeVms(join(this.dataDir, "vms"));
+  }
+
   async stop(): Promise<void> {
     await this.kill();
     const vms = join(this.dataDir, "vms");
-    await killNodeVms(vms);
+    await this.killVms();
     await removeJailLeftovers(vms);
     rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -6,8 +6,8 @@
  *   milliseconds are measured inside the client guest (`pull` probe);
  * - the same pull from the host-1 sink through a service address (`ip blixard-svc` DNAT) against its
  *   own address, alternating;
- * - failover: host 1 is cut off the underlay and its node SIGKILLed; the time runs until the client
- *   guest gets the sink's page again at the same address, served from another host.
+ * - failover, 3 rounds: the sink's host is cut off the underlay and its node SIGKILLed; the time runs
+ *   until the client guest gets the sink's page again at the same address, served from another host.
  * Every namespace, process and directory made here is removed by name or pid at the end.
  */
 import { execFile } from "node:child_process";
@@ -24,8 +24,8 @@ export interface NetFigures {
   direct: number[];
   ttlSeconds: number;
   graceSeconds: number;
-  /** From the cut to the client guest getting the page again at the old address. */
-  failoverMs: number;
+  /** Per host loss: from the cut to the client guest getting the page again at the old address. */
+  failoverMs: number[];
 }
 
 const TTL = 5;
@@ -40,6 +40,7 @@ export async function measureNetThroughput(
   initrd: string,
   rounds: number,
   mib: number,
+  failoverRounds = 3,
 ): Promise<NetFigures> {
   const hosts = NetnsHosts.create(3);
   const nodes: NetNode[] = [];
@@ -121,7 +122,7 @@ export async function measureNetThroughput(
       direct: [],
       ttlSeconds: TTL,
       graceSeconds: GRACE,
-      failoverMs: 0,
+      failoverMs: [],
     };
     await pull(near); // warm-up (ARP, FDB, guest caches), not reported
     await pull(far);
@@ -142,23 +143,35 @@ export async function measureNetThroughput(
       figures.direct.push(await pull(far));
     }
 
-    // Failover of far-1: its host is cut off and its daemon SIGKILLed, as the e2e test does.
-    const lost = nodes.find((n) => n.id === vm("far-1").status.node)!;
-    console.error(`net14: pulls done; cutting ${lost.host.netns}`);
-    const lostAt = performance.now();
-    lost.host.cut();
-    await lost.kill();
-    const page = `http://${client}/cgi-bin/fetch?url=${encodeURIComponent(`http://${far}/`)}`;
-    await waitFor(
-      "far-1 answering at its old address from another host",
-      async () => {
-        if (!(await get(page, 5))?.includes("<h1>far-1</h1>")) return false;
-        const v = vm("far-1").status;
-        return v.node !== lost.id && v.address === far;
-      },
-      180_000,
-    );
-    figures.failoverMs = performance.now() - lostAt;
+    // Failover of far-1: its host is cut off and its daemon SIGKILLed, as the e2e test does; then the
+    // host comes back (its stale qemu killed by pid, its node restarted on its data dir, which
+    // replaces the etcd member it left running), so the next round can lose the host far-1 is on then.
+    for (let r = 0; r < failoverRounds; r++) {
+      const lost = nodes.find((n) => n.id === vm("far-1").status.node)!;
+      console.error(`net14: failover round ${r + 1}: cutting ${lost.host.netns}`);
+      const lostAt = performance.now();
+      lost.host.cut();
+      await lost.kill();
+      const page = `http://${client}/cgi-bin/fetch?url=${encodeURIComponent(`http://${far}/`)}`;
+      await waitFor(
+        "far-1 answering at its old address from another host",
+        async () => {
+          if (!(await get(page, 5))?.includes("<h1>far-1</h1>")) return false;
+          const v = vm("far-1").status;
+          return v.node !== lost.id && v.address === far;
+        },
+        180_000,
+      );
+      figures.failoverMs.push(performance.now() - lostAt);
+      if (r === failoverRounds - 1) break;
+      await lost.killVms();
+      lost.host.restore();
+      await lost.start();
+      await waitFor("the restarted node to be Ready", () => {
+        const list = JSON.parse(first.cli("node", "list", "-o", "json")) as { id: string; state: string }[];
+        return list.some((n) => n.id === lost.id && n.state === "Ready");
+      });
+    }
     return figures;
   } finally {
     for (const node of nodes) await node.stop();
