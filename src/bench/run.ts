@@ -50,6 +50,7 @@ const measureUpdates = async () => [
 ];
 // Issue 14's figures: VM-to-VM TCP across hosts vs on one host, service address vs direct, failover.
 const netRounds = Number(process.env["BLIXARD_BENCH_NET_ROUNDS"] ?? 5);
+const netFailovers = Number(process.env["BLIXARD_BENCH_NET_FAILOVERS"] ?? 2);
 const netMib = Number(process.env["BLIXARD_BENCH_NET_MIB"] ?? 8);
 const net14Rows = (n: NetFigures): string => {
   const row = (what: string, a: number[], b: number[], baseline: string) =>
@@ -58,7 +59,7 @@ const net14Rows = (n: NetFigures): string => {
 ${row("TCP VM to VM through a service address (one member, other host)", n.viaService, n.direct, "the member's own address")}
 | VM answering at its old address on another host after its host is cut off and its node SIGKILLed, median of ${n.failoverMs.length} losses (ms; lease TTL ${n.ttlSeconds} s, failover grace ${n.graceSeconds} s, boot) | ${fmt(median(n.failoverMs), 0)} (max ${fmt(Math.max(...n.failoverMs), 0)}) | detection bound TTL + grace: ${(n.ttlSeconds + n.graceSeconds) * 1000} | |`;
 };
-const measureNet14 = () => measureNetThroughput(kernel, initrd, netRounds, netMib);
+const measureNet14 = () => measureNetThroughput(kernel, initrd, netRounds, netMib, netFailovers);
 if (process.env["BLIXARD_BENCH_ONLY"] === "net14") {
   console.error(`benchmarks: VM networking across hosts (${netRounds} rounds of ${netMib} MiB; needs root)`);
   const n = await measureNet14();
