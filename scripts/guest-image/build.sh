@@ -212,6 +212,8 @@ mkdir -p "$ROOT/lib/blixard" "$ROOT/run"
 install -m 0644 "$SCRIPT_DIR/files/probe-lib.sh" "$ROOT/lib/blixard/probe-lib.sh"
 install -m 0755 "$SCRIPT_DIR/files/probe-fetch.sh" "$ROOT/lib/blixard/probe-fetch"
 install -m 0755 "$SCRIPT_DIR/files/probe-resolve.sh" "$ROOT/lib/blixard/probe-resolve"
+install -m 0755 "$SCRIPT_DIR/files/probe-pull.sh" "$ROOT/lib/blixard/probe-pull"
+install -m 0755 "$SCRIPT_DIR/files/probe-zeros.sh" "$ROOT/lib/blixard/probe-zeros"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 # The kernel opens /dev/console for /init before devtmpfs is mounted. Its

@@ -108,7 +108,9 @@ if [ "$PROBE" = 1 ]; then
 	mkdir -p /www/cgi-bin
 	cp /lib/blixard/probe-fetch /www/cgi-bin/fetch
 	cp /lib/blixard/probe-resolve /www/cgi-bin/resolve
-	chmod 0755 /www/cgi-bin/fetch /www/cgi-bin/resolve
+	cp /lib/blixard/probe-pull /www/cgi-bin/pull
+	cp /lib/blixard/probe-zeros /www/cgi-bin/zeros
+	chmod 0755 /www/cgi-bin/fetch /www/cgi-bin/resolve /www/cgi-bin/pull /www/cgi-bin/zeros
 	log "probe enabled"
 fi
 # busybox httpd binds port 80 before daemonizing, so it accepts connections

@@ -13,6 +13,7 @@ import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
 import { type HollowFigures, measureHollowNodes } from "./hollow-nodes.js";
 import { measureJailSetup } from "./jail-setup.js";
+import { measureNetThroughput, type NetFigures } from "./net-throughput.js";
 import { measureOverlay } from "./overlay.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
 import { measureRecordCodec } from "./record-codec.js";
@@ -47,6 +48,27 @@ const measureUpdates = async () => [
   await measureUpdateCost(10_000, 100, 30),
   await measureUpdateCost(10_000, 10_000, 30),
 ];
+// Issue 14's figures: VM-to-VM TCP across hosts vs on one host, service address vs direct, failover.
+const netRounds = Number(process.env["BLIXARD_BENCH_NET_ROUNDS"] ?? 5);
+const netFailovers = Number(process.env["BLIXARD_BENCH_NET_FAILOVERS"] ?? 2);
+const netMib = Number(process.env["BLIXARD_BENCH_NET_MIB"] ?? 8);
+const net14Rows = (n: NetFigures): string => {
+  const row = (what: string, a: number[], b: number[], baseline: string) =>
+    `| ${what}, MiB/s measured in the client guest, median of ${a.length} alternating pulls of ${n.mib} MiB | ${fmt(median(a), 1)} | ${baseline}: ${fmt(median(b), 1)} | ${fmt(median(a) / median(b), 2)} |`;
+  return `${row("TCP VM to VM across hosts (VXLAN overlay)", n.crossHost, n.sameHost, "same two kinds of VM on one host")}
+${row("TCP VM to VM through a service address (one member, other host)", n.viaService, n.direct, "the member's own address")}
+| VM answering at its old address on another host after its host is cut off and its node SIGKILLed, median of ${n.failoverMs.length} losses (ms; lease TTL ${n.ttlSeconds} s, failover grace ${n.graceSeconds} s, boot) | ${fmt(median(n.failoverMs), 0)} (max ${fmt(Math.max(...n.failoverMs), 0)}) | detection bound TTL + grace: ${(n.ttlSeconds + n.graceSeconds) * 1000} | |`;
+};
+const measureNet14 = () => measureNetThroughput(kernel, initrd, netRounds, netMib, netFailovers);
+if (process.env["BLIXARD_BENCH_ONLY"] === "net14") {
+  console.error(`benchmarks: VM networking across hosts (${netRounds} rounds of ${netMib} MiB; needs root)`);
+  const n = await measureNet14();
+  console.log(net14Rows(n));
+  console.error(
+    `raw MiB/s: same host ${n.sameHost.map((v) => fmt(v, 1)).join(", ")}; across ${n.crossHost.map((v) => fmt(v, 1)).join(", ")}; service ${n.viaService.map((v) => fmt(v, 1)).join(", ")}; direct ${n.direct.map((v) => fmt(v, 1)).join(", ")}; failover ms ${n.failoverMs.map((v) => fmt(v, 0)).join(", ")}`,
+  );
+  process.exit(0);
+}
 if (process.env["BLIXARD_BENCH_ONLY"] === "net") {
   console.error("benchmarks: bridge-mode host network (needs root)");
   const o = await measureOverlay(10);
@@ -122,6 +144,8 @@ console.error("benchmarks: failover of a real VM after host loss");
 const failover = await measureFailover(kernel, initrd);
 console.error("benchmarks: spec updates");
 const updates = await measureUpdates();
+console.error("benchmarks: VM networking across hosts");
+const net14 = await measureNet14();
 console.error("benchmarks: VM record codec");
 const codec = measureRecordCodec(20_000);
 console.error("benchmarks: placement");
@@ -191,6 +215,7 @@ ${cluster.throughput.map((t) => `| VM creates/s over the API on the 3-node clust
 | leader failover after SIGKILL, median of ${cluster.failoverMs.length} (ms; lease TTL ${cluster.ttlSeconds} s) | ${fmt(median(cluster.failoverMs), 0)} (max ${fmt(Math.max(...cluster.failoverMs), 0)}) | TTL + 2 s: ${(cluster.ttlSeconds + 2) * 1000} | ${fmt(Math.max(...cluster.failoverMs) / ((cluster.ttlSeconds + 2) * 1000), 2)} |
 | µs to read one VM record: validating decode (core/vm-record-codec.ts) / encode | ${fmt(codec.decodeMicros, 1)} / ${fmt(codec.encodeMicros, 1)} | \`JSON.parse\` alone: ${fmt(codec.jsonParseMicros, 1)} | ${fmt(codec.decodeMicros / codec.jsonParseMicros, 1)} |
 ${updateRows(updates)}
+${net14Rows(net14)}
 | VM failover after host loss, SIGKILL → healthy on another node (ms; TTL ${failover.ttlSeconds} s + grace ${failover.graceSeconds} s + boot) | ${fmt(failover.failoverMs, 0)} | detection bound TTL + grace: ${(failover.ttlSeconds + failover.graceSeconds) * 1000} | |
 | SQLite store after ${compaction.writes} status writes, compacted to ${compaction.retain} revisions: largest / final size on disk (MiB) | ${mib(compaction.compacted.maxBytes)} / ${mib(compaction.compacted.finalBytes)} | without compaction: ${mib(compaction.uncompacted.finalBytes)} | ${fmt(compaction.compacted.maxBytes / compaction.uncompacted.finalBytes, 3)} |
 | status writes/s on SQLite with a compaction pass every 1,000 writes (alternating chunks) | ${fmt(compaction.compacted.writesPerSec, 0)} | without compaction: ${fmt(compaction.uncompacted.writesPerSec, 0)} | ${fmt(compaction.compacted.writesPerSec / compaction.uncompacted.writesPerSec, 2)} |

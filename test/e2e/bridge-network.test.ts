@@ -8,8 +8,8 @@
  */
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NetnsHosts } from "../../src/testing/netns-hosts.js";
 import { idOf, image, TestNode, until } from "./harness.js";
-import { NetnsHosts } from "./netns-hosts.js";
 
 // Not shorter: three nodes, their etcd members and several TCG guests share two cores here, and a node
 // whose heartbeat lags a TTL fences itself (its watchdog kills its VMs).

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteNetns, inNetns, netnsList, run, uniqueName } from "../../src/testing/netns-hosts.js";
 import { image, isAlive, until } from "./harness.js";
-import { deleteNetns, inNetns, netnsList, run, uniqueName } from "./netns-hosts.js";
 
 const SUBNET = "10.252.77";
 const HOST_IP = `${SUBNET}.1`;
@@ -168,6 +168,20 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
     expect(refused.body).toMatch(/fetch failed: .+/);
   });
 
+  it("pulls N MiB of zeros from a guest's probe and reports the bytes and milliseconds", () => {
+    const url = `http://${GUEST_IP}/cgi-bin/zeros?mib=2`;
+    const res = probe(`pull?url=${encodeURIComponent(url)}`);
+    expect(res.status).toBe(200);
+    const [bytes, ms, ...status] = res.body.trim().split(" ");
+    // 2 MiB of body plus the answer's headers, and the status line of the zeros probe.
+    expect(Number(bytes)).toBeGreaterThan(2 * 2 ** 20);
+    expect(Number(bytes)).toBeLessThan(2 * 2 ** 20 + 400);
+    expect(Number(ms)).toBeGreaterThanOrEqual(0);
+    expect(status.join(" ")).toBe("HTTP/1.0 200 OK");
+    const refused = probe(`pull?url=${encodeURIComponent(`http://${HOST_IP}:8081/ok`)}`);
+    expect(refused).toMatchObject({ status: 502, body: expect.stringContaining("pull failed") });
+  });
+
   it("refuses query strings that try to inject into the probe's shell or commands", () => {
     const attacks = [
       // Command substitution and separators: would run on the guest if the value were evaluated.
@@ -186,6 +200,18 @@ describe("guest image with blixard.net=dhcp and blixard.probe=1", () => {
       `resolve?name=${encodeURIComponent("a$(touch /www/pwned)")}`,
       `resolve?name=${encodeURIComponent("a\nb")}`,
       "resolve?other=x",
+      // The throughput probes (pull, zeros): the same injections, a name where only an IPv4 address
+      // is allowed, a size that is not a number or out of bounds.
+      `pull?url=${encodeURIComponent("http://origin/$(touch /www/pwned)")}`,
+      `pull?url=${encodeURIComponent(`http://${GUEST_IP}/;touch /www/pwned`)}`,
+      `pull?url=${encodeURIComponent(`http://${GUEST_IP}/ok\n-O/www/pwned`)}`,
+      `pull?url=${encodeURIComponent("-O/www/pwned")}`,
+      `pull?url=${encodeURIComponent(`http://origin.vm.${DOMAIN}/`)}`,
+      `zeros?mib=${encodeURIComponent("$(touch /www/pwned)")}`,
+      `zeros?mib=${encodeURIComponent("1;touch /www/pwned")}`,
+      "zeros?mib=0",
+      "zeros?mib=257",
+      "zeros?mib=-1",
     ];
     for (const attack of attacks) {
       const res = probe(attack);

@@ -18,8 +18,8 @@ import { freePort, freePortRun } from "../../src/store/etcd/free-ports.js";
 
 export { freePort };
 
+import { inHostNetns } from "../../src/testing/netns-hosts.js";
 import { imageDir, REPO } from "./global-setup.js";
-import { inHostNetns } from "./netns-hosts.js";
 
 export const CLI = join(REPO, "dist/cli/main.js");
 

@@ -8,8 +8,8 @@
 
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostLinks, NetnsHosts, netnsList } from "../../src/testing/netns-hosts.js";
 import { idOf, image, TestNode, until } from "./harness.js";
-import { hostLinks, NetnsHosts, netnsList } from "./netns-hosts.js";
 
 const TTL = 2;
 

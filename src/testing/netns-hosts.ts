@@ -35,7 +35,7 @@ export function inNetns(ns: string, argv: string[]): string[] {
  * process needs to jail its VMs. Execs in place too.
  */
 export function inHostNetns(ns: string, argv: string[]): string[] {
-  return ["sh", join(import.meta.dirname, "netns-run.sh"), ns, ...argv];
+  return ["sh", join(import.meta.dirname, "../../test/e2e/netns-run.sh"), ns, ...argv];
 }
 
 /** A name no other run uses: prefix + 8 hex digits (short enough for a 15-character device name). */
