@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../core/keys.js";
 import type { NodeRecord } from "../core/node-record.js";
-import { nodeRecordCodec, vmStatusCodec } from "../core/store-codecs.js";
-import { initialStatus, type VmRecord, type VmStatus } from "../core/vm-record.js";
+import { nodeRecordCodec } from "../core/store-codecs.js";
+import type { VmRecord } from "../core/vm-record.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import type { DhcpLease, HostName, HostNetwork, OverlayConfig } from "../ports/host-network.js";
 import { silentLogger } from "../ports/logger.js";
 import { createVmParts } from "../state/vm-transactions.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../testing/manual-clock.js";
-import { placeOn } from "../testing/seed-vms.js";
+import { placeOn, reportStatus } from "../testing/seed-vms.js";
 import { NodeNetwork } from "./node-network.js";
 
 const config: OverlayConfig = {
@@ -83,14 +83,6 @@ async function createVm(name: string, address: string, group?: string): Promise<
   await store.txn(parts);
 }
 
-async function setStatus(name: string, phase: VmStatus["phase"], health: VmStatus["health"]): Promise<void> {
-  const status: VmStatus = { ...initialStatus("node-a", new Date(0).toISOString()), phase, health };
-  await store.txn({
-    compare: [],
-    success: [{ type: "put", key: keys.status(name), value: vmStatusCodec.encode(status) }],
-  });
-}
-
 /** Lets watches deliver, then the coalescing delay pass. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -141,8 +133,8 @@ describe("NodeNetwork", () => {
     await createVm("web-1", "10.88.2.1", "web");
     await createVm("web-2", "10.88.2.2", "web");
     await createVm("db", "10.88.2.3");
-    await setStatus("web-1", "Running", "healthy");
-    await setStatus("web-2", "Running", "none");
+    await reportStatus(store, "web-1", "node-a", { phase: "Running", health: "healthy" });
+    await reportStatus(store, "web-2", "node-a", { phase: "Running", health: "none" });
     await settle();
     expect(host.names).toEqual([
       { name: "db.vm.blixard.internal", addresses: ["10.88.2.3"] },
@@ -157,15 +149,15 @@ describe("NodeNetwork", () => {
     await network.start();
     await createVm("web-1", "10.88.2.1", "web");
     await createVm("web-2", "10.88.2.2", "web");
-    await setStatus("web-1", "Running", "healthy");
-    await setStatus("web-2", "Running", "healthy");
+    await reportStatus(store, "web-1", "node-a", { phase: "Running", health: "healthy" });
+    await reportStatus(store, "web-2", "node-a", { phase: "Running", health: "healthy" });
     await settle();
     const group = () => host.names.find((n) => n.name === "web.group.blixard.internal")?.addresses;
     expect(group()).toEqual(["10.88.2.1", "10.88.2.2"]);
-    await setStatus("web-2", "Running", "unhealthy");
+    await reportStatus(store, "web-2", "node-a", { phase: "Running", health: "unhealthy" });
     await settle();
     expect(group()).toEqual(["10.88.2.1"]);
-    await setStatus("web-1", "Failed", "none");
+    await reportStatus(store, "web-1", "node-a", { phase: "Failed", health: "none" });
     await settle();
     expect(group()).toBeUndefined();
     // The VM's own name stays: it is the VM's address, whether or not it serves.

@@ -4,8 +4,14 @@
  * scheduling note) its placement and its node's assignment. And reads a VM back joined the same way.
  */
 import { keys } from "../core/keys.js";
-import { placementCodec } from "../core/store-codecs.js";
-import { type ScheduledVm, scheduledVm, type VmRecord } from "../core/vm-record.js";
+import { placementCodec, vmStatusCodec } from "../core/store-codecs.js";
+import {
+  initialStatus,
+  type ScheduledVm,
+  scheduledVm,
+  type VmRecord,
+  type VmStatus,
+} from "../core/vm-record.js";
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Store } from "../ports/store.js";
 import { placeVmOps } from "../state/vm-transactions.js";
@@ -64,4 +70,15 @@ export async function placeOn(store: Store, name: string, node?: string): Promis
     compare: [],
     success: placeVmOps(decoded.record, { node: target, epoch, recordRevision: kv.modRevision }, before.node),
   });
+}
+
+/** Writes the VM's status as its node's agent would report it: the initial one with `overrides`. */
+export async function reportStatus(
+  store: Store,
+  name: string,
+  node: string,
+  overrides: Partial<VmStatus>,
+): Promise<void> {
+  const status: VmStatus = { ...initialStatus(node, new Date(0).toISOString()), ...overrides };
+  await store.put(keys.status(name), vmStatusCodec.encode(status));
 }

@@ -3,12 +3,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../../core/keys.js";
 import { encodeServiceRecord } from "../../core/service-record.js";
 import { parseServiceSpec } from "../../core/service-spec.js";
-import { initialStatus, type VmStatus } from "../../core/vm-record.js";
+import type { VmStatus } from "../../core/vm-record.js";
 import { encodeVmRecord } from "../../core/vm-record-codec.js";
 import { parseVmSpec } from "../../core/vm-spec.js";
 import { silentLogger } from "../../ports/logger.js";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../../testing/manual-clock.js";
+import { reportStatus } from "../../testing/seed-vms.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { removeServiceTable } from "./service-table.js";
 
@@ -80,15 +81,9 @@ describe("ServiceProxy", () => {
     await setStatus(name, status);
   }
 
-  async function setStatus(name: string, status: Partial<VmStatus>): Promise<void> {
-    const full = {
-      ...initialStatus("n1", "2026-12-03T00:00:00Z", 0),
-      phase: "Running",
-      health: "healthy",
-      ...status,
-    };
-    await store.put(keys.status(name), JSON.stringify(full));
-  }
+  /** A status as the VM's agent reports it: Running and healthy unless `status` says otherwise. */
+  const setStatus = (name: string, status: Partial<VmStatus>) =>
+    reportStatus(store, name, "n1", { phase: "Running", health: "healthy", ...status });
 
   const last = () => scripts[scripts.length - 1] ?? "";
 

@@ -14,12 +14,13 @@ import { ServiceProxy } from "../../agent/services/service-proxy.js";
 import { keys } from "../../core/keys.js";
 import { encodeServiceRecord } from "../../core/service-record.js";
 import { parseServiceSpec } from "../../core/service-spec.js";
-import { initialStatus, type VmStatus } from "../../core/vm-record.js";
+import type { VmStatus } from "../../core/vm-record.js";
 import { encodeVmRecord } from "../../core/vm-record-codec.js";
 import { parseVmSpec } from "../../core/vm-spec.js";
 import { systemClock } from "../../platform/system-clock.js";
 import { silentLogger } from "../../ports/logger.js";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.js";
+import { reportStatus } from "../../testing/seed-vms.js";
 import { nftRunner } from "./nft-runner.js";
 
 const tag = `bsv${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -130,15 +131,9 @@ describe("service proxy in network namespaces", () => {
     expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(tag);
   });
 
-  async function setStatus(name: string, status: Partial<VmStatus>): Promise<void> {
-    const full = {
-      ...initialStatus("n1", "2026-12-03T00:00:00Z", 0),
-      phase: "Running",
-      health: "healthy",
-      ...status,
-    };
-    await store.put(keys.status(name), JSON.stringify(full));
-  }
+  /** A status as the VM's agent reports it: Running and healthy unless `status` says otherwise. */
+  const setStatus = (name: string, status: Partial<VmStatus>) =>
+    reportStatus(store, name, "n1", { phase: "Running", health: "healthy", ...status });
 
   async function waitFor(done: () => boolean): Promise<void> {
     for (let i = 0; i < 200 && !done(); i++) await systemClock.sleep(25);
