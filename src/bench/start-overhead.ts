@@ -5,7 +5,7 @@
  * ratio includes the whole cost of the jail and of passt.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseVmSpec } from "../core/vm-spec.js";
@@ -15,7 +15,7 @@ import { buildQemuArgs } from "../drivers/qemu/qemu-args.js";
 import { vmPaths } from "../drivers/qemu/vm-paths.js";
 import { BenchNode, waitFor } from "./bench-node.js";
 
-const READY = /BLIXARD-READY/g;
+const READY = /BLIXARD-READY/;
 
 export interface StartOverhead {
   bareMs: number[];
@@ -35,8 +35,29 @@ function toPidfile(pidfile: string, wallStart: number): number {
   return existsSync(pidfile) ? statSync(pidfile).mtimeMs - wallStart : Number.NaN;
 }
 
-function readyCount(file: string): number {
-  return existsSync(file) ? (readFileSync(file, "utf8").match(READY) ?? []).length : 0;
+function logSize(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
+}
+
+/**
+ * Whether the readiness line is in `file` past byte `offset`. Only the bytes appended since the start
+ * are read: the node's console log keeps every earlier boot, and reading it whole every 20 ms (as this
+ * bench once did) cost the Blixard side CPU that bare qemu's fresh log never did, more each round.
+ */
+function readyAfter(file: string, offset: number): boolean {
+  if (!existsSync(file)) return false;
+  const fd = openSync(file, "r");
+  try {
+    const size = statSync(file).size;
+    // A log rotated since the start begins again at 0; what it holds is all new.
+    const from = size < offset ? 0 : offset;
+    if (size === from) return false;
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    return READY.test(buf.toString("latin1"));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function bareQemu(kernel: string, initrd: string, spawnMs: number[]): Promise<number> {
@@ -54,7 +75,7 @@ async function bareQemu(kernel: string, initrd: string, spawnMs: number[]): Prom
     const t0 = performance.now();
     const qemu = spawn("qemu-system-x86_64", argv, { stdio: "ignore" });
     const exited = new Promise((r) => qemu.once("exit", r));
-    await waitFor("bare qemu readiness", () => readyCount(paths.consoleLog) > 0, 120_000);
+    await waitFor("bare qemu readiness", () => readyAfter(paths.consoleLog, 0), 120_000);
     const ms = performance.now() - t0;
     spawnMs.push(toPidfile(paths.pidfile, wallStart));
     qemu.kill("SIGKILL");
@@ -67,11 +88,11 @@ async function bareQemu(kernel: string, initrd: string, spawnMs: number[]): Prom
 
 async function blixardStart(node: BenchNode, name: string, spawnMs?: number[]): Promise<number> {
   const log = join(node.dataDir, "vms", name, "console.log");
-  const before = readyCount(log);
+  const before = logSize(log);
   const wallStart = Date.now();
   const t0 = performance.now();
   node.cli("vm", "start", name, "--no-wait");
-  await waitFor("blixard VM readiness", () => readyCount(log) > before, 120_000);
+  await waitFor("blixard VM readiness", () => readyAfter(log, before), 120_000);
   const ms = performance.now() - t0;
   spawnMs?.push(toPidfile(join(node.dataDir, "vms", name, "qemu.pid"), wallStart));
   node.cli("vm", "stop", name);
