@@ -106,6 +106,28 @@ ${figures.map((f) => `| ${f.nodes} | ${fmt(f.startSeconds, 1)} | ${fmt(f.creates
 
 From ${first.nodes} to ${last.nodes} nodes: watch events per create **${fmt(last.watchEventsPerCreate / first.watchEventsPerCreate, 2)}×**, etcd CPU per create **${fmt(last.etcdCpuMsPerCreate / first.etcdCpuMsPerCreate, 2)}×**, node CPU per create ${fmt(last.nodeCpuMsPerCreate / first.nodeCpuMsPerCreate, 2)}×.`;
 };
+// Issue 13's CPU per create on the 3-node cluster, alone (no failovers): BLIXARD_BENCH_ONLY=cluster.
+if (process.env["BLIXARD_BENCH_ONLY"] === "cluster") {
+  // BLIXARD_BENCH_CLUSTER_ROOM=1: creates the nodes have room for (placed, not Pending).
+  const room = process.env["BLIXARD_BENCH_CLUSTER_ROOM"] === "1";
+  const creates = Number(process.env["BLIXARD_BENCH_CLUSTER_CREATES"] ?? (room ? 180 : 1000));
+  console.error(
+    `benchmarks: CPU per create on the 3-node cluster (${creates} creates${room ? ", placed" : ""})`,
+  );
+  const alone = await measureCluster(kernel, creates, [1, 16], 5, 0, { room });
+  const sum = (c: CpuShare) => c.nodes + c.etcd + c.client;
+  const share = (c: CpuShare) =>
+    `${fmt(c.nodes, 2)} + ${fmt(c.etcd, 2)} + ${fmt(c.client, 2)} = ${fmt(sum(c), 2)}`;
+  console.log(
+    alone.throughput
+      .map(
+        (t) =>
+          `| concurrency ${t.concurrency} | create: ${share(t.createCpuMs)} (${fmt(t.createsPerSec, 0)}/s) | raw put: ${share(t.putCpuMs)} (${fmt(t.rawPutsPerSec, 0)}/s) | ${fmt(sum(t.createCpuMs) / sum(t.putCpuMs), 2)} | txns sent / asked per create: ${fmt(t.txnsSentPerCreate, 2)} / ${fmt(t.txnsRequestedPerCreate, 2)} |`,
+      )
+      .join("\n"),
+  );
+  process.exit(0);
+}
 const hollowCounts = (process.env["BLIXARD_BENCH_HOLLOW"] ?? "3,100,1000").split(",").map(Number);
 if (process.env["BLIXARD_BENCH_ONLY"] === "hollow") {
   console.error(`benchmarks: hollow nodes (${hollowCounts.join(", ")})`);
@@ -171,6 +193,8 @@ const passes = (
     [5_000, 50_000],
   ] as const
 ).map(([nodes, vms]) => measureSchedulingPass(nodes, vms, 200));
+// Creates that outrun the cluster's room: the Pending VMs must not cost every later create's pass.
+const pendingPasses = [0, 1_000, 10_000].map((pending) => measureSchedulingPass(100, 1_000, 200, pending));
 console.error("benchmarks: three-node cluster (formation, creates vs raw etcd, leader failover)");
 const cluster = await measureCluster(kernel, 1000, [1, 16], 5, 3);
 console.error(`benchmarks: hollow nodes (${hollowCounts.join(", ")})`);
@@ -234,6 +258,12 @@ One scheduling pass placing one new VM (core/scheduling.ts with the leader's per
 | nodes | placed VMs | ms per pass |
 |---|---|---|
 ${passes.map((p) => `| ${p.nodes} | ${p.vms} | ${fmt(p.msEach, 2)} |`).join("\n")}
+
+The same pass with VMs Pending for want of room (already found unplaceable; 100 nodes, 1,000 placed VMs):
+
+| Pending VMs | ms per pass |
+|---|---|
+${pendingPasses.map((p) => `| ${p.pending} | ${fmt(p.msEach, 3)} |`).join("\n")}
 
 Growth of the time per placement from 1,000 to 50,000 nodes, five alternating pairs each:
 ${growth.map((g) => `${g.strategy} **${fmt(g.ratio, 2)}×** (${g.ratios.map((r) => fmt(r, 2)).join(", ")})`).join("; ")}.

@@ -235,21 +235,27 @@ export class Scheduler {
         this.views = new Map(views.map((view) => [view.id, view]));
         // Still leading the same term after the read: the decisions are fenced by it anyway.
         if (!this.running || this.opts.fence()?.value !== fence.value) return;
+        // The unplaceable VMs tried again in this pass are marked tried at this generation; the others
+        // are marked already. Only those are visited, not every Pending VM at every pass.
+        const generation = this.cache.capacityGeneration;
+        const tried: string[] = [];
         const decisions = planScheduling(
           {
             nodes: views,
             load: this.cache.perNode,
             statuses,
-            retry: (vm) => this.triedAt.get(vm.name) !== this.cache.capacityGeneration,
+            retry: (vm) => {
+              if (this.triedAt.get(vm.name) === generation) return false;
+              tried.push(vm.name);
+              return true;
+            },
             now: this.opts.clock.now(),
             notReadySince: this.notReadySince,
           },
           this.opts.config,
           () => this.opts.random.next(),
         );
-        for (const vm of this.cache.perNode.unassigned()) {
-          if (vm.unschedulable !== undefined) this.triedAt.set(vm.name, this.cache.capacityGeneration);
-        }
+        for (const name of tried) this.triedAt.set(name, generation);
         // Concurrently: the writes are independent (each guarded by its VM's revision and the fence),
         // and a remote store then carries them in few transactions (store/group-commit/group-commit-store.ts).
         const decided = new Set(decisions.map((decision) => decision.vm));

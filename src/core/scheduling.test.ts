@@ -162,4 +162,33 @@ describe("scheduling", () => {
       },
     ]);
   });
+
+  it("asks `retry` once per unplaceable VM and places those it allows in creation order with the new ones", () => {
+    // A leader with many VMs Pending for want of room: those found unplaceable in an unchanged
+    // cluster are skipped before the pass orders its work, and each is asked about once.
+    const waiting = ["w1", "w2", "w3"].map((name) => vm(name, "", {}, { unschedulable: "no room" }));
+    const fresh = vm("fresh");
+    const asked: string[] = [];
+    const decisions = planScheduling(
+      {
+        nodes: [node("a")],
+        load: ClusterLoad.of([...waiting, fresh]),
+        statuses: new Map(),
+        now: 0,
+        notReadySince: new Map(),
+        retry: (v) => {
+          asked.push(v.name);
+          return v.name === "w2";
+        },
+      },
+      config,
+      () => 0,
+    );
+    expect(asked.sort()).toEqual(["w1", "w2", "w3"]);
+    // w2 is older than fresh: retried VMs keep their place in creation order.
+    expect(decisions).toEqual([
+      { type: "assign", vm: "w2", node: "a" },
+      { type: "assign", vm: "fresh", node: "a" },
+    ]);
+  });
 });

@@ -75,7 +75,13 @@ export function planScheduling(
   }
   // Only VMs without a node, or on a node gone past the grace period, need a decision; the others are
   // counted in the table only, so a pass costs O(nodes + those VMs), not O(all VMs).
-  const ordered = [...load.unassigned()];
+  // A Pending VM already found unplaceable in an unchanged cluster is dropped before the sort, not
+  // after it: with a thousand such VMs, sorting them all (localeCompare) on every create's pass made
+  // the leader's CPU per create grow with the number of Pending VMs (docs/benchmarks.md).
+  const retry = snapshot.retry;
+  const ordered = retry
+    ? [...load.unassigned()].filter((vm) => vm.deleting || vm.unschedulable === undefined || retry(vm))
+    : [...load.unassigned()];
   for (const [node] of notReadySince) if (gone(node)) ordered.push(...load.onNode(node));
   ordered.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
   for (const vm of ordered) {
@@ -86,7 +92,6 @@ export function planScheduling(
     }
     const lost = vm.node !== "" && gone(vm.node);
     if (vm.node !== "" && !lost) continue;
-    if (!lost && vm.unschedulable !== undefined && snapshot.retry && !snapshot.retry(vm)) continue;
     if (
       vm.node === "" &&
       vm.handoffFrom !== undefined &&
