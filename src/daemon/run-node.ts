@@ -59,6 +59,7 @@ import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken, writeSecr
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { forwardAdmission } from "./forward-admission.js";
+import { routeFunctions } from "./function-routes.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
 import { setupIsolation } from "./isolation-setup.js";
@@ -282,6 +283,13 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           ServiceService,
           withErrorMapping(serviceHandlers({ repo: services, store, reservedPorts })),
         );
+        routeFunctions(router, {
+          store,
+          clock: systemClock,
+          nodeId,
+          imageRoot: dirs.imagesDir,
+          defaultImage: async () => defaultImage(dirs.defaultImageDir),
+        });
       },
     });
     const handler = createRequestHandler({
