@@ -59,6 +59,8 @@ import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken, writeSecr
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { forwardAdmission } from "./forward-admission.js";
+import { type GatewayServer, peerHandler, startGatewayServer } from "./function-gateway-server.js";
+import { registerFunctionMetrics } from "./function-metrics.js";
 import { routeFunctions } from "./function-routes.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
@@ -292,6 +294,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         });
       },
     });
+    let gateway: GatewayServer | undefined;
     const handler = createRequestHandler({
       connect,
       registry: metrics.registry,
@@ -299,6 +302,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       checkers: [bearerTokenChecker(tokens), nodeCertificateChecker()],
       hostCheck: createHostCheck({ bindHost: options.bind.host, advertiseHost: advertisedHost(options) }),
       caPem: tls?.caPem,
+      functionPeer: peerHandler(() => gateway),
     });
     const server = await listen(
       limitRequestBodies(protocolErrorsAsInvalidArgument(handler), options.maxRequestBytes),
@@ -391,6 +395,20 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
     cleanups.unshift(() => node.stop({ stopVms: options.stopVmsOnExit, keepLease: watchdog !== undefined }));
     await node.start();
+    if (options.gatewayBind !== "off") {
+      gateway = await startGatewayServer({
+        store,
+        clock: systemClock,
+        logger: log,
+        nodeId,
+        bind: options.gatewayBind,
+        tls,
+        domain: network.domain,
+        lease: () => node.registration.leaseId,
+        onResult: registerFunctionMetrics(metrics.registry, store).observe,
+      });
+      cleanups.unshift(() => gateway?.close());
+    }
     log.info({ nodeId, url, dataDir: dirs.root, tls: tls !== undefined }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {
