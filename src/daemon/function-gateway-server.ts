@@ -28,7 +28,8 @@ export interface GatewayServerOptions {
   clock: Clock;
   logger: Logger;
   nodeId: string;
-  bind: { host: string; port: number };
+  /** "off": no listener, but instances on this node still serve other nodes' gateways. */
+  bind: { host: string; port: number } | "off";
   tls: ServerTls | undefined;
   domain: string;
   lease: () => number | undefined;
@@ -42,10 +43,11 @@ export interface GatewayServer {
 }
 
 export async function startGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
-  if (!isLoopback(opts.bind.host) && !opts.tls) {
+  const bind = opts.bind === "off" ? undefined : opts.bind;
+  if (bind && !isLoopback(bind.host) && !opts.tls) {
     throw new BlixardError(
       "INVALID_ARGUMENT",
-      `--gateway-bind ${opts.bind.host}: a gateway beyond loopback needs TLS, which this node has only in a cluster (--cluster-init, --join) or with --bind beyond loopback; bind it to 127.0.0.1`,
+      `--gateway-bind ${bind.host}: a gateway beyond loopback needs TLS, which this node has only in a cluster (--cluster-init, --join) or with --bind beyond loopback; bind it to 127.0.0.1`,
     );
   }
   const local = new HttpAgent({ keepAlive: true, maxSockets: 256 });
@@ -97,18 +99,20 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   await gateway.start();
   let server: ListeningServer | undefined;
   try {
-    server = await listen(
-      gateway.handle.bind(gateway) as Handler,
-      opts.bind.host,
-      opts.bind.port,
-      isLoopback(opts.bind.host) ? undefined : opts.tls,
-    );
+    if (bind) {
+      server = await listen(
+        gateway.handle.bind(gateway) as Handler,
+        bind.host,
+        bind.port,
+        isLoopback(bind.host) ? undefined : opts.tls,
+      );
+    }
   } catch (err) {
     // A second node on one host (tests, a laptop cluster) finds the default port taken: it runs
     // without a gateway of its own rather than not at all, and says so.
     if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
     opts.logger.warn(
-      { bind: `${opts.bind.host}:${opts.bind.port}` },
+      { bind: `${bind?.host}:${bind?.port}` },
       "gateway port in use; this node serves no function gateway (set --gateway-bind)",
     );
   }

@@ -395,20 +395,19 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
     cleanups.unshift(() => node.stop({ stopVms: options.stopVmsOnExit, keepLease: watchdog !== undefined }));
     await node.start();
-    if (options.gatewayBind !== "off") {
-      gateway = await startGatewayServer({
-        store,
-        clock: systemClock,
-        logger: log,
-        nodeId,
-        bind: options.gatewayBind,
-        tls,
-        domain: network.domain,
-        lease: () => node.registration.leaseId,
-        onResult: registerFunctionMetrics(metrics.registry, store).observe,
-      });
-      cleanups.unshift(() => gateway?.close());
-    }
+    // Also with --gateway-bind off: instances on this node serve other nodes' gateways.
+    gateway = await startGatewayServer({
+      store,
+      clock: systemClock,
+      logger: log,
+      nodeId,
+      bind: options.gatewayBind,
+      tls,
+      domain: network.domain,
+      lease: () => node.registration.leaseId,
+      onResult: registerFunctionMetrics(metrics.registry, store).observe,
+    });
+    cleanups.unshift(() => gateway?.close());
     log.info({ nodeId, url, dataDir: dirs.root, tls: tls !== undefined }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {

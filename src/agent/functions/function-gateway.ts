@@ -107,7 +107,8 @@ export class FunctionGateway {
    */
   async servePeer(vm: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     let instance = this.findInstance(vm);
-    if (!instance) {
+    // The sending gateway saw it ready; this node's table may be up to a refresh behind.
+    if (instance?.state !== "ready") {
       await this.refresh();
       instance = this.findInstance(vm);
     }
