@@ -78,7 +78,7 @@ export class FunctionPool {
       do {
         this.again = false;
         if (this.opts.fence() === undefined) return;
-        await this.converge(await readFunctionState(this.opts.store));
+        await this.converge(await readFunctionState(this.opts.store, { skipWhenNone: true }));
       } while (this.again && this.running);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "function pool pass failed; retrying at the next tick");

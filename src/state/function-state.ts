@@ -38,14 +38,29 @@ export interface FunctionState {
   takenPorts: Set<number>;
 }
 
-export async function readFunctionState(store: Store): Promise<FunctionState> {
-  const [fns, vms, placements, statuses, loads, ports] = await Promise.all([
-    store.range(keys.functionsPrefix),
+/**
+ * `ports: false` skips the host port claims (only the pool controller allocates ports), and
+ * `skipWhenNone` answers from one range read when there is no function and no instance left, so
+ * that a node's gateway costs a cluster without functions one read a second.
+ */
+export async function readFunctionState(
+  store: Store,
+  opts: { ports?: boolean; skipWhenNone?: boolean } = {},
+): Promise<FunctionState> {
+  const fns = await store.range(keys.functionsPrefix);
+  if (opts.skipWhenNone && fns.kvs.length === 0) {
+    const instances = await store.range(`${keys.vmsPrefix}fn-`, { limit: 1 });
+    if (instances.kvs.length === 0) {
+      return { records: new Map(), instances: new Map(), loads: new Map(), takenPorts: new Set() };
+    }
+  }
+  const none = { kvs: [] as { key: string; value: string; modRevision: number }[] };
+  const [vms, placements, statuses, loads, ports] = await Promise.all([
     store.range(`${keys.vmsPrefix}fn-`),
     store.range(`${keys.placementsPrefix}fn-`),
     store.range(`${keys.statusPrefix}fn-`),
     store.range(keys.functionLoadsPrefix),
-    store.range(keys.portClaim("tcp", 0).replace(/0$/, "")),
+    opts.ports === false ? none : store.range(keys.portClaim("tcp", 0).replace(/0$/, "")),
   ]);
   const records: FunctionState["records"] = new Map();
   for (const kv of fns.kvs) {

@@ -264,7 +264,7 @@ export class FunctionGateway {
   }
 
   private refresh(): Promise<void> {
-    this.refreshing ??= readFunctionState(this.opts.store)
+    this.refreshing ??= readFunctionState(this.opts.store, { ports: false, skipWhenNone: true })
       .then((state) => {
         this.state = state;
         const exists = new Set([...state.instances.values()].flatMap((l) => l.map((i) => i.name)));

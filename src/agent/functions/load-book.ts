@@ -107,7 +107,7 @@ export class LoadBook {
     this.flushTimer = this.opts.clock.setTimeout(() => {
       this.flushTimer = undefined;
       void this.flush();
-    }, this.opts.flushMs ?? 100);
+    }, this.opts.flushMs ?? 500);
   }
 
   private async flush(): Promise<void> {
