@@ -349,6 +349,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         killTimeoutMs: 5000,
       },
       leaseTtlSeconds: options.leaseTtlSeconds,
+      functionPool: true,
       scheduler: {
         defaultStrategy: options.placementStrategy,
         graceMs: options.failoverGraceSeconds * 1000,

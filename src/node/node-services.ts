@@ -53,6 +53,11 @@ export interface NodeServicesOptions {
    * Off by default: the simulator and single nodes without bridge networking have no use for it.
    */
   serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[]; reservedPorts?: readonly number[] };
+  /**
+   * Run the function pool controller while this node leads (control/function-pool.ts). Off unless
+   * asked: the simulator's seeds are tuned to the loops it runs.
+   */
+  functionPool?: boolean;
 }
 
 export class NodeServices {
@@ -137,14 +142,16 @@ export class NodeServices {
     });
     this.election = election;
     this.scheduler = scheduler;
-    this.functionPool = new FunctionPool({
-      store,
-      clock,
-      logger,
-      fence: () => (election.isLeader ? election.fence() : undefined),
-      writer: this.opts.record.id,
-    });
-    this.functionPool.start();
+    if (this.opts.functionPool) {
+      this.functionPool = new FunctionPool({
+        store,
+        clock,
+        logger,
+        fence: () => (election.isLeader ? election.fence() : undefined),
+        writer: this.opts.record.id,
+      });
+      this.functionPool.start();
+    }
     scheduler.start();
     election.start();
   }
