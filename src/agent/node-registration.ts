@@ -64,6 +64,11 @@ export class NodeRegistration {
     this.schedule();
   }
 
+  /** The current liveness lease's id (keys bound to it vanish with the node); undefined while none. */
+  get leaseId(): number | undefined {
+    return this.lease?.id;
+  }
+
   /** Whether the lease may have expired: the node must not run VMs that may be running elsewhere. */
   get isLost(): boolean {
     return this.lost;

@@ -11,6 +11,7 @@ import type { VmService } from "../gen/blixard/v1/vm_pb.js";
 import type { Clock } from "../ports/clock.js";
 import { specInputFromProto, vmToProto } from "./convert.js";
 import type { EventFilter, EventLog, LoggedEvent } from "./event-log.js";
+import { refuseInstanceName, userVmName } from "./function-owned.js";
 import { actorOf } from "./principal-context.js";
 import { admit, permitSpec } from "./spec-admission.js";
 import type { VmRepository } from "./vm-repository.js";
@@ -55,6 +56,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
   const { repo } = deps;
   return {
     async createVm(req, ctx) {
+      if (req.spec?.name) refuseInstanceName(req.spec.name, "spec.name");
       const spec = await admit(deps, ctx, specInputFromProto(req.spec));
       const actor = actorOf(ctx)?.name;
       if (req.replicas === 0) {
@@ -68,7 +70,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     async updateVm(req, ctx) {
       const input = specInputFromProto(req.spec);
       // Read first: NOT_FOUND tells `apply` to create it, and admission checks only new forwards.
-      const current = await repo.get(validName(typeof input["name"] === "string" ? input["name"] : ""));
+      const current = await repo.get(userVmName(typeof input["name"] === "string" ? input["name"] : ""));
       const spec = await admit(deps, ctx, input, current.spec);
       const expected = req.expectedSpec && parseVmSpec(specInputFromProto(req.expectedSpec), "expectedSpec");
       const result = await repo.updateSpec({
@@ -90,7 +92,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     },
 
     async scaleVmGroup(req, ctx) {
-      const group = validName(req.group);
+      const group = userVmName(req.group, "group");
       if (req.replicas > MAX_REPLICAS) throw replicasProblem(`at most ${MAX_REPLICAS} replicas`);
       const members = (await repo.list())
         .filter((v) => v.group === group && !v.deleting)
@@ -136,7 +138,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     },
 
     async startVm(req, ctx) {
-      const name = validName(req.name);
+      const name = userVmName(req.name);
       const current = await repo.get(name);
       // Starting a VM that is desired running but has failed or stopped for good asks for a fresh start.
       const retry = current.desiredState === "running" && TERMINAL.has(current.status.phase);
@@ -154,7 +156,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
 
     async stopVm(req, ctx) {
       const view = await repo.update(
-        validName(req.name),
+        userVmName(req.name),
         (r) => ({ ...notDeleting(r), desiredState: "stopped" }),
         requested(ctx, "stop requested"),
       );
@@ -163,7 +165,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
 
     async restartVm(req, ctx) {
       const view = await repo.update(
-        validName(req.name),
+        userVmName(req.name),
         (r) => ({ ...notDeleting(r), desiredState: "running", restartNonce: r.restartNonce + 1 }),
         requested(ctx, "restart requested"),
       );
@@ -171,7 +173,7 @@ export function vmServiceImpl(deps: VmServiceDeps): ServiceImpl<typeof VmService
     },
 
     async deleteVm(req, ctx) {
-      const name = validName(req.name);
+      const name = userVmName(req.name);
       // A record no valid API call wrote is removed outright: no agent acts on it to finish a delete.
       if (await repo.purgeInvalid(name)) return {};
       const view = await repo.update(

@@ -11,6 +11,7 @@ import { type CliLatency, measureCliLatency } from "./cli-latency.js";
 import { type CpuShare, measureCluster } from "./cluster.js";
 import { measureEtcdCallCost } from "./etcd-call-cost.js";
 import { measureFailover } from "./failover.js";
+import { type FunctionFigures, measureFunctions } from "./functions.js";
 import { type HollowFigures, measureHollowNodes } from "./hollow-nodes.js";
 import { measureJailSetup } from "./jail-setup.js";
 import { measureNetThroughput, type NetFigures } from "./net-throughput.js";
@@ -82,6 +83,18 @@ ${[...o.rulesMs]
       `| nftables tables applied with ${vms} VMs' anti-spoofing rules, median of 10 (ms) | ${fmt(median(ms), 1)} | no VMs: ${fmt(base, 1)} | ${fmt(median(ms) / base, 2)} |`,
   )
   .join("\n")}`);
+  process.exit(0);
+}
+// Issue 17's figures: a function's cold start against a VM's boot, and what the gateway adds.
+const fnRows = (f: FunctionFigures): string =>
+  `| function cold start (no instance) through the gateway to the answer's first byte, median of ${f.coldMs.length} (ms; a full boot: no snapshot restore yet) | ${fmt(median(f.coldMs), 0)} | \`vm create --start\` of the same image to its first answer: ${fmt(median(f.bootMs), 0)} | ${fmt(median(f.coldMs) / median(f.bootMs), 2)} |
+| warm request through the gateway, p50 / p95 of ${f.gatewayMs.length} to the first byte (ms) | ${fmt(median(f.gatewayMs), 2)} / ${fmt(percentile(f.gatewayMs, 95), 2)} | straight to the instance's forwarded port: ${fmt(median(f.directMs), 2)} / ${fmt(percentile(f.directMs, 95), 2)} | +${fmt(median(f.gatewayMs) - median(f.directMs), 2)} ms at p50 |
+| warm requests per second through the gateway, ${f.clients} clients, one instance | ${fmt(f.reqPerSec, 0)} | | |`;
+if (process.env["BLIXARD_BENCH_ONLY"] === "fn") {
+  console.error("benchmarks: functions (cold start, gateway overhead)");
+  console.log(
+    fnRows(await measureFunctions(kernel, initrd, Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 3), 200)),
+  );
   process.exit(0);
 }
 if (process.env["BLIXARD_BENCH_ONLY"] === "update") {

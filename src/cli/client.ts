@@ -7,6 +7,7 @@
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ClusterService } from "../gen/blixard/v1/cluster_pb.js";
+import { FunctionService } from "../gen/blixard/v1/function_pb.js";
 import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
@@ -35,6 +36,10 @@ export function tokenClient(options: GlobalOptions): Client<typeof TokenService>
 
 export function serviceClient(options: GlobalOptions): Client<typeof ServiceService> {
   return createClient(ServiceService, transport(options));
+}
+
+export function functionClient(options: GlobalOptions): Client<typeof FunctionService> {
+  return createClient(FunctionService, transport(options));
 }
 
 function transport(options: GlobalOptions) {

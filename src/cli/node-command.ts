@@ -63,6 +63,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--token-file <path>",
       "read the cluster token from a file (keeps it off the command line; the NixOS module uses this)",
     )
+    .option(
+      "--gateway-bind <host:port>",
+      "the function gateway's address, or off (default 127.0.0.1:7080; beyond loopback only with TLS)",
+    )
     .option("--advertise-host <host>", "the address other nodes reach this one at (default: the --bind host)")
     .option("--etcd-client-port <port>", "the managed etcd member's client port (default: API port + 1)")
     .option("--etcd-peer-port <port>", "the managed etcd member's peer port (default: API port + 2)")

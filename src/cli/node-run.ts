@@ -12,6 +12,7 @@ import { UsageError } from "./usage-error.js";
 export interface NodeFlags {
   dataDir?: string;
   bind?: string;
+  gatewayBind?: string;
   accel?: string;
   microvmNix?: string;
   isolation?: string;
@@ -64,6 +65,7 @@ export async function runDaemon(program: Command, flags: NodeFlags): Promise<voi
   const options = parseNodeOptions({
     dataDir,
     bind: flags.bind,
+    gatewayBind: flags.gatewayBind,
     accel: flags.accel,
     microvmNix: flags.microvmNix,
     isolation: flags.isolation,

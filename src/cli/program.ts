@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import { registerApplyCommand } from "./apply-command.js";
 import { registerClusterCommands } from "./cluster-commands.js";
 import { registerEventsCommand } from "./events-command.js";
+import { registerFunctionCommands } from "./fn-commands.js";
 import { DEFAULT_SERVER, type GlobalOptions } from "./globals.js";
 import { registerNodeCommand } from "./node-command.js";
 import { registerServiceCommands } from "./service-commands.js";
@@ -49,6 +50,7 @@ registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
 registerTokenCommands(program, globals);
 registerServiceCommands(program, globals);
+registerFunctionCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

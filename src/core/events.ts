@@ -29,6 +29,11 @@ export const EVENT_TYPES = [
   /** A load-balanced service was created or deleted; its `vm` field holds the service's name. */
   "service-created",
   "service-deleted",
+  /** A function was deployed (a new version) or deleted; its `vm` field holds the function's name. */
+  "function-deployed",
+  "function-deleted",
+  /** A function's pool grew or shrank (or an instance was replaced); the reason says why. */
+  "function-scaled",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -50,6 +50,12 @@ export const keys = {
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,
+  functionsPrefix: `${ROOT}/functions/`,
+  /** A function's record: its current version's spec and its deploy history (core/function-record.ts). */
+  function: (name: string) => `${ROOT}/functions/${name}`,
+  functionLoadsPrefix: `${ROOT}/function-load/`,
+  /** What one node's gateway sees of a function (in flight, waiting); bound to the node's lease. */
+  functionLoad: (node: string, fn: string) => `${ROOT}/function-load/${node}/${fn}`,
 } as const;
 
 export function nameFromKey(prefix: string, key: string): string {

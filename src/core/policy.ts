@@ -17,6 +17,7 @@ const NODE = "blixard.v1.NodeService";
 const CLUSTER = "blixard.v1.ClusterService";
 const TOKEN = "blixard.v1.TokenService";
 const SERVICE = "blixard.v1.ServiceService";
+const FUNCTION = "blixard.v1.FunctionService";
 
 export const POLICY: Readonly<Record<string, Access>> = {
   "/healthz": "public",
@@ -67,6 +68,12 @@ export const POLICY: Readonly<Record<string, Access>> = {
   [`/${TOKEN}/ListTokens`]: "admin",
   [`/${TOKEN}/RevokeToken`]: "admin",
   [`/${TOKEN}/RotateToken`]: "admin",
+
+  // Functions take the roles of the same verbs on VMs (a deploy creates VMs).
+  [`/${FUNCTION}/GetFunction`]: "viewer",
+  [`/${FUNCTION}/ListFunctions`]: "viewer",
+  [`/${FUNCTION}/DeployFunction`]: "operator",
+  [`/${FUNCTION}/DeleteFunction`]: "operator",
 };
 
 export type Decision =

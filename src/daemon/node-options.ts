@@ -72,6 +72,8 @@ const baseSchema = z.strictObject({
     .min(1)
     .default(() => defaultDataDir()),
   bind: bindSchema.default({ host: "127.0.0.1", port: 7001 }),
+  /** The function gateway's listener (docs/functions.md), or "off". */
+  gatewayBind: z.union([z.literal("off"), bindSchema]).default({ host: "127.0.0.1", port: 7080 }),
   accel: z.enum(["auto", "kvm", "tcg"]).default("auto"),
   /** Offer the microvm-nix driver: auto (when nix is on the PATH), on or off. */
   microvmNix: z.enum(["auto", "on", "off"]).default("auto"),

@@ -33,6 +33,7 @@ describe("request handler: every request authenticated and authorized", () => {
   let url: string;
   let admin: string;
   let imageKernel: string;
+  let peerCalls: string[];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "blixard-auth-"));
@@ -74,8 +75,13 @@ describe("request handler: every request authenticated and authorized", () => {
         advertiseHost: "127.0.0.1",
         machine: () => ({ hostname: "testhost", addresses: [] }),
       }),
+      functionPeer: (vm, _path, _req, res) => {
+        peerCalls.push(vm);
+        res.end("instance");
+      },
     });
     server = await listen(handler, "127.0.0.1", 0);
+    peerCalls = [];
     url = `http://127.0.0.1:${server.port}`;
   });
 
@@ -105,6 +111,16 @@ describe("request handler: every request authenticated and authorized", () => {
       () => "ok",
       (err: unknown) => Code[ConnectError.from(err).code],
     );
+
+  it("forwards to function instances only for other nodes' certificates, never for a user's token (bypassing the gateway)", async () => {
+    expect((await fetch(`${url}/fn-peer/fn-hello-1-0/`)).status).toBe(401);
+    const res = await fetch(`${url}/fn-peer/fn-hello-1-0/`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("only cluster nodes");
+    expect(peerCalls).toEqual([]);
+  });
 
   it("refuses a loopback request without a credential (a guest via 10.0.2.2, or any local user)", async () => {
     const res = await fetch(`${url}/blixard.v1.VmService/ListVms`, {

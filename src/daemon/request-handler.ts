@@ -24,6 +24,11 @@ export interface RequestHandlerOptions {
   hostCheck: HostCheck;
   /** The cluster CA certificate, served at /cacerts, on nodes with a PKI. */
   caPem?: string | undefined;
+  /**
+   * Another node's function gateway forwarding a request to an instance on this node
+   * (`/fn-peer/<vm>/...`): served only to a node certificate of the cluster.
+   */
+  functionPeer?: ((vm: string, path: string, req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -44,6 +49,20 @@ export function createRequestHandler(options: RequestHandlerOptions): Handler {
           return reply(res, 401, "application/json", JSON.stringify({ code: "unauthenticated", message }));
         }
         bindPrincipal(req, result.principal);
+        const peer = /^\/fn-peer\/([^/?]+)(.*)$/.exec(req.url ?? "");
+        if (peer && options.functionPeer) {
+          // A user token must not reach instances past the gateway's own routing and accounting.
+          if (nodeIdFromPeerCertificate(req.socket) === undefined) {
+            return reply(res, 403, "text/plain", "only cluster nodes may forward to function instances\n");
+          }
+          const rest = peer[2] ?? "";
+          return options.functionPeer(
+            peer[1]!,
+            rest.startsWith("/") ? rest : `/${rest}`,
+            req as IncomingMessage,
+            res as ServerResponse,
+          );
+        }
         // RPCs are authorized by the Connect interceptor, which answers in the caller's protocol.
         if (path === "/metrics" || path === "/healthz") {
           const verdict = decide(path, result.principal);

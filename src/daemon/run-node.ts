@@ -59,6 +59,9 @@ import { ensureDataDir, layout, loadOrCreateNodeId, loadOrCreateToken, writeSecr
 import { driverLogSource } from "./driver-log-source.js";
 import { refuseEmptyStoreWithVms } from "./empty-store-guard.js";
 import { forwardAdmission } from "./forward-admission.js";
+import { type GatewayServer, peerHandler, startGatewayServer } from "./function-gateway-server.js";
+import { registerFunctionMetrics } from "./function-metrics.js";
+import { routeFunctions } from "./function-routes.js";
 import { createHostCheck } from "./host-check.js";
 import { listen } from "./http-server.js";
 import { setupIsolation } from "./isolation-setup.js";
@@ -282,8 +285,16 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           ServiceService,
           withErrorMapping(serviceHandlers({ repo: services, store, reservedPorts })),
         );
+        routeFunctions(router, {
+          store,
+          clock: systemClock,
+          nodeId,
+          imageRoot: dirs.imagesDir,
+          defaultImage: async () => defaultImage(dirs.defaultImageDir),
+        });
       },
     });
+    let gateway: GatewayServer | undefined;
     const handler = createRequestHandler({
       connect,
       registry: metrics.registry,
@@ -291,6 +302,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       checkers: [bearerTokenChecker(tokens), nodeCertificateChecker()],
       hostCheck: createHostCheck({ bindHost: options.bind.host, advertiseHost: advertisedHost(options) }),
       caPem: tls?.caPem,
+      functionPeer: peerHandler(() => gateway),
     });
     const server = await listen(
       limitRequestBodies(protocolErrorsAsInvalidArgument(handler), options.maxRequestBytes),
@@ -337,6 +349,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         killTimeoutMs: 5000,
       },
       leaseTtlSeconds: options.leaseTtlSeconds,
+      functionPool: true,
       scheduler: {
         defaultStrategy: options.placementStrategy,
         graceMs: options.failoverGraceSeconds * 1000,
@@ -383,6 +396,19 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
     cleanups.unshift(() => node.stop({ stopVms: options.stopVmsOnExit, keepLease: watchdog !== undefined }));
     await node.start();
+    // Also with --gateway-bind off: instances on this node serve other nodes' gateways.
+    gateway = await startGatewayServer({
+      store,
+      clock: systemClock,
+      logger: log,
+      nodeId,
+      bind: options.gatewayBind,
+      tls,
+      domain: network.domain,
+      lease: () => node.registration.leaseId,
+      onResult: registerFunctionMetrics(metrics.registry, store).observe,
+    });
+    cleanups.unshift(() => gateway?.close());
     log.info({ nodeId, url, dataDir: dirs.root, tls: tls !== undefined }, "blixard node ready");
     return { nodeId, url, shutdown: () => shutdown(), stopped };
   } catch (err) {

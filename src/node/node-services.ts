@@ -10,6 +10,7 @@ import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { NodeNetwork } from "../agent/node-network.js";
 import { NodeRegistration } from "../agent/node-registration.js";
 import { ServiceProxy } from "../agent/services/service-proxy.js";
+import { FunctionPool } from "../control/function-pool.js";
 import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
 import type { NodeRecord } from "../core/node-record.js";
@@ -52,6 +53,11 @@ export interface NodeServicesOptions {
    * Off by default: the simulator and single nodes without bridge networking have no use for it.
    */
   serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[]; reservedPorts?: readonly number[] };
+  /**
+   * Run the function pool controller while this node leads (control/function-pool.ts). Off unless
+   * asked: the simulator's seeds are tuned to the loops it runs.
+   */
+  functionPool?: boolean;
 }
 
 export class NodeServices {
@@ -61,6 +67,8 @@ export class NodeServices {
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
   proxy: ServiceProxy | undefined;
+  /** Function pools (control/function-pool.ts): run by the leader, beside the scheduler. */
+  functionPool: FunctionPool | undefined;
   private abandoned = false;
 
   constructor(private readonly opts: NodeServicesOptions) {
@@ -134,6 +142,16 @@ export class NodeServices {
     });
     this.election = election;
     this.scheduler = scheduler;
+    if (this.opts.functionPool) {
+      this.functionPool = new FunctionPool({
+        store,
+        clock,
+        logger,
+        fence: () => (election.isLeader ? election.fence() : undefined),
+        writer: this.opts.record.id,
+      });
+      this.functionPool.start();
+    }
     scheduler.start();
     election.start();
   }
@@ -146,6 +164,7 @@ export class NodeServices {
    */
   async stop(options: { stopVms: boolean; keepLease: boolean }): Promise<void> {
     this.scheduler?.stop();
+    this.functionPool?.stop();
     await this.election?.resign();
     await this.proxy?.stop();
     await this.agent.shutdown({ stopVms: options.stopVms });
@@ -161,6 +180,7 @@ export class NodeServices {
     this.registration.abandon();
     this.election?.abandon();
     this.scheduler?.stop();
+    this.functionPool?.stop();
     void this.agent.shutdown({ stopVms: false }).catch(() => undefined);
   }
 }
