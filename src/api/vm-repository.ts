@@ -133,6 +133,7 @@ export class VmRepository {
     for (let attempt = 1; ; attempt++) {
       // Read again at every attempt: a claim that lost a race is refused here, naming the holder.
       const claims = await volumeClaims(this.store, addressed);
+      addressed = addressed.map((r) => withVolumeNode(r, claims));
       const parts = this.createParts(addressed, actor, claims);
       const result = await this.store.txn({ confirmQuorum: true, ...parts });
       if (result.succeeded) return addressed.map((r) => toView(scheduledVm(r, undefined), undefined));
@@ -334,6 +335,15 @@ function decoded(kv: KeyValue): VmRecord {
     "FAILED_PRECONDITION",
     `the stored record of VM "${name}" is not one the API could have written (${result.problem.slice(0, 2000)}); nothing acts on it. Remove it with: blixard vm delete ${name}`,
   );
+}
+
+/** The record tied to the node of the local volume it claims, if any (the scheduler reads it). */
+function withVolumeNode(record: VmRecord, claims: readonly VolumeClaim[]): VmRecord {
+  const local = claims.find(
+    (c) => c.volume.record.backend === "local" && c.added.some((a) => a.vm === record.name),
+  );
+  if (!local) return record;
+  return { ...record, volumeNode: { volume: local.volume.record.name, node: local.volume.record.node } };
 }
 
 function withoutAddress(record: VmRecord): VmRecord {

@@ -3,7 +3,7 @@ import { isBlixardError } from "../core/errors.js";
 import { keys } from "../core/keys.js";
 import { nodeRecordCodec, vmEventCodec } from "../core/store-codecs.js";
 import type { VmRecord } from "../core/vm-record.js";
-import { encodeVmRecord } from "../core/vm-record-codec.js";
+import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import { parseVmSpec } from "../core/vm-spec.js";
 import { volumeRecordCodec } from "../core/volume.js";
 import type { Store } from "../ports/store.js";
@@ -115,6 +115,9 @@ describe.each(stores)("volumes in the %s store", (_kind, open) => {
   it("attaches a volume in the VM's create and shows it Attached to that VM", async () => {
     await vms.create(vm("web", [{ name: "data" }]));
     expect((await volumes.get("data")).state).toBe("Attached to web on no node yet");
+    // The scheduler places the VM on the volume's node only (core/placement.ts).
+    const stored = decodeVmRecord("web", (await store.get(keys.vm("web")))!.value);
+    expect(stored.ok && stored.record.volumeNode).toEqual({ volume: "data", node: "node-a" });
   });
 
   it("refuses a VM naming a volume that does not exist or is not Available, creating nothing", async () => {
