@@ -14,6 +14,7 @@ import { registerNodeCommand } from "./node-command.js";
 import { registerServiceCommands } from "./service-commands.js";
 import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
+import { registerVolumeCommands } from "./volume-commands.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -49,6 +50,7 @@ registerEventsCommand(program, globals);
 registerClusterCommands(program, globals);
 registerTokenCommands(program, globals);
 registerServiceCommands(program, globals);
+registerVolumeCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

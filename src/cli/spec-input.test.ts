@@ -148,3 +148,18 @@ describe("buildSpec for the microvm-nix driver", () => {
     expect(() => buildSpec("web", { [flag]: [value] })).toThrow(UsageError);
   });
 });
+
+describe("--volume", () => {
+  it("adds volumes after those of the spec file, read-only with :ro and the root disk with :boot", () => {
+    const spec = buildSpec("web", { volume: ["data", "shared:ro", "root:boot"] });
+    expect(spec.volumes.map((v) => [v.name, v.readOnly, v.boot])).toEqual([
+      ["data", false, false],
+      ["shared", true, false],
+      ["root", false, true],
+    ]);
+  });
+
+  it("refuses an option it does not know, naming the accepted forms", () => {
+    expect(() => buildSpec("web", { volume: ["data:rw"] })).toThrow(/NAME, NAME:ro/);
+  });
+});

@@ -17,6 +17,7 @@ const NODE = "blixard.v1.NodeService";
 const CLUSTER = "blixard.v1.ClusterService";
 const TOKEN = "blixard.v1.TokenService";
 const SERVICE = "blixard.v1.ServiceService";
+const VOLUME = "blixard.v1.VolumeService";
 
 export const POLICY: Readonly<Record<string, Access>> = {
   "/healthz": "public",
@@ -67,6 +68,15 @@ export const POLICY: Readonly<Record<string, Access>> = {
   [`/${TOKEN}/ListTokens`]: "admin",
   [`/${TOKEN}/RevokeToken`]: "admin",
   [`/${TOKEN}/RotateToken`]: "admin",
+
+  // Volumes take the roles of the same verbs on VMs; a host image to copy from needs admin
+  // (checked by api/volume-service.ts).
+  [`/${VOLUME}/GetVolume`]: "viewer",
+  [`/${VOLUME}/ListVolumes`]: "viewer",
+  [`/${VOLUME}/CreateVolume`]: "operator",
+  [`/${VOLUME}/DeleteVolume`]: "operator",
+  [`/${VOLUME}/SnapshotVolume`]: "operator",
+  [`/${VOLUME}/CloneVolume`]: "operator",
 };
 
 export type Decision =

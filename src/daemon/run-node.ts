@@ -21,6 +21,8 @@ import { tokenServiceImpl } from "../api/token-service.js";
 import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
+import { VolumeRepository } from "../api/volume-repository.js";
+import { volumeServiceImpl } from "../api/volume-service.js";
 import { readLeader } from "../control/leader-election.js";
 import { cidrOf } from "../core/cluster-network.js";
 import { DriverSet } from "../drivers/driver-set.js";
@@ -34,6 +36,7 @@ import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { VolumeService } from "../gen/blixard/v1/volume_pb.js";
 import { nftRunner } from "../net/services/nft-runner.js";
 import { NodeServices } from "../node/node-services.js";
 import { certFingerprint } from "../pki/fingerprint.js";
@@ -284,6 +287,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           ServiceService,
           withErrorMapping(serviceHandlers({ repo: services, store, reservedPorts })),
         );
+        const volumes = new VolumeRepository(store, systemClock, cryptoRandom, nodeId);
+        router.service(VolumeService, withErrorMapping(volumeServiceImpl(volumes)));
       },
     });
     const handler = createRequestHandler({
