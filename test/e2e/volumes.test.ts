@@ -1,0 +1,137 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { image, TestNode, until } from "./harness.js";
+
+const run = promisify(execFile);
+
+interface VolumeJson {
+  name: string;
+  id: string;
+  node: string;
+  phase: string;
+  state: string;
+  attachments: { vm: string; readOnly: boolean; node: string }[];
+}
+
+/** Writes or checks a byte pattern in a volume's file through qemu's block layer, as qemu-io does. */
+async function qemuIo(
+  file: string,
+  command: string,
+  readOnly = false,
+): Promise<{ ok: boolean; out: string }> {
+  try {
+    const { stdout } = await run("qemu-io", [
+      ...(readOnly ? ["-r"] : []),
+      "-c",
+      command,
+      "-f",
+      "qcow2",
+      file,
+    ]);
+    return { ok: true, out: stdout };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+describe("volumes with real qemu VMs", () => {
+  let node: TestNode;
+  const volume = (name: string) => JSON.parse(node.ok("volume", "get", name, "-o", "json")) as VolumeJson;
+  const fileOf = (v: VolumeJson) => join(node.dataDir, "volumes", `${v.id}.qcow2`);
+
+  function createVm(name: string, ...extra: string[]): void {
+    const { kernel, initrd } = image();
+    node.ok(
+      "vm",
+      "create",
+      name,
+      "--kernel",
+      kernel,
+      "--initrd",
+      initrd,
+      "--memory",
+      "256",
+      ...extra,
+      "--start",
+    );
+  }
+
+  beforeAll(async () => {
+    node = await TestNode.start();
+  });
+  afterAll(async () => node?.destroy());
+
+  it("creates a local volume on the node, Available once its file exists", async () => {
+    node.ok("volume", "create", "data", "--size", "64M");
+    await until("the change", () => (volume("data").phase === "Available" ? true : undefined), 20_000);
+    const data = volume("data");
+    expect(data.state).toBe("Available");
+    const info = JSON.parse((await run("qemu-img", ["info", "--output=json", fileOf(data)])).stdout);
+    expect(info["virtual-size"]).toBe(64 * 1024 ** 2);
+    expect(node.ok("volume", "list")).toMatch(/^data\s+local\s+64MiB\s+\S+\s+Available/m);
+    // Bytes a first user leaves on the volume (written through qemu's own block layer).
+    expect((await qemuIo(fileOf(data), "write -P 0x5a 1M 1M")).ok).toBe(true);
+  });
+
+  it("attaches it to a VM as a virtio-blk disk (vda: the VM has no other), opened read-write by its jailed qemu", async () => {
+    createVm("one", "--volume", "data");
+    await until("the change", () => (node.vm("one").status.phase === "Running" ? true : undefined), 60_000);
+    const console = () => readFileSync(join(node.vmDir("one"), "console.log"), "utf8");
+    await until("the change", () => (/block devices: .*vda/.test(console()) ? true : undefined), 60_000);
+    expect(console()).toMatch(/block devices: vda\b/);
+    const data = volume("data");
+    expect(data.state).toMatch(/^Attached to one on \S+/);
+    // qemu holds the image's write lock: nobody else can write it while the VM runs.
+    const locked = await qemuIo(fileOf(data), "write -P 0x11 0 4k");
+    expect(locked.ok).toBe(false);
+    expect(locked.out).toMatch(/lock/i);
+  });
+
+  it("refuses a second read-write attach and the volume's delete, naming the VM", () => {
+    const { kernel, initrd } = image();
+    const second = node.cli(
+      "vm",
+      "create",
+      "two",
+      "--kernel",
+      kernel,
+      "--initrd",
+      initrd,
+      "--volume",
+      "data",
+    );
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain("attached read-write to VM one");
+    const del = node.cli("volume", "delete", "data");
+    expect(del.code).not.toBe(0);
+    expect(del.stderr).toContain("volume data is attached to VM one");
+    expect(volume("data").phase).toBe("Available");
+  });
+
+  it("lets the next VM have the volume, with the first user's bytes, once the first VM is deleted", async () => {
+    node.ok("vm", "delete", "one");
+    await until("the change", () => (node.cli("vm", "get", "one").code !== 0 ? true : undefined), 60_000);
+    expect(volume("data").state).toBe("Available");
+    expect((await qemuIo(fileOf(volume("data")), "read -P 0x5a 1M 1M", true)).ok).toBe(true);
+    createVm("two", "--volume", "data");
+    await until("the change", () => (node.vm("two").status.phase === "Running" ? true : undefined), 60_000);
+    expect(volume("data").state).toMatch(/^Attached to two on /);
+  });
+
+  it("deletes the volume and its file once no VM holds it", async () => {
+    const file = fileOf(volume("data"));
+    node.ok("vm", "delete", "two");
+    await until("the change", () => (node.cli("vm", "get", "two").code !== 0 ? true : undefined), 60_000);
+    node.ok("volume", "delete", "data");
+    await until(
+      "the change",
+      () => (node.cli("volume", "get", "data").code !== 0 ? true : undefined),
+      20_000,
+    );
+    expect((await qemuIo(file, "read 0 4k", true)).ok).toBe(false);
+  });
+});
