@@ -22,6 +22,7 @@ import { fmt, median, percentile } from "./stats.js";
 import { measureStoreCompaction } from "./store-compaction.js";
 import { measureTlsThroughput } from "./tls-throughput.js";
 import { measureUpdateCost, type UpdateCost } from "./update-cost.js";
+import { measureLocalVolumes, type VolumeFigures } from "./volumes.js";
 
 const dir = imageDir();
 // The kernel a node defaults to: the uncompressed vmlinux when the image has one.
@@ -82,6 +83,15 @@ ${[...o.rulesMs]
       `| nftables tables applied with ${vms} VMs' anti-spoofing rules, median of 10 (ms) | ${fmt(median(ms), 1)} | no VMs: ${fmt(base, 1)} | ${fmt(median(ms) / base, 2)} |`,
   )
   .join("\n")}`);
+  process.exit(0);
+}
+// Issue 15's figures; the RBD side is measured with measureVolumeBackend on an RBD backend.
+const volumeRows = (v: VolumeFigures): string =>
+  `| create a 1 GiB ${v.backend} volume, median of ${v.createMs.length} (ms) | ${fmt(median(v.createMs), 1)} | | |
+| sequential write / read of ${v.mib} MiB on a ${v.backend} volume through qemu's block layer (qemu-io on the host), median of ${v.writeMiBps.length} (MiB/s) | ${fmt(median(v.writeMiBps), 0)} / ${fmt(median(v.readMiBps), 0)} | | |`;
+if (process.env["BLIXARD_BENCH_ONLY"] === "volumes") {
+  console.error("benchmarks: volumes (local)");
+  console.log(volumeRows(await measureLocalVolumes(5)));
   process.exit(0);
 }
 if (process.env["BLIXARD_BENCH_ONLY"] === "update") {
