@@ -73,6 +73,7 @@ describe("volumes with real qemu VMs", () => {
     const info = JSON.parse((await run("qemu-img", ["info", "--output=json", fileOf(data)])).stdout);
     expect(info["virtual-size"]).toBe(64 * 1024 ** 2);
     expect(node.ok("volume", "list")).toMatch(/^data\s+local\s+64MiB\s+\S+\s+Available/m);
+    expect(node.ok("node", "list")).toMatch(/VOLUME-SPACE[\s\S]*\d+Gi/);
     // Bytes a first user leaves on the volume (written through qemu's own block layer).
     expect((await qemuIo(fileOf(data), "write -P 0x5a 1M 1M")).ok).toBe(true);
   });
@@ -122,10 +123,35 @@ describe("volumes with real qemu VMs", () => {
     expect(volume("data").state).toMatch(/^Attached to two on /);
   });
 
+  it("shares a volume read-only between two running VMs, each seeing two disks (its base disk and the volume)", async () => {
+    node.ok("vm", "delete", "two");
+    await until("two is gone", () => (node.cli("vm", "get", "two").code !== 0 ? true : undefined), 60_000);
+    const { initrd } = image();
+    // The initrd as a raw base disk: any file will do, the guest only lists its block devices.
+    createVm("r1", "--disk", initrd, "--volume", "data:ro");
+    createVm("r2", "--disk", initrd, "--volume", "data:ro");
+    for (const vm of ["r1", "r2"]) {
+      await until(`${vm} runs`, () => (node.vm(vm).status.phase === "Running" ? true : undefined), 60_000);
+      const console = () => readFileSync(join(node.vmDir(vm), "console.log"), "utf8");
+      await until(
+        `${vm} lists its disks`,
+        () => (/block devices: /.test(console()) ? true : undefined),
+        60_000,
+      );
+      expect(console()).toMatch(/block devices: vda vdb\b/);
+    }
+    expect(volume("data").state).toMatch(/^Attached to r1 \(ro\) on \S+, r2 \(ro\) on \S+$/);
+    // Read-only attaches share qemu's lock: the host may read, not write.
+    expect((await qemuIo(fileOf(volume("data")), "read -P 0x5a 1M 1M", true)).ok).toBe(true);
+    expect((await qemuIo(fileOf(volume("data")), "write -P 0x11 0 4k")).ok).toBe(false);
+    for (const vm of ["r1", "r2"]) node.ok("vm", "delete", vm);
+    for (const vm of ["r1", "r2"]) {
+      await until(`${vm} is gone`, () => (node.cli("vm", "get", vm).code !== 0 ? true : undefined), 60_000);
+    }
+  });
+
   it("deletes the volume and its file once no VM holds it", async () => {
     const file = fileOf(volume("data"));
-    node.ok("vm", "delete", "two");
-    await until("the change", () => (node.cli("vm", "get", "two").code !== 0 ? true : undefined), 60_000);
     node.ok("volume", "delete", "data");
     await until(
       "the change",
