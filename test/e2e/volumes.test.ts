@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { image, TestNode, until } from "./harness.js";
+import { freePort, image, TestNode, until } from "./harness.js";
 
 const run = promisify(execFile);
 
@@ -148,6 +148,61 @@ describe("volumes with real qemu VMs", () => {
     for (const vm of ["r1", "r2"]) {
       await until(`${vm} is gone`, () => (node.cli("vm", "get", vm).code !== 0 ? true : undefined), 60_000);
     }
+  });
+
+  it("keeps what a guest wrote to the volume (its vdb, behind the boot disk) for the next VM", async () => {
+    const { initrd } = image();
+    const port = await freePort();
+    const probe = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: (await res.text()).trim() };
+    };
+    const boot = async (vm: string) => {
+      createVm(
+        vm,
+        "--disk",
+        initrd,
+        "--volume",
+        "data",
+        "--forward",
+        `${port}:80`,
+        "--cmdline",
+        "blixard.probe=1",
+      );
+      await until(
+        `${vm} serves its probe`,
+        async () => {
+          const r = await probe("/cgi-bin/diskr?bytes=1").catch(() => undefined);
+          return r?.status === 200 ? true : undefined;
+        },
+        90_000,
+      );
+    };
+    await boot("writer");
+    expect(await probe("/cgi-bin/diskw?text=written-by-writer")).toMatchObject({ status: 200 });
+    // The guest's vdb is the volume: its bytes are in the volume's file, not in the boot disk's overlay.
+    node.ok("vm", "delete", "writer");
+    await until(
+      "writer is gone",
+      () => (node.cli("vm", "get", "writer").code !== 0 ? true : undefined),
+      60_000,
+    );
+    const head = await run("qemu-io", ["-r", "-c", "read -v 0 32", "-f", "qcow2", fileOf(volume("data"))]);
+    const hex = Buffer.from("written-by-wr")
+      .toString("hex")
+      .replace(/(..)(?!$)/g, "$1 ");
+    expect(head.stdout).toContain(hex);
+    await boot("reader");
+    expect(await probe("/cgi-bin/diskr?bytes=64")).toEqual({ status: 200, body: "written-by-writer" });
+    // The probe takes only the text: a shell injection or another device is refused.
+    expect((await probe("/cgi-bin/diskw?text=x%3Breboot")).status).toBe(400);
+    expect((await probe("/cgi-bin/diskw?text=a&dev=vda")).status).toBe(400);
+    node.ok("vm", "delete", "reader");
+    await until(
+      "reader is gone",
+      () => (node.cli("vm", "get", "reader").code !== 0 ? true : undefined),
+      60_000,
+    );
   });
 
   it("deletes the volume and its file once no VM holds it", async () => {
