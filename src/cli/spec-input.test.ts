@@ -163,3 +163,21 @@ describe("--volume", () => {
     expect(() => buildSpec("web", { volume: ["data:rw"] })).toThrow(/NAME, NAME:ro/);
   });
 });
+
+describe("volumes in a spec file", () => {
+  it("reads them from YAML, with the flags' volumes after them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "blixard-spec-"));
+    try {
+      const file = join(dir, "web.yaml");
+      writeFileSync(file, "kernel: /k\nvolumes:\n  - name: data\n  - name: shared\n    readOnly: true\n");
+      const spec = buildSpec("web", { file, volume: ["extra"] });
+      expect(spec.volumes.map((v) => [v.name, v.readOnly])).toEqual([
+        ["data", false],
+        ["shared", true],
+        ["extra", false],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
