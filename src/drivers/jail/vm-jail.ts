@@ -5,7 +5,8 @@
  * that open those devices), and its cgroups with the VM's limits. Returns the plan jail-command.ts
  * turns into a command line.
  */
-import { chmod, chown, lstat, mkdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, chown, lstat, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
 import { rebalanceCpuWeights } from "./cpu-weights.js";
@@ -88,15 +89,28 @@ async function chownIfExists(file: string, uid: number): Promise<void> {
  * root's and the VM group's (0640). A symlink is refused: the volumes dir is root's alone, so one
  * there was planted.
  */
-async function giveVolume(path: string, readOnly: boolean, uid: number): Promise<void> {
-  const info = await lstat(path);
-  if (!info.isFile()) throw new Error(`volume file ${path} is not a regular file`);
-  if (readOnly) {
-    await chown(path, 0, VM_GROUP);
-    await chmod(path, 0o640);
-  } else {
-    await chown(path, uid, uid);
-    await chmod(path, 0o600);
+export async function giveVolume(path: string, readOnly: boolean, uid: number): Promise<void> {
+  // Opened without following a symlink and changed through the descriptor: what is checked is what
+  // is changed, even if the name were swapped meanwhile.
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP")
+      throw new Error(`volume file ${path} is not a regular file`);
+    throw err;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`volume file ${path} is not a regular file`);
+    if (readOnly) {
+      await handle.chown(0, VM_GROUP);
+      await handle.chmod(0o640);
+    } else {
+      await handle.chown(uid, uid);
+      await handle.chmod(0o600);
+    }
+  } finally {
+    await handle.close();
   }
 }
 
