@@ -78,3 +78,70 @@ export async function measureLocalVolumes(rounds: number, mib = 256): Promise<Vo
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+export interface GuestVolumeFigures {
+  mib: number;
+  writeMiBps: number[];
+  readMiBps: number[];
+}
+
+/**
+ * Guest sequential throughput on a volume: a node, a volume made by `create` (the CLI arguments after
+ * `volume create NAME`, e.g. `["--size", "1G"]` or `["--size", "1G", "--backend", "rbd", ...]`), a VM
+ * with a base disk and the volume (its vdb) and the probe, then `rounds` runs of the guest's `diskio`
+ * probe (dd with fsync, then O_DIRECT reads; the guest's clock, 10 ms resolution).
+ */
+export async function measureGuestVolume(
+  kernel: string,
+  initrd: string,
+  create: string[],
+  rounds: number,
+  mib = 64,
+): Promise<GuestVolumeFigures> {
+  const { BenchNode, freePort, waitFor } = await import("./bench-node.js");
+  const node = new BenchNode();
+  const figures: GuestVolumeFigures = { mib, writeMiBps: [], readMiBps: [] };
+  try {
+    await node.start();
+    node.cli("volume", "create", "bench", ...create);
+    await waitFor("the volume", () => node.cli("volume", "get", "bench").includes("Available"), 60_000);
+    const port = await freePort();
+    node.cli(
+      "vm",
+      "create",
+      "bench",
+      "--kernel",
+      kernel,
+      "--initrd",
+      initrd,
+      "--disk",
+      initrd,
+      "--volume",
+      "bench",
+      "--forward",
+      `${port}:80`,
+      "--cmdline",
+      "blixard.probe=1",
+      "--start",
+    );
+    const probe = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/cgi-bin/diskio?mib=${mib}`);
+      return { status: res.status, body: (await res.text()).trim() };
+    };
+    await waitFor(
+      "the guest's probe",
+      async () => (await probe().catch(() => undefined))?.status === 200,
+      120_000,
+    );
+    for (let round = 0; round < rounds; round++) {
+      const { status, body } = await probe();
+      const [writeMs, readMs] = body.split(" ").map(Number);
+      if (status !== 200 || !writeMs || !readMs) throw new Error(`diskio probe answered ${status}: ${body}`);
+      figures.writeMiBps.push(mib / (writeMs / 1000));
+      figures.readMiBps.push(mib / (readMs / 1000));
+    }
+    return figures;
+  } finally {
+    await node.stop();
+  }
+}
