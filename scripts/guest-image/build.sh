@@ -214,6 +214,9 @@ install -m 0755 "$SCRIPT_DIR/files/probe-fetch.sh" "$ROOT/lib/blixard/probe-fetc
 install -m 0755 "$SCRIPT_DIR/files/probe-resolve.sh" "$ROOT/lib/blixard/probe-resolve"
 install -m 0755 "$SCRIPT_DIR/files/probe-pull.sh" "$ROOT/lib/blixard/probe-pull"
 install -m 0755 "$SCRIPT_DIR/files/probe-zeros.sh" "$ROOT/lib/blixard/probe-zeros"
+install -m 0755 "$SCRIPT_DIR/files/probe-diskw.sh" "$ROOT/lib/blixard/probe-diskw"
+install -m 0755 "$SCRIPT_DIR/files/probe-diskr.sh" "$ROOT/lib/blixard/probe-diskr"
+install -m 0755 "$SCRIPT_DIR/files/probe-diskio.sh" "$ROOT/lib/blixard/probe-diskio"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 # The kernel opens /dev/console for /init before devtmpfs is mounted. Its

@@ -110,6 +110,9 @@ if [ "$PROBE" = 1 ]; then
 	cp /lib/blixard/probe-resolve /www/cgi-bin/resolve
 	cp /lib/blixard/probe-pull /www/cgi-bin/pull
 	cp /lib/blixard/probe-zeros /www/cgi-bin/zeros
+	cp /lib/blixard/probe-diskw /www/cgi-bin/diskw
+	cp /lib/blixard/probe-diskr /www/cgi-bin/diskr
+	cp /lib/blixard/probe-diskio /www/cgi-bin/diskio
 	chmod 0755 /www/cgi-bin/fetch /www/cgi-bin/resolve /www/cgi-bin/pull /www/cgi-bin/zeros
 	log "probe enabled"
 fi

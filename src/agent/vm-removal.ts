@@ -39,6 +39,13 @@ export async function removeDeletedVm(ctx: RemovalContext, record: VmRecord): Pr
         node: ctx.nodeId,
         reason: "stopped and its state removed",
       }),
+      (volume) =>
+        eventEntry(ctx.eventKeys, ctx.clock.now(), {
+          type: "volume-detached",
+          vm: name,
+          node: ctx.nodeId,
+          reason: `released volume ${volume}`,
+        }),
     ),
   });
   ctx.reports.forget(name);

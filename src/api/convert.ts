@@ -66,6 +66,10 @@ export function specInputFromProto(spec: PbVmSpec | undefined): Record<string, u
         })
       : undefined,
     microvm: spec.microvm ? microvmInputFromProto(spec.microvm) : undefined,
+    volumes:
+      spec.volumes.length > 0
+        ? spec.volumes.map((v) => ({ name: v.name, readOnly: v.readOnly, boot: v.boot }))
+        : undefined,
   });
 }
 
@@ -139,6 +143,7 @@ export function specToProto(spec: VmSpec): PbVmSpec {
       node: spec.placement.node,
     },
     microvm: spec.microvm ? microvmToProto(spec.microvm) : undefined,
+    volumes: spec.volumes ?? [],
   });
 }
 

@@ -50,6 +50,7 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
       memoryMib: view.capacity.memoryMiB,
       drivers: view.capacity.drivers,
       networks: view.capacity.networks ?? ["user"],
+      ...(view.capacity.volumeBytes === undefined ? {} : { volumeBytes: BigInt(view.capacity.volumeBytes) }),
     },
     bridgeAddress: view.overlay?.bridgeAddress ?? "",
     vtep: view.overlay?.vtep ?? "",

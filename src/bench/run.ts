@@ -23,6 +23,12 @@ import { fmt, median, percentile } from "./stats.js";
 import { measureStoreCompaction } from "./store-compaction.js";
 import { measureTlsThroughput } from "./tls-throughput.js";
 import { measureUpdateCost, type UpdateCost } from "./update-cost.js";
+import {
+  type GuestVolumeFigures,
+  measureGuestVolume,
+  measureLocalVolumes,
+  type VolumeFigures,
+} from "./volumes.js";
 
 const dir = imageDir();
 // The kernel a node defaults to: the uncompressed vmlinux when the image has one.
@@ -95,6 +101,18 @@ if (process.env["BLIXARD_BENCH_ONLY"] === "fn") {
   console.log(
     fnRows(await measureFunctions(kernel, initrd, Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 3), 200)),
   );
+  process.exit(0);
+}
+// Issue 15's figures; the RBD side is measured with measureVolumeBackend on an RBD backend.
+const guestVolumeRow = (backend: string, g: GuestVolumeFigures): string =>
+  `| guest sequential write (fsync) / read (O_DIRECT) of ${g.mib} MiB on a ${backend} volume (its vdb), by the guest's clock, median of ${g.writeMiBps.length} (MiB/s) | ${fmt(median(g.writeMiBps), 1)} / ${fmt(median(g.readMiBps), 1)} | | |`;
+const volumeRows = (v: VolumeFigures): string =>
+  `| create a 1 GiB ${v.backend} volume, median of ${v.createMs.length} (ms) | ${fmt(median(v.createMs), 1)} | | |
+| sequential write / read of ${v.mib} MiB on a ${v.backend} volume through qemu's block layer (qemu-io on the host), median of ${v.writeMiBps.length} (MiB/s) | ${fmt(median(v.writeMiBps), 0)} / ${fmt(median(v.readMiBps), 0)} | | |`;
+if (process.env["BLIXARD_BENCH_ONLY"] === "volumes") {
+  console.error("benchmarks: volumes (local)");
+  console.log(volumeRows(await measureLocalVolumes(5)));
+  console.log(guestVolumeRow("local", await measureGuestVolume(kernel, initrd, ["--size", "1G"], 5, 256)));
   process.exit(0);
 }
 if (process.env["BLIXARD_BENCH_ONLY"] === "update") {

@@ -12,6 +12,7 @@ import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { VolumeService } from "../gen/blixard/v1/volume_pb.js";
 import { nodeHttpsAgent } from "../pki/https-agent.js";
 import { endpoint } from "./credentials.js";
 import type { GlobalOptions } from "./globals.js";
@@ -40,6 +41,10 @@ export function serviceClient(options: GlobalOptions): Client<typeof ServiceServ
 
 export function functionClient(options: GlobalOptions): Client<typeof FunctionService> {
   return createClient(FunctionService, transport(options));
+}
+
+export function volumeClient(options: GlobalOptions): Client<typeof VolumeService> {
+  return createClient(VolumeService, transport(options));
 }
 
 function transport(options: GlobalOptions) {

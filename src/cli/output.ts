@@ -141,6 +141,7 @@ export function nodeJson(node: Node): Record<string, unknown> {
       vcpus: node.capacity?.vcpus ?? 0,
       memoryMiB: node.capacity?.memoryMib ?? 0,
       drivers: [...(node.capacity?.drivers ?? [])],
+      volumeBytes: node.capacity?.volumeBytes === undefined ? null : Number(node.capacity.volumeBytes),
     },
     allocatable: resourcesJson(node.allocatable),
     allocated: resourcesJson(node.allocated),
@@ -167,10 +168,16 @@ export function nodeTable(nodes: Node[]): string {
     `${n.allocated?.memoryMib ?? 0}/${n.allocatable?.memoryMib ?? 0}Mi`,
     String(n.vms),
     (n.capacity?.drivers ?? []).join(","),
+    n.capacity?.volumeBytes === undefined
+      ? "-"
+      : `${Math.floor(Number(n.capacity.volumeBytes) / 1024 ** 3)}Gi`,
     Object.entries(n.labels)
       .map(([k, v]) => `${k}=${v}`)
       .join(",") || "-",
     n.apiUrl,
   ]);
-  return renderTable(["ID", "STATE", "LEADER", "VCPUS", "MEMORY", "VMS", "DRIVERS", "LABELS", "API"], rows);
+  return renderTable(
+    ["ID", "STATE", "LEADER", "VCPUS", "MEMORY", "VMS", "DRIVERS", "VOLUME-SPACE", "LABELS", "API"],
+    rows,
+  );
 }

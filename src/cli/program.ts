@@ -15,6 +15,7 @@ import { registerNodeCommand } from "./node-command.js";
 import { registerServiceCommands } from "./service-commands.js";
 import { registerTokenCommands } from "./token-commands.js";
 import { registerVmCommands } from "./vm-commands.js";
+import { registerVolumeCommands } from "./volume-commands.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -51,6 +52,7 @@ registerClusterCommands(program, globals);
 registerTokenCommands(program, globals);
 registerServiceCommands(program, globals);
 registerFunctionCommands(program, globals);
+registerVolumeCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

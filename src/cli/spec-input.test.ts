@@ -148,3 +148,36 @@ describe("buildSpec for the microvm-nix driver", () => {
     expect(() => buildSpec("web", { [flag]: [value] })).toThrow(UsageError);
   });
 });
+
+describe("--volume", () => {
+  it("adds volumes after those of the spec file, read-only with :ro and the root disk with :boot", () => {
+    const spec = buildSpec("web", { volume: ["data", "shared:ro", "root:boot"] });
+    expect(spec.volumes.map((v) => [v.name, v.readOnly, v.boot])).toEqual([
+      ["data", false, false],
+      ["shared", true, false],
+      ["root", false, true],
+    ]);
+  });
+
+  it("refuses an option it does not know, naming the accepted forms", () => {
+    expect(() => buildSpec("web", { volume: ["data:rw"] })).toThrow(/NAME, NAME:ro/);
+  });
+});
+
+describe("volumes in a spec file", () => {
+  it("reads them from YAML, with the flags' volumes after them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "blixard-spec-"));
+    try {
+      const file = join(dir, "web.yaml");
+      writeFileSync(file, "kernel: /k\nvolumes:\n  - name: data\n  - name: shared\n    readOnly: true\n");
+      const spec = buildSpec("web", { file, volume: ["extra"] });
+      expect(spec.volumes.map((v) => [v.name, v.readOnly])).toEqual([
+        ["data", false],
+        ["shared", true],
+        ["extra", false],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

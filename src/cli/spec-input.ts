@@ -73,6 +73,13 @@ export function withFlags(base: Record<string, unknown>, flags: CreateFlags, cwd
   }
   if (flags.driver !== undefined) merged["driver"] = flags.driver;
   if (flags.network !== undefined) merged["network"] = flags.network;
+  // `--volume` is shared with microvm.nix's runner volumes (image=…,mount=…): a value without `=`
+  // names a Blixard volume.
+  const named = (flags.volume ?? []).filter((v) => !v.includes("="));
+  if (named.length > 0) {
+    merged["volumes"] = [...asArray(merged["volumes"], "volumes"), ...named.map(parseVolumeFlag)];
+    flags = { ...flags, volume: (flags.volume ?? []).filter((v) => v.includes("=")) };
+  }
   const microvm = microvmFromFlags(flags, cwd);
   if (microvm)
     merged["microvm"] = { ...(merged["microvm"] as Record<string, unknown> | undefined), ...microvm };
@@ -165,9 +172,9 @@ function integerFlag(flag: string, value: string): number {
   return Number(value);
 }
 
-function asArray(value: unknown): unknown[] {
+function asArray(value: unknown, what = "forwards"): unknown[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new UsageError("forwards must be a list");
+  if (!Array.isArray(value)) throw new UsageError(`${what} must be a list`);
   return value;
 }
 
@@ -177,4 +184,14 @@ export function parseForward(value: unknown): unknown {
   const match = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(value);
   if (!match) throw new UsageError(`--forward "${value}" must be HOST:GUEST, e.g. 8080:80 (optionally /udp)`);
   return { host: Number(match[1]), guest: Number(match[2]), protocol: match[3] ?? "tcp" };
+}
+
+/** `--volume NAME[:ro][:boot]`: a volume the VM attaches, read-only and/or as its root disk. */
+export function parseVolumeFlag(value: string): { name: string; readOnly: boolean; boot: boolean } {
+  const [name = "", ...options] = value.split(":");
+  const unknown = options.filter((o) => o !== "ro" && o !== "boot");
+  if (name === "" || unknown.length > 0) {
+    throw new UsageError(`--volume "${value}" must be NAME, NAME:ro, NAME:boot or NAME:ro:boot`);
+  }
+  return { name, readOnly: options.includes("ro"), boot: options.includes("boot") };
 }

@@ -67,7 +67,7 @@ export function registerVmCommands(program: Command, globals: () => GlobalOption
       )
       .option(
         "--volume <spec>",
-        "microvm-nix: image=FILE,mount=GUEST_DIR,size=MIB[,fs=ext4] (repeatable)",
+        "attach a volume: NAME, NAME:ro (shared read-only), NAME:boot (root disk); microvm-nix: image=FILE,mount=GUEST_DIR,size=MIB[,fs=ext4] declares a runner volume (repeatable)",
         collect,
       )
       .option(

@@ -319,6 +319,7 @@ export class Scheduler {
           record,
           previousNode,
           this.event("deleted", record.name, decision.node, "its node is gone"),
+          (volume) => this.event("volume-detached", record.name, decision.node, `released volume ${volume}`),
         ),
       });
       if (!deleted.succeeded) {

@@ -56,6 +56,9 @@ export const keys = {
   functionLoadsPrefix: `${ROOT}/function-load/`,
   /** What one node's gateway sees of a function (in flight, waiting); bound to the node's lease. */
   functionLoad: (node: string, fn: string) => `${ROOT}/function-load/${node}/${fn}`,
+  volumesPrefix: `${ROOT}/volumes/`,
+  /** A volume's record (core/volume.ts): its lifecycle and the VMs that claim it. */
+  volume: (name: string) => `${ROOT}/volumes/${name}`,
 } as const;
 
 export function nameFromKey(prefix: string, key: string): string {

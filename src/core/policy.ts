@@ -18,6 +18,7 @@ const CLUSTER = "blixard.v1.ClusterService";
 const TOKEN = "blixard.v1.TokenService";
 const SERVICE = "blixard.v1.ServiceService";
 const FUNCTION = "blixard.v1.FunctionService";
+const VOLUME = "blixard.v1.VolumeService";
 
 export const POLICY: Readonly<Record<string, Access>> = {
   "/healthz": "public",
@@ -74,6 +75,14 @@ export const POLICY: Readonly<Record<string, Access>> = {
   [`/${FUNCTION}/ListFunctions`]: "viewer",
   [`/${FUNCTION}/DeployFunction`]: "operator",
   [`/${FUNCTION}/DeleteFunction`]: "operator",
+  // Volumes take the roles of the same verbs on VMs; a host image to copy from needs admin
+  // (checked by api/volume-service.ts).
+  [`/${VOLUME}/GetVolume`]: "viewer",
+  [`/${VOLUME}/ListVolumes`]: "viewer",
+  [`/${VOLUME}/CreateVolume`]: "operator",
+  [`/${VOLUME}/DeleteVolume`]: "operator",
+  [`/${VOLUME}/SnapshotVolume`]: "operator",
+  [`/${VOLUME}/CloneVolume`]: "operator",
 };
 
 export type Decision =

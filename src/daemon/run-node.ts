@@ -21,6 +21,8 @@ import { tokenServiceImpl } from "../api/token-service.js";
 import { rejectUnknownFields } from "../api/unknown-fields.js";
 import { VmRepository } from "../api/vm-repository.js";
 import { type DefaultImage, vmServiceImpl } from "../api/vm-service.js";
+import { VolumeRepository } from "../api/volume-repository.js";
+import { volumeServiceImpl } from "../api/volume-service.js";
 import { readLeader } from "../control/leader-election.js";
 import { cidrOf } from "../core/cluster-network.js";
 import { DriverSet } from "../drivers/driver-set.js";
@@ -34,6 +36,7 @@ import { NodeService } from "../gen/blixard/v1/node_pb.js";
 import { ServiceService } from "../gen/blixard/v1/service_pb.js";
 import { TokenService } from "../gen/blixard/v1/token_pb.js";
 import { VmService } from "../gen/blixard/v1/vm_pb.js";
+import { VolumeService } from "../gen/blixard/v1/volume_pb.js";
 import { nftRunner } from "../net/services/nft-runner.js";
 import { NodeServices } from "../node/node-services.js";
 import { certFingerprint } from "../pki/fingerprint.js";
@@ -46,6 +49,7 @@ import { AddressPool } from "../state/address-pool.js";
 import { ensureClusterNetwork } from "../state/cluster-network-store.js";
 import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
+import { LocalVolumeBackend } from "../volumes/local/local-backend.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
 import { prepareBridgeNetwork } from "./bridge-network.js";
@@ -74,6 +78,7 @@ import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { openStoreBackend } from "./store-backend.js";
 import { registerSqliteStoreMetrics } from "./store-metrics.js";
+import { volumeSpace } from "./volume-space.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
 
 export interface RunningNode {
@@ -292,6 +297,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           imageRoot: dirs.imagesDir,
           defaultImage: async () => defaultImage(dirs.defaultImageDir),
         });
+        const volumes = new VolumeRepository(store, systemClock, cryptoRandom, nodeId);
+        router.service(VolumeService, withErrorMapping(volumeServiceImpl(volumes)));
       },
     });
     let gateway: GatewayServer | undefined;
@@ -348,6 +355,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         quitTimeoutMs: 5000,
         killTimeoutMs: 5000,
       },
+      volumeBackends: [new LocalVolumeBackend({ dir: join(dirs.root, "volumes") })],
       leaseTtlSeconds: options.leaseTtlSeconds,
       functionPool: true,
       scheduler: {
@@ -363,6 +371,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
           drivers: driver.names,
           networks: bridge ? ["user", "bridge"] : ["user"],
+          volumeBytes: await volumeSpace(dirs.root, join(dirs.root, "volumes")),
         },
         ...(bridge ? { overlay: bridge.overlay } : {}),
         allowance: {

@@ -10,6 +10,7 @@ import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { NodeNetwork } from "../agent/node-network.js";
 import { NodeRegistration } from "../agent/node-registration.js";
 import { ServiceProxy } from "../agent/services/service-proxy.js";
+import { VolumeAgent } from "../agent/volume-agent.js";
 import { FunctionPool } from "../control/function-pool.js";
 import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
@@ -23,6 +24,7 @@ import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
+import type { VolumeBackend } from "../ports/volume-backend.js";
 
 export interface NodeServicesOptions {
   store: Store;
@@ -58,12 +60,18 @@ export interface NodeServicesOptions {
    * asked: the simulator's seeds are tuned to the loops it runs.
    */
   functionPool?: boolean;
+  /**
+   * The volume backends this node holds volumes on and opens them through (docs/volumes.md): its
+   * volume agent creates and removes the bytes of the volumes that name it. None by default.
+   */
+  volumeBackends?: readonly VolumeBackend[];
 }
 
 export class NodeServices {
   readonly agent: Agent;
   readonly registration: NodeRegistration;
   readonly network: NodeNetwork | undefined;
+  readonly volumes: VolumeAgent | undefined;
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
   proxy: ServiceProxy | undefined;
@@ -83,7 +91,11 @@ export class NodeServices {
       stopOptions: opts.stopOptions,
       ...(opts.agentMetrics ? { metrics: opts.agentMetrics } : {}),
       ...(opts.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: opts.resyncIntervalMs }),
+      ...(opts.volumeBackends ? { volumeBackends: opts.volumeBackends } : {}),
     });
+    this.volumes = opts.volumeBackends
+      ? new VolumeAgent({ nodeId: opts.record.id, store, clock, logger, backends: opts.volumeBackends })
+      : undefined;
     const agent = this.agent;
     this.network = opts.network
       ? new NodeNetwork({ store, clock, logger, nodeId: opts.record.id, ...opts.network })
@@ -114,6 +126,7 @@ export class NodeServices {
     // The bridge before the agent: the VMs it re-adopts or starts plug their taps into it.
     await this.network?.start();
     await this.agent.start();
+    await this.volumes?.start();
     await registering;
     // The process died while it started: nothing more of it runs.
     if (this.abandoned) return;
@@ -167,6 +180,7 @@ export class NodeServices {
     this.functionPool?.stop();
     await this.election?.resign();
     await this.proxy?.stop();
+    this.volumes?.stop();
     await this.agent.shutdown({ stopVms: options.stopVms });
     // dnsmasq stops; the devices stay while VMs run on (their taps are plugged into the bridge).
     await this.network?.stop({ removeDevices: options.stopVms });
@@ -181,6 +195,7 @@ export class NodeServices {
     this.election?.abandon();
     this.scheduler?.stop();
     this.functionPool?.stop();
+    this.volumes?.stop();
     void this.agent.shutdown({ stopVms: false }).catch(() => undefined);
   }
 }

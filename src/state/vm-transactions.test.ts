@@ -113,3 +113,20 @@ describe("VM transactions", () => {
     expect(parts.success.map(keyOf)).not.toContain(keys.portClaim("tcp", 8443));
   });
 });
+
+describe("deleting a VM with volumes", () => {
+  it("writes one detach event per volume, and nothing to the volumes' records", () => {
+    const withVolumes: VmRecord = {
+      ...record,
+      spec: parseVmSpec({
+        name: "web",
+        kernel: "/k",
+        volumes: [{ name: "data" }, { name: "logs", readOnly: true }],
+      }),
+    };
+    const detach = (volume: string): TxnOp => ({ type: "put", key: `/detach/${volume}`, value: volume });
+    const ops = deleteVmOps(withVolumes, "n1", event, detach);
+    expect(ops.map(keyOf).filter((k) => k.startsWith("/detach/"))).toEqual(["/detach/data", "/detach/logs"]);
+    expect(ops.map(keyOf).some((k) => k.startsWith(keys.volumesPrefix))).toBe(false);
+  });
+});

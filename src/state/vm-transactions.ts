@@ -85,8 +85,15 @@ export function updateVmParts(
  * Deleting a VM: its record, its status, its port and address claims, its placement and its assignment to `node`
  * (the node it was placed on; "" for none) go, with the event that says why.
  */
-export function deleteVmOps(record: VmRecord, node: string, event: TxnOp): TxnOp[] {
+export function deleteVmOps(
+  record: VmRecord,
+  node: string,
+  event: TxnOp,
+  detached: (volume: string) => TxnOp | undefined = () => undefined,
+): TxnOp[] {
   return [
+    // The VM's volume claims lapse with its record (state/volume-reads.ts): one event per volume says so.
+    ...(record.spec.volumes ?? []).flatMap((v) => detached(v.name) ?? []),
     { type: "delete", key: keys.vm(record.name) },
     { type: "delete", key: keys.status(record.name) },
     ...portClaimKeys(record.spec.forwards).map((key) => ({ type: "delete" as const, key })),

@@ -5,7 +5,8 @@
  * that open those devices), and its cgroups with the VM's limits. Returns the plan jail-command.ts
  * turns into a command line.
  */
-import { chmod, chown, lstat, mkdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, chown, lstat, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CgroupLayout, createVmCgroup, killVmCgroup, removeVmCgroup, vmLimits } from "./cgroups.js";
 import { rebalanceCpuWeights } from "./cpu-weights.js";
@@ -16,6 +17,7 @@ import {
   probeSystemDirs,
   type SystemEntry,
   VIEW_MOUNTPOINT,
+  VOLUMES_DIR,
   viewEntries,
 } from "./jail-view.js";
 import { baseDevices, ensureSkeleton, skeletonPlan } from "./skeleton.js";
@@ -40,6 +42,12 @@ export interface VmNeeds {
   readOnlyDirs?: string[];
   /** Absolute paths of the programs run in the view. */
   programs?: string[];
+  /**
+   * The VM's file-backed volumes (local volumes), in order. A read-write one is given to the VM's uid
+   * while it is attached (the next VM to attach it takes it over); a read-only one stays root's,
+   * readable by the VM group, so that VMs sharing it need not share a uid.
+   */
+  volumes?: { path: string; readOnly: boolean }[];
 }
 
 export interface VmInputs {
@@ -55,6 +63,8 @@ export interface JailedVm {
   /** The paths the jailed process sees its inputs at (inside its view). */
   inputs: VmInputs;
   cgroupDirs: string[];
+  /** Where the jailed process opens each of `needs.volumes`, in order. */
+  volumes: string[];
 }
 
 /**
@@ -71,6 +81,36 @@ async function chownIfExists(file: string, uid: number): Promise<void> {
     if ((info.mode & 0o077) !== 0) await chmod(file, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+/**
+ * Makes a volume file openable by the VM's uid: read-write ones become its own (0600), read-only ones
+ * root's and the VM group's (0640). A symlink is refused: the volumes dir is root's alone, so one
+ * there was planted.
+ */
+export async function giveVolume(path: string, readOnly: boolean, uid: number): Promise<void> {
+  // Opened without following a symlink and changed through the descriptor: what is checked is what
+  // is changed, even if the name were swapped meanwhile.
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP")
+      throw new Error(`volume file ${path} is not a regular file`);
+    throw err;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`volume file ${path} is not a regular file`);
+    if (readOnly) {
+      await handle.chown(0, VM_GROUP);
+      await handle.chmod(0o640);
+    } else {
+      await handle.chown(uid, uid);
+      await handle.chmod(0o600);
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -111,6 +151,9 @@ export class VmJail {
       await chownIfExists(join(stateDir, file), uid);
     }
 
+    const volumes = needs.volumes ?? [];
+    for (const v of volumes) await giveVolume(v.path, v.readOnly, uid);
+
     let view: JailPlan["view"];
     const seen: VmInputs = {};
     if (this.opts.mountNamespace) {
@@ -142,6 +185,7 @@ export class VmJail {
         owner: uid,
         ownDevices: await ownDevices(needs.devices ?? []),
         ...(needs.readOnlyDirs ? { readOnlyDirs: needs.readOnlyDirs } : {}),
+        ...(volumes.length > 0 ? { volumes } : {}),
         ...(needs.programs ? { programs: needs.programs } : {}),
       });
     } else {
@@ -156,6 +200,9 @@ export class VmJail {
     return {
       uid,
       inputs: seen,
+      volumes: this.opts.mountNamespace
+        ? volumes.map((_, i) => `${VOLUMES_DIR}/${i}`)
+        : volumes.map((v) => v.path),
       cgroupDirs: cgroupProcs.map((f) => f.slice(0, -"/cgroup.procs".length)),
       plan: {
         uid,
