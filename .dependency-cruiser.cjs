@@ -5,7 +5,7 @@
  * sim may use core, ports and services but never a production adapter.
  */
 const layer = (name) => `^src/(${name})/`;
-const ADAPTERS = "store|drivers|discovery|platform|net";
+const ADAPTERS = "store|drivers|discovery|platform|net|volumes";
 const SERVICES = "agent|control|api";
 
 // Tests are wiring points too: a test may combine any layers, so the layer rules apply to production files.
