@@ -144,7 +144,7 @@ export class RbdBackend implements VolumeBackend {
     }
   }
 
-  source(location: VolumeLocation, _readOnly: boolean): BlockSource {
+  source(location: VolumeLocation, _readOnly: boolean): Extract<BlockSource, { kind: "rbd" }> {
     return {
       kind: "rbd",
       pool: this.pool(location),
