@@ -10,7 +10,9 @@
 #
 # Environment: CEPH_DEV_MEMSTORE_BYTES (default 4 GiB), CEPH_DEV_PORT (the monitor's msgr2 port;
 # default: a free one in 20000-31999, outside the ephemeral range 32768-60999 so that no outgoing
-# connection takes it; the OSD listens on the next ports up).
+# connection takes it; the OSD listens on the next ports up), CEPH_DEV_ADDR (default 127.0.0.1: the
+# address the daemons listen on; a jailed qemu cannot reach loopback, so its test gives a local
+# address on a dummy device instead).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -18,7 +20,10 @@ usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 cmd=$1
 dir=$2
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+addr=${CEPH_DEV_ADDR:-127.0.0.1}
+[[ "$addr" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { echo "ceph-dev: CEPH_DEV_ADDR must be an IPv4 address" >&2; exit 2; }
+
+port_free() { ! (exec 3<>"/dev/tcp/$addr/$1") 2>/dev/null; }
 
 pid_is_ours() { # pid name: the pid is still a ceph daemon started for this DIR
   local pid=$1 name=$2
@@ -83,8 +88,8 @@ start_cluster() {
 # Written by scripts/ceph-dev.sh: a throwaway single-node Ceph. Not for data you want to keep.
 [global]
 fsid = $fsid
-mon host = [v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]
-public addr = 127.0.0.1
+mon host = [v2:$addr:$port,v1:$addr:$((port + 1))]
+public addr = $addr
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx
@@ -132,14 +137,14 @@ EOF
   ceph-authtool "$monkeys" --import-keyring "$dir/keyring" >/dev/null
   chmod 0600 "$dir/keyring" "$monkeys" "$dir/osd/keyring"
 
-  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]" \
+  monmaptool --create --fsid "$fsid" --addv a "[v2:$addr:$port,v1:$addr:$((port + 1))]" \
     "$dir/monmap" >/dev/null
   ceph-mon --conf "$dir/ceph.conf" --id a --mkfs --monmap "$dir/monmap" --keyring "$monkeys" \
     --mon-data "$dir/mon" >>"$dir/log/mon-mkfs.out" 2>&1
   setsid ceph-mon --conf "$dir/ceph.conf" --id a -f --mon-data "$dir/mon" \
     </dev/null >>"$dir/log/mon.out" 2>&1 &
   echo $! >"$dir/mon.pid"
-  echo "ceph-dev: monitor on 127.0.0.1:$port (msgr2) and :$((port + 1)) (v1), pid $(cat "$dir/mon.pid")"
+  echo "ceph-dev: monitor on $addr:$port (msgr2) and :$((port + 1)) (v1), pid $(cat "$dir/mon.pid")"
 
   local ceph=(ceph --conf "$dir/ceph.conf" --keyring "$dir/keyring" --id admin --connect-timeout 10)
   local osd_uuid

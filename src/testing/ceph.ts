@@ -37,10 +37,16 @@ export function cephSkipReason(): string | undefined {
   return undefined;
 }
 
-export async function startTestCeph(): Promise<TestCeph> {
+/**
+ * `address`: where the daemons listen (127.0.0.1 by default). A jailed qemu cannot connect to the
+ * host's loopback (the VM uids' nftables guard), so its tests use a local address (localDummyAddress).
+ */
+export async function startTestCeph(options: { address?: string } = {}): Promise<TestCeph> {
   const dir = await mkdtemp(join(tmpdir(), "blixard-ceph-"));
   try {
-    await execFileAsync(SCRIPT, ["start", dir], { timeout: 120_000 });
+    const env =
+      options.address === undefined ? process.env : { ...process.env, CEPH_DEV_ADDR: options.address };
+    await execFileAsync(SCRIPT, ["start", dir], { timeout: 120_000, env });
   } catch (err) {
     await execFileAsync(SCRIPT, ["stop", dir], { timeout: 60_000 }).catch(() => undefined);
     throw err;
@@ -55,4 +61,29 @@ export async function startTestCeph(): Promise<TestCeph> {
       await execFileAsync(SCRIPT, ["stop", dir], { timeout: 60_000 });
     },
   };
+}
+
+/**
+ * A host-local address that is not loopback, on a veth pair of this test's own (named by its pid;
+ * this kernel may lack the dummy device type), for a Ceph that jailed qemus can reach; `remove`
+ * deletes exactly that pair.
+ */
+export async function localDummyAddress(): Promise<{ address: string; remove(): Promise<void> }> {
+  const device = `blxceph${process.pid.toString(36)}`.slice(0, 15);
+  const peer = `blxcpeer${process.pid.toString(36)}`.slice(0, 15);
+  // 198.18.0.0/15 is set aside for benchmarks: no real network uses it.
+  const address = `198.18.${(process.pid >> 8) & 0xff}.${(process.pid & 0xfd) + 1}`;
+  await execFileAsync("ip", ["link", "add", device, "type", "veth", "peer", "name", peer]);
+  const remove = async () => {
+    await execFileAsync("ip", ["link", "del", device]).catch(() => undefined);
+  };
+  try {
+    await execFileAsync("ip", ["addr", "add", `${address}/32`, "dev", device]);
+    await execFileAsync("ip", ["link", "set", device, "up"]);
+    await execFileAsync("ip", ["link", "set", peer, "up"]);
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return { address, remove };
 }

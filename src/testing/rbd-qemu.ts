@@ -4,7 +4,7 @@
  * reads and writes issued inside that qemu with HMP's `qemu-io`, so that they go through the same
  * librbd instance, lock and client address a guest's I/O would. qemu-io prints its results with
  * printf to qemu's stdout, so qemu runs under `stdbuf -oL` and `io` waits for the result line.
- * Optionally started through a launcher prefix (the jail).
+ * Optionally started through a wrapper (the jail's command line).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
@@ -39,19 +39,19 @@ const RESULT = /(wrote|read) \d+\/\d+ bytes|failed|error|\bops\b/i;
 export async function startRbdHolder(
   stateDir: string,
   source: RbdSource,
-  options: { launcher?: string[]; qemu?: string } = {},
+  options: { wrap?: (program: string, argv: string[]) => string[]; qemu?: string } = {},
 ): Promise<RbdHolder> {
   const qmp = join(stateDir, "qmp.sock");
-  const argv = [
-    ...(options.launcher ?? []),
-    ...["/usr/bin/stdbuf", "-oL"],
-    options.qemu ?? "qemu-system-x86_64",
+  const qemuArgs = [
+    "-oL",
+    options.qemu ?? "/usr/bin/qemu-system-x86_64",
     ...["-M", "none", "-nodefaults", "-no-user-config", "-display", "none"],
     ...["-sandbox", SANDBOX],
     ...rbdBlockdevArgs(source, "vol0"),
     ...["-qmp", `unix:${qmp},server=on,wait=off`],
   ];
-  const [program, ...args] = argv as [string, ...string[]];
+  const wrapped = options.wrap ? options.wrap("/usr/bin/stdbuf", qemuArgs) : ["/usr/bin/stdbuf", ...qemuArgs];
+  const [program, ...args] = wrapped as [string, ...string[]];
   let output = "";
   const child: ChildProcess = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], cwd: stateDir });
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
