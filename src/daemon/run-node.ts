@@ -49,6 +49,7 @@ import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
 import { prepareBridgeNetwork } from "./bridge-network.js";
+import { setupCeph } from "./ceph-setup.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
@@ -98,6 +99,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
     const isolation = await setupIsolation(options.isolation, dirs, log);
+    // The RBD backend (ceph?.backend) is what the volume code attaches and fences through (issue 15).
+    const ceph = await setupCeph(options, log);
 
     const backend = await openStoreBackend({
       options,
@@ -358,6 +361,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         },
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
+        ...(ceph ? { ceph: ceph.status } : {}),
       },
       ...(bridge
         ? {
