@@ -16,6 +16,7 @@ import type { HealthProber } from "../ports/health-prober.js";
 import type { Logger } from "../ports/logger.js";
 import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
+import type { VolumeBackend } from "../ports/volume-backend.js";
 import { assignmentCollection } from "../state/collections.js";
 import { Informer } from "../state/informer.js";
 import { type AgentMetrics, noMetrics } from "./agent-metrics.js";
@@ -24,6 +25,7 @@ import { KeyedQueue } from "./keyed-queue.js";
 import { StaleRecordError } from "./stale-record-error.js";
 import { StatusReporter } from "./status-reporter.js";
 import { fenceOffOrphan, type RemovalContext, removeDeletedVm } from "./vm-removal.js";
+import { volumeSources } from "./volume-sources.js";
 
 export interface AgentOptions {
   nodeId: string;
@@ -41,6 +43,8 @@ export interface AgentOptions {
    */
   resyncIntervalMs?: number;
   fullResyncEvery?: number;
+  /** The volume backends this node opens volumes through (agent/volume-sources.ts); none by default. */
+  volumeBackends?: readonly VolumeBackend[];
 }
 
 export class Agent {
@@ -313,12 +317,15 @@ export class Agent {
     try {
       await driver.prepare(name, spec, (p) => this.log.debug({ vm: name, step: p.step }, "preparing"));
       const consoleOffset = await driver.logSize(name);
+      const volumes = spec.volumes?.length
+        ? await volumeSources(this.opts.store, this.opts.volumeBackends ?? [], this.opts.nodeId, spec)
+        : [];
       // A bridge-mode VM is plugged into the node's bridge through a tap named after its address.
-      const started = await driver.start(
-        name,
-        spec,
-        record.address === undefined ? undefined : { bridge: bridgeAttachment(record.address) },
-      );
+      const options = {
+        ...(record.address === undefined ? {} : { bridge: bridgeAttachment(record.address) }),
+        ...(volumes.length > 0 ? { volumes } : {}),
+      };
+      const started = await driver.start(name, spec, Object.keys(options).length > 0 ? options : undefined);
       const startedAt = new Date(started.startedAt).toISOString();
       const noCheck = !spec.healthCheck;
       const status: VmStatus = {

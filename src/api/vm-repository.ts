@@ -18,10 +18,12 @@ import {
 } from "../core/vm-record.js";
 import { decodeVmRecord, encodeVmRecord } from "../core/vm-record-codec.js";
 import type { Clock } from "../ports/clock.js";
-import type { Compare, KeyValue, Store, TxnOp } from "../ports/store.js";
+import type { KeyValue, Store } from "../ports/store.js";
 import type { AddressPool } from "../state/address-pool.js";
 import { createVmParts } from "../state/vm-transactions.js";
+import { claimVolumesParts } from "../state/volume-transactions.js";
 import { type SpecUpdateRequest, type SpecUpdateResult, VmUpdater } from "./vm-updater.js";
+import { type VolumeClaim, volumeClaims } from "./volume-claims.js";
 
 const MAX_CAS_ATTEMPTS = 20;
 
@@ -129,7 +131,11 @@ export class VmRepository {
   async createAll(records: readonly VmRecord[], actor?: string): Promise<VmView[]> {
     let addressed = await this.withAddresses(records, new Set(), false);
     for (let attempt = 1; ; attempt++) {
-      const result = await this.store.txn({ confirmQuorum: true, ...this.createParts(addressed, actor) });
+      // Read again at every attempt: a claim that lost a race is refused here, naming the holder.
+      const claims = await volumeClaims(this.store, addressed);
+      addressed = addressed.map((r) => withVolumeNode(r, claims));
+      const parts = this.createParts(addressed, actor, claims);
+      const result = await this.store.txn({ confirmQuorum: true, ...parts });
       if (result.succeeded) return addressed.map((r) => toView(scheduledVm(r, undefined), undefined));
       for (const record of addressed) {
         const conflict = await this.createConflict(record);
@@ -139,7 +145,12 @@ export class VmRepository {
       // the first collision), keeping the ones still free.
       const drawn = addressed.flatMap((r) => (r.address === undefined ? [] : [r.address]));
       const taken = new Set(drawn.length > 0 && this.addresses ? await this.addresses.taken(drawn) : []);
-      if (taken.size === 0 || attempt >= MAX_CAS_ATTEMPTS) {
+      if (attempt >= MAX_CAS_ATTEMPTS) {
+        throw new BlixardError("CONFLICT", "the VMs changed concurrently; retry the request");
+      }
+      // Nothing of ours was taken but the transaction failed: a volume it claims changed; read again.
+      if (taken.size === 0 && claims.length > 0) continue;
+      if (taken.size === 0) {
         throw new BlixardError("CONFLICT", "the VMs changed concurrently; retry the request");
       }
       addressed = await this.withAddresses(
@@ -150,9 +161,21 @@ export class VmRepository {
     }
   }
 
-  private createParts(records: readonly VmRecord[], actor: string | undefined) {
-    const compare: Compare[] = [];
-    const success: TxnOp[] = [];
+  private createParts(records: readonly VmRecord[], actor: string | undefined, claims: VolumeClaim[]) {
+    const { compare, success } = claimVolumesParts(claims);
+    for (const claim of claims) {
+      for (const a of claim.added) {
+        success.push(
+          eventEntry(this.eventKeys, this.clock.now(), {
+            type: "volume-attached",
+            vm: a.vm,
+            node: claim.volume.record.backend === "local" ? claim.volume.record.node : "",
+            reason: `attached volume ${claim.volume.record.name}${a.readOnly ? " read-only" : " read-write"}`,
+            ...(actor === undefined ? {} : { actor }),
+          }),
+        );
+      }
+    }
     for (const record of records) {
       const at = record.address === undefined ? "" : ` at ${record.address}`;
       const event = eventEntry(this.eventKeys, this.clock.now(), {
@@ -312,6 +335,15 @@ function decoded(kv: KeyValue): VmRecord {
     "FAILED_PRECONDITION",
     `the stored record of VM "${name}" is not one the API could have written (${result.problem.slice(0, 2000)}); nothing acts on it. Remove it with: blixard vm delete ${name}`,
   );
+}
+
+/** The record tied to the node of the local volume it claims, if any (the scheduler reads it). */
+function withVolumeNode(record: VmRecord, claims: readonly VolumeClaim[]): VmRecord {
+  const local = claims.find(
+    (c) => c.volume.record.backend === "local" && c.added.some((a) => a.vm === record.name),
+  );
+  if (!local) return record;
+  return { ...record, volumeNode: { volume: local.volume.record.name, node: local.volume.record.node } };
 }
 
 function withoutAddress(record: VmRecord): VmRecord {

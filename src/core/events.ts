@@ -29,6 +29,16 @@ export const EVENT_TYPES = [
   /** A load-balanced service was created or deleted; its `vm` field holds the service's name. */
   "service-created",
   "service-deleted",
+  /** Volume events (core/volume.ts): their `vm` field holds the volume's name. */
+  "volume-created",
+  "volume-available",
+  "volume-failed",
+  "volume-deleting",
+  "volume-deleted",
+  "volume-snapshotted",
+  /** A VM claimed a volume (in its create) or let it go (in its delete); `vm` is the VM, reason names the volume. */
+  "volume-attached",
+  "volume-detached",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -50,6 +50,9 @@ export const keys = {
   eventsPrefix: `${ROOT}/events/`,
   /** Events sort by the store revision that wrote them, zero-padded so lexical order is numeric order. */
   event: (seq: number) => `${ROOT}/events/${String(seq).padStart(16, "0")}`,
+  volumesPrefix: `${ROOT}/volumes/`,
+  /** A volume's record (core/volume.ts): its lifecycle and the VMs that claim it. */
+  volume: (name: string) => `${ROOT}/volumes/${name}`,
 } as const;
 
 export function nameFromKey(prefix: string, key: string): string {

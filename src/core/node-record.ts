@@ -5,6 +5,8 @@ export interface NodeCapacity {
   drivers: string[];
   /** "user", and "bridge" once the node's overlay is up; absent in older records ("user" only). */
   networks?: string[];
+  /** Free disk for local volumes under the data dir, in bytes; absent in older records (unchecked). */
+  volumeBytes?: number;
 }
 
 /** What a node keeps back for its host and how far it overcommits the rest (`blixard node` flags). */

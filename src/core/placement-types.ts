@@ -50,6 +50,8 @@ export interface PlacementRequest {
   strategy: Strategy;
   /** Manual placement: only this node is considered. */
   node?: string;
+  /** The VM's local volume and the node holding it: only that node is considered. */
+  volumeNode?: { volume: string; node: string };
   /** The VM's replica group: no two members on one node. */
   group?: string;
   ports?: readonly string[];

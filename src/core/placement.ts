@@ -129,12 +129,16 @@ export function place(nodes: readonly Candidate[], req: PlacementRequest, option
 /** Chooses a node of the table for the VM. The caller counts the VM with table.assign(index, …). */
 export function placeIn(table: CandidateTable, req: PlacementRequest, options: PlaceOptions): Placement {
   const q = table.compile(req);
-  if (req.node !== undefined) {
-    const i = table.indexOf(req.node);
-    if (i === undefined) return refuse([{ node: req.node, reason: "no such node" }], req);
-    const reason = whyNotAt(table, i, q);
-    if (reason) return refuse([{ node: req.node, reason }], req);
-    return { ok: true, node: req.node, index: i, score: scoreAt(table, i, req), evaluated: 1 };
+  // A local volume ties the VM to the volume's node, as a manual placement does; the reason says so.
+  const pinned = req.volumeNode?.node ?? req.node;
+  if (pinned !== undefined) {
+    const held = req.volumeNode ? `holds local volume ${req.volumeNode.volume}, but is ` : "";
+    const i = table.indexOf(pinned);
+    if (i === undefined) return refuse([{ node: pinned, reason: `${held}no such node` }], req);
+    const reason =
+      req.node !== undefined && req.node !== pinned ? `not node ${req.node}` : whyNotAt(table, i, q);
+    if (reason) return refuse([{ node: pinned, reason: `${held}${reason}` }], req);
+    return { ok: true, node: pinned, index: i, score: scoreAt(table, i, req), evaluated: 1 };
   }
   const n = table.size;
   if (n === 0) return refuse([], req);

@@ -129,6 +129,7 @@ export function placementRequest(
     constraints: placement.constraints.flatMap((c) => parseConstraint(c) ?? []),
     strategy: placement.strategy ?? config.defaultStrategy,
     ...(placement.node === undefined ? {} : { node: placement.node }),
+    ...(vm.volumeNode === undefined ? {} : { volumeNode: vm.volumeNode }),
     ...(vm.group === undefined ? {} : { group: vm.group }),
     ports: vm.spec.forwards.map((f) => `${f.protocol}/${f.host}`),
     images: [vm.spec.kernel, vm.spec.initrd, vm.spec.disk].filter((p): p is string => p !== undefined),

@@ -31,6 +31,7 @@ export const SPEC_UPDATE_RULES: Readonly<Record<keyof VmSpec, UpdateRule>> = {
   restartBackoff: "live",
   placement: "immutable",
   microvm: "restart",
+  volumes: "immutable",
 };
 
 /** Why each immutable field cannot change in place; the error adds how to get there. */
@@ -38,6 +39,7 @@ const IMMUTABLE_WHY: Readonly<Record<string, string>> = {
   name: "the name is the VM's identity",
   driver: "the VM's state directory and process belong to its driver",
   disk: "the VM's copy-on-write overlay holds the guest's writes on top of this image",
+  volumes: "a VM claims its volumes when it is created, and lets them go when it is deleted",
   placement: "the scheduler places a VM once and does not move it on update",
 };
 

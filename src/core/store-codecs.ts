@@ -65,6 +65,7 @@ const nodeRecordSchema = z.object({
     memoryMiB: count,
     drivers: z.array(text(64)).max(16),
     networks: z.array(text(16)).max(8).optional(),
+    volumeBytes: count.optional(),
   }),
   overlay: z.object({ vtep: text(64), bridgeAddress: text(64) }).optional(),
   allowance: z

@@ -31,6 +31,7 @@ const vmRecordSchema = z
     restartNonce: z.int().min(0),
     deleting: z.boolean(),
     createdAt: z.string().max(64),
+    volumeNode: z.strictObject({ volume: name, node: name }).optional(),
   })
   .refine((r) => (r.spec.network === "bridge") === (r.address !== undefined), {
     path: ["address"],

@@ -31,6 +31,11 @@ export interface VmRecord {
   /** Set by `vm delete`; the agent stops the VM, removes its state and then the keys. */
   deleting: boolean;
   createdAt: string;
+  /**
+   * The node holding the VM's local volume (written at create, from the volume's record): the only
+   * node the scheduler places the VM on. Absent when the VM has no local volume.
+   */
+  volumeNode?: { volume: string; node: string };
 }
 
 /**

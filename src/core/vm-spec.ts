@@ -129,6 +129,15 @@ export const placementSchema = z.strictObject({
 
 export type PlacementSpec = z.infer<typeof placementSchema>;
 
+/** A volume a VM attaches: read-only ones may be shared by many VMs, a read-write one by none. */
+export const volumeRefSchema = z.strictObject({
+  name: vmName,
+  readOnly: z.boolean().default(false),
+  /** The VM's root disk (first virtio-blk device, `root=/dev/vda`); at most one, and not with `disk`. */
+  boot: z.boolean().default(false),
+});
+export type VolumeRef = z.infer<typeof volumeRefSchema>;
+
 const vmSpecBase = z.strictObject({
   name: vmName,
   vcpus: z.int().min(1).max(64).default(1),
@@ -158,11 +167,17 @@ const vmSpecBase = z.strictObject({
   placement: placementSchema.default({ constraints: [] }),
   /** microvm-nix only: where the runner comes from and what a generated flake holds. */
   microvm: microvmSpecSchema.optional(),
+  /**
+   * Volumes (docs/volumes.md), attached as virtio-blk devices after the boot disk in this order; the
+   * one marked `boot` is the root disk instead of `disk`. Absent when the VM has none.
+   */
+  volumes: z.array(volumeRefSchema).max(16).optional(),
 });
 
 export const vmSpecSchema = vmSpecBase.superRefine((spec, ctx) => {
   driverFields(spec, ctx);
   networkFields(spec, ctx);
+  volumeFields(spec, ctx);
   const seen = new Set<string>();
   spec.forwards.forEach((f, i) => {
     const key = `${f.protocol}/${f.host}`;
@@ -208,6 +223,29 @@ function networkFields(spec: z.infer<typeof vmSpecBase>, ctx: z.core.$Refinement
       path: ["network"],
       message: 'bridge networking is offered for driver "qemu" only; use network = "user" with microvm-nix',
     });
+  }
+}
+
+/** Each volume once, one boot volume at most and not beside a disk; the qemu driver only. */
+function volumeFields(spec: z.infer<typeof vmSpecBase>, ctx: z.core.$RefinementCtx): void {
+  const volumes = spec.volumes ?? [];
+  const problem = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
+  const seen = new Set<string>();
+  volumes.forEach((v, i) => {
+    if (seen.has(v.name)) problem(["volumes", i, "name"], `volume ${v.name} is attached twice`);
+    seen.add(v.name);
+  });
+  const boots = volumes.flatMap((v, i) => (v.boot ? [i] : []));
+  if (boots.length > 1) problem(["volumes", boots[1]!, "boot"], "only one volume can be the boot disk");
+  if (boots.length > 0 && spec.disk !== undefined) {
+    problem(
+      ["volumes", boots[0]!, "boot"],
+      "a VM boots from its disk or from a volume, not both; remove disk",
+    );
+  }
+  if (volumes.length > 0 && spec.driver !== "qemu") {
+    problem(["volumes"], 'volumes are attached by the qemu driver only; set driver = "qemu"');
   }
 }
 

@@ -46,6 +46,7 @@ import { AddressPool } from "../state/address-pool.js";
 import { ensureClusterNetwork } from "../state/cluster-network-store.js";
 import { migrateLegacyPlacements } from "../state/legacy-placements.js";
 import { GroupCommitStore } from "../store/group-commit/group-commit-store.js";
+import { LocalVolumeBackend } from "../volumes/local/local-backend.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
 import { prepareBridgeNetwork } from "./bridge-network.js";
@@ -72,6 +73,7 @@ import { createRequestHandler } from "./request-handler.js";
 import { routedLogSource } from "./routed-log-source.js";
 import { openStoreBackend } from "./store-backend.js";
 import { registerSqliteStoreMetrics } from "./store-metrics.js";
+import { volumeSpace } from "./volume-space.js";
 import { startNodeWatchdog } from "./watchdog/node-watchdog.js";
 
 export interface RunningNode {
@@ -339,6 +341,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         quitTimeoutMs: 5000,
         killTimeoutMs: 5000,
       },
+      volumeBackends: [new LocalVolumeBackend({ dir: join(dirs.root, "volumes") })],
       leaseTtlSeconds: options.leaseTtlSeconds,
       scheduler: {
         defaultStrategy: options.placementStrategy,
@@ -353,6 +356,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           memoryMiB: Math.floor(totalmem() / 2 ** 20),
           drivers: driver.names,
           networks: bridge ? ["user", "bridge"] : ["user"],
+          volumeBytes: await volumeSpace(dirs.root, join(dirs.root, "volumes")),
         },
         ...(bridge ? { overlay: bridge.overlay } : {}),
         allowance: {

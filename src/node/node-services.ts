@@ -10,6 +10,7 @@ import type { AgentMetrics } from "../agent/agent-metrics.js";
 import { NodeNetwork } from "../agent/node-network.js";
 import { NodeRegistration } from "../agent/node-registration.js";
 import { ServiceProxy } from "../agent/services/service-proxy.js";
+import { VolumeAgent } from "../agent/volume-agent.js";
 import { LeaderElection } from "../control/leader-election.js";
 import { Scheduler } from "../control/scheduler.js";
 import type { NodeRecord } from "../core/node-record.js";
@@ -22,6 +23,7 @@ import type { Logger } from "../ports/logger.js";
 import type { Random } from "../ports/random.js";
 import type { Store } from "../ports/store.js";
 import type { StopOptions, VmDriver } from "../ports/vm-driver.js";
+import type { VolumeBackend } from "../ports/volume-backend.js";
 
 export interface NodeServicesOptions {
   store: Store;
@@ -52,12 +54,18 @@ export interface NodeServicesOptions {
    * Off by default: the simulator and single nodes without bridge networking have no use for it.
    */
   serviceProxy?: { apply: ApplyNft; hostAddresses: readonly string[]; reservedPorts?: readonly number[] };
+  /**
+   * The volume backends this node holds volumes on and opens them through (docs/volumes.md): its
+   * volume agent creates and removes the bytes of the volumes that name it. None by default.
+   */
+  volumeBackends?: readonly VolumeBackend[];
 }
 
 export class NodeServices {
   readonly agent: Agent;
   readonly registration: NodeRegistration;
   readonly network: NodeNetwork | undefined;
+  readonly volumes: VolumeAgent | undefined;
   election: LeaderElection | undefined;
   scheduler: Scheduler | undefined;
   proxy: ServiceProxy | undefined;
@@ -75,7 +83,11 @@ export class NodeServices {
       stopOptions: opts.stopOptions,
       ...(opts.agentMetrics ? { metrics: opts.agentMetrics } : {}),
       ...(opts.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: opts.resyncIntervalMs }),
+      ...(opts.volumeBackends ? { volumeBackends: opts.volumeBackends } : {}),
     });
+    this.volumes = opts.volumeBackends
+      ? new VolumeAgent({ nodeId: opts.record.id, store, clock, logger, backends: opts.volumeBackends })
+      : undefined;
     const agent = this.agent;
     this.network = opts.network
       ? new NodeNetwork({ store, clock, logger, nodeId: opts.record.id, ...opts.network })
@@ -106,6 +118,7 @@ export class NodeServices {
     // The bridge before the agent: the VMs it re-adopts or starts plug their taps into it.
     await this.network?.start();
     await this.agent.start();
+    await this.volumes?.start();
     await registering;
     // The process died while it started: nothing more of it runs.
     if (this.abandoned) return;
@@ -148,6 +161,7 @@ export class NodeServices {
     this.scheduler?.stop();
     await this.election?.resign();
     await this.proxy?.stop();
+    this.volumes?.stop();
     await this.agent.shutdown({ stopVms: options.stopVms });
     // dnsmasq stops; the devices stay while VMs run on (their taps are plugged into the bridge).
     await this.network?.stop({ removeDevices: options.stopVms });
@@ -161,6 +175,7 @@ export class NodeServices {
     this.registration.abandon();
     this.election?.abandon();
     this.scheduler?.stop();
+    this.volumes?.stop();
     void this.agent.shutdown({ stopVms: false }).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@
 import type { VmRuntime } from "../core/runtime.js";
 import type { BridgeAttachment } from "../core/vm-network.js";
 import type { VmSpec } from "../core/vm-spec.js";
+import type { BlockSource } from "./volume-backend.js";
 
 export interface DriverCapabilities {
   migrate: boolean;
@@ -23,6 +24,16 @@ export type ProgressFn = (progress: Progress) => void;
 export interface StartOptions {
   /** For a VM in bridge mode: the tap to create on the node's bridge, its MAC and the VM's address. */
   bridge?: BridgeAttachment;
+  /** The spec's volumes in its order, resolved by the agent to what qemu opens (docs/volumes.md). */
+  volumes?: AttachedVolume[];
+}
+
+/** A volume as the driver attaches it: a virtio-blk device after the boot disk (or as it, `boot`). */
+export interface AttachedVolume {
+  name: string;
+  readOnly: boolean;
+  boot: boolean;
+  source: BlockSource;
 }
 
 export interface StartedVm {

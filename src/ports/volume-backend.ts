@@ -5,7 +5,9 @@
  * keeps an image in a Ceph pool that every node with Ceph access can open. One contract suite runs
  * against every implementation.
  */
-import type { ProgressFn } from "./vm-driver.js";
+
+/** A create's progress (the same shape as vm-driver.ts's, kept here: vm-driver.ts imports this port). */
+export type ProgressFn = (progress: { step: string; fraction?: number }) => void;
 
 export const VOLUME_BACKENDS = ["local", "rbd"] as const;
 export type VolumeBackendName = (typeof VOLUME_BACKENDS)[number];

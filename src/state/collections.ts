@@ -11,6 +11,7 @@ import type { Decoded } from "../core/store-codecs.js";
 import { cordonCodec, nodeRecordCodec, placementCodec, vmStatusCodec } from "../core/store-codecs.js";
 import type { Assignment, Placement, VmRecord, VmStatus } from "../core/vm-record.js";
 import { decodeAssignment, decodeVmRecord } from "../core/vm-record-codec.js";
+import { type VolumeRecord, volumeRecordCodec } from "../core/volume.js";
 import type { KeyValue } from "../ports/store.js";
 
 export interface Collection<T> {
@@ -76,4 +77,11 @@ export const livenessCollection: Collection<true> = {
   kind: "liveness key",
   prefix: keys.alivePrefix,
   decode: () => ({ ok: true, value: true }),
+};
+
+/** Volume records (core/volume.ts), named by the volume. */
+export const volumeCollection: Collection<VolumeRecord> = {
+  kind: volumeRecordCodec.kind,
+  prefix: keys.volumesPrefix,
+  decode: (_name, kv) => volumeRecordCodec.decode(kv.value),
 };

@@ -43,7 +43,7 @@ export const VIEW_SCRIPT = [
   'umask 077; exec unshare --root="$root" --wd="$wd" -- "$@"',
 ].join("\n");
 
-export type ViewKind = "skeleton" | "link" | "ro-dir" | "ro-file" | "rw-dir" | "dev" | "chr";
+export type ViewKind = "skeleton" | "link" | "ro-dir" | "ro-file" | "rw-dir" | "rw-file" | "dev" | "chr";
 
 export interface ViewEntry {
   kind: ViewKind;

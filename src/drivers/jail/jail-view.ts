@@ -6,6 +6,7 @@
  * - a handful of shared devices (null, zero, full, random, urandom) and, when the VM uses KVM, a
  *   /dev/kvm node of its own uid's (so the host's node can stay root's 0600, as on this machine);
  * - the VM's inputs (kernel, initrd, base disk) read-only at /in/;
+ * - its file-backed volumes at /vol/<i>, writable unless attached read-only;
  * - the VM's state dir, writable, at its own path (sockets, console log, overlay, pidfile).
  * Not the node's data dir, store, token or keys, other VMs' state dirs, /etc, /home, /proc or /sys.
  * `viewEntries` is pure; `probeSystemDirs` reads which system dirs this host has and what they are.
@@ -19,6 +20,8 @@ export const VIEW_MOUNTPOINT = "/run/blixard/jail-root";
 
 /** Where the inputs appear inside the view. */
 export const INPUTS_DIR = "/in";
+/** Where a VM's volume files appear inside its view, by position: /vol/0, /vol/1, ... */
+export const VOLUMES_DIR = "/vol";
 
 /** The system directories a dynamically linked program needs (merged-usr links included). */
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/nix/store"];
@@ -59,6 +62,8 @@ export interface ViewRequest {
   ownDevices?: { path: string; device: string }[];
   /** More host directories the VM reads (a microvm.nix runner's package), bound read-only at their own path. */
   readOnlyDirs?: string[];
+  /** The VM's file-backed volumes, in order: each bound at /vol/<i>, read-only or writable. */
+  volumes?: { path: string; readOnly: boolean }[];
   /** Absolute program paths run in the view; those outside the system dirs are bound read-only. */
   programs?: string[];
   /**
@@ -103,6 +108,9 @@ export function viewEntries(req: ViewRequest): JailView {
   for (const [name, source] of Object.entries(req.inputs)) {
     entries.push({ kind: "ro-file", source, target: join(INPUTS_DIR, name) });
   }
+  (req.volumes ?? []).forEach((v, i) => {
+    entries.push({ kind: v.readOnly ? "ro-file" : "rw-file", source: v.path, target: `${VOLUMES_DIR}/${i}` });
+  });
   return { mountpoint: VIEW_MOUNTPOINT, wd: req.stateDir, owner: req.owner, entries };
 }
 

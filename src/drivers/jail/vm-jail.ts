@@ -16,6 +16,7 @@ import {
   probeSystemDirs,
   type SystemEntry,
   VIEW_MOUNTPOINT,
+  VOLUMES_DIR,
   viewEntries,
 } from "./jail-view.js";
 import { baseDevices, ensureSkeleton, skeletonPlan } from "./skeleton.js";
@@ -40,6 +41,12 @@ export interface VmNeeds {
   readOnlyDirs?: string[];
   /** Absolute paths of the programs run in the view. */
   programs?: string[];
+  /**
+   * The VM's file-backed volumes (local volumes), in order. A read-write one is given to the VM's uid
+   * while it is attached (the next VM to attach it takes it over); a read-only one stays root's,
+   * readable by the VM group, so that VMs sharing it need not share a uid.
+   */
+  volumes?: { path: string; readOnly: boolean }[];
 }
 
 export interface VmInputs {
@@ -55,6 +62,8 @@ export interface JailedVm {
   /** The paths the jailed process sees its inputs at (inside its view). */
   inputs: VmInputs;
   cgroupDirs: string[];
+  /** Where the jailed process opens each of `needs.volumes`, in order. */
+  volumes: string[];
 }
 
 /**
@@ -71,6 +80,23 @@ async function chownIfExists(file: string, uid: number): Promise<void> {
     if ((info.mode & 0o077) !== 0) await chmod(file, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+/**
+ * Makes a volume file openable by the VM's uid: read-write ones become its own (0600), read-only ones
+ * root's and the VM group's (0640). A symlink is refused: the volumes dir is root's alone, so one
+ * there was planted.
+ */
+async function giveVolume(path: string, readOnly: boolean, uid: number): Promise<void> {
+  const info = await lstat(path);
+  if (!info.isFile()) throw new Error(`volume file ${path} is not a regular file`);
+  if (readOnly) {
+    await chown(path, 0, VM_GROUP);
+    await chmod(path, 0o640);
+  } else {
+    await chown(path, uid, uid);
+    await chmod(path, 0o600);
   }
 }
 
@@ -111,6 +137,9 @@ export class VmJail {
       await chownIfExists(join(stateDir, file), uid);
     }
 
+    const volumes = needs.volumes ?? [];
+    for (const v of volumes) await giveVolume(v.path, v.readOnly, uid);
+
     let view: JailPlan["view"];
     const seen: VmInputs = {};
     if (this.opts.mountNamespace) {
@@ -142,6 +171,7 @@ export class VmJail {
         owner: uid,
         ownDevices: await ownDevices(needs.devices ?? []),
         ...(needs.readOnlyDirs ? { readOnlyDirs: needs.readOnlyDirs } : {}),
+        ...(volumes.length > 0 ? { volumes } : {}),
         ...(needs.programs ? { programs: needs.programs } : {}),
       });
     } else {
@@ -156,6 +186,9 @@ export class VmJail {
     return {
       uid,
       inputs: seen,
+      volumes: this.opts.mountNamespace
+        ? volumes.map((_, i) => `${VOLUMES_DIR}/${i}`)
+        : volumes.map((v) => v.path),
       cgroupDirs: cgroupProcs.map((f) => f.slice(0, -"/cgroup.procs".length)),
       plan: {
         uid,

@@ -5,6 +5,8 @@
 import { BlixardError } from "../../core/errors.js";
 import type { BridgeAttachment } from "../../core/vm-network.js";
 import type { VmSpec } from "../../core/vm-spec.js";
+import type { AttachedVolume } from "../../ports/vm-driver.js";
+import type { BlockSource } from "../../ports/volume-backend.js";
 import type { Accel } from "./accel.js";
 import { passtNetdev } from "./passt.js";
 import type { VmPaths } from "./vm-paths.js";
@@ -37,6 +39,11 @@ export interface QemuArgsOptions {
    * and the guest is told to configure itself by DHCP.
    */
   bridge?: BridgeAttachment;
+  /**
+   * The VM's volumes in the spec's order, at the paths qemu opens them (the jail's view when jailed):
+   * virtio-blk devices after the boot disk; the `boot` one takes the boot disk's place.
+   */
+  volumes?: AttachedVolume[];
 }
 
 /** The kernel parameter that has the guest image run DHCP on its NIC (bridge mode). */
@@ -128,6 +135,10 @@ export function buildQemuArgs(
     // The keyboard exists for one reason: the graceful stop sends Ctrl-Alt-Del through it.
     ...["-device", "virtio-keyboard-device"],
   );
+  const volumes = options.volumes ?? [];
+  const boot = volumes.find((v) => v.boot);
+  // The boot volume first (the guest's /dev/vda), then the disk, then the other volumes in order.
+  if (boot) args.push(...volumeDrive(boot, volumes.indexOf(boot)));
   if (spec.disk) {
     // The base image is never written: the guest writes to a copy-on-write overlay in its state dir.
     // Jailed, the base is bound into the state dir: qemu opens it there, not at the path the overlay
@@ -142,5 +153,27 @@ export function buildQemuArgs(
       ...["-device", "virtio-blk-device,drive=disk0"],
     );
   }
+  volumes.forEach((v, i) => {
+    if (!v.boot) args.push(...volumeDrive(v, i));
+  });
   return args;
+}
+
+/** One volume's drive and device; ids by position, so no volume name reaches qemu's option syntax. */
+function volumeDrive(volume: AttachedVolume, index: number): string[] {
+  const id = `vol${index}`;
+  const readOnly = volume.readOnly ? ",readonly=on" : "";
+  return [
+    ...["-drive", `id=${id},if=none,${blockFile(volume.source)}${readOnly}`],
+    ...["-device", `virtio-blk-device,drive=${id}`],
+  ];
+}
+
+/** qemu's `-drive` description of a block source. */
+function blockFile(source: BlockSource): string {
+  if (source.kind === "file") return `file=${qemuOptValue(source.path)},format=${source.format}`;
+  // rbd's own option syntax separates with ':'; the names are checked ids, the paths are the node's.
+  const keyring = source.keyringPath ? `:keyring=${source.keyringPath}` : "";
+  const target = `rbd:${source.pool}/${source.image}:id=${source.user}:conf=${source.confPath}${keyring}`;
+  return `file=${qemuOptValue(target)},format=raw`;
 }

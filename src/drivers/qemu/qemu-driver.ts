@@ -12,6 +12,7 @@ import { HostTools } from "../../net/host-tools.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Logger } from "../../ports/logger.js";
 import type {
+  AttachedVolume,
   ProgressFn,
   StartedVm,
   StartOptions,
@@ -143,7 +144,8 @@ export class QemuDriver extends StateDirDriver {
       if (last?.bridge && last.bridge.tap !== bridge?.tap) {
         await unplugTap(this.net, last.bridge, await this.stateDirUid(paths));
       }
-      const jailed = await this.enterJail(name, spec, paths, bridge !== undefined);
+      const volumes = options?.volumes ?? [];
+      const jailed = await this.enterJail(name, spec, paths, bridge !== undefined, volumes);
       const wrap = (program: string, args: string[]) =>
         jailed ? jailedCommand(jailed.plan, program, args) : [program, ...args];
       const env = jailed ? JAILED_ENV : undefined;
@@ -171,6 +173,7 @@ export class QemuDriver extends StateDirDriver {
         ...(jailed ? { inputs: jailed.inputs } : {}),
         ...(diskFormat ? { diskFormat } : {}),
         ...(bridge ? { bridge } : {}),
+        ...(volumes.length > 0 ? { volumes: jailed ? jailedVolumes(volumes, jailed.volumes) : volumes } : {}),
       });
       const [binary, ...args] = wrap(this.qemuBinary, argv) as [string, ...string[]];
       const stderrOffset = await fileSize(paths.stderrLog);
@@ -308,6 +311,7 @@ export class QemuDriver extends StateDirDriver {
     spec: VmSpec,
     paths: VmPaths,
     tap: boolean,
+    volumes: readonly AttachedVolume[],
   ): Promise<JailedVm | undefined> {
     if (!this.opts.jail) return undefined;
     const inputs = {
@@ -318,6 +322,9 @@ export class QemuDriver extends StateDirDriver {
     const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs, {
       devices: [...(this.opts.accel === "kvm" ? ["/dev/kvm"] : []), ...(tap ? [TUN_DEVICE] : [])],
       programs: [this.qemuBinary],
+      volumes: volumes.flatMap((v) =>
+        v.source.kind === "file" ? [{ path: v.source.path, readOnly: v.readOnly }] : [],
+      ),
     });
     this.log.debug({ vm: name, uid: jailed.uid, cgroups: jailed.cgroupDirs }, "jail ready");
     return jailed;
@@ -349,4 +356,12 @@ export class QemuDriver extends StateDirDriver {
   private serialize<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(name, fn);
   }
+}
+
+/** The volumes as the jailed qemu sees them: each file-backed one at its place in the view. */
+function jailedVolumes(volumes: readonly AttachedVolume[], seen: readonly string[]): AttachedVolume[] {
+  let next = 0;
+  return volumes.map((v) =>
+    v.source.kind === "file" ? { ...v, source: { ...v.source, path: seen[next++]! } } : v,
+  );
 }

@@ -13,9 +13,10 @@ export interface ImageInfo {
   backingFilename?: string;
 }
 
-export async function qemuImg(binary: string, args: string[]): Promise<string> {
+/** `timeoutMs`: a copy of a large image (a volume's `--from`) takes longer than the default minute. */
+export async function qemuImg(binary: string, args: string[], timeoutMs = 60_000): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(binary, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await execFileAsync(binary, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
     return stdout;
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
