@@ -222,7 +222,15 @@ export class RbdBackend implements VolumeBackend {
         this.timeoutMs,
         "reading the source image",
       ),
-    ) as { format?: unknown };
+    ) as { format?: unknown; "backing-filename"?: unknown };
+    // A qcow2 whose header names a backing file would have qemu-img copy that host file into the
+    // volume (a user's upload naming /etc/shadow): refused, as the local backend refuses it.
+    if (info["backing-filename"] !== undefined) {
+      throw new BlixardError(
+        "INVALID_ARGUMENT",
+        `the source image ${path} names a backing file; flatten it first (qemu-img convert -O qcow2) and start the volume from the result`,
+      );
+    }
     if (info.format === "raw") {
       await this.rbd(rbdArgv.import(this.conn, path, pool, image), "importing an image", this.copyTimeoutMs);
     } else {
