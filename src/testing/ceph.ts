@@ -25,8 +25,19 @@ export interface TestCeph {
   stop(): Promise<void>;
 }
 
-/** Why this host cannot start a test Ceph, or undefined when it can. */
+/**
+ * Why this host cannot start a test Ceph, or undefined when it can. CI sets BLIXARD_REQUIRE_CEPH=1:
+ * there a missing piece fails the run instead of skipping the Ceph tests unseen.
+ */
 export function cephSkipReason(): string | undefined {
+  const reason = skipReason();
+  if (reason !== undefined && process.env["BLIXARD_REQUIRE_CEPH"] === "1") {
+    throw new Error(`BLIXARD_REQUIRE_CEPH=1 but ${reason}`);
+  }
+  return reason;
+}
+
+function skipReason(): string | undefined {
   for (const tool of ["ceph-mon", "ceph-osd", "rbd", "ceph"]) {
     if (!["/usr/bin", "/usr/sbin", "/bin"].some((d) => existsSync(join(d, tool)))) {
       return `${tool} is not installed (scripts/install-system-deps.sh installs ceph-mon, ceph-osd and ceph-common)`;
