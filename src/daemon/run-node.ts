@@ -341,7 +341,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         quitTimeoutMs: 5000,
         killTimeoutMs: 5000,
       },
-      volumeBackends: [new LocalVolumeBackend({ dir: join(dirs.root, "volumes") })],
+      volumeBackends: [
+        new LocalVolumeBackend({ dir: join(dirs.root, "volumes") }),
+        ...(ceph ? [ceph.backend] : []),
+      ],
       leaseTtlSeconds: options.leaseTtlSeconds,
       scheduler: {
         defaultStrategy: options.placementStrategy,

@@ -11,9 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseVmSpec } from "../../core/vm-spec.js";
+import { systemClock } from "../../platform/system-clock.js";
+import { silentLogger } from "../../ports/logger.js";
 import type { VolumeLocation } from "../../ports/volume-backend.js";
 import { cephSkipReason, localDummyAddress, startTestCeph, type TestCeph } from "../../testing/ceph.js";
 import { type RbdHolder, startRbdHolder } from "../../testing/rbd-qemu.js";
+import { imageDir } from "../../testing/test-image.js";
 import { RbdBackend } from "../../volumes/rbd/rbd-backend.js";
 import { nodeCgroupGroup } from "../jail/cgroups.js";
 import { openToVmGroup } from "../jail/data-dir-access.js";
@@ -22,6 +26,7 @@ import { jailedCommand } from "../jail/jail-command.js";
 import { removeJailLeftovers } from "../jail/leftovers.js";
 import { type JailedVm, VmJail } from "../jail/vm-jail.js";
 import { CEPH_CLIENT_FILES, writeCephClientFiles } from "../shared/ceph-client-files.js";
+import { QemuDriver } from "./qemu-driver.js";
 
 const execFileAsync = promisify(execFile);
 const skip = cephSkipReason();
@@ -123,4 +128,56 @@ describe.skipIf(skip !== undefined)(suite, () => {
       (await readFile(out)).subarray(1 << 20, (1 << 20) + 262144).equals(Buffer.alloc(262144, 0x6b)),
     ).toBe(true);
   });
+
+  it("boots a guest through the qemu driver with an RBD volume attached: the jailed qemu opens the image", async () => {
+    const vol: VolumeLocation = { backend: "rbd", pool: "blixard", image: "blixard-vol-guest" };
+    await backend.create(vol, { sizeBytes: 16 << 20 });
+    const driver = new QemuDriver({ vmsDir, accel: "tcg", logger: silentLogger, clock: systemClock, jail });
+    const spec = parseVmSpec({
+      name: "rbdguest",
+      kernel: join(imageDir(), "vmlinuz"),
+      initrd: join(imageDir(), "initrd.img"),
+      memory: 256,
+    });
+    await driver.prepare("rbdguest", spec);
+    const offset = await driver.logSize("rbdguest");
+    const started = await driver.start("rbdguest", spec, {
+      volumes: [{ name: "data", readOnly: false, boot: false, source: backend.source(vol, false) }],
+    });
+    try {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 150_000);
+      let text = "";
+      try {
+        for await (const chunk of driver.followLogs("rbdguest", offset, controller.signal)) {
+          text += chunk;
+          if (/BLIXARD-READY name=/.test(text)) break;
+        }
+      } finally {
+        clearTimeout(timer);
+        controller.abort();
+      }
+      expect(text).toMatch(/BLIXARD-READY name=/);
+      // The guest's kernel found the volume as a virtio disk (16 MiB = 32768 sectors).
+      expect(text).toMatch(/\[vd[a-z]\] 32768 512-byte logical blocks/);
+      const { stdout } = await execFileAsync("rbd", [
+        "--conf",
+        ceph.confPath,
+        "--id",
+        "admin",
+        "--keyring",
+        ceph.keyringPath,
+        "status",
+        "--format",
+        "json",
+        "blixard/blixard-vol-guest",
+      ]);
+      expect(JSON.parse(stdout).watchers).toHaveLength(1);
+      const status = await readFile(`/proc/${started.pid}/status`, "utf8");
+      expect(status).toMatch(/^CapEff:\s+0+$/m);
+    } finally {
+      await driver.stop("rbdguest", { gracefulTimeoutMs: 5_000, quitTimeoutMs: 5_000, killTimeoutMs: 5_000 });
+      await driver.remove("rbdguest");
+    }
+  }, 240_000);
 });

@@ -118,3 +118,18 @@ async function writeFresh(file: string, text: string): Promise<void> {
     await handle.close();
   }
 }
+
+/**
+ * A VM's volumes with each RBD source opened through the client files in its state dir (one pair
+ * for all: the node has one Ceph identity); file sources unchanged.
+ */
+export async function withCephClientFiles<T extends { source: BlockSource }>(
+  stateDir: string,
+  volumes: readonly T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const v of volumes) {
+    out.push(v.source.kind === "rbd" ? { ...v, source: await writeCephClientFiles(stateDir, v.source) } : v);
+  }
+  return out;
+}
