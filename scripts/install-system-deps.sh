@@ -8,9 +8,11 @@
 # with nftables' rule against VM uids connecting to 127.0.0.0/8 (docs/isolation.md);
 # dnsmasq-base serves DHCP and DNS to bridge-mode VMs on the node's bridge (docs/networking.md);
 # prometheus brings promtool, with which the tests check the /metrics exposition.
+# ceph-common (rbd, rados, ceph) manages RBD volumes and fences their holders; qemu-block-extra is
+# qemu's rbd block driver; ceph-mon and ceph-osd run the tests' throwaway Ceph (scripts/ceph-dev.sh).
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils passt nftables dnsmasq-base iproute2 procps prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin)
+packages=(qemu-system-x86 qemu-utils passt nftables dnsmasq-base iproute2 procps prometheus busybox-static cpio xz-utils zstd curl ca-certificates etcd-server etcd-client nix-bin ceph-common qemu-block-extra ceph-mon ceph-osd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

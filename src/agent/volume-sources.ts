@@ -2,7 +2,8 @@
  * What a VM's volumes are for its driver: each volume the spec names, read from the store, must be
  * Available and (for a local volume) live on this node; its backend says how qemu opens it. A VM
  * whose volume cannot be attached does not start: the start fails saying why, and is retried with
- * the restart backoff like any failed start.
+ * the restart backoff like any failed start. Before a read-write volume is attached its other holders
+ * are fenced (backend.fence), so that two qemus never write it.
  */
 import { BlixardError } from "../core/errors.js";
 import type { VmSpec } from "../core/vm-spec.js";
@@ -33,11 +34,16 @@ export async function volumeSources(
     }
     const backend = backends.find((b) => b.name === record.backend);
     if (!backend) return refuse(`is on ${record.backend}, which node ${nodeId} has no backend for`);
+    const location = locationOf(record);
+    // A read-write volume is this VM's alone (its claim is exclusive), so whoever else still holds it
+    // is stale: a lost node's qemu that may still be writing. Fenced before qemu opens it, as Ceph
+    // CSI does (rbd: blocklisted and its lock broken; local: nothing, the volume never moves).
+    if (!ref.readOnly) await backend.fence(location);
     attached.push({
       name: ref.name,
       readOnly: ref.readOnly,
       boot: ref.boot,
-      source: backend.source(locationOf(record), ref.readOnly),
+      source: backend.source(location, ref.readOnly),
     });
   }
   return attached;

@@ -60,6 +60,9 @@ function nodeToProto(view: NodeView, usage: NodeUsage, leader: string | undefine
     startedAt: view.startedAt,
     leader: view.id === leader,
     isolation: view.isolation ?? "",
+    ...(view.ceph
+      ? { ceph: { reachable: view.ceph.reachable, reason: view.ceph.reason ?? "", pool: view.ceph.pool } }
+      : {}),
   });
 }
 

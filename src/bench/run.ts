@@ -17,6 +17,7 @@ import { measureJailSetup } from "./jail-setup.js";
 import { measureNetThroughput, type NetFigures } from "./net-throughput.js";
 import { measureOverlay } from "./overlay.js";
 import { measurePlacement, measureSchedulingPass } from "./placement.js";
+import { measureRbdVolumes } from "./rbd-volumes.js";
 import { measureRecordCodec } from "./record-codec.js";
 import { measureStartOverhead } from "./start-overhead.js";
 import { fmt, median, percentile } from "./stats.js";
@@ -113,6 +114,21 @@ if (process.env["BLIXARD_BENCH_ONLY"] === "volumes") {
   console.error("benchmarks: volumes (local)");
   console.log(volumeRows(await measureLocalVolumes(5)));
   console.log(guestVolumeRow("local", await measureGuestVolume(kernel, initrd, ["--size", "1G"], 5, 256)));
+  process.exit(0);
+}
+if (process.env["BLIXARD_BENCH_ONLY"] === "rbd") {
+  const volumeRounds = Number(process.env["BLIXARD_BENCH_ROUNDS"] ?? 5);
+  console.error(
+    `benchmarks: RBD against local volumes (${volumeRounds} rounds; a throwaway Ceph; needs root)`,
+  );
+  const v = await measureRbdVolumes(volumeRounds);
+  const [r, l] = [v.rbd, v.local];
+  console.log(`| create a 1 GiB volume, median of ${volumeRounds} (ms) | RBD: ${fmt(median(r.createMs), 0)} | local: ${fmt(median(l.createMs), 0)} | ${fmt(median(r.createMs) / median(l.createMs), 2)} |
+| sequential write through qemu's block layer, 4 MiB requests, ${v.mib} MiB, median of ${volumeRounds} (MiB/s) | RBD: ${fmt(median(r.writeMiBs), 0)} | local: ${fmt(median(l.writeMiBs), 0)} | ${fmt(median(r.writeMiBs) / median(l.writeMiBs), 2)} |
+| sequential read, same (MiB/s) | RBD: ${fmt(median(r.readMiBs), 0)} | local: ${fmt(median(l.readMiBs), 0)} | ${fmt(median(r.readMiBs) / median(l.readMiBs), 2)} |`);
+  console.error(
+    `raw: RBD create ms ${r.createMs.map((x) => fmt(x, 0)).join(", ")}; write ${r.writeMiBs.map((x) => fmt(x, 0)).join(", ")}; read ${r.readMiBs.map((x) => fmt(x, 0)).join(", ")}; local create ${l.createMs.map((x) => fmt(x, 0)).join(", ")}; write ${l.writeMiBs.map((x) => fmt(x, 0)).join(", ")}; read ${l.readMiBs.map((x) => fmt(x, 0)).join(", ")}`,
+  );
   process.exit(0);
 }
 if (process.env["BLIXARD_BENCH_ONLY"] === "update") {

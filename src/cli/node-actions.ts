@@ -2,6 +2,7 @@
 import { nodeClient, vmClient } from "./client.js";
 import type { GlobalOptions } from "./globals.js";
 import { nodeJson, nodeTable, outputFormat, printData } from "./output.js";
+import { TerminalSanitizer } from "./terminal-safe.js";
 
 export async function listNodes(options: GlobalOptions, flags: { output?: string }): Promise<void> {
   const format = outputFormat(flags.output);
@@ -13,7 +14,7 @@ export async function getNode(options: GlobalOptions, id: string, flags: { outpu
   const format = outputFormat(flags.output);
   const { node: found } = await nodeClient(options).getNode({ id });
   if (!found) throw new Error(`the node returned no member for ${id}`);
-  await printData(format, nodeJson(found), () => nodeTable([found]));
+  await printData(format, nodeJson(found), () => nodeTable([found]) + cephLine(found));
 }
 
 export async function cordonNode(options: GlobalOptions, id: string): Promise<void> {
@@ -39,4 +40,12 @@ export async function drainNode(
   const { followDrain } = await import("./drain.js");
   await followDrain(vmClient(options), id, vms, Number(flags.timeout));
   process.stdout.write(`node/${id} drained\n`);
+}
+
+/** Under `node get`'s table: whether the node reaches Ceph for RBD volumes (when it was given one). */
+function cephLine(node: { ceph?: { reachable: boolean; reason: string; pool: string } | undefined }): string {
+  if (!node.ceph) return "";
+  return node.ceph.reachable
+    ? `ceph: reachable (pool ${node.ceph.pool})\n`
+    : `ceph: unreachable: ${new TerminalSanitizer().write(node.ceph.reason.replaceAll("\n", " "))}\n`;
 }

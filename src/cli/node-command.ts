@@ -122,6 +122,10 @@ export function registerNodeCommand(program: Command, globals: () => GlobalOptio
       "--store-compaction-retain <revisions>",
       "SQLite store: revisions of history kept; a watch further behind re-lists (default 10000)",
     )
+    .option("--ceph-conf <file>", "RBD volumes: the Ceph cluster's ceph.conf (monitors by IP address)")
+    .option("--ceph-user <name>", "RBD volumes: the Ceph client, without client. (default admin)")
+    .option("--ceph-keyring <file>", "RBD volumes: the keyring holding that client's key (kept 0600)")
+    .option("--ceph-pool <pool>", "RBD volumes: the pool of volumes that name none (default rbd)")
     .action(async (flags: NodeFlags) => (await import("./node-run.js")).runDaemon(program, flags));
 
   registerQuarantineCommands(node, () => program.opts<{ dataDir?: string }>().dataDir);

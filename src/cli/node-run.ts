@@ -51,6 +51,10 @@ export interface NodeFlags {
   maxRequestBytes?: string;
   storeCompactionInterval?: string;
   storeCompactionRetain?: string;
+  cephConf?: string;
+  cephUser?: string;
+  cephKeyring?: string;
+  cephPool?: string;
 }
 
 /** A number flag; its range is checked with the other options, where the error names the flag. */
@@ -103,6 +107,10 @@ export async function runDaemon(program: Command, flags: NodeFlags): Promise<voi
     serviceCidr: flags.serviceCidr,
     clusterDomain: flags.clusterDomain,
     bridgeNetwork: flags.bridgeNetwork,
+    cephConf: flags.cephConf,
+    cephUser: flags.cephUser,
+    cephKeyring: flags.cephKeyring,
+    cephPool: flags.cephPool,
   });
   // Listening before the node starts: a signal that arrives while it starts (its API may answer
   // already) stops it cleanly once it has started, instead of killing it with its etcd member

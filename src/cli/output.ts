@@ -151,6 +151,15 @@ export function nodeJson(node: Node): Record<string, unknown> {
     draining: node.draining,
     startedAt: node.startedAt,
     isolation: node.isolation,
+    ...(node.ceph
+      ? {
+          ceph: {
+            reachable: node.ceph.reachable,
+            reason: node.ceph.reason || undefined,
+            pool: node.ceph.pool,
+          },
+        }
+      : {}),
   };
 }
 

@@ -36,6 +36,14 @@ export interface NodeRecord {
    * its bridge's cluster address (its guests' gateway and DNS). Absent without bridge networking.
    */
   overlay?: NodeOverlay;
+  /** Ceph access for RBD volumes (`--ceph-conf`), as found when the node started; absent without Ceph. */
+  ceph?: NodeCeph;
+}
+
+export interface NodeCeph {
+  reachable: boolean;
+  reason?: string;
+  pool: string;
 }
 
 export interface NodeOverlay {

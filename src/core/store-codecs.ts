@@ -76,6 +76,7 @@ const nodeRecordSchema = z.object({
     .optional(),
   startedAt: timestamp,
   isolation: text(4096).optional(),
+  ceph: z.object({ reachable: z.boolean(), reason: text(4096).optional(), pool: text(128) }).optional(),
 }) satisfies z.ZodType<NodeRecord>;
 
 const placementSchema = z.object({

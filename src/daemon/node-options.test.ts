@@ -165,4 +165,29 @@ describe("node options", () => {
       /--store-compaction-retain: applies to the embedded SQLite store only/,
     );
   });
+
+  it("takes Ceph access as paths and names, defaulting the client to admin and the pool to rbd", () => {
+    expect(
+      parseNodeOptions({ dataDir: "/d", cephConf: "/etc/ceph/ceph.conf", cephKeyring: "/etc/ceph/k" }),
+    ).toMatchObject({
+      cephConf: "/etc/ceph/ceph.conf",
+      cephKeyring: "/etc/ceph/k",
+      cephUser: "admin",
+      cephPool: "rbd",
+    });
+    expect(parseNodeOptions({ dataDir: "/d" }).cephConf).toBeUndefined();
+  });
+
+  it("refuses Ceph flags without --ceph-conf, and values that would add librados or qemu options (attack: ':' and ',' smuggling)", () => {
+    expect(() => parseNodeOptions({ dataDir: "/d", cephKeyring: "/k" })).toThrow(
+      /--ceph-conf: .*need --ceph-conf/,
+    );
+    expect(() => parseNodeOptions({ dataDir: "/d", cephConf: "/c:mon_host=6.6.6.6" })).toThrow(
+      /--ceph-conf: /,
+    );
+    expect(() => parseNodeOptions({ dataDir: "/d", cephConf: "/c", cephUser: "admin,conf=/x" })).toThrow(
+      /--ceph-user: /,
+    );
+    expect(() => parseNodeOptions({ dataDir: "/d", cephConf: "relative.conf" })).toThrow(/--ceph-conf: /);
+  });
 });

@@ -65,6 +65,12 @@ const joinSchema = z.string().transform((value, ctx) => {
 
 const port = z.int().min(1).max(65535);
 
+/** Ceph names and paths also travel inside qemu's and librados's `key=value` syntaxes: no `:` or `,`. */
+const CEPH_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const cephPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9_./+-]*$/, "an absolute path of letters, digits, '_', '.', '+', '-' and '/'");
+
 const baseSchema = z.strictObject({
   store: storeSchema.default({ kind: "sqlite" }),
   dataDir: z
@@ -165,6 +171,14 @@ const baseSchema = z.strictObject({
    * nodes sharing one host (tests, trying a cluster on a laptop) would share those devices.
    */
   bridgeNetwork: z.enum(["on", "off"]).default("off"),
+  /**
+   * Ceph access for RBD volumes: the cluster's conf, the client (without `client.`) and its keyring
+   * (a path: the key never travels on a command line), and the pool of volumes that name none.
+   */
+  cephConf: cephPath.optional(),
+  cephUser: z.string().regex(CEPH_NAME, "letters, digits, '_', '.' or '-'").default("admin"),
+  cephKeyring: cephPath.optional(),
+  cephPool: z.string().regex(CEPH_NAME, "letters, digits, '_', '.' or '-'").default("rbd"),
 });
 
 /**
@@ -238,6 +252,15 @@ const checkedSchema = baseSchema.superRefine((o, ctx) => {
   }
   if ((o.store.kind === "etcd" || managed) && o.storeCompactionRetain !== undefined) {
     problem("storeCompactionRetain", STORE_COMPACTION_ON_ETCD);
+  }
+  if (
+    o.cephConf === undefined &&
+    (o.cephKeyring !== undefined || o.cephUser !== "admin" || o.cephPool !== "rbd")
+  ) {
+    problem(
+      "cephConf",
+      "--ceph-user, --ceph-keyring and --ceph-pool need --ceph-conf (the Ceph cluster's ceph.conf)",
+    );
   }
   if (managed && o.advertiseHost === undefined && WILDCARDS.has(o.bind.host)) {
     problem(

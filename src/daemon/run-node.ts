@@ -53,6 +53,7 @@ import { LocalVolumeBackend } from "../volumes/local/local-backend.js";
 import { checkHostFiles } from "./admission.js";
 import { limitRequestBodies } from "./body-limit.js";
 import { prepareBridgeNetwork } from "./bridge-network.js";
+import { setupCeph } from "./ceph-setup.js";
 import { type Cleanup, runCleanups } from "./cleanups.js";
 import { clusterControl } from "./cluster/cluster-control.js";
 import { forgetMembership } from "./cluster/cluster-file.js";
@@ -106,6 +107,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const accel = detectAccel(options.accel);
     log.info({ accel: accel.accel, reason: accel.reason }, "chose qemu acceleration");
     const isolation = await setupIsolation(options.isolation, dirs, log);
+    // The RBD backend (ceph?.backend) is what the volume code attaches and fences through (issue 15).
+    const ceph = await setupCeph(options, log);
 
     const backend = await openStoreBackend({
       options,
@@ -355,7 +358,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         quitTimeoutMs: 5000,
         killTimeoutMs: 5000,
       },
-      volumeBackends: [new LocalVolumeBackend({ dir: join(dirs.root, "volumes") })],
+      volumeBackends: [
+        new LocalVolumeBackend({ dir: join(dirs.root, "volumes") }),
+        ...(ceph ? [ceph.backend] : []),
+      ],
       leaseTtlSeconds: options.leaseTtlSeconds,
       functionPool: true,
       scheduler: {
@@ -380,6 +386,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         },
         startedAt: new Date(systemClock.now()).toISOString(),
         isolation: isolation.summary,
+        ...(ceph ? { ceph: ceph.status } : {}),
       },
       ...(bridge
         ? {

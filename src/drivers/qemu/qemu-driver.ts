@@ -23,6 +23,7 @@ import type {
 import { jailedCommand, selfConfinedPlan } from "../jail/jail-command.js";
 import { JAILED_ENV } from "../jail/jailed-env.js";
 import type { JailedVm, VmJail } from "../jail/vm-jail.js";
+import { CEPH_CLIENT_FILES, withCephClientFiles } from "../shared/ceph-client-files.js";
 import { fileSize, readSince } from "../shared/console-log.js";
 import { fileExists } from "../shared/files.js";
 import { withTimeout } from "../shared/poll.js";
@@ -144,7 +145,8 @@ export class QemuDriver extends StateDirDriver {
       if (last?.bridge && last.bridge.tap !== bridge?.tap) {
         await unplugTap(this.net, last.bridge, await this.stateDirUid(paths));
       }
-      const volumes = options?.volumes ?? [];
+      // RBD volumes: librbd in the jailed qemu reads a client conf and keyring copy in the state dir.
+      const volumes = await withCephClientFiles(paths.stateDir, options?.volumes ?? []);
       const jailed = await this.enterJail(name, spec, paths, bridge !== undefined, volumes);
       const wrap = (program: string, args: string[]) =>
         jailed ? jailedCommand(jailed.plan, program, args) : [program, ...args];
@@ -322,6 +324,7 @@ export class QemuDriver extends StateDirDriver {
     const jailed = await this.opts.jail.enter(name, paths.stateDir, spec, inputs, {
       devices: [...(this.opts.accel === "kvm" ? ["/dev/kvm"] : []), ...(tap ? [TUN_DEVICE] : [])],
       programs: [this.qemuBinary],
+      ...(volumes.some((v) => v.source.kind === "rbd") ? { writable: [...CEPH_CLIENT_FILES] } : {}),
       volumes: volumes.flatMap((v) =>
         v.source.kind === "file" ? [{ path: v.source.path, readOnly: v.readOnly }] : [],
       ),

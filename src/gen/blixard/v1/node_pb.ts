@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file blixard/v1/node.proto.
  */
 export const file_blixard_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiHwoRQ29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNAoSQ29yZG9uTm9kZVJlc3BvbnNlEh4KBG5vZGUYASABKAsyEC5ibGl4YXJkLnYxLk5vZGUiIQoTVW5jb3Jkb25Ob2RlUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChRVbmNvcmRvbk5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlIh4KEERyYWluTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiQAoRRHJhaW5Ob2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmJsaXhhcmQudjEuTm9kZRILCgN2bXMYAiADKAkigAEKDE5vZGVDYXBhY2l0eRINCgV2Y3B1cxgBIAEoDRISCgptZW1vcnlfbWliGAIgASgNEg8KB2RyaXZlcnMYAyADKAkSEAoIbmV0d29ya3MYBCADKAkSGQoMdm9sdW1lX2J5dGVzGAUgASgESACIAQFCDwoNX3ZvbHVtZV9ieXRlcyLQAwoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIEi4KC2FsbG9jYXRhYmxlGAggASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEiwKCWFsbG9jYXRlZBgJIAEoCzIZLmJsaXhhcmQudjEuTm9kZVJlc291cmNlcxInCgRmcmVlGAogASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEgsKA3ZtcxgLIAEoDRIQCghjb3Jkb25lZBgMIAEoCBIQCghkcmFpbmluZxgNIAEoCBIRCglpc29sYXRpb24YDiABKAkSFgoOYnJpZGdlX2FkZHJlc3MYDyABKAkSDAoEdnRlcBgQIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjIKDU5vZGVSZXNvdXJjZXMSDQoFdmNwdXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBSISChBMaXN0Tm9kZXNSZXF1ZXN0IjQKEUxpc3ROb2Rlc1Jlc3BvbnNlEh8KBW5vZGVzGAEgAygLMhAuYmxpeGFyZC52MS5Ob2RlIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjEKD0dldE5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlMoUDCgtOb2RlU2VydmljZRJICglMaXN0Tm9kZXMSHC5ibGl4YXJkLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHS5ibGl4YXJkLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkIKB0dldE5vZGUSGi5ibGl4YXJkLnYxLkdldE5vZGVSZXF1ZXN0GhsuYmxpeGFyZC52MS5HZXROb2RlUmVzcG9uc2USSwoKQ29yZG9uTm9kZRIdLmJsaXhhcmQudjEuQ29yZG9uTm9kZVJlcXVlc3QaHi5ibGl4YXJkLnYxLkNvcmRvbk5vZGVSZXNwb25zZRJRCgxVbmNvcmRvbk5vZGUSHy5ibGl4YXJkLnYxLlVuY29yZG9uTm9kZVJlcXVlc3QaIC5ibGl4YXJkLnYxLlVuY29yZG9uTm9kZVJlc3BvbnNlEkgKCURyYWluTm9kZRIcLmJsaXhhcmQudjEuRHJhaW5Ob2RlUmVxdWVzdBodLmJsaXhhcmQudjEuRHJhaW5Ob2RlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChVibGl4YXJkL3YxL25vZGUucHJvdG8SCmJsaXhhcmQudjEiHwoRQ29yZG9uTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiNAoSQ29yZG9uTm9kZVJlc3BvbnNlEh4KBG5vZGUYASABKAsyEC5ibGl4YXJkLnYxLk5vZGUiIQoTVW5jb3Jkb25Ob2RlUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChRVbmNvcmRvbk5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlIh4KEERyYWluTm9kZVJlcXVlc3QSCgoCaWQYASABKAkiQAoRRHJhaW5Ob2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmJsaXhhcmQudjEuTm9kZRILCgN2bXMYAiADKAkigAEKDE5vZGVDYXBhY2l0eRINCgV2Y3B1cxgBIAEoDRISCgptZW1vcnlfbWliGAIgASgNEg8KB2RyaXZlcnMYAyADKAkSEAoIbmV0d29ya3MYBCADKAkSGQoMdm9sdW1lX2J5dGVzGAUgASgESACIAQFCDwoNX3ZvbHVtZV9ieXRlcyL0AwoETm9kZRIKCgJpZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLmJsaXhhcmQudjEuTm9kZS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgEIAEoCzIYLmJsaXhhcmQudjEuTm9kZUNhcGFjaXR5Eg0KBXN0YXRlGAUgASgJEhIKCnN0YXJ0ZWRfYXQYBiABKAkSDgoGbGVhZGVyGAcgASgIEi4KC2FsbG9jYXRhYmxlGAggASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEiwKCWFsbG9jYXRlZBgJIAEoCzIZLmJsaXhhcmQudjEuTm9kZVJlc291cmNlcxInCgRmcmVlGAogASgLMhkuYmxpeGFyZC52MS5Ob2RlUmVzb3VyY2VzEgsKA3ZtcxgLIAEoDRIQCghjb3Jkb25lZBgMIAEoCBIQCghkcmFpbmluZxgNIAEoCBIRCglpc29sYXRpb24YDiABKAkSFgoOYnJpZGdlX2FkZHJlc3MYDyABKAkSDAoEdnRlcBgQIAEoCRIiCgRjZXBoGBEgASgLMhQuYmxpeGFyZC52MS5Ob2RlQ2VwaBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjIKDU5vZGVSZXNvdXJjZXMSDQoFdmNwdXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBSISChBMaXN0Tm9kZXNSZXF1ZXN0IjQKEUxpc3ROb2Rlc1Jlc3BvbnNlEh8KBW5vZGVzGAEgAygLMhAuYmxpeGFyZC52MS5Ob2RlIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjEKD0dldE5vZGVSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuYmxpeGFyZC52MS5Ob2RlIjsKCE5vZGVDZXBoEhEKCXJlYWNoYWJsZRgBIAEoCBIOCgZyZWFzb24YAiABKAkSDAoEcG9vbBgDIAEoCTKFAwoLTm9kZVNlcnZpY2USSAoJTGlzdE5vZGVzEhwuYmxpeGFyZC52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh0uYmxpeGFyZC52MS5MaXN0Tm9kZXNSZXNwb25zZRJCCgdHZXROb2RlEhouYmxpeGFyZC52MS5HZXROb2RlUmVxdWVzdBobLmJsaXhhcmQudjEuR2V0Tm9kZVJlc3BvbnNlEksKCkNvcmRvbk5vZGUSHS5ibGl4YXJkLnYxLkNvcmRvbk5vZGVSZXF1ZXN0Gh4uYmxpeGFyZC52MS5Db3Jkb25Ob2RlUmVzcG9uc2USUQoMVW5jb3Jkb25Ob2RlEh8uYmxpeGFyZC52MS5VbmNvcmRvbk5vZGVSZXF1ZXN0GiAuYmxpeGFyZC52MS5VbmNvcmRvbk5vZGVSZXNwb25zZRJICglEcmFpbk5vZGUSHC5ibGl4YXJkLnYxLkRyYWluTm9kZVJlcXVlc3QaHS5ibGl4YXJkLnYxLkRyYWluTm9kZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message blixard.v1.CordonNodeRequest
@@ -264,6 +264,13 @@ export type Node = Message<"blixard.v1.Node"> & {
    * @generated from field: string vtep = 16;
    */
   vtep: string;
+
+  /**
+   * Ceph access for RBD volumes (--ceph-conf); unset when the node was given no Ceph.
+   *
+   * @generated from field: blixard.v1.NodeCeph ceph = 17;
+   */
+  ceph?: NodeCeph | undefined;
 };
 
 /**
@@ -358,6 +365,39 @@ export type GetNodeResponse = Message<"blixard.v1.GetNodeResponse"> & {
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
   messageDesc(file_blixard_v1_node, 12);
+
+/**
+ * Whether a node reaches the Ceph cluster its RBD volumes live in (checked when the node starts).
+ *
+ * @generated from message blixard.v1.NodeCeph
+ */
+export type NodeCeph = Message<"blixard.v1.NodeCeph"> & {
+  /**
+   * @generated from field: bool reachable = 1;
+   */
+  reachable: boolean;
+
+  /**
+   * Why not, when unreachable.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The pool RBD volumes go to unless they name one.
+   *
+   * @generated from field: string pool = 3;
+   */
+  pool: string;
+};
+
+/**
+ * Describes the message blixard.v1.NodeCeph.
+ * Use `create(NodeCephSchema)` to create a new message.
+ */
+export const NodeCephSchema: GenMessage<NodeCeph> = /*@__PURE__*/
+  messageDesc(file_blixard_v1_node, 13);
 
 /**
  * Cluster membership: every node registers itself with a lease; it is Ready while the lease lives.
